@@ -1,0 +1,52 @@
+"""Ingest: raw ERP records in, validated material events or dead letters out."""
+
+import time
+from datetime import UTC, datetime
+
+import faust
+
+from connectors.cdc import InvalidRecord, decode_record
+from connectors.mapping import load_mapping
+from models.events import DeadLetter, MaterialEvent, SourcePosition, encode
+from streams.app import app, dead_letter_topic, erp_topics, material_events_topic, settings
+from streams.catalogue import INPUT_KINDS
+from streams.metrics import EVENTS, PROCESSING_SECONDS
+
+mapping = load_mapping(settings.mapping_file)
+_kind_of_topic = {settings.topic(name): kind for name, kind in INPUT_KINDS.items()}
+
+
+@app.agent(erp_topics)
+async def ingest(stream: faust.StreamT[bytes]) -> None:
+    """Decode every ERP record; forward it keyed by material, or dead-letter it with the reason."""
+    async for record in stream.events():
+        message = record.message
+        started = time.perf_counter()
+        EVENTS.labels(message.topic, "received").inc()
+        source = SourcePosition(
+            topic=message.topic, partition=message.partition, offset=message.offset
+        )
+        try:
+            event = decode_record(
+                message.value, _kind_of_topic[message.topic], mapping, settings.max_event_bytes
+            )
+        except InvalidRecord as error:
+            letter = DeadLetter(
+                reason=str(error),
+                source=source,
+                record_time=datetime.fromtimestamp(message.timestamp, UTC),
+                key=message.key,
+                value=message.value,
+            )
+            key = f"{source.topic}:{source.partition}:{source.offset}".encode()
+            await dead_letter_topic.send(key=key, value=encode(letter))
+            EVENTS.labels(message.topic, "dead_lettered").inc()
+        else:
+            if event is None:
+                EVENTS.labels(message.topic, "tombstone").inc()
+            else:
+                await material_events_topic.send(
+                    key=event.material_id.encode(),
+                    value=encode(MaterialEvent(event=event, source=source)),
+                )
+        PROCESSING_SECONDS.labels("ingest").observe(time.perf_counter() - started)

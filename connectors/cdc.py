@@ -1,0 +1,464 @@
+"""Decoding of one raw input record into one validated input event.
+
+ERP integration engineers point Debezium (or their own producers) at the input
+topics, so a record value comes in one of three shapes, told apart by its keys:
+
+- ``{"schema": ..., "payload": ...}``: Kafka Connect's ``JsonConverter`` with
+  ``schemas.enable=true``. The payload is decoded as below, and the schema's
+  logical types (``Decimal``, ``io.debezium.time.*``) say how each column is
+  written, overriding the encodings declared in the CDC mapping.
+- ``{"op", "source", "before" and/or "after"}``: a Debezium change event. The
+  CDC mapping (``connectors.mapping``) says which event kind ``source.table``
+  becomes and which column feeds which field. ``c``, ``r`` and ``u`` read
+  ``after``; ``d`` reads ``before`` and cancels an order or in-transit line,
+  deactivates a material, and is refused for a stock movement (a posted
+  movement is reversed by another movement, never deleted).
+- anything else: a plain JSON event, the object itself, whose ``kind``
+  defaults to the kind of the topic it was read from.
+
+Plain and CDC events both end in ``parse_input_event``, so they meet one
+schema. A record that cannot become an event raises ``InvalidRecord``, whose
+message is the one-line dead-letter reason; nothing else escapes, so a bad
+record never crashes a worker. A tombstone (null value) is no event: None.
+
+A change event's id is deterministic, so a redelivered record is recognised as
+a duplicate: ``{table}:{event_id_columns}`` for tables of immutable rows, else
+``{table}:{key_columns}:{source.ts_ms}:{op}``, followed by ``@`` and the change's
+log position (Postgres ``lsn``, MySQL ``file``/``pos``/``row``, ...) when the
+source block carries one, because two updates of a row committed in the same
+millisecond (or, on MySQL, the same second) must stay two versions. The event
+time is the mapped ``event_time`` column, else ``source.ts_ms``; a delete always
+takes ``source.ts_ms``, since its row image only knows the last update's time.
+"""
+
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
+
+import orjson
+from pydantic import AwareDatetime, ValidationError
+
+from connectors.mapping import EVENT_MODELS, CdcMapping, ColumnMapping, Encoding, TableMapping
+from models.events import (
+    InputEvent,
+    InTransitStatus,
+    OrderStatus,
+    decode_json,
+    describe_validation_error,
+    parse_input_event,
+)
+
+
+class InvalidRecord(ValueError):
+    """An input record that cannot become an event; the message is the dead-letter reason.
+
+    The reason is kept to one line whatever the record holds (a field name with a
+    line break included), because it is logged and read one record per line.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason.translate(_LINE_BREAKS))
+
+
+# Every character str.splitlines() breaks at, escaped as Python would write it.
+_LINE_BREAKS = {ord(char): repr(char)[1:-1] for char in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+class _ColumnProblem(ValueError):
+    """Why one column value cannot be read; the caller adds the table, column and value."""
+
+
+def decode_record(
+    value: bytes | None, default_kind: str, mapping: CdcMapping, max_bytes: int
+) -> InputEvent | None:
+    """The input event in one record value of an ERP topic, or None for a tombstone.
+
+    ``default_kind`` is the kind of the topic's events, used when a plain event
+    leaves out its ``kind``. Raises ``InvalidRecord`` for anything unusable.
+    """
+    if value is None:
+        return None
+    if len(value) > max_bytes:
+        raise InvalidRecord(f"value: {len(value)} bytes exceeds the limit of {max_bytes}")
+    try:
+        document = decode_json(value)
+    except orjson.JSONDecodeError as error:
+        raise InvalidRecord(f"value: malformed JSON: {error}") from error
+    schema = None
+    if isinstance(document, dict) and "schema" in document and "payload" in document:
+        schema, document = document["schema"], document["payload"]
+        if document is None:
+            return None  # older JsonConverters wrap a tombstone instead of passing null
+    if not isinstance(document, dict):
+        raise InvalidRecord(f"value: expected a JSON object, got {_json_type(document)}")
+    if "op" in document and "source" in document and ("before" in document or "after" in document):
+        return _decode_change(document, schema, mapping)
+    try:
+        return parse_input_event({"kind": default_kind, **document})
+    except ValidationError as error:
+        raise InvalidRecord(describe_validation_error(error)) from error
+
+
+def decode_precise_decimal(encoded: str, scale: int) -> Decimal:
+    """A decimal in Debezium's ``precise`` mode: base64 of the two's-complement unscaled integer.
+
+    >>> decode_precise_decimal("BOI=", 2)
+    Decimal('12.50')
+    >>> decode_precise_decimal("+x4=", 2)
+    Decimal('-12.50')
+    """
+    unscaled = int.from_bytes(base64.b64decode(encoded, validate=True), "big", signed=True)
+    # Built from text: exact at any precision, where arithmetic would round to 28 digits.
+    return Decimal(f"{unscaled}E{-scale}")
+
+
+_IMAGE_OF_OP = {"c": "after", "r": "after", "u": "after", "d": "before"}
+
+# What a deleted row means for each kind; a deleted stock movement is refused.
+_DELETED: dict[str, dict[str, Any]] = {
+    "material": {"active": False},
+    "order_line": {"status": OrderStatus.CANCELLED},
+    "in_transit": {"status": InTransitStatus.CANCELLED},
+}
+
+# Source fields that place a change in the database log, per connector.
+_LOG_POSITION = ("lsn", "change_lsn", "scn", "file", "pos", "row")
+
+
+def _decode_change(envelope: dict[str, Any], schema: Any, mapping: CdcMapping) -> InputEvent:
+    """The input event a Debezium change event stands for, per the table's mapping."""
+    op = envelope["op"]
+    if not isinstance(op, str) or op not in _IMAGE_OF_OP:
+        raise InvalidRecord(f"op={_show(op)}: unknown Debezium op; expected c, r, u or d")
+    source = envelope["source"]
+    if not isinstance(source, dict):
+        raise InvalidRecord(f"source={_show(source)}: expected a Debezium source object")
+    table = mapping.table_for(source)
+    if table is None:
+        qualified = ".".join(str(source[part]) for part in ("db", "schema") if source.get(part))
+        raise InvalidRecord(
+            f"source.table={_show(source.get('table'))}: table not in the CDC mapping"
+            + (f" (source {qualified})" if qualified else "")
+        )
+    image = _IMAGE_OF_OP[op]
+    row = envelope.get(image)
+    if not isinstance(row, dict):
+        raise InvalidRecord(f"{image}={_show(row)}: op {op!r} needs the row {image} the change")
+    if op == "d" and table.kind == "movement":
+        keys = ":".join(_identifying_values(table, row, table.key_columns))
+        raise InvalidRecord(
+            f"op='d' on {table.table} {keys}: delete of a posted stock movement; "
+            "post a reversing movement"
+        )
+
+    replaced = _DELETED[table.kind] if op == "d" else {}
+    codecs = _schema_codecs(schema, image)
+    fields: dict[str, Any] = {"kind": table.kind}
+    origins: dict[str, ColumnMapping] = {}
+    for name, column in table.fields.items():
+        if name in replaced or (op == "d" and name == "event_time"):
+            continue
+        value = _column_value(table, column, row, codecs, mapping.timezone, name)
+        if value is not None:
+            fields[name] = value
+            origins[name] = column
+    fields.update(replaced)
+    for name, default in table.defaults.items():
+        fields.setdefault(name, default)
+    fields["event_id"] = _event_id(table, row, source, op)
+    if "event_time" not in fields:
+        fields["event_time"] = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
+            milliseconds=_source_ts_ms(source)
+        )
+    try:
+        return parse_input_event(fields)
+    except ValidationError as error:
+        raise InvalidRecord(_explain(error, table, origins, row, codecs, op)) from error
+
+
+def _column_value(
+    table: TableMapping,
+    column: ColumnMapping,
+    row: dict[str, Any],
+    codecs: dict[str, tuple[Encoding | None, int | None]] | None,
+    zone: tzinfo,
+    field: str,
+) -> Any:
+    """One column's value as the event field wants it; None when the column is null."""
+    if column.column not in row:
+        raise InvalidRecord(
+            f"{table.table}.{column.column}: column not in the row image; check the mapping"
+        )
+    raw = row[column.column]
+    if raw is None:
+        return None
+    encoding, scale = (
+        (column.encoding, column.scale) if codecs is None else codecs.get(column.column, _PLAIN)
+    )
+    try:
+        value = raw if encoding is None else _DECODERS[encoding](raw, scale, zone)
+        if column.values is not None:
+            value = _translate(value, column.values)
+    except _ColumnProblem as problem:
+        raise InvalidRecord(f"{table.table}.{column.column}={_show(raw)}: {problem}") from None
+    # Database types that the event schema spells differently: numeric ids, date-only times.
+    if (
+        field in _TEXT_FIELDS[table.kind]
+        and isinstance(value, int | Decimal)
+        and not isinstance(value, bool)
+    ):
+        return str(value)
+    if field in _MOMENT_FIELDS[table.kind] and type(value) is date:
+        return datetime.combine(value, time(), zone)
+    return value
+
+
+def _translate(value: Any, values: dict[str, Any]) -> Any:
+    """The event value of an ERP code; CHAR columns pad codes with blanks."""
+    code = value.strip() if isinstance(value, str) else str(value)
+    try:
+        return values[code]
+    except KeyError:
+        known = ", ".join(repr(known) for known in values)
+        raise _ColumnProblem(f"unknown code; the mapping knows {known}") from None
+
+
+def _event_id(table: TableMapping, row: dict[str, Any], source: dict[str, Any], op: str) -> str:
+    """The same id for every delivery of the same change (see the module docstring)."""
+    if table.event_id_columns is not None:
+        return ":".join([table.table, *_identifying_values(table, row, table.event_id_columns)])
+    keys = _identifying_values(table, row, table.key_columns)
+    event_id = ":".join([table.table, *keys, str(_source_ts_ms(source)), op])
+    position = "/".join(str(source[part]) for part in _LOG_POSITION if source.get(part) is not None)
+    return f"{event_id}@{position}" if position else event_id
+
+
+def _identifying_values(
+    table: TableMapping, row: dict[str, Any], columns: tuple[str, ...]
+) -> list[str]:
+    values = []
+    for column in columns:
+        value = row.get(column)
+        if value is None:
+            raise InvalidRecord(
+                f"{table.table}.{column}=None: an identifying column is null or missing"
+            )
+        values.append(str(value))
+    return values
+
+
+def _source_ts_ms(source: dict[str, Any]) -> int:
+    ts_ms = source.get("ts_ms")
+    if isinstance(ts_ms, bool) or not isinstance(ts_ms, int):
+        raise InvalidRecord(f"source.ts_ms={_show(ts_ms)}: expected epoch milliseconds")
+    return ts_ms
+
+
+def _explain(
+    error: ValidationError,
+    table: TableMapping,
+    origins: dict[str, ColumnMapping],
+    row: dict[str, Any],
+    codecs: dict[str, tuple[Encoding | None, int | None]] | None,
+    op: str,
+) -> str:
+    """A validation error of a change event, naming the column behind the field."""
+    first = error.errors(include_url=False)[0]
+    loc = first["loc"]
+    column = origins.get(str(loc[1])) if len(loc) > 1 else None
+    if column is None:
+        reason = f"{table.table}: {describe_validation_error(error)}"
+    else:
+        raw = row[column.column]
+        plain = codecs is None and column.encoding is None
+        if plain and first["type"] in {"float_parsing", "int_parsing"} and _is_base64(raw):
+            return (
+                f"{table.table}.{column.column}={_show(raw)}: decimal bytes need a scale; "
+                "declare encoding decimal and its scale in the mapping, or enable converter schemas"
+            )
+        reason = f"{table.table}.{column.column} -> {describe_validation_error(error)}"
+    if op == "d" and first["type"] == "missing":
+        reason += "; a delete needs the whole row before it (Postgres: REPLICA IDENTITY FULL)"
+    return reason
+
+
+# --- column encodings -------------------------------------------------------------------------
+
+_PLAIN: tuple[Encoding | None, int | None] = (None, None)
+
+# Kafka Connect and Debezium logical types, as named in a change event's schema.
+_LOGICAL_TYPES = {
+    "org.apache.kafka.connect.data.Decimal": Encoding.DECIMAL,
+    "io.debezium.data.VariableScaleDecimal": Encoding.DECIMAL,
+    "io.debezium.time.Date": Encoding.EPOCH_DAYS,
+    "org.apache.kafka.connect.data.Date": Encoding.EPOCH_DAYS,
+    "io.debezium.time.Timestamp": Encoding.EPOCH_MILLIS,
+    "org.apache.kafka.connect.data.Timestamp": Encoding.EPOCH_MILLIS,
+    "io.debezium.time.MicroTimestamp": Encoding.EPOCH_MICROS,
+    "io.debezium.time.NanoTimestamp": Encoding.EPOCH_NANOS,
+    "io.debezium.time.ZonedTimestamp": Encoding.ISO,
+}
+
+
+def _schema_codecs(schema: Any, image: str) -> dict[str, tuple[Encoding | None, int | None]] | None:
+    """Each column's encoding per the envelope's schema; None when there is no row schema."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list):
+        return None
+    for part in schema["fields"]:
+        if isinstance(part, dict) and part.get("field") == image:
+            columns = part.get("fields")
+            if not isinstance(columns, list):
+                return None
+            return {
+                column["field"]: _codec(column)
+                for column in columns
+                if isinstance(column, dict) and isinstance(column.get("field"), str)
+            }
+    return None
+
+
+def _codec(column: dict[str, Any]) -> tuple[Encoding | None, int | None]:
+    name = column.get("name")
+    encoding = _LOGICAL_TYPES.get(name) if isinstance(name, str) else None
+    if encoding is not Encoding.DECIMAL:
+        return encoding, None
+    parameters = column.get("parameters")
+    scale = parameters.get("scale") if isinstance(parameters, dict) else None
+    try:
+        return encoding, int(scale)  # Connect writes parameters as strings
+    except (TypeError, ValueError):
+        return encoding, None  # a variable-scale decimal, or a scale-less one refused on use
+
+
+def _decimal(raw: Any, scale: int | None, zone: tzinfo) -> Decimal | int | float:
+    if isinstance(raw, bool):
+        raise _ColumnProblem("decimal expected, got a boolean")
+    if isinstance(raw, int | float):
+        return raw  # double mode
+    if isinstance(raw, dict):  # io.debezium.data.VariableScaleDecimal carries its own scale
+        scale, raw = raw.get("scale"), raw.get("value")
+        if isinstance(scale, bool) or not isinstance(scale, int) or not isinstance(raw, str):
+            raise _ColumnProblem("a variable-scale decimal needs an integer scale and a value")
+    if not isinstance(raw, str):
+        raise _ColumnProblem(f"decimal expected, got {_json_type(raw)}")
+    if scale is None:
+        raise _ColumnProblem(
+            "decimal bytes need a scale; declare it in the mapping or enable converter schemas"
+        )
+    try:
+        return decode_precise_decimal(raw, scale)
+    except (binascii.Error, ValueError):
+        raise _ColumnProblem("not base64 decimal bytes (Debezium precise mode)") from None
+
+
+def _integer(raw: Any, encoding: Encoding) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise _ColumnProblem(f"{encoding} needs an integer, got {_json_type(raw)}")
+    return raw
+
+
+def _epoch_days(raw: Any, scale: int | None, zone: tzinfo) -> date:
+    days = _integer(raw, Encoding.EPOCH_DAYS)
+    try:
+        return date(1970, 1, 1) + timedelta(days=days)
+    except OverflowError:
+        raise _ColumnProblem("date out of range") from None
+
+
+def _since_epoch(
+    encoding: Encoding, ticks_per_second: int
+) -> Callable[[Any, int | None, tzinfo], datetime]:
+    """A decoder for a zoneless date-time counted in ticks since 1970, read in the ERP's zone."""
+
+    def decode(raw: Any, scale: int | None, zone: tzinfo) -> datetime:
+        micros = _integer(raw, encoding) * 1_000_000 // ticks_per_second
+        try:
+            return (datetime(1970, 1, 1) + timedelta(microseconds=micros)).replace(tzinfo=zone)
+        except OverflowError:
+            raise _ColumnProblem("date-time out of range") from None
+
+    return decode
+
+
+def _iso(raw: Any, scale: int | None, zone: tzinfo) -> date | datetime:
+    if not isinstance(raw, str):
+        raise _ColumnProblem(f"iso needs a string, got {_json_type(raw)}")
+    try:
+        if len(raw) == 10:
+            return date.fromisoformat(raw)
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _ColumnProblem("not an ISO 8601 date or date-time") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+_DECODERS: dict[Encoding, Callable[[Any, int | None, tzinfo], Any]] = {
+    Encoding.DECIMAL: _decimal,
+    Encoding.EPOCH_DAYS: _epoch_days,
+    Encoding.EPOCH_MILLIS: _since_epoch(Encoding.EPOCH_MILLIS, 1_000),
+    Encoding.EPOCH_MICROS: _since_epoch(Encoding.EPOCH_MICROS, 1_000_000),
+    Encoding.EPOCH_NANOS: _since_epoch(Encoding.EPOCH_NANOS, 1_000_000_000),
+    Encoding.ISO: _iso,
+}
+
+
+# --- event field types ------------------------------------------------------------------------
+
+
+def _leaf_types(annotation: Any) -> set[Any]:
+    """The plain types a field annotation admits, through Annotated and unions."""
+    if get_origin(annotation) is Annotated:
+        return _leaf_types(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return set().union(*(_leaf_types(arg) for arg in get_args(annotation)))
+    return {annotation}
+
+
+def _fields_of_type(*types: Any) -> dict[str, frozenset[str]]:
+    return {
+        kind: frozenset(
+            name
+            for name, info in model.model_fields.items()
+            if _leaf_types(info.annotation) & set(types)
+        )
+        for kind, model in EVENT_MODELS.items()
+    }
+
+
+_TEXT_FIELDS = _fields_of_type(str)
+_MOMENT_FIELDS = _fields_of_type(datetime, AwareDatetime)
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    """A value for a one-line reason: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _is_base64(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True

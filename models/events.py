@@ -1,0 +1,268 @@
+"""Event schemas: what the ERP tells stockloop, as validated, frozen pydantic models.
+
+Quantities and money are ``float``. ERP quantities rarely need more than six
+decimals, and the state rounds every sum to micro-units (see ``models.state``)
+so that float noise never shows up as stock. Times are timezone-aware UTC.
+Every event carries an ``event_id`` (for de-duplication) and an ``event_time``
+(the only clock the core knows).
+"""
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+SCHEMA_VERSION = 1
+MAX_QUANTITY = 1e12
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s].*$")]
+Text = Annotated[str, Field(max_length=256)]
+Quantity = Annotated[float, Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+EventTime = Annotated[AwareDatetime, AfterValidator(lambda t: t.astimezone(UTC))]
+
+
+class _Event(BaseModel):
+    """Fields every input event has: identity, event time and the material it concerns."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    event_id: Id
+    event_time: EventTime
+    material_id: Id
+
+
+class AbcClass(StrEnum):
+    """ABC classification by consumption value."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class MaterialMaster(_Event):
+    """Material master record: what the material is and how it should be planned."""
+
+    kind: Literal["material"] = "material"
+    name: Text
+    category: Text | None = None
+    unit: Annotated[str, Field(min_length=1, max_length=16)] = "EA"
+    unit_cost: NonNegative = 0.0
+    abc_class: AbcClass | None = None
+    service_level: Annotated[float, Field(gt=0.5, lt=1.0)] | None = None
+    default_lead_time_days: Annotated[float, Field(gt=0, le=3650)] | None = None
+    moq: NonNegative = 0.0
+    pack_size: Positive = 1.0
+    preferred_supplier: Id | None = None
+    owner: Text | None = None
+    active: bool = True
+
+
+class MovementType(StrEnum):
+    """Kinds of stock movement, as posted by the ERP."""
+
+    RECEIPT = "receipt"
+    ISSUE = "issue"
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
+    ADJUSTMENT = "adjustment"
+    CYCLE_COUNT = "cycle_count"
+
+
+class StockMovement(_Event):
+    """A posted stock movement in one warehouse.
+
+    ``quantity`` follows the movement type: receipts and transfers in add it,
+    issues and transfers out remove it (ERPs that post issues as negative
+    numbers are accepted: the sign is dropped), an adjustment is a signed
+    delta, and a cycle count is the counted on-hand quantity.
+    """
+
+    kind: Literal["movement"] = "movement"
+    movement_type: MovementType
+    warehouse_id: Id
+    quantity: Quantity
+    batch_id: Id | None = None
+    unit_cost: NonNegative | None = None
+    po_line_id: Id | None = None
+    counterpart_warehouse_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _quantity_fits_type(self) -> "StockMovement":
+        match self.movement_type:
+            case MovementType.RECEIPT | MovementType.TRANSFER_IN if self.quantity <= 0:
+                raise ValueError(
+                    f"quantity {self.quantity} must be > 0 for a {self.movement_type}; "
+                    "post reversals as adjustments"
+                )
+            case MovementType.ISSUE | MovementType.TRANSFER_OUT if self.quantity == 0:
+                raise ValueError(f"quantity must be non-zero for a {self.movement_type}")
+            case MovementType.ADJUSTMENT if self.quantity == 0:
+                raise ValueError("quantity must be non-zero for an adjustment")
+            case MovementType.CYCLE_COUNT if self.quantity < 0:
+                raise ValueError(f"counted quantity {self.quantity} must be >= 0")
+        return self
+
+
+class OrderStatus(StrEnum):
+    """Life cycle of a sales order line."""
+
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+
+class SalesOrderLine(_Event):
+    """The current version of a sales order line; each version replaces the previous one.
+
+    ``customer_priority`` runs from 1 (key account) to 5 (lowest).
+    """
+
+    kind: Literal["order_line"] = "order_line"
+    order_id: Id
+    line_id: Id
+    warehouse_id: Id
+    quantity: NonNegative
+    shipped_quantity: NonNegative = 0.0
+    due_date: date
+    status: OrderStatus
+    unit_price: NonNegative = 0.0
+    customer_id: Id | None = None
+    customer_priority: Annotated[int, Field(ge=1, le=5)] = 3
+
+    @model_validator(mode="after")
+    def _shipped_within_ordered(self) -> "SalesOrderLine":
+        if self.shipped_quantity > self.quantity:
+            raise ValueError(
+                f"shipped_quantity {self.shipped_quantity} exceeds quantity {self.quantity}"
+            )
+        return self
+
+
+class InTransitStatus(StrEnum):
+    """Life cycle of inbound supply."""
+
+    ORDERED = "ordered"
+    SHIPPED = "shipped"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+
+
+class InTransitLine(_Event):
+    """Inbound supply for a warehouse: a purchase order line or an advance shipping notice."""
+
+    kind: Literal["in_transit"] = "in_transit"
+    line_id: Id
+    supplier_id: Id
+    warehouse_id: Id
+    quantity: Positive
+    received_quantity: NonNegative = 0.0
+    ordered_at: EventTime
+    eta: date
+    status: InTransitStatus
+
+
+InputEvent = Annotated[
+    MaterialMaster | StockMovement | SalesOrderLine | InTransitLine,
+    Field(discriminator="kind"),
+]
+
+
+class SourcePosition(BaseModel):
+    """Where an event was read: lets a material skip redelivered records exactly."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: str
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+
+class MaterialEvent(BaseModel):
+    """A validated, normalised input event on ``stockloop.material-events``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event: InputEvent
+    source: SourcePosition | None = None
+
+
+class DeadLetter(BaseModel):
+    """An input record stockloop could not use, with why and where it came from."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    reason: str
+    source: SourcePosition
+    record_time: datetime | None = None
+    key: bytes | None = Field(None, description="Original key bytes, base64 in JSON.")
+    value: bytes | None = Field(None, description="Original value bytes, base64 in JSON.")
+
+
+EXPORTED_SCHEMAS: dict[str, type[BaseModel]] = {
+    "MaterialMaster": MaterialMaster,
+    "StockMovement": StockMovement,
+    "SalesOrderLine": SalesOrderLine,
+    "InTransitLine": InTransitLine,
+    "MaterialEvent": MaterialEvent,
+    "DeadLetter": DeadLetter,
+}
+
+_input_event = TypeAdapter(InputEvent)
+_EVENT_KINDS = {"material", "movement", "order_line", "in_transit"}
+
+
+def parse_input_event(
+    fields: dict,
+) -> MaterialMaster | StockMovement | SalesOrderLine | InTransitLine:
+    """Validate a plain dict (with ``kind``) as one of the input events."""
+    return _input_event.validate_python(fields)
+
+
+def encode(model: BaseModel) -> bytes:
+    """The one wire encoding of stockloop: compact UTF-8 JSON."""
+    return model.__pydantic_serializer__.to_json(model)
+
+
+def decode_json(data: bytes) -> object:
+    """Parse JSON bytes with orjson (raises ``orjson.JSONDecodeError``)."""
+    return orjson.loads(data)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming the first offending field, its value and why it was refused."""
+    first = error.errors(include_url=False)[0]
+    loc = [str(part) for part in first["loc"]]
+    if loc and loc[0] in _EVENT_KINDS:
+        loc = loc[1:]
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    if first["type"] == "union_tag_invalid":
+        return f"kind={first['ctx']['tag']!r}: unknown event kind{more}"
+    if not loc:
+        return f"{message}{more}"
+    field = ".".join(loc)
+    if first["type"] in {"extra_forbidden", "missing"}:
+        return f"{field}: {message.lower()}{more}"
+    value = repr(first.get("input"))
+    if len(value) > 60:
+        value = value[:57] + "..."
+    return f"{field}={value}: {message}{more}"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Run a command beside a fresh, private Kafka broker (port 19092), stopped afterwards.
+# The test suite and the benchmarks use it; the demo broker (port 9092) is left alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export STOCKLOOP_BROKER_PORT="${STOCKLOOP_TEST_BROKER_PORT:-19092}"
+export STOCKLOOP_CONTROLLER_PORT="${STOCKLOOP_TEST_CONTROLLER_PORT:-19093}"
+export STOCKLOOP_BROKER_DIR="$PWD/.stockloop/test-broker"
+
+.venv/bin/stockloop broker stop >/dev/null 2>&1 || true
+rm -rf "$STOCKLOOP_BROKER_DIR"
+trap '.venv/bin/stockloop broker stop' EXIT
+.venv/bin/stockloop broker start
+"$@"

@@ -1,0 +1,1 @@
+"""The Faust app, settings, codecs, topic catalogue and CLI of stockloop."""

@@ -1,0 +1,70 @@
+"""The Faust app: topics and tables of a stockloop worker, in the order data flows.
+
+Keys and values travel as raw bytes; ``models.events.encode`` and pydantic
+decode them, so there is one codec and validation errors stay precise.
+"""
+
+import faust
+
+from streams.catalogue import DEAD_LETTER, INPUT_TOPICS, MATERIAL_EVENTS, load_catalogue
+from streams.settings import get_settings
+
+settings = get_settings()
+catalogue = load_catalogue(settings.topics_file)
+
+app = faust.App(
+    settings.app_id,
+    broker=f"kafka://{settings.bootstrap_servers}",
+    store=settings.table_store,
+    datadir=str(settings.data_dir),
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    web_bind=settings.web_host,
+    topic_partitions=catalogue[MATERIAL_EVENTS].partitions,
+    topic_replication_factor=catalogue[MATERIAL_EVENTS].replication_factor,
+    consumer_auto_offset_reset="earliest",
+    broker_session_timeout=settings.session_timeout_s,
+    broker_heartbeat_interval=settings.session_timeout_s / 5,
+    broker_commit_interval=settings.commit_interval_s,
+    producer_acks=-1,
+    table_cleanup_interval=60.0,
+)
+
+
+def _raw_topic(*names: str) -> faust.TopicT:
+    return app.topic(
+        *(settings.topic(name) for name in names),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+
+erp_topics = _raw_topic(*INPUT_TOPICS)
+material_events_topic = _raw_topic(MATERIAL_EVENTS)
+dead_letter_topic = _raw_topic(DEAD_LETTER)
+
+
+class RawTable(faust.Table):
+    """A table of material ids to JSON bytes that stockloop encodes itself.
+
+    Faust would JSON-encode keys and values again; raw keys also make
+    ``table_route`` hash a material id exactly as the producer of
+    ``stockloop.material-events`` does, so reads reach the owning worker.
+    """
+
+    def _serializer_from_type(self, typ: object) -> str:
+        return "raw"
+
+
+materials_table = RawTable(
+    app,
+    name="materials",
+    beacon=app.tables.beacon,
+    key_type=str,
+    value_type=bytes,
+    partitions=catalogue[MATERIAL_EVENTS].partitions,
+    help="MaterialState per material id, as JSON.",
+)
+app.tables.add(materials_table)

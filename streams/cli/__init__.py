@@ -1,0 +1,22 @@
+"""The ``stockloop`` command line: one sub-command group per job."""
+
+import typer
+
+from streams.cli import broker, materials, run, schemas, topics
+
+app = typer.Typer(
+    help="stockloop: ERP change events in, dynamic safety stock and actionable alerts out.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(broker.app, name="broker")
+app.add_typer(topics.app, name="topics")
+app.add_typer(schemas.app, name="schemas")
+app.add_typer(materials.app, name="materials")
+app.command()(run.worker)
+app.command()(run.produce)
+
+
+def main() -> None:
+    """Entry point of the ``stockloop`` console script."""
+    app()

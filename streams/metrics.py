@@ -1,0 +1,31 @@
+"""Prometheus metrics of a worker.
+
+Input accounting follows principle 4 (nothing lost, nothing doubled): per
+source topic, ``received`` equals ``applied + duplicate + dead_lettered +
+tombstone``, and the test suite checks that it does.
+"""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS = Counter(
+    "stockloop_events",
+    "Input records by source topic and outcome "
+    "(received, applied, duplicate, dead_lettered, tombstone).",
+    ["topic", "outcome"],
+)
+PROCESSING_SECONDS = Histogram(
+    "stockloop_processing_seconds",
+    "Time spent handling one record, by stage (ingest, material).",
+    ["stage"],
+    buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0),
+)
+END_TO_END_SECONDS = Histogram(
+    "stockloop_end_to_end_seconds",
+    "From a material event being written by ingest to its being applied to material state.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+CONSUMER_LAG = Gauge(
+    "stockloop_consumer_lag",
+    "Records behind the partition's high watermark, per assigned topic-partition.",
+    ["topic", "partition"],
+)

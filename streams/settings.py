@@ -1,0 +1,56 @@
+"""Settings of a stockloop process, from ``STOCKLOOP_*`` environment variables or ``.env``.
+
+One config source (design principle 7): every knob a worker, the CLI or a test
+needs is a field here, validated once at start-up.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CACHE_ROOT = Path.home() / ".cache" / "stockloop"
+
+
+class Settings(BaseSettings):
+    """Runtime settings; every field can be set as ``STOCKLOOP_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="STOCKLOOP_", env_file=".env", extra="ignore")
+
+    app_id: str = Field("stockloop", description="Faust app id: consumer group and table prefix.")
+    broker_host: str = Field("127.0.0.1", description="Host the local broker listens on.")
+    broker_port: int = Field(9092, ge=1, le=65535, description="Kafka listener port.")
+    controller_port: int = Field(9093, ge=1, le=65535, description="KRaft controller port.")
+    broker_dir: Path = Field(CACHE_ROOT / "broker", description="Local broker data, logs, pid.")
+    kafka_jars_dir: Path = Field(CACHE_ROOT / "kafka-jars", description="Maven-fetched jars.")
+    topic_prefix: str = Field("", description="Prefix for every topic name (isolates test runs).")
+    topics_file: Path = Field(PROJECT_ROOT / "topics.yaml", description="The topic catalogue.")
+    mapping_file: Path = Field(
+        PROJECT_ROOT / "connectors" / "mappings" / "example-erp.yaml",
+        description="CDC mapping: ERP tables and columns to event fields.",
+    )
+    data_dir: Path = Field(Path(".stockloop") / "data", description="Faust/RocksDB state dir.")
+    web_host: str = Field("127.0.0.1", description="Interface of the worker's web server.")
+    web_port: int = Field(6066, ge=1, le=65535, description="Port of the worker's web server.")
+    table_store: str = Field("rocksdb://", description="Faust table store URL.")
+    max_event_bytes: int = Field(65_536, gt=0, description="Larger input values are dead-lettered.")
+    dedup_window: int = Field(64, ge=0, description="Recent event ids remembered per material.")
+    session_timeout_s: float = Field(10.0, gt=0, description="Consumer-group session timeout.")
+    commit_interval_s: float = Field(1.0, gt=0, description="Offset commit interval.")
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The Kafka bootstrap address clients connect to."""
+        return f"{self.broker_host}:{self.broker_port}"
+
+    def topic(self, name: str) -> str:
+        """The physical name of catalogue topic ``name`` under this run's prefix."""
+        return f"{self.topic_prefix}{name}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

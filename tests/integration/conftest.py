@@ -1,0 +1,25 @@
+"""Integration fixtures: an isolated pipeline per test (see ``harness``)."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import Pipeline
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
+    """A started worker with its own topics; stopped after the test."""
+    deployment = Pipeline(tmp_path)
+    deployment.start()
+    yield deployment
+    deployment.close()
+
+
+@pytest.fixture
+def idle_pipeline(tmp_path: Path) -> Iterator[Pipeline]:
+    """Topics applied, worker not yet started: for tests that start, kill and restart it."""
+    deployment = Pipeline(tmp_path)
+    yield deployment
+    deployment.close()

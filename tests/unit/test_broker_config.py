@@ -1,0 +1,150 @@
+"""The local broker's pure parts and its refusals, none of which start a JVM."""
+
+import os
+import re
+import socket
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from connectors.broker import (
+    BrokerConfigError,
+    JavaNotFoundError,
+    LocalBroker,
+    MavenNotFoundError,
+    PortInUseError,
+    kafka_version,
+)
+from streams.settings import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        broker_port=19192,
+        controller_port=19193,
+        broker_dir=tmp_path / "broker",
+        kafka_jars_dir=tmp_path / "jars",
+    )
+
+
+def _properties(text: str) -> dict[str, str]:
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+@pytest.fixture
+def path_with_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Set PATH to a fresh directory holding stand-ins for the named programs only."""
+
+    def make(*programs: str) -> None:
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        for program in programs:
+            stand_in = bin_dir / program
+            stand_in.write_text("#!/bin/sh\nexit 1\n")
+            stand_in.chmod(stand_in.stat().st_mode | stat.S_IEXEC)
+        monkeypatch.setenv("PATH", str(bin_dir))
+
+    return make
+
+
+def test_server_properties_listen_on_the_configured_ports(settings: Settings) -> None:
+    properties = _properties(LocalBroker(settings).server_properties())
+
+    assert properties["listeners"] == ("PLAINTEXT://127.0.0.1:19192,CONTROLLER://127.0.0.1:19193")
+    assert properties["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19192"
+    assert properties["controller.quorum.voters"] == "1@127.0.0.1:19193"
+    assert properties["process.roles"] == "broker,controller"
+
+
+def test_server_properties_keep_data_in_the_broker_dir(settings: Settings) -> None:
+    properties = _properties(LocalBroker(settings).server_properties())
+
+    assert properties["log.dirs"] == str(settings.broker_dir / "data")
+
+
+def test_internal_topics_of_a_single_node_have_one_replica(settings: Settings) -> None:
+    properties = _properties(LocalBroker(settings).server_properties())
+
+    replication_keys = [key for key in properties if key.endswith("replication.factor")]
+    assert replication_keys  # offsets, transactions, share groups
+    assert {properties[key] for key in replication_keys} == {"1"}
+
+
+def test_one_port_for_broker_and_controller_is_refused(settings: Settings) -> None:
+    clash = settings.model_copy(update={"controller_port": settings.broker_port})
+
+    with pytest.raises(BrokerConfigError, match="STOCKLOOP_CONTROLLER_PORT"):
+        LocalBroker(clash).server_properties()
+
+
+def test_kafka_version_comes_from_the_pom() -> None:
+    assert re.fullmatch(r"\d+\.\d+\.\d+", kafka_version())
+
+
+def test_start_without_java_says_to_install_it(
+    settings: Settings, path_with_only: Callable[..., None]
+) -> None:
+    path_with_only()  # an empty PATH: no java
+
+    with pytest.raises(JavaNotFoundError, match="install"):
+        LocalBroker(settings).start(timeout=1)
+    assert not settings.broker_dir.exists()  # refused before writing anything
+
+
+def test_fetch_without_maven_says_to_install_it(
+    settings: Settings, path_with_only: Callable[..., None]
+) -> None:
+    path_with_only("java")
+
+    with pytest.raises(MavenNotFoundError, match="apt-get install maven"):
+        LocalBroker(settings).fetch_jars()
+
+
+def test_jars_of_this_kafka_version_are_not_fetched_again(
+    settings: Settings, path_with_only: Callable[..., None]
+) -> None:
+    path_with_only()  # no mvn: fetching would fail
+    broker = LocalBroker(settings)
+    broker.jars_marker.parent.mkdir(parents=True)
+    broker.jars_marker.touch()
+
+    assert broker.fetch_jars() is False
+
+
+def test_start_refuses_a_port_held_by_another_process(
+    settings: Settings, path_with_only: Callable[..., None]
+) -> None:
+    path_with_only("java")  # a java that would fail if start went as far as running it
+    with socket.socket() as squatter:
+        squatter.bind((settings.broker_host, settings.broker_port))
+        squatter.listen()
+
+        with pytest.raises(PortInUseError, match=str(settings.broker_port)):
+            LocalBroker(settings).start(timeout=1)
+
+
+def test_a_stale_pid_file_is_not_a_running_broker(settings: Settings) -> None:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    settings.broker_dir.mkdir(parents=True)
+    broker = LocalBroker(settings)
+    broker.pid_file.write_text(f"{finished.pid}\n")
+
+    status = broker.status()
+
+    assert (status.running, status.pid) == (False, None)
+    assert not broker.pid_file.exists()
+
+
+def test_a_pid_file_naming_another_live_process_is_stale(settings: Settings) -> None:
+    settings.broker_dir.mkdir(parents=True)
+    broker = LocalBroker(settings)
+    broker.pid_file.write_text(f"{os.getpid()}\n")  # alive, but pytest is not Kafka
+
+    assert broker.stop() is False
+    assert not broker.pid_file.exists()
