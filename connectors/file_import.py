@@ -2,23 +2,15 @@
 
 import csv
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-from kafka import KafkaProducer
+
+from connectors.producer import ProduceSummary, produce
 
 
 class ImportFileError(ValueError):
     """The file cannot be read as JSONL or CSV."""
-
-
-@dataclass
-class ImportSummary:
-    """How an import went: rows sent, and each failed row with its reason."""
-
-    sent: int = 0
-    failed: list[str] = field(default_factory=list)
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, bytes | None, bytes]]:
@@ -64,22 +56,7 @@ def import_file(
     topic: str,
     bootstrap_servers: str,
     on_row: Callable[[], None] = lambda: None,
-) -> ImportSummary:
+) -> ProduceSummary:
     """Send every row of ``path`` to ``topic``; wait until the broker has them all."""
-    summary = ImportSummary()
-    producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5)
-    try:
-        pending = []
-        for number, key, value in read_rows(path):
-            pending.append((number, producer.send(topic, key=key, value=value)))
-            on_row()
-        producer.flush()
-        for number, future in pending:
-            try:
-                future.get(timeout=30)
-                summary.sent += 1
-            except Exception as error:  # any send error is reported per row, never raised
-                summary.failed.append(f"line {number}: {error}")
-    finally:
-        producer.close()
-    return summary
+    rows = ((f"line {number}", topic, key, value) for number, key, value in read_rows(path))
+    return produce(rows, bootstrap_servers, on_row)

@@ -2,7 +2,7 @@
 
 import typer
 
-from streams.cli import broker, materials, run, schemas, topics
+from streams.cli import broker, materials, run, schemas, status, topics
 
 app = typer.Typer(
     help="stockloop: ERP change events in, dynamic safety stock and actionable alerts out.",
@@ -14,7 +14,10 @@ app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(materials.app, name="materials")
 app.command()(run.worker)
-app.command()(run.produce)
+app.command("produce")(run.produce_file)
+app.command()(run.simulate)
+app.command()(status.status)
+app.command("dead-letters")(status.dead_letters)
 
 
 def main() -> None:

@@ -1,0 +1,269 @@
+"""Simulated ERP traffic for the demo and for backtests: a small plant, day by day.
+
+Each material is replenished by purchase order when its stock falls under a
+static reorder point (the ERP practice stockloop replaces), sold through
+sales orders that are confirmed days ahead and shipped on their due date, and
+consumed by production. Records come out the way a real ERP integration
+produces them: stock transactions and order lines as Debezium change events
+of the tables in ``mappings/example-erp.yaml``, material masters and PO lines
+as plain JSON, plus a few broken records that must end in the dead-letter
+topic. Seeded, so the same arguments give the same records.
+"""
+
+import base64
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import orjson
+
+ERP_ZONE = ZoneInfo("Asia/Shanghai")  # the example mapping's timezone
+WAREHOUSES = ("SH01", "SZ02")
+CATALOGUE = (
+    ("HP-200", "Wireless headphones HP-200", "ELECTRONICS", 8.0, 42.0),
+    ("FAB-COT-150", "Cotton fabric 150 g/m2", "FABRIC", 25.0, 3.1),
+    ("BRG-6204-2RS", "Deep groove ball bearing 6204-2RS", "BEARINGS", 40.0, 1.85),
+    ("CAP-10UF", "Capacitor 10 uF 50 V", "ELECTRONICS", 120.0, 0.04),
+    ("BOX-A4", "Shipping carton A4", "PACKAGING", 60.0, 0.35),
+    ("MTR-24V", "Brushless motor 24 V", "MECHANICAL", 2.0, 58.0),
+)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One Kafka record to produce: catalogue topic name, key and value bytes."""
+
+    topic: str
+    key: bytes
+    value: bytes
+
+
+@dataclass
+class _Item:
+    material_id: str
+    name: str
+    category: str
+    daily_demand: float
+    unit_cost: float
+    on_hand: dict[str, float] = field(default_factory=dict)
+    open_po: dict[str, tuple[int, float, date]] = field(default_factory=dict)
+
+
+def precise_decimal(value: float, scale: int) -> str:
+    """A decimal column as Debezium writes it in ``precise`` mode (base64 unscaled bytes)."""
+    unscaled = int(Decimal(str(value)).scaleb(scale).to_integral_value())
+    return base64.b64encode(
+        unscaled.to_bytes(unscaled.bit_length() // 8 + 1, "big", signed=True)
+    ).decode()
+
+
+def _epoch_micros(moment: datetime) -> int:
+    """A ``timestamp without time zone`` column: the ERP's wall clock, as micros."""
+    wall_clock = moment.astimezone(ERP_ZONE).replace(tzinfo=None)
+    return (wall_clock - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+
+
+def _change(table: str, after: dict, moment: datetime, op: str = "c") -> bytes:
+    """A Debezium Postgres change event without the schema wrapper."""
+    ts_ms = int(moment.timestamp() * 1000)
+    source = {
+        "connector": "postgresql",
+        "db": "erp",
+        "schema": "public",
+        "table": table,
+        "ts_ms": ts_ms,
+        "lsn": ts_ms * 8,
+    }
+    return orjson.dumps(
+        {"before": None, "after": after, "source": source, "op": op, "ts_ms": ts_ms + 40}
+    )
+
+
+class ErpSimulator:
+    """A plant's ERP, advanced one day at a time; yields the records each day produces."""
+
+    def __init__(self, materials: int = 6, seed: int = 42, start: date = date(2026, 9, 1)) -> None:
+        self.rng = random.Random(seed)
+        self.start = start
+        self.items: list[_Item] = []
+        self._ids = iter(range(1, 10**9))
+        for n in range(materials):
+            base_id, name, category, demand, cost = CATALOGUE[n % len(CATALOGUE)]
+            material_id = base_id if n < len(CATALOGUE) else f"{base_id}-{n // len(CATALOGUE)}"
+            self.items.append(_Item(material_id, name, category, demand, cost))
+        self._due: list[tuple[date, _Item, str, str, float]] = []
+
+    def run(self, days: int) -> Iterator[Record]:
+        """Master data first, then ``days`` days of business, then a few broken records."""
+        opening = datetime.combine(self.start, datetime.min.time(), UTC)
+        for item in self.items:
+            yield self._master(item, opening)
+            for warehouse in WAREHOUSES:
+                yield self._movement(item, warehouse, "101", item.daily_demand * 20, opening)
+        for day in range(days):
+            yield from self._day(self.start + timedelta(days=day))
+        yield from self._broken(opening + timedelta(days=days))
+
+    def _day(self, today: date) -> Iterator[Record]:
+        morning = datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=1)
+        weekly = 1.4 if today.weekday() < 5 else 0.3
+        for item in self.items:
+            for warehouse in WAREHOUSES:
+                used = round(self.rng.expovariate(1 / (item.daily_demand * weekly * 0.5)))
+                if used:
+                    at = morning + timedelta(hours=self.rng.uniform(1, 9))
+                    yield self._movement(item, warehouse, "261", -used, at)
+                if self.rng.random() < 0.3:
+                    yield from self._new_order(item, warehouse, today, morning)
+                yield from self._replenish(item, warehouse, today, morning)
+        yield from self._ship_due(today, morning + timedelta(hours=10))
+
+    def _new_order(
+        self, item: _Item, warehouse: str, today: date, at: datetime
+    ) -> Iterator[Record]:
+        order_id = f"SO-{next(self._ids):06d}"
+        quantity = round(item.daily_demand * self.rng.uniform(0.5, 3))
+        due = today + timedelta(days=self.rng.randint(2, 10))
+        self._due.append((due, item, warehouse, order_id, quantity))
+        yield self._order_line(item, warehouse, order_id, quantity, 0, due, "C", at)
+
+    def _ship_due(self, today: date, at: datetime) -> Iterator[Record]:
+        for entry in [e for e in self._due if e[0] == today]:
+            self._due.remove(entry)
+            due, item, warehouse, order_id, quantity = entry
+            yield self._movement(item, warehouse, "601", -quantity, at)
+            yield self._order_line(item, warehouse, order_id, quantity, quantity, due, "S", at)
+
+    def _replenish(
+        self, item: _Item, warehouse: str, today: date, at: datetime
+    ) -> Iterator[Record]:
+        """Static min/max: order when stock is under 10 days of demand; receive at the ETA."""
+        po = item.open_po.get(warehouse)
+        if po and po[2] <= today:
+            line_id, quantity, eta = item.open_po.pop(warehouse)
+            yield self._movement(item, warehouse, "101", quantity, at, po_line_id=line_id)
+        elif not po and item.on_hand.get(warehouse, 0) < item.daily_demand * 10:
+            line_id = next(self._ids)
+            eta = today + timedelta(days=self.rng.randint(5, 14))
+            quantity = round(item.daily_demand * 30)
+            item.open_po[warehouse] = (line_id, quantity, eta)
+            yield Record(
+                "erp.shipments",
+                item.material_id.encode(),
+                orjson.dumps(
+                    {
+                        "event_id": f"po-{line_id}",
+                        "event_time": at.isoformat(),
+                        "material_id": item.material_id,
+                        "line_id": str(line_id),
+                        "supplier_id": "V-2031",
+                        "warehouse_id": warehouse,
+                        "quantity": quantity,
+                        "ordered_at": at.isoformat(),
+                        "eta": eta.isoformat(),
+                        "status": "ordered",
+                    }
+                ),
+            )
+
+    def _master(self, item: _Item, at: datetime) -> Record:
+        return Record(
+            "erp.materials",
+            item.material_id.encode(),
+            orjson.dumps(
+                {
+                    "event_id": f"mat-{item.material_id}-1",
+                    "event_time": at.isoformat(),
+                    "material_id": item.material_id,
+                    "name": item.name,
+                    "category": item.category,
+                    "unit_cost": item.unit_cost,
+                    "abc_class": "A" if item.unit_cost * item.daily_demand > 100 else "B",
+                    "service_level": 0.95,
+                    "default_lead_time_days": 10,
+                    "moq": 0,
+                    "pack_size": 1,
+                    "preferred_supplier": "V-2031",
+                    "owner": "planner-east",
+                }
+            ),
+        )
+
+    def _movement(
+        self,
+        item: _Item,
+        warehouse: str,
+        code: str,
+        quantity: float,
+        at: datetime,
+        po_line_id: int | None = None,
+    ) -> Record:
+        item.on_hand[warehouse] = item.on_hand.get(warehouse, 0) + quantity
+        trans_id = next(self._ids)
+        row = {
+            "trans_id": trans_id,
+            "item_no": item.material_id,
+            "trans_type": int(code),
+            "whse_code": warehouse,
+            "qty": precise_decimal(quantity, 3),
+            "lot_no": f"L{at:%y%m%d}-{trans_id}" if quantity > 0 else None,
+            "unit_cost": precise_decimal(item.unit_cost, 4),
+            "po_line_id": po_line_id,
+            "to_whse_code": None,
+            "posted_at": _epoch_micros(at),
+        }
+        return Record(
+            "erp.stock-movements", item.material_id.encode(), _change("inv_transaction", row, at)
+        )
+
+    def _order_line(
+        self,
+        item: _Item,
+        warehouse: str,
+        order_id: str,
+        quantity: float,
+        shipped: float,
+        due: date,
+        status: str,
+        at: datetime,
+    ) -> Record:
+        row = {
+            "so_no": order_id,
+            "line_no": 10,
+            "item_no": item.material_id,
+            "ship_whse": warehouse,
+            "qty_ordered": precise_decimal(quantity, 3),
+            "qty_shipped": precise_decimal(shipped, 3),
+            "promise_date": (due - date(1970, 1, 1)).days,
+            "line_status": status,
+            "unit_price": precise_decimal(item.unit_cost * 1.6, 4),
+            "cust_no": "C-10442",
+            "cust_priority": self.rng.randint(1, 5),
+        }
+        op = "c" if status == "C" else "u"
+        return Record(
+            "erp.sales-orders", item.material_id.encode(), _change("so_line", row, at, op)
+        )
+
+    def _broken(self, at: datetime) -> Iterator[Record]:
+        """What real integrations also send: truncated JSON, a bad type, an unknown table."""
+        material = self.items[0].material_id.encode()
+        yield Record("erp.stock-movements", material, b'{"event_id": "trunc-1", "quantity": ')
+        yield Record(
+            "erp.stock-movements",
+            material,
+            orjson.dumps(
+                {
+                    "event_id": "bad-1",
+                    "event_time": at.isoformat(),
+                    "material_id": "HP-200",
+                    "movement_type": "issue",
+                    "warehouse_id": "SH01",
+                    "quantity": "twelve",
+                }
+            ),
+        )
+        yield Record("erp.sales-orders", material, _change("quote_line", {"q": 1}, at))
