@@ -7,8 +7,15 @@ import faust
 
 from connectors.cdc import InvalidRecord, decode_record
 from connectors.mapping import load_mapping
-from models.events import DeadLetter, MaterialEvent, SourcePosition, encode
-from streams.app import app, dead_letter_topic, erp_topics, material_events_topic, settings
+from models.events import DeadLetter, MaterialEvent, PromotionEvent, SourcePosition, encode
+from streams.app import (
+    app,
+    category_promotions_table,
+    dead_letter_topic,
+    erp_topics,
+    material_events_topic,
+    settings,
+)
 from streams.catalogue import INPUT_KINDS
 from streams.metrics import EVENTS, PROCESSING_SECONDS
 
@@ -44,6 +51,9 @@ async def ingest(stream: faust.StreamT[bytes]) -> None:
         else:
             if event is None:
                 EVENTS.labels(message.topic, "tombstone").inc()
+            elif isinstance(event, PromotionEvent) and event.category is not None:
+                category_promotions_table[event.promotion_id] = encode(event)
+                EVENTS.labels(message.topic, "applied").inc()
             else:
                 await material_events_topic.send(
                     key=event.material_id.encode(),

@@ -4,9 +4,11 @@ import time
 
 import faust
 
-from models.events import MaterialEvent
+from models.events import MaterialEvent, PromotionEvent
+from models.planning import Promotion
 from models.state import MaterialState, Outcome
-from streams.app import app, material_events_topic, materials_table, settings
+from streams.app import app, category_promotions_table, material_events_topic, materials_table
+from streams.app import settings as app_settings
 from streams.metrics import END_TO_END_SECONDS, EVENTS, PROCESSING_SECONDS
 
 
@@ -18,19 +20,43 @@ def load_state(material_id: str) -> MaterialState:
     return MaterialState.model_validate_json(stored)
 
 
+def store_state(state: MaterialState) -> None:
+    """Write a material's state; derived fields are left out and recomputed on read."""
+    materials_table[state.material_id] = state.__pydantic_serializer__.to_json(
+        state, exclude_computed_fields=True
+    )
+
+
+def promotions_for(state: MaterialState) -> list[Promotion]:
+    """Category-wide promotions that apply to this material (held by every worker)."""
+    category = state.master.category if state.master else None
+    if category is None:
+        return []
+    promotions = []
+    for stored in category_promotions_table.values():
+        event = PromotionEvent.model_validate_json(stored)
+        if event.category == category and not event.cancelled:
+            promotions.append(
+                Promotion(
+                    promotion_id=event.promotion_id,
+                    starts_on=event.starts_on,
+                    ends_on=event.ends_on,
+                    uplift=event.uplift,
+                )
+            )
+    return promotions
+
+
 @app.agent(material_events_topic)
 async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
     """Apply each event to its material's state; a duplicate leaves the state untouched."""
     async for record in stream.events():
         started = time.perf_counter()
         envelope = MaterialEvent.model_validate_json(record.value)
-        material_id = envelope.event.material_id
-        state = load_state(material_id)
-        outcome = state.apply(envelope, settings.dedup_window)
+        state = load_state(envelope.event.material_id)
+        outcome = state.apply(envelope, app_settings.planning, promotions_for(state))
         if outcome is Outcome.APPLIED:
-            materials_table[material_id] = state.model_dump_json(
-                exclude_computed_fields=True
-            ).encode()
+            store_state(state)
         source_topic = envelope.source.topic if envelope.source else record.message.topic
         EVENTS.labels(source_topic, outcome.value).inc()
         PROCESSING_SECONDS.labels("material").observe(time.perf_counter() - started)

@@ -176,8 +176,38 @@ class InTransitLine(_Event):
     status: InTransitStatus
 
 
+class PromotionEvent(BaseModel):
+    """A planned promotion for one material or a whole category: expected demand uplift.
+
+    ``uplift`` multiplies the forecast inside the window (1.5 = 50 % more);
+    a later version with the same ``promotion_id`` replaces it, and
+    ``cancelled`` withdraws it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    kind: Literal["promotion"] = "promotion"
+    event_id: Id
+    event_time: EventTime
+    promotion_id: Id
+    material_id: Id | None = None
+    category: Text | None = None
+    starts_on: date
+    ends_on: date
+    uplift: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
+    cancelled: bool = False
+
+    @model_validator(mode="after")
+    def _one_target_and_a_window(self) -> "PromotionEvent":
+        if (self.material_id is None) == (self.category is None):
+            raise ValueError("a promotion needs exactly one of material_id and category")
+        if self.ends_on < self.starts_on:
+            raise ValueError(f"ends_on {self.ends_on} is before starts_on {self.starts_on}")
+        return self
+
+
 InputEvent = Annotated[
-    MaterialMaster | StockMovement | SalesOrderLine | InTransitLine,
+    MaterialMaster | StockMovement | SalesOrderLine | InTransitLine | PromotionEvent,
     Field(discriminator="kind"),
 ]
 
@@ -222,17 +252,18 @@ EXPORTED_SCHEMAS: dict[str, type[BaseModel]] = {
     "StockMovement": StockMovement,
     "SalesOrderLine": SalesOrderLine,
     "InTransitLine": InTransitLine,
+    "PromotionEvent": PromotionEvent,
     "MaterialEvent": MaterialEvent,
     "DeadLetter": DeadLetter,
 }
 
 _input_event = TypeAdapter(InputEvent)
-_EVENT_KINDS = {"material", "movement", "order_line", "in_transit"}
+_EVENT_KINDS = {"material", "movement", "order_line", "in_transit", "promotion"}
 
 
 def parse_input_event(
     fields: dict,
-) -> MaterialMaster | StockMovement | SalesOrderLine | InTransitLine:
+) -> MaterialMaster | StockMovement | SalesOrderLine | InTransitLine | PromotionEvent:
     """Validate a plain dict (with ``kind``) as one of the input events."""
     return _input_event.validate_python(fields)
 

@@ -9,11 +9,13 @@ operation, so that sums of ERP quantities stay exact to the decimals an ERP
 uses and float noise never turns into phantom stock.
 """
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field, computed_field
 
+from models.demand import DailyDemand
 from models.events import (
     InTransitLine,
     InTransitStatus,
@@ -21,9 +23,14 @@ from models.events import (
     MaterialMaster,
     MovementType,
     OrderStatus,
+    PromotionEvent,
     SalesOrderLine,
     StockMovement,
 )
+from models.lead_time import LeadTimeStats
+from models.planning import DemandSource, PlanningConfig, PolicySnapshot, Promotion, plan
+
+DEFAULT_CONFIG = PlanningConfig()
 
 _OPEN_ORDER_STATUSES = {OrderStatus.CONFIRMED, OrderStatus.PARTIALLY_SHIPPED}
 _OPEN_SUPPLY_STATUSES = {InTransitStatus.ORDERED, InTransitStatus.SHIPPED}
@@ -90,6 +97,17 @@ class SupplyLine(BaseModel):
         return _q(max(self.quantity - self.received_quantity, 0.0))
 
 
+class EarlyReceipt(BaseModel):
+    """Goods received against a PO line whose own record has not arrived yet."""
+
+    quantity: float
+    first_received_at: datetime
+
+
+MAX_EARLY_RECEIPTS = 256
+"""Receipts against lines that never show up are forgotten, oldest first, beyond this."""
+
+
 class WarehouseStock(BaseModel):
     """Stock position of one material in one warehouse."""
 
@@ -99,6 +117,8 @@ class WarehouseStock(BaseModel):
     supply_lines: dict[str, SupplyLine] = Field(default_factory=dict)
     last_issue_at: datetime | None = None
     last_receipt_at: datetime | None = None
+    demand: DailyDemand = Field(default_factory=DailyDemand)
+    policy: PolicySnapshot | None = None
 
     @computed_field
     @property
@@ -123,6 +143,20 @@ class WarehouseStock(BaseModel):
     def inventory_value(self) -> float:
         """Value of the batches on the shelf at their receipt cost."""
         return round(sum(b.quantity * b.unit_cost for b in self.batches), 2) + 0.0
+
+    def committed_by_day(self) -> dict[date, float]:
+        """Open order quantity by due date."""
+        by_day: dict[date, float] = {}
+        for line in self.committed_lines.values():
+            by_day[line.due_date] = by_day.get(line.due_date, 0.0) + line.open_quantity
+        return by_day
+
+    def receipts_by_day(self) -> dict[date, float]:
+        """Open inbound quantity by ETA."""
+        by_day: dict[date, float] = {}
+        for line in self.supply_lines.values():
+            by_day[line.eta] = by_day.get(line.eta, 0.0) + line.open_quantity
+        return by_day
 
     def receive(
         self, quantity: float, at: datetime, batch_id: str | None, unit_cost: float
@@ -158,6 +192,16 @@ class MaterialState(BaseModel):
     material_id: str
     master: MaterialMaster | None = None
     warehouses: dict[str, WarehouseStock] = Field(default_factory=dict)
+    lead_times: dict[str, LeadTimeStats] = Field(
+        default_factory=dict, description="Lead-time statistics per supplier, from receipts."
+    )
+    promotions: dict[str, Promotion] = Field(
+        default_factory=dict, description="Promotions planned for this material, by id."
+    )
+    early_receipts: dict[str, EarlyReceipt] = Field(
+        default_factory=dict,
+        description="Receipts against PO lines not seen yet (topics interleave), by line id.",
+    )
     source_offsets: dict[str, int] = Field(
         default_factory=dict,
         description="Highest applied offset per source topic-partition: exact redelivery check.",
@@ -181,8 +225,13 @@ class MaterialState(BaseModel):
         """Available over all warehouses."""
         return _q(sum(w.available for w in self.warehouses.values()))
 
-    def apply(self, envelope: MaterialEvent, dedup_window: int = 64) -> Outcome:
-        """Apply one event unless it was seen before.
+    def apply(
+        self,
+        envelope: MaterialEvent,
+        config: PlanningConfig = DEFAULT_CONFIG,
+        category_promotions: Iterable[Promotion] = (),
+    ) -> Outcome:
+        """Apply one event unless it was seen before, then bring the plan up to date.
 
         Two checks make redelivery a no-op: the source offset (exact for a
         record read twice after a crash) and a bounded window of recent event
@@ -202,45 +251,104 @@ class MaterialState(BaseModel):
             case MaterialMaster():
                 self.master = event
             case StockMovement():
-                self._apply_movement(event)
+                self._apply_movement(event, config)
             case SalesOrderLine():
-                self._apply_order_line(event)
+                self._apply_order_line(event, config)
             case InTransitLine():
-                self._apply_supply_line(event)
+                self._apply_supply_line(event, config)
+            case PromotionEvent():
+                self._apply_promotion(event)
 
         if position is not None:
             self.source_offsets[position] = source.offset
-        if dedup_window:
+        if config.dedup_window:
             self.recent_event_ids.append(event.event_id)
-            del self.recent_event_ids[:-dedup_window]
+            del self.recent_event_ids[: -config.dedup_window]
         self.events_applied += 1
         if self.last_event_time is None or event.event_time > self.last_event_time:
             self.last_event_time = event.event_time
+        self.replan(self.last_event_time, config, category_promotions)
         return Outcome.APPLIED
 
-    def _warehouse(self, warehouse_id: str) -> WarehouseStock:
-        return self.warehouses.setdefault(warehouse_id, WarehouseStock())
+    def replan(
+        self,
+        now: datetime,
+        config: PlanningConfig = DEFAULT_CONFIG,
+        category_promotions: Iterable[Promotion] = (),
+    ) -> None:
+        """Close demand days up to event time ``now`` and recompute every warehouse's policy."""
+        today = now.date()
+        promotions = [
+            p for p in (*self.promotions.values(), *category_promotions) if p.ends_on >= today
+        ]
+        self.promotions = {k: p for k, p in self.promotions.items() if p.ends_on >= today}
+        supplier_id = self._planning_supplier()
+        lead_time = self.lead_times.get(supplier_id, LeadTimeStats()) if supplier_id else None
+        for stock in self.warehouses.values():
+            stock.demand.advance(today, config.grace_days)
+            overdue = [
+                (today - line.ordered_at.date()).days
+                for line in stock.supply_lines.values()
+                if line.eta < today and line.supplier_id == supplier_id
+            ]
+            stock.policy = plan(
+                today=today,
+                on_hand=stock.on_hand,
+                available=stock.available,
+                forecaster=stock.demand.forecaster,
+                committed_by_day=stock.committed_by_day(),
+                receipts_by_day=stock.receipts_by_day(),
+                supplier_id=supplier_id,
+                lead_time=lead_time or LeadTimeStats(),
+                overdue_ages=overdue,
+                master=self.master,
+                promotions=promotions,
+                config=config,
+            )
+
+    def _planning_supplier(self) -> str | None:
+        """The preferred supplier, else whoever supplied most recently."""
+        if self.master and self.master.preferred_supplier:
+            return self.master.preferred_supplier
+        lines = [line for s in self.warehouses.values() for line in s.supply_lines.values()]
+        if lines:
+            return max(lines, key=lambda line: line.ordered_at).supplier_id
+        return next(reversed(self.lead_times), None) if self.lead_times else None
+
+    def _warehouse(self, warehouse_id: str, at: datetime, config: PlanningConfig) -> WarehouseStock:
+        """The stock of a warehouse; a new one starts its forecast from the category profile."""
+        stock = self.warehouses.get(warehouse_id)
+        if stock is None:
+            category = self.master.category if self.master else None
+            profile = config.category_profiles.get(category) if category else None
+            demand = DailyDemand(forecaster=profile.new_forecaster()) if profile else DailyDemand()
+            stock = self.warehouses[warehouse_id] = WarehouseStock(demand=demand)
+        stock.demand.start(at.date())
+        return stock
 
     def _unit_cost(self, movement: StockMovement) -> float:
         if movement.unit_cost is not None:
             return movement.unit_cost
         return self.master.unit_cost if self.master else 0.0
 
-    def _apply_movement(self, movement: StockMovement) -> None:
-        stock = self._warehouse(movement.warehouse_id)
+    def _apply_movement(self, movement: StockMovement, config: PlanningConfig) -> None:
         at = movement.event_time
+        stock = self._warehouse(movement.warehouse_id, at, config)
         quantity = abs(movement.quantity)
         match movement.movement_type:
             case MovementType.RECEIPT | MovementType.TRANSFER_IN:
                 stock.receive(quantity, at, movement.batch_id, self._unit_cost(movement))
                 stock.last_receipt_at = at
                 if movement.po_line_id in stock.supply_lines:
-                    self._receive_against(stock, movement.po_line_id, quantity)
-            case MovementType.ISSUE:
+                    self._receive_against(stock, movement.po_line_id, quantity, at)
+                elif movement.po_line_id is not None:
+                    self._remember_early_receipt(movement.po_line_id, quantity, at)
+            case MovementType.ISSUE | MovementType.TRANSFER_OUT:
                 stock.issue(quantity)
-                stock.last_issue_at = at
-            case MovementType.TRANSFER_OUT:
-                stock.issue(quantity)
+                if movement.movement_type is MovementType.ISSUE:
+                    stock.last_issue_at = at
+                if DemandSource(movement.movement_type.value) in config.demand_sources:
+                    stock.demand.record(at.date(), quantity)
             case MovementType.ADJUSTMENT | MovementType.CYCLE_COUNT:
                 delta = (
                     movement.quantity
@@ -252,21 +360,45 @@ class MaterialState(BaseModel):
                 elif delta < 0:
                     stock.issue(-delta)
 
-    @staticmethod
-    def _receive_against(stock: WarehouseStock, line_id: str, quantity: float) -> None:
-        """A receipt against a PO line or ASN: that much is no longer in transit."""
+    def _receive_against(
+        self, stock: WarehouseStock, line_id: str, quantity: float, at: datetime
+    ) -> None:
+        """A receipt against a PO line or ASN: less in transit; the first one times the supplier."""
         line = stock.supply_lines[line_id]
+        if line.received_quantity == 0:
+            self._learn_lead_time(line, at)
         line.received_quantity = _q(line.received_quantity + quantity)
         if line.open_quantity <= 0:
             del stock.supply_lines[line_id]
 
-    def _apply_order_line(self, line: SalesOrderLine) -> None:
+    def _remember_early_receipt(self, line_id: str, quantity: float, at: datetime) -> None:
+        """Keep a receipt for a line not seen yet: movements and PO lines travel on
+        different topics, so the receipt can overtake its own PO line."""
+        early = self.early_receipts.get(line_id)
+        if early is None:
+            self.early_receipts[line_id] = EarlyReceipt(quantity=quantity, first_received_at=at)
+            while len(self.early_receipts) > MAX_EARLY_RECEIPTS:
+                del self.early_receipts[next(iter(self.early_receipts))]
+        else:
+            early.quantity = _q(early.quantity + quantity)
+
+    def _learn_lead_time(self, line: SupplyLine | InTransitLine, received_at: datetime) -> None:
+        days = (received_at - line.ordered_at).total_seconds() / 86_400
+        if days >= 0:
+            self.lead_times.setdefault(line.supplier_id, LeadTimeStats()).learn_one(days)
+
+    def _apply_order_line(self, line: SalesOrderLine, config: PlanningConfig) -> None:
         """Replace the previous version of the line; only open confirmed quantity is committed."""
         key = f"{line.order_id}/{line.line_id}"
+        previous = None
         for stock in self.warehouses.values():
-            stock.committed_lines.pop(key, None)
+            previous = stock.committed_lines.pop(key, None) or previous
+        stock = self._warehouse(line.warehouse_id, line.event_time, config)
+        shipped_now = line.shipped_quantity - (previous.shipped_quantity if previous else 0.0)
+        if DemandSource.SHIPMENT in config.demand_sources and shipped_now > 0:
+            stock.demand.record(line.event_time.date(), _q(shipped_now))
         if line.status in _OPEN_ORDER_STATUSES and line.shipped_quantity < line.quantity:
-            self._warehouse(line.warehouse_id).committed_lines[key] = CommittedLine(
+            stock.committed_lines[key] = CommittedLine(
                 order_id=line.order_id,
                 line_id=line.line_id,
                 quantity=line.quantity,
@@ -277,14 +409,24 @@ class MaterialState(BaseModel):
                 customer_priority=line.customer_priority,
             )
 
-    def _apply_supply_line(self, line: InTransitLine) -> None:
+    def _apply_supply_line(self, line: InTransitLine, config: PlanningConfig) -> None:
         """Replace the previous version; receipts already booked against it still count."""
         previous = None
         for stock in self.warehouses.values():
             previous = stock.supply_lines.pop(line.line_id, None) or previous
-        received = max(line.received_quantity, previous.received_quantity if previous else 0.0)
+        early = self.early_receipts.pop(line.line_id, None)
+        received = max(
+            line.received_quantity,
+            previous.received_quantity if previous else 0.0,
+            early.quantity if early else 0.0,
+        )
+        if early is not None:
+            self._learn_lead_time(line, early.first_received_at)
+        elif previous is not None and previous.received_quantity == 0 and received > 0:
+            self._learn_lead_time(previous, line.event_time)
+        stock = self._warehouse(line.warehouse_id, line.event_time, config)
         if line.status in _OPEN_SUPPLY_STATUSES and received < line.quantity:
-            self._warehouse(line.warehouse_id).supply_lines[line.line_id] = SupplyLine(
+            stock.supply_lines[line.line_id] = SupplyLine(
                 line_id=line.line_id,
                 supplier_id=line.supplier_id,
                 quantity=line.quantity,
@@ -292,3 +434,14 @@ class MaterialState(BaseModel):
                 ordered_at=line.ordered_at,
                 eta=line.eta,
             )
+
+    def _apply_promotion(self, promotion: PromotionEvent) -> None:
+        if promotion.cancelled:
+            self.promotions.pop(promotion.promotion_id, None)
+            return
+        self.promotions[promotion.promotion_id] = Promotion(
+            promotion_id=promotion.promotion_id,
+            starts_on=promotion.starts_on,
+            ends_on=promotion.ends_on,
+            uplift=promotion.uplift,
+        )

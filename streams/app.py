@@ -68,3 +68,18 @@ materials_table = RawTable(
     help="MaterialState per material id, as JSON.",
 )
 app.tables.add(materials_table)
+
+
+class RawGlobalTable(RawTable, faust.GlobalTable):
+    """A raw-bytes table every worker holds in full."""
+
+
+category_promotions_table = RawGlobalTable(
+    app,
+    name="category-promotions",
+    beacon=app.tables.beacon,
+    key_type=str,
+    value_type=bytes,
+    help="PromotionEvent per promotion id, for promotions of a whole category.",
+)
+app.tables.add(category_promotions_table)

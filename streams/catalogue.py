@@ -9,6 +9,7 @@ MATERIALS = "erp.materials"
 STOCK_MOVEMENTS = "erp.stock-movements"
 SALES_ORDERS = "erp.sales-orders"
 SHIPMENTS = "erp.shipments"
+PROMOTIONS = "erp.promotions"
 MATERIAL_EVENTS = "stockloop.material-events"
 ALERTS = "stockloop.alerts"
 DEAD_LETTER = "stockloop.dead-letter"
@@ -18,6 +19,7 @@ INPUT_KINDS = {
     STOCK_MOVEMENTS: "movement",
     SALES_ORDERS: "order_line",
     SHIPMENTS: "in_transit",
+    PROMOTIONS: "promotion",
 }
 """The event kind a plain JSON record on each input topic is, unless it says otherwise."""
 INPUT_TOPICS = tuple(INPUT_KINDS)

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.planning import PlanningConfig
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CACHE_ROOT = Path.home() / ".cache" / "stockloop"
 
@@ -17,7 +19,9 @@ CACHE_ROOT = Path.home() / ".cache" / "stockloop"
 class Settings(BaseSettings):
     """Runtime settings; every field can be set as ``STOCKLOOP_<FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix="STOCKLOOP_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="STOCKLOOP_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
 
     app_id: str = Field("stockloop", description="Faust app id: consumer group and table prefix.")
     broker_host: str = Field("127.0.0.1", description="Host the local broker listens on.")
@@ -36,7 +40,10 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, ge=1, le=65535, description="Port of the worker's web server.")
     table_store: str = Field("rocksdb://", description="Faust table store URL.")
     max_event_bytes: int = Field(65_536, gt=0, description="Larger input values are dead-lettered.")
-    dedup_window: int = Field(64, ge=0, description="Recent event ids remembered per material.")
+    planning: PlanningConfig = Field(
+        default_factory=PlanningConfig,
+        description="Demand counting and policy, e.g. STOCKLOOP_PLANNING__GRACE_DAYS=2.",
+    )
     session_timeout_s: float = Field(10.0, gt=0, description="Consumer-group session timeout.")
     commit_interval_s: float = Field(1.0, gt=0, description="Offset commit interval.")
 

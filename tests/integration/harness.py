@@ -46,15 +46,17 @@ def wait_until(check: Callable[[], object], timeout: float = 60.0, interval: flo
 class Pipeline:
     """One isolated stockloop deployment: its topics, and a worker process that can be killed."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, **overrides: object) -> None:
         run_id = uuid.uuid4().hex[:8]
-        self.settings = Settings(
-            app_id=f"it-{run_id}",
-            topic_prefix=f"it-{run_id}.",
-            web_port=_free_port(),
-            data_dir=root / "data",
-            session_timeout_s=6.0,
-        )
+        self.overrides: dict[str, object] = {
+            "app_id": f"it-{run_id}",
+            "topic_prefix": f"it-{run_id}.",
+            "web_port": _free_port(),
+            "data_dir": root / "data",
+            "session_timeout_s": 6.0,
+            **overrides,
+        }
+        self.settings = Settings(**self.overrides)
         self.log_path = root / "worker.log"
         self.process: subprocess.Popen | None = None
         self.producer = KafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, acks="all")
@@ -62,8 +64,9 @@ class Pipeline:
 
     @property
     def env(self) -> dict[str, str]:
+        """The worker's environment: ours plus this deployment's settings."""
         env = dict(os.environ)
-        for name, value in self.settings.model_dump().items():
+        for name, value in self.overrides.items():
             env[f"STOCKLOOP_{name.upper()}"] = str(value)
         return env
 

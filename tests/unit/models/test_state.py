@@ -13,6 +13,7 @@ from models.events import (
     SourcePosition,
     StockMovement,
 )
+from models.planning import PlanningConfig
 from models.state import MaterialState, Outcome
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -181,7 +182,7 @@ def test_redelivered_source_offset_is_a_duplicate_even_with_a_new_event_id():
 def test_dedup_window_is_bounded():
     state = MaterialState(material_id="M1")
     for n in range(100):
-        state.apply(wrap(movement(n, "receipt", 1)), dedup_window=16)
+        state.apply(wrap(movement(n, "receipt", 1)), PlanningConfig(dedup_window=16))
     assert len(state.recent_event_ids) == 16
 
 
@@ -304,3 +305,10 @@ def test_order_line_updates_and_cancellations_keep_committed_demand_exact(versio
     )
     committed = state.warehouses["W1"].committed if state.warehouses else 0
     assert committed == expected
+
+
+def test_receipt_that_overtakes_its_po_line_still_reduces_in_transit():
+    state = replay([movement(1, "receipt", 60, po_line_id="PO1/10"), supply_line(2, 100)])
+    assert state.warehouses["W1"].in_transit == 40
+    assert state.early_receipts == {}
+    assert state.lead_times["S1"].count == 1

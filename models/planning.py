@@ -1,0 +1,193 @@
+"""Planning numbers of one material in one warehouse, recomputed as events arrive.
+
+This is where demand (forecast and its errors), supply (lead times, open
+lines) and the material master meet the policy formulas. The result, a
+``PolicySnapshot``, is part of the material's state, so the read API, the
+alert rules and a replay all see the same numbers.
+"""
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.events import AbcClass, MaterialMaster
+from models.forecast import DemandClass, DemandForecaster
+from models.lead_time import LeadTimeStats
+from models.policy import (
+    days_of_cover,
+    order_up_to,
+    project_stock,
+    reorder_point,
+    safety_stock,
+    service_z,
+)
+
+
+class DemandSource(StrEnum):
+    """What counts as demand."""
+
+    ISSUE = "issue"
+    TRANSFER_OUT = "transfer_out"
+    SHIPMENT = "shipment"
+
+
+class CategoryProfile(BaseModel):
+    """Where a new material of a category starts, before its own history speaks."""
+
+    model_config = ConfigDict(frozen=True)
+
+    daily_demand: float = Field(0.0, ge=0)
+    demand_class: DemandClass | None = None
+    adi: float = Field(1.0, ge=1.0, description="Average days between demands.")
+    sigma_daily_demand: float = Field(0.0, ge=0)
+
+    def new_forecaster(self) -> DemandForecaster:
+        """A forecaster seeded with this profile."""
+        return DemandForecaster.new(
+            self.daily_demand,
+            self.demand_class,
+            initial_adi=self.adi,
+            initial_sigma=self.sigma_daily_demand,
+        )
+
+
+class PlanningConfig(BaseModel):
+    """How demand is counted and the policy is set; one per deployment (settings)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    grace_days: int = Field(1, ge=0, description="Days a closed day stays open for late events.")
+    demand_sources: frozenset[DemandSource] = Field(
+        frozenset({DemandSource.ISSUE}),
+        description="Issues by default; shipments of order lines if the ERP posts no issues.",
+    )
+    service_levels: Mapping[AbcClass, float] = Field(
+        default_factory=lambda: {AbcClass.A: 0.98, AbcClass.B: 0.95, AbcClass.C: 0.90},
+        description="Target cycle service level by ABC class, when the master sets none.",
+    )
+    default_service_level: float = Field(0.95, gt=0.5, lt=1.0)
+    default_lead_time_days: float = Field(14.0, gt=0)
+    review_period_days: float = Field(7.0, ge=0, description="Order-up-to covers one review.")
+    horizon_days: int = Field(28, ge=1, description="Projection beyond the lead time, in days.")
+    dedup_window: int = Field(64, ge=0, description="Recent event ids remembered per material.")
+    category_profiles: Mapping[str, CategoryProfile] = Field(
+        default_factory=dict, description="Starting demand profile of new materials by category."
+    )
+
+
+class Promotion(BaseModel):
+    """A planned promotion: demand inside the window is expected ``uplift`` times normal."""
+
+    model_config = ConfigDict(frozen=True)
+
+    promotion_id: str
+    starts_on: date
+    ends_on: date
+    uplift: float
+
+    def factor(self, day: date) -> float:
+        """Multiplier for demand on ``day``."""
+        return self.uplift if self.starts_on <= day <= self.ends_on else 1.0
+
+
+class PolicySnapshot(BaseModel):
+    """The numbers behind a reorder decision, as of one event-time day."""
+
+    as_of: date
+    demand_class: str = Field(description="Syntetos-Boylan class, or unclassified (< 4 weeks).")
+    forecast_method: str
+    daily_demand: float = Field(description="Mean forecast demand per day over the lead time.")
+    sigma_daily_demand: float = Field(description="RMSE of one-step forecast errors.")
+    supplier_id: str | None
+    lead_time_days: float
+    sigma_lead_time_days: float
+    service_level: float
+    z: float
+    safety_stock: float
+    reorder_point: float
+    order_up_to: float
+    days_of_cover: float | None
+    projected_stockout_date: date | None
+    projected_stockout_days: int | None
+
+
+def service_level_of(master: MaterialMaster | None, config: PlanningConfig) -> float:
+    """The master's target, else its ABC class's, else the default."""
+    if master and master.service_level:
+        return master.service_level
+    if master and master.abc_class:
+        return config.service_levels.get(master.abc_class, config.default_service_level)
+    return config.default_service_level
+
+
+def plan(
+    *,
+    today: date,
+    on_hand: float,
+    available: float,
+    forecaster: DemandForecaster,
+    committed_by_day: Mapping[date, float],
+    receipts_by_day: Mapping[date, float],
+    supplier_id: str | None,
+    lead_time: LeadTimeStats,
+    overdue_ages: Iterable[float],
+    master: MaterialMaster | None,
+    promotions: Iterable[Promotion],
+    config: PlanningConfig,
+) -> PolicySnapshot:
+    """Safety stock, reorder point, order-up-to, cover and projected stock-out for one stock.
+
+    The forecast runs from ``today`` over the lead time plus the horizon;
+    promotions lift it inside their windows before anything is derived from it.
+    """
+    default_lt = (
+        master.default_lead_time_days if master else None
+    ) or config.default_lead_time_days
+    lt_mean, lt_sigma = lead_time.estimate(default_lt, overdue_ages)
+    forecast = forecaster.forecast(math.ceil(lt_mean) + config.horizon_days)
+    lifted = _lift(today, forecast, list(promotions))
+    sigma_daily_demand = forecaster.sigma_daily
+    lead_days = max(1, round(lt_mean))
+    daily = sum(lifted[:lead_days]) / lead_days
+    level = service_level_of(master, config)
+    ss = safety_stock(level, lt_mean, lt_sigma, daily, sigma_daily_demand)
+    rop = reorder_point(daily, lt_mean, ss)
+    projection = project_stock(today, on_hand, lifted, committed_by_day, receipts_by_day)
+    return PolicySnapshot(
+        as_of=today,
+        demand_class=forecaster.demand_class or "unclassified",
+        forecast_method=forecaster.method,
+        daily_demand=_r(daily),
+        sigma_daily_demand=_r(sigma_daily_demand),
+        supplier_id=supplier_id,
+        lead_time_days=_r(lt_mean),
+        sigma_lead_time_days=_r(lt_sigma),
+        service_level=level,
+        z=_r(service_z(level)),
+        safety_stock=_r(ss),
+        reorder_point=_r(rop),
+        order_up_to=_r(order_up_to(rop, daily, config.review_period_days)),
+        days_of_cover=_r(cover) if (cover := days_of_cover(available, daily)) is not None else None,
+        projected_stockout_date=projection.stockout_date,
+        projected_stockout_days=projection.stockout_days,
+    )
+
+
+def _lift(today: date, forecast: list[float], promotions: list[Promotion]) -> list[float]:
+    if not promotions:
+        return forecast
+    lifted = []
+    for offset, demand in enumerate(forecast):
+        day = today + timedelta(days=offset)
+        factor = 1.0
+        for promotion in promotions:
+            factor *= promotion.factor(day)
+        lifted.append(demand * factor)
+    return lifted
+
+
+def _r(value: float) -> float:
+    return round(value, 4) + 0.0

@@ -1,0 +1,273 @@
+"""Daily demand buckets, lead times, the policy formulas and the stock projection."""
+
+import math
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from models.demand import DailyDemand
+from models.events import (
+    InTransitLine,
+    MaterialEvent,
+    MaterialMaster,
+    PromotionEvent,
+    StockMovement,
+)
+from models.lead_time import LeadTimeStats
+from models.planning import CategoryProfile, PlanningConfig
+from models.policy import project_stock, reorder_point, safety_stock, service_z
+from models.state import MaterialState
+
+D0 = date(2026, 3, 2)
+T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
+
+
+# --- formulas ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("level", "lt", "sigma_lt", "d", "sigma_d", "expected"),
+    [
+        (0.95, 16, 0, 20, 5, 1.6448536 * 20),  # sqrt(16 * 25) = 20
+        (0.90, 4, 1, 30, 10, 1.2815516 * math.sqrt(4 * 100 + 900 * 1)),
+        (0.98, 10, 3, 0, 0, 0.0),
+        (0.50, 10, 3, 10, 2, 0.0),  # z = 0
+    ],
+)
+def test_safety_stock_matches_hand_computed_values(level, lt, sigma_lt, d, sigma_d, expected):
+    assert safety_stock(level, lt, sigma_lt, d, sigma_d) == pytest.approx(expected, rel=1e-6)
+
+
+def test_reorder_point_is_lead_time_demand_plus_safety_stock():
+    assert reorder_point(12.5, 8, 30) == 130
+
+
+def test_service_level_outside_zero_one_is_refused():
+    with pytest.raises(ValueError, match="strictly between"):
+        service_z(1.0)
+
+
+# --- projection -------------------------------------------------------------------------------
+
+
+def test_receipt_landing_before_the_stockout_date_prevents_it():
+    projection = project_stock(D0, 25, [10] * 6, {}, {D0 + timedelta(days=2): 40})
+    assert projection.stockout_date is None
+    assert projection.balances == [15, 5, 35, 25, 15, 5]
+
+
+def test_receipt_landing_after_the_stockout_date_does_not_prevent_it():
+    projection = project_stock(D0, 25, [10] * 6, {}, {D0 + timedelta(days=4): 40})
+    assert projection.stockout_date == D0 + timedelta(days=2)
+    assert projection.stockout_days == 2
+
+
+def test_confirmed_orders_consume_the_forecast_instead_of_adding_to_it():
+    due = {D0 + timedelta(days=1): 30}
+    projection = project_stock(D0, 50, [10] * 3, due, {})
+    assert projection.balances == [40, 10, 0]
+
+
+def test_overdue_orders_and_late_supply_count_today():
+    projection = project_stock(
+        D0, 10, [0] * 2, {D0 - timedelta(days=3): 15}, {D0 - timedelta(1): 2}
+    )
+    assert projection.balances == [-3, -3]
+    assert projection.stockout_days == 0
+
+
+# --- demand buckets ---------------------------------------------------------------------------
+
+
+def test_days_close_after_the_grace_period_and_quiet_days_count_as_zero():
+    demand = DailyDemand()
+    demand.record(D0, 5)
+    demand.record(D0 + timedelta(days=3), 7)
+    assert demand.advance(D0 + timedelta(days=3), grace_days=1) == 2  # D0 and D0+1 closed
+    assert demand.forecaster.profile.n_days == 2
+    assert demand.record(D0 + timedelta(days=1), 4) is False  # closed: late
+    assert demand.late_events == 1
+    assert demand.record(D0 + timedelta(days=2), 4) is True  # still inside the grace period
+    demand.advance(D0 + timedelta(days=10), grace_days=1)
+    assert demand.forecaster.profile.n_days == 9
+    assert demand.forecaster.profile.n_demand_days == 3
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=60), st.integers(min_value=1, max_value=30)),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(min_value=0, max_value=3),
+)
+def test_zero_demand_days_are_not_skipped_when_events_arrive_after_a_gap(events, grace):
+    demand = DailyDemand()
+    events = sorted(events)
+    for offset, quantity in events:
+        demand.record(D0 + timedelta(days=offset), quantity)
+        demand.advance(D0 + timedelta(days=offset), grace)
+    last = D0 + timedelta(days=events[-1][0] + grace + 5)
+    demand.advance(last, grace)
+    first = D0 + timedelta(days=events[0][0])
+    expected_days = (last - timedelta(days=grace + 1) - first).days + 1
+    assert demand.forecaster.profile.n_days == expected_days
+
+
+@given(st.lists(st.integers(min_value=0, max_value=50), min_size=1, max_size=80))
+def test_same_days_in_the_same_order_give_the_same_state(quantities):
+    def run() -> DailyDemand:
+        demand = DailyDemand()
+        for offset, quantity in enumerate(quantities):
+            demand.record(D0 + timedelta(days=offset), quantity)
+            demand.advance(D0 + timedelta(days=offset), 1)
+        return demand
+
+    first, second = run(), run()
+    assert first.model_dump() == second.model_dump()
+    forecast = first.forecaster.forecast(14)
+    assert all(math.isfinite(y) and y >= 0 for y in forecast)
+
+
+# --- lead times -------------------------------------------------------------------------------
+
+
+def test_lead_time_default_stands_in_until_enough_receipts():
+    stats = LeadTimeStats()
+    stats.learn_one(30)
+    assert stats.estimate(10) == (10.0, 2.0)
+    stats.learn_one(32)
+    stats.learn_one(34)
+    assert stats.estimate(10) == (32.0, 2.0)
+
+
+def test_overdue_supply_widens_and_lengthens_the_lead_time():
+    stats = LeadTimeStats(count=4, mean=10.0, m2=0.0)
+    mean, sigma = stats.estimate(10, overdue_ages=[25])
+    assert mean == 13.0
+    assert sigma > 6
+
+
+# --- through the material state ---------------------------------------------------------------
+
+
+def envelope(event) -> MaterialEvent:
+    return MaterialEvent(event=event)
+
+
+def issue(n: int, quantity: float, day: int) -> StockMovement:
+    return StockMovement(
+        event_id=f"i{n}",
+        event_time=T0 + timedelta(days=day),
+        material_id="M",
+        movement_type="issue",
+        warehouse_id="W",
+        quantity=quantity,
+    )
+
+
+def master(**extra) -> MaterialMaster:
+    fields = {"name": "Headphones", "abc_class": "A", "default_lead_time_days": 10}
+    return MaterialMaster(event_id="m", event_time=T0, material_id="M", **(fields | extra))
+
+
+def test_policy_follows_the_forecast_and_the_abc_service_level():
+    state = MaterialState(material_id="M")
+    state.apply(envelope(master()))
+    state.apply(
+        envelope(
+            StockMovement(
+                event_id="r",
+                event_time=T0,
+                material_id="M",
+                movement_type="receipt",
+                warehouse_id="W",
+                quantity=500,
+            )
+        )
+    )
+    for day in range(30):
+        state.apply(envelope(issue(day, 10, day)))
+    policy = state.warehouses["W"].policy
+    assert policy.service_level == 0.98
+    assert policy.daily_demand == pytest.approx(10, abs=0.5)
+    assert policy.lead_time_days == 10
+    expected_ss = safety_stock(0.98, 10, 2.0, policy.daily_demand, policy.sigma_daily_demand)
+    assert policy.safety_stock == pytest.approx(expected_ss, abs=1e-3)
+    assert policy.reorder_point == pytest.approx(policy.daily_demand * 10 + expected_ss, abs=1e-3)
+    assert policy.days_of_cover == pytest.approx(200 / policy.daily_demand, rel=1e-3)
+    assert policy.projected_stockout_days == pytest.approx(20, abs=1)
+
+
+def test_receipts_against_po_lines_teach_the_supplier_lead_time():
+    state = MaterialState(material_id="M")
+    state.apply(envelope(master(preferred_supplier="S1")))
+    for n, days in enumerate((6, 8, 10)):
+        ordered = T0 + timedelta(days=20 * n)
+        state.apply(
+            envelope(
+                InTransitLine(
+                    event_id=f"po{n}",
+                    event_time=ordered,
+                    material_id="M",
+                    line_id=f"L{n}",
+                    supplier_id="S1",
+                    warehouse_id="W",
+                    quantity=100,
+                    ordered_at=ordered,
+                    eta=(ordered + timedelta(days=7)).date(),
+                    status="ordered",
+                )
+            )
+        )
+        state.apply(
+            envelope(
+                StockMovement(
+                    event_id=f"r{n}",
+                    event_time=ordered + timedelta(days=days),
+                    material_id="M",
+                    movement_type="receipt",
+                    warehouse_id="W",
+                    quantity=100,
+                    po_line_id=f"L{n}",
+                )
+            )
+        )
+    assert state.lead_times["S1"].count == 3
+    assert state.warehouses["W"].policy.lead_time_days == 8.0
+    assert state.warehouses["W"].policy.sigma_lead_time_days == 2.0
+
+
+def test_a_promotion_lifts_the_forecast_inside_its_window():
+    def run(with_promotion: bool) -> float:
+        state = MaterialState(material_id="M")
+        state.apply(envelope(master(default_lead_time_days=5)))
+        if with_promotion:
+            state.apply(
+                envelope(
+                    PromotionEvent(
+                        event_id="p",
+                        event_time=T0,
+                        promotion_id="P1",
+                        material_id="M",
+                        starts_on=D0,
+                        ends_on=D0 + timedelta(days=60),
+                        uplift=3.0,
+                    )
+                )
+            )
+        for day in range(20):
+            state.apply(envelope(issue(day, 4, day)))
+        return state.warehouses["W"].policy.daily_demand
+
+    assert run(True) == pytest.approx(3 * run(False), rel=1e-6)
+
+
+def test_a_new_material_starts_from_its_category_profile():
+    config = PlanningConfig(category_profiles={"AUDIO": CategoryProfile(daily_demand=25)})
+    state = MaterialState(material_id="M")
+    state.apply(envelope(master(category="AUDIO")), config)
+    state.apply(envelope(issue(0, 1, 0)), config)
+    assert state.warehouses["W"].policy.daily_demand == pytest.approx(25)
