@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel, Field
 
+from models.drift import PageHinkley
 from models.forecast import DemandForecaster
 
 MAX_CATCH_UP_DAYS = 730
@@ -27,12 +28,20 @@ class DailyDemand(BaseModel):
     late_quantity: float = 0.0
     late_events: int = 0
     forecaster: DemandForecaster = Field(default_factory=DemandForecaster.new)
+    drift: PageHinkley = Field(default_factory=PageHinkley)
+    last_shift_on: date | None = Field(None, description="Last day a demand shift was flagged.")
 
     def start(self, day: date) -> None:
         """Begin counting days at ``day`` (the first event seen for this stock)."""
         if self.first_day is None:
             self.first_day = day
             self.closed_through = day - timedelta(days=1)
+
+    def next_day_to_learn(self, today: date) -> date:
+        """The day the forecaster's next forecast is for."""
+        if self.closed_through is None:
+            return today
+        return self.closed_through + timedelta(days=1)
 
     def record(self, day: date, quantity: float) -> bool:
         """Add demand to its day; False (and counted as late) if that day is already closed."""
@@ -56,7 +65,10 @@ class DailyDemand(BaseModel):
         closed = 0
         while self.closed_through < last_closable:
             day = self.closed_through + timedelta(days=1)
-            self.forecaster.learn_one(self.open_days.pop(day, 0.0))
+            demand = self.open_days.pop(day, 0.0)
+            self.forecaster.learn_one(demand)
+            if self.drift.update(demand):
+                self.last_shift_on = day
             self.closed_through = day
             closed += 1
         return closed

@@ -129,6 +129,7 @@ def plan(
     on_hand: float,
     available: float,
     forecaster: DemandForecaster,
+    first_forecast_day: date,
     committed_by_day: Mapping[date, float],
     receipts_by_day: Mapping[date, float],
     supplier_id: str | None,
@@ -147,7 +148,9 @@ def plan(
         master.default_lead_time_days if master else None
     ) or config.default_lead_time_days
     lt_mean, lt_sigma = lead_time.estimate(default_lt, overdue_ages)
-    forecast = forecaster.forecast(math.ceil(lt_mean) + config.horizon_days)
+    # The forecaster's first day is the one after the last day it learned; skip to today.
+    skip = max((today - first_forecast_day).days, 0)
+    forecast = forecaster.forecast(skip + math.ceil(lt_mean) + config.horizon_days)[skip:]
     lifted = _lift(today, forecast, list(promotions))
     sigma_daily_demand = forecaster.sigma_daily
     lead_days = max(1, round(lt_mean))

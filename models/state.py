@@ -296,6 +296,7 @@ class MaterialState(BaseModel):
                 on_hand=stock.on_hand,
                 available=stock.available,
                 forecaster=stock.demand.forecaster,
+                first_forecast_day=stock.demand.next_day_to_learn(today),
                 committed_by_day=stock.committed_by_day(),
                 receipts_by_day=stock.receipts_by_day(),
                 supplier_id=supplier_id,

@@ -1,0 +1,64 @@
+"""Facts: the named numbers alert rules read about one material in one warehouse.
+
+Rules are written against these names (README, "Rule language"), so each is
+defined once here, in event time, from the material's state and policy.
+A fact that cannot be known (no demand yet, no stock) is None, and a rule
+comparing it is simply not firing. Stock that was never issued counts its
+quiet days from its oldest batch's receipt, so it can become dead stock too.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from models.state import MaterialState, WarehouseStock
+
+GAP_WINDOW_DAYS = 7
+SHIFT_MEMORY_DAYS = 7
+"""A demand shift stays a fact for a week after it was flagged."""
+
+FACT_NAMES = frozenset({
+    "available", "on_hand", "in_transit", "committed", "committed_next_7d",
+    "in_transit_next_7d", "days_of_cover", "projected_stockout_days", "lead_time_days",
+    "safety_stock", "reorder_point", "order_up_to", "days_since_last_issue", "batch_age_days",
+    "batch_value", "forecast_daily", "inventory_value", "unit_cost", "demand_shift",
+})  # fmt: skip
+
+
+def warehouse_facts(
+    state: MaterialState, stock: WarehouseStock, now: datetime
+) -> Mapping[str, float | None]:
+    """Every fact of ``stock`` as of event time ``now``."""
+    today = now.date()
+    horizon = today + timedelta(days=GAP_WINDOW_DAYS)
+    policy = stock.policy
+    oldest = stock.batches[0] if stock.batches else None
+    shift_on = stock.demand.last_shift_on
+    return {
+        "available": stock.available,
+        "on_hand": stock.on_hand,
+        "in_transit": stock.in_transit,
+        "committed": stock.committed,
+        "committed_next_7d": sum(
+            line.open_quantity
+            for line in stock.committed_lines.values()
+            if line.due_date <= horizon
+        ),
+        "in_transit_next_7d": sum(
+            line.open_quantity for line in stock.supply_lines.values() if line.eta <= horizon
+        ),
+        "days_of_cover": policy.days_of_cover if policy else None,
+        "projected_stockout_days": policy.projected_stockout_days if policy else None,
+        "lead_time_days": policy.lead_time_days if policy else None,
+        "safety_stock": policy.safety_stock if policy else None,
+        "reorder_point": policy.reorder_point if policy else None,
+        "order_up_to": policy.order_up_to if policy else None,
+        "forecast_daily": policy.daily_demand if policy else None,
+        "days_since_last_issue": (now - quiet_since).total_seconds() / 86_400
+        if (quiet_since := stock.last_issue_at or (oldest.received_at if oldest else None))
+        else None,
+        "batch_age_days": oldest.age_days(now) if oldest else None,
+        "batch_value": round(oldest.quantity * oldest.unit_cost, 2) if oldest else None,
+        "inventory_value": stock.inventory_value,
+        "unit_cost": state.master.unit_cost if state.master else None,
+        "demand_shift": (1.0 if shift_on and (today - shift_on).days <= SHIFT_MEMORY_DAYS else 0.0),
+    }
