@@ -227,9 +227,29 @@ class MaterialEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    type: Literal["event"] = "event"
     schema_version: Literal[1] = SCHEMA_VERSION
     event: InputEvent
     source: SourcePosition | None = None
+
+
+class Tick(BaseModel):
+    """Time passing on one partition of ``stockloop.material-events``.
+
+    Time-based rules (dead stock, ageing batches) must fire for materials
+    that receive no events; a tick brings every material of its partition
+    to event time ``at``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["tick"] = "tick"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    at: EventTime
+
+
+MaterialStreamRecord = TypeAdapter(Annotated[MaterialEvent | Tick, Field(discriminator="type")])
+"""A record of ``stockloop.material-events``: an event of one material, or a tick."""
 
 
 class DeadLetter(BaseModel):
@@ -254,6 +274,7 @@ EXPORTED_SCHEMAS: dict[str, type[BaseModel]] = {
     "InTransitLine": InTransitLine,
     "PromotionEvent": PromotionEvent,
     "MaterialEvent": MaterialEvent,
+    "Tick": Tick,
     "DeadLetter": DeadLetter,
 }
 

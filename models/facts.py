@@ -16,13 +16,6 @@ GAP_WINDOW_DAYS = 7
 SHIFT_MEMORY_DAYS = 7
 """A demand shift stays a fact for a week after it was flagged."""
 
-FACT_NAMES = frozenset({
-    "available", "on_hand", "in_transit", "committed", "committed_next_7d",
-    "in_transit_next_7d", "days_of_cover", "projected_stockout_days", "lead_time_days",
-    "safety_stock", "reorder_point", "order_up_to", "days_since_last_issue", "batch_age_days",
-    "batch_value", "forecast_daily", "inventory_value", "unit_cost", "demand_shift",
-})  # fmt: skip
-
 
 def warehouse_facts(
     state: MaterialState, stock: WarehouseStock, now: datetime

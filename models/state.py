@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, computed_field
 
+from models.alerts import AlertBook
 from models.demand import DailyDemand
 from models.events import (
     InTransitLine,
@@ -212,6 +213,10 @@ class MaterialState(BaseModel):
     )
     events_applied: int = 0
     last_event_time: datetime | None = None
+    alerts: AlertBook = Field(
+        default_factory=lambda data: AlertBook(material_id=data["material_id"]),
+        description="Open and pending alerts of this material.",
+    )
 
     @computed_field
     @property

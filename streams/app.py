@@ -6,7 +6,16 @@ decode them, so there is one codec and validation errors stay precise.
 
 import faust
 
-from streams.catalogue import DEAD_LETTER, INPUT_TOPICS, MATERIAL_EVENTS, load_catalogue
+from streams.catalogue import (
+    ALERT_ACTIONS,
+    ALERTS,
+    DEAD_LETTER,
+    INPUT_TOPICS,
+    MATERIAL_EVENTS,
+    PROMOTIONS,
+    RULES,
+    load_catalogue,
+)
 from streams.settings import get_settings
 
 settings = get_settings()
@@ -44,6 +53,7 @@ def _raw_topic(*names: str) -> faust.TopicT:
 erp_topics = _raw_topic(*INPUT_TOPICS)
 material_events_topic = _raw_topic(MATERIAL_EVENTS)
 dead_letter_topic = _raw_topic(DEAD_LETTER)
+alerts_topic = _raw_topic(ALERTS)
 
 
 class RawTable(faust.Table):
@@ -71,7 +81,15 @@ app.tables.add(materials_table)
 
 
 class RawGlobalTable(RawTable, faust.GlobalTable):
-    """A raw-bytes table every worker holds in full."""
+    """A raw-bytes table every worker holds in full and keeps reading.
+
+    ``synchronize_all_active_partitions``: Faust otherwise stops reading the
+    changelog partitions a worker owns once recovered, and records written
+    by others (the CLI, another worker's ingest) would never arrive.
+    """
+
+    def __init__(self, app: faust.App, **kwargs: object) -> None:
+        super().__init__(app, is_global=True, synchronize_all_active_partitions=True, **kwargs)
 
 
 category_promotions_table = RawGlobalTable(
@@ -80,6 +98,27 @@ category_promotions_table = RawGlobalTable(
     beacon=app.tables.beacon,
     key_type=str,
     value_type=bytes,
+    partitions=catalogue[PROMOTIONS].partitions,
     help="PromotionEvent per promotion id, for promotions of a whole category.",
 )
 app.tables.add(category_promotions_table)
+
+
+def _global_table(name: str, help: str) -> RawGlobalTable:
+    table = RawGlobalTable(
+        app,
+        name=name,
+        beacon=app.tables.beacon,
+        key_type=str,
+        value_type=bytes,
+        partitions=1,  # as the control topic it mirrors: Faust writes the same partition
+        help=help,
+    )
+    app.tables.add(table)
+    return table
+
+
+rules_topic = _raw_topic(RULES)
+alert_actions_topic = _raw_topic(ALERT_ACTIONS)
+rules_table = _global_table("rules", "The active rule file (YAML) under key 'active'.")
+alert_actions_table = _global_table("alert-actions", "Acknowledgements and silences by key.")

@@ -12,6 +12,8 @@ SHIPMENTS = "erp.shipments"
 PROMOTIONS = "erp.promotions"
 MATERIAL_EVENTS = "stockloop.material-events"
 ALERTS = "stockloop.alerts"
+RULES = "stockloop.rules"
+ALERT_ACTIONS = "stockloop.alert-actions"
 DEAD_LETTER = "stockloop.dead-letter"
 
 INPUT_KINDS = {

@@ -15,7 +15,7 @@ EVENTS = Counter(
 )
 PROCESSING_SECONDS = Histogram(
     "stockloop_processing_seconds",
-    "Time spent handling one record, by stage (ingest, material).",
+    "Time spent handling one record, by stage (ingest, material, tick: a partition scan).",
     ["stage"],
     buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0),
 )
@@ -28,4 +28,13 @@ CONSUMER_LAG = Gauge(
     "stockloop_consumer_lag",
     "Records behind the partition's high watermark, per assigned topic-partition.",
     ["topic", "partition"],
+)
+ALERTS = Counter(
+    "stockloop_alerts",
+    "Alert transitions published, by rule, status and severity.",
+    ["rule", "status", "severity"],
+)
+RULE_ERRORS = Counter(
+    "stockloop_rule_errors",
+    "Published rule files that failed validation (the previous rules stayed in force).",
 )

@@ -6,6 +6,7 @@ needs is a field here, validated once at start-up.
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,14 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, ge=1, le=65535, description="Port of the worker's web server.")
     table_store: str = Field("rocksdb://", description="Faust table store URL.")
     max_event_bytes: int = Field(65_536, gt=0, description="Larger input values are dead-lettered.")
+    tick_interval_s: float = Field(
+        60.0, gt=0, description="Wall-clock ticks: how often time-based rules are evaluated."
+    )
+    clock: Literal["wall", "data"] = Field(
+        "wall",
+        description="wall: ticks carry the wall clock (live); data: a new event-time day in a "
+        "partition ticks it (replay and backtests).",
+    )
     planning: PlanningConfig = Field(
         default_factory=PlanningConfig,
         description="Demand counting and policy, e.g. STOCKLOOP_PLANNING__GRACE_DAYS=2.",

@@ -4,7 +4,7 @@ from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
 from agents.material import load_state
-from streams.app import app, materials_table
+from streams.app import app, materials_table, rules_table
 from streams.metrics import CONSUMER_LAG
 
 
@@ -44,6 +44,14 @@ class Material(View):
         return self.bytes(
             load_state(material_id).model_dump_json().encode(), content_type="application/json"
         )
+
+
+@app.page("/rules")
+class Rules(View):
+    """The rule file published on stockloop.rules, as this worker holds it (empty: built-ins)."""
+
+    async def get(self, request: Request) -> Response:
+        return self.bytes(rules_table.get("active") or b"", content_type="text/yaml")
 
 
 @app.page("/metrics")

@@ -23,3 +23,12 @@ def idle_pipeline(tmp_path: Path) -> Iterator[Pipeline]:
     deployment = Pipeline(tmp_path)
     yield deployment
     deployment.close()
+
+
+@pytest.fixture
+def ticking_pipeline(tmp_path: Path) -> Iterator[Pipeline]:
+    """A started worker whose wall-clock ticks come every second (time-based rules)."""
+    deployment = Pipeline(tmp_path, tick_interval_s=1.0)
+    deployment.start()
+    yield deployment
+    deployment.close()

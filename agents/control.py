@@ -1,0 +1,34 @@
+"""Control topics: rules and alert actions, mirrored into tables every worker holds.
+
+``stockloop.rules`` and ``stockloop.alert-actions`` are the public, compacted
+interface (the CLI writes them); one worker at a time reads each and copies
+every record into a global table, which all workers keep reading. A
+tombstone removes the entry.
+"""
+
+import faust
+
+from streams.app import alert_actions_table, alert_actions_topic, app, rules_table, rules_topic
+
+
+@app.agent(rules_topic)
+async def mirror_rules(stream: faust.StreamT[bytes]) -> None:
+    """Copy each published rule file into the rules table."""
+    async for record in stream.events():
+        _mirror(rules_table, record.message.key, record.message.value)
+
+
+@app.agent(alert_actions_topic)
+async def mirror_alert_actions(stream: faust.StreamT[bytes]) -> None:
+    """Copy each acknowledgement and silence into the alert-actions table."""
+    async for record in stream.events():
+        _mirror(alert_actions_table, record.message.key, record.message.value)
+
+
+def _mirror(table: faust.Table, key: bytes | None, value: bytes | None) -> None:
+    if key is None:
+        return
+    if value is None:
+        table.pop(key.decode(), None)
+    else:
+        table[key.decode()] = value

@@ -1,0 +1,116 @@
+"""``stockloop alerts``: read alerts, acknowledge them, silence them."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from kafka import KafkaConsumer
+from rich.console import Console
+from rich.table import Table
+
+from connectors.producer import produce
+from models.alerting import Alert
+from models.alerts import Acknowledge, Expire, Silence
+from models.events import encode
+from streams.catalogue import ALERT_ACTIONS, ALERTS
+from streams.settings import Settings
+
+app = typer.Typer(help="Alerts on stockloop.alerts, and actions on them.", no_args_is_help=True)
+console = Console()
+SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def read_alerts(settings: Settings) -> list[Alert]:
+    """Every alert transition on the alerts topic so far."""
+    consumer = KafkaConsumer(
+        settings.topic(ALERTS),
+        bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+    )
+    try:
+        return [Alert.model_validate_json(record.value) for record in consumer]
+    finally:
+        consumer.close()
+
+
+@app.command("open")
+def open_alerts(
+    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 30,
+) -> None:
+    """Open alerts, highest value at risk first (days of cover breaks ties)."""
+    latest: dict[str, Alert] = {}
+    for alert in read_alerts(Settings()):
+        latest[alert.key] = alert
+    still_open = [a for a in latest.values() if a.status != "resolved"]
+    still_open.sort(key=lambda a: (-a.priority.score, a.explanation.days_of_cover or 0))
+    table = Table(title=f"{len(still_open)} open alerts")
+    for column in ("severity", "rule", "material", "warehouse", "value at risk", "why"):
+        table.add_column(column, justify="right" if column == "value at risk" else "left")
+    for alert in still_open[:limit]:
+        severity = alert.severity or "-"
+        table.add_row(
+            f"[{SEVERITY_STYLE.get(severity, '')}]{severity}[/]",
+            alert.rule_id,
+            alert.material_id,
+            alert.warehouse_id,
+            f"{alert.priority.value_at_risk:,.2f}",
+            alert.explanation.text,
+        )
+    console.print(table)
+
+
+def _publish(key: str, action: Acknowledge | Silence | Expire) -> None:
+    settings = Settings()
+    summary = produce(
+        [(key, settings.topic(ALERT_ACTIONS), key.encode(), encode(action))],
+        settings.bootstrap_servers,
+    )
+    if summary.failed:
+        console.print(f"[red]error:[/red] {summary.failed[0]}")
+        raise typer.Exit(1)
+    console.print(f"published {key}")
+
+
+@app.command()
+def ack(
+    alert_key: Annotated[str, typer.Argument(help="Alert key: material|warehouse|rule.")],
+    by: Annotated[str, typer.Option(help="Who acknowledges.")],
+    comment: Annotated[str, typer.Option(help="Why, for the others.")] = "",
+) -> None:
+    """Acknowledge an open alert: no more repeats until its severity changes."""
+    action = Acknowledge(alert_key=alert_key, by=by, at=datetime.now(UTC), comment=comment)
+    _publish(f"ack:{alert_key}", action)
+
+
+@app.command()
+def silence(
+    match: Annotated[
+        list[str], typer.Option(help="label=value, e.g. material_id=HP-200 (repeatable).")
+    ],
+    until: Annotated[datetime, typer.Option(help="Silence ends at this time (ISO 8601).")],
+    by: Annotated[str, typer.Option(help="Who silences.")],
+    comment: Annotated[str, typer.Option(help="Why, e.g. 'PO 4711 arrives Friday'.")] = "",
+) -> None:
+    """Silence matching alerts until a time: tracked, not notified; back when it ends."""
+    matchers = dict(item.split("=", 1) for item in match)
+    now = datetime.now(UTC)
+    action = Silence(
+        id=uuid.uuid4().hex[:12],
+        matchers=matchers,
+        starts_at=now,
+        ends_at=until.astimezone(UTC) if until.tzinfo else until.replace(tzinfo=UTC),
+        created_by=by,
+        comment=comment,
+    )
+    _publish(f"silence:{action.id}", action)
+
+
+@app.command()
+def expire(
+    silence_id: Annotated[str, typer.Argument(help="Id printed by `alerts silence`.")],
+) -> None:
+    """End a silence now."""
+    _publish(f"silence:{silence_id}", Expire(silence_id=silence_id, at=datetime.now(UTC)))

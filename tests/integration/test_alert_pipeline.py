@@ -1,0 +1,119 @@
+"""Alerts through the real pipeline: the supply/demand gap, live rule changes, ticks."""
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from models.alerting import Alert
+from tests.integration.harness import STOCKLOOP, Pipeline, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def alerts_of(pipeline: Pipeline, rule_id: str, count: int) -> list[Alert]:
+    """Wait for ``count`` transitions of ``rule_id`` on stockloop.alerts."""
+
+    def arrived() -> list[Alert] | None:
+        records = pipeline.read_all("stockloop.alerts", expected=1, timeout=2)
+        alerts = [Alert.model_validate_json(r.value) for r in records]
+        matching = [a for a in alerts if a.rule_id == rule_id]
+        return matching if len(matching) >= count else None
+
+    return wait_until(arrived, timeout=60, interval=0.5)
+
+
+def movement(event_id: str, kind: str, quantity: float, at: datetime, material: str) -> dict:
+    return {
+        "event_id": event_id,
+        "event_time": at.isoformat(),
+        "material_id": material,
+        "movement_type": kind,
+        "warehouse_id": "W1",
+        "quantity": quantity,
+    }
+
+
+def test_supply_demand_gap_raises_one_critical_alert_and_a_receipt_resolves_it(
+    pipeline: Pipeline,
+):
+    t0 = datetime(2026, 4, 6, 8, tzinfo=UTC)
+    pipeline.send("erp.stock-movements", movement("r1", "receipt", 100, t0, "FAB-1"))
+    pipeline.send(
+        "erp.sales-orders",
+        {
+            "event_id": "so1",
+            "event_time": (t0 + timedelta(hours=1)).isoformat(),
+            "material_id": "FAB-1",
+            "order_id": "SO-1",
+            "line_id": "1",
+            "warehouse_id": "W1",
+            "quantity": 150,
+            "due_date": (t0 + timedelta(days=5)).date().isoformat(),
+            "status": "confirmed",
+            "unit_price": 8.0,
+            "customer_id": "KEY-1",
+            "customer_priority": 1,
+        },
+    )
+    pipeline.flush()
+    [raised] = alerts_of(pipeline, "supply_demand_gap", 1)
+    assert raised.status == "raised"
+    assert raised.severity == "critical"
+    assert raised.explanation.values["committed_next_7d"] == 150
+    assert raised.explanation.values["on_hand"] == 100
+    assert raised.explanation.values["in_transit_next_7d"] == 0
+    assert raised.priority.unserved_quantity == 50
+    assert raised.priority.value_at_risk == 50 * 8.0 * 3.0  # key account weight
+    assert raised.key == "FAB-1|W1|supply_demand_gap"
+
+    pipeline.send(
+        "erp.stock-movements", movement("r2", "receipt", 100, t0 + timedelta(hours=2), "FAB-1")
+    )
+    pipeline.flush()
+    raised_again, resolved = alerts_of(pipeline, "supply_demand_gap", 2)
+    assert raised_again == raised
+    assert resolved.status == "resolved"
+    assert resolved.alert_id == raised.alert_id
+
+
+def test_a_rule_published_on_the_rules_topic_applies_without_restart(
+    ticking_pipeline: Pipeline, tmp_path: Path
+):
+    now = datetime.now(UTC)
+    ticking_pipeline.send("erp.stock-movements", movement("r1", "receipt", 40, now, "BOX-1"))
+    ticking_pipeline.flush()
+    wait_until(lambda: ticking_pipeline.material("BOX-1"))
+    pid = ticking_pipeline.process.pid
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: 1\n"
+        "rules:\n"
+        "  - id: low_on_hand\n"
+        "    description: On hand below a fixed minimum.\n"
+        "    params: {minimum: 50}\n"
+        "    when: on_hand < $minimum\n"
+        "    severity: warning\n"
+    )
+    subprocess.run([STOCKLOOP, "rules", "apply", str(rules)], env=ticking_pipeline.env, check=True)
+    [raised] = alerts_of(ticking_pipeline, "low_on_hand", 1)
+    assert raised.status == "raised"
+    assert raised.explanation.values == {"on_hand": 40}
+    assert ticking_pipeline.process.pid == pid and ticking_pipeline.process.poll() is None
+
+    rules.write_text(rules.read_text().replace("{minimum: 50}", "{minimum: 30}"))
+    subprocess.run([STOCKLOOP, "rules", "apply", str(rules)], env=ticking_pipeline.env, check=True)
+    _, resolved = alerts_of(ticking_pipeline, "low_on_hand", 2)
+    assert resolved.status == "resolved"
+
+
+def test_dead_stock_fires_from_ticks_with_no_input_traffic(ticking_pipeline: Pipeline):
+    long_ago = datetime.now(UTC) - timedelta(days=100)
+    ticking_pipeline.send("erp.stock-movements", movement("r1", "receipt", 12, long_ago, "SPARE-7"))
+    ticking_pipeline.flush()
+    [raised] = alerts_of(ticking_pipeline, "dead_stock", 1)
+    assert raised.severity == "warning"
+    assert raised.explanation.values["on_hand"] == 12
+    assert raised.at > long_ago + timedelta(days=99)  # raised by a tick, not by the receipt
