@@ -1,7 +1,8 @@
 """Simulated ERP traffic for the demo and for backtests: a small plant, day by day.
 
 Each material is replenished by purchase order when its stock falls under a
-static reorder point (the ERP practice stockloop replaces), sold through
+static reorder point (the ERP practice stockloop replaces), boosted by a
+sales festival announced as a promotion (electronics only), sold through
 sales orders that are confirmed days ahead and shipped on their due date, and
 consumed by production. Records come out the way a real ERP integration
 produces them: stock transactions and order lines as Debezium change events
@@ -22,6 +23,9 @@ import orjson
 
 ERP_ZONE = ZoneInfo("Asia/Shanghai")  # the example mapping's timezone
 WAREHOUSES = ("SH01", "SZ02")
+FESTIVAL_ANNOUNCED_DAY, FESTIVAL_FIRST_DAY, FESTIVAL_DAYS, FESTIVAL_UPLIFT = 25, 40, 8, 5.0
+"""A sales festival: announced on day 25, electronics sell 5x on days 40-47 (the article's
+headphones, which a static min/max flags only when the supplier can no longer deliver)."""
 CATALOGUE = (
     ("HP-200", "Wireless headphones HP-200", "ELECTRONICS", 8.0, 42.0),
     ("FAB-COT-150", "Cotton fabric 150 g/m2", "FABRIC", 25.0, 3.1),
@@ -104,15 +108,47 @@ class ErpSimulator:
             for warehouse in WAREHOUSES:
                 yield self._movement(item, warehouse, "101", item.daily_demand * 20, opening)
         for day in range(days):
-            yield from self._day(self.start + timedelta(days=day))
+            today = self.start + timedelta(days=day)
+            if day == FESTIVAL_ANNOUNCED_DAY:
+                yield self._festival_promotion(today)
+            yield from self._day(today)
         yield from self._broken(opening + timedelta(days=days))
+
+    def _festival(self) -> tuple[date, date]:
+        first = self.start + timedelta(days=FESTIVAL_FIRST_DAY)
+        return first, first + timedelta(days=FESTIVAL_DAYS - 1)
+
+    def _festival_promotion(self, today: date) -> Record:
+        """Marketing announces the sales festival: electronics sell several times over."""
+        first, last = self._festival()
+        at = datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=9)
+        return Record(
+            "erp.promotions",
+            b"FESTIVAL",
+            orjson.dumps(
+                {
+                    "event_id": "promo-festival-1",
+                    "event_time": at.isoformat(),
+                    "promotion_id": "FESTIVAL",
+                    "category": "ELECTRONICS",
+                    "starts_on": first.isoformat(),
+                    "ends_on": last.isoformat(),
+                    "uplift": FESTIVAL_UPLIFT,
+                }
+            ),
+        )
 
     def _day(self, today: date) -> Iterator[Record]:
         morning = datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=1)
         weekly = 1.4 if today.weekday() < 5 else 0.3
+        first, last = self._festival()
         for item in self.items:
+            boost = (
+                FESTIVAL_UPLIFT if item.category == "ELECTRONICS" and first <= today <= last else 1
+            )
             for warehouse in WAREHOUSES:
-                used = round(self.rng.expovariate(1 / (item.daily_demand * weekly * 0.5)))
+                mean = item.daily_demand * weekly * 0.5 * boost
+                used = round(self.rng.expovariate(1 / mean))
                 if used:
                     at = morning + timedelta(hours=self.rng.uniform(1, 9))
                     yield self._movement(item, warehouse, "261", -used, at)

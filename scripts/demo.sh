@@ -9,6 +9,7 @@ run_id=$(date +%Y%m%d%H%M%S)
 export STOCKLOOP_APP_ID="stockloop-demo-$run_id"
 export STOCKLOOP_TOPIC_PREFIX="demo-$run_id."
 export STOCKLOOP_DATA_DIR="$PWD/.stockloop/demo-$run_id"
+export STOCKLOOP_CLOCK=data  # simulated history is a replay: its own event time drives the ticks
 log="$PWD/.stockloop/demo-worker.log"
 mkdir -p .stockloop
 export COLUMNS="${COLUMNS:-150}"  # rich wraps tables at 80 columns when piped
@@ -36,6 +37,7 @@ sent=$(sed -n 's/^sent \([0-9]*\),.*/\1/p' .stockloop/demo-simulate.txt)
 $sl status --wait-for "$sent"
 $sl dead-letters
 for material in HP-200 FAB-COT-150; do $sl materials show "$material"; done
+$sl alerts open
 echo "full state as JSON: curl http://127.0.0.1:${STOCKLOOP_WEB_PORT:-6066}/materials/HP-200"
 if [ "${KEEP_RUNNING:-0}" = 1 ]; then
   echo "worker (pid $worker) and broker keep running; stop with: kill $worker; $sl broker stop"

@@ -39,12 +39,22 @@ def read_alerts(settings: Settings) -> list[Alert]:
 @app.command("open")
 def open_alerts(
     limit: Annotated[int, typer.Option(help="Show at most this many.")] = 30,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Include silenced and inhibited alerts.")
+    ] = False,
 ) -> None:
-    """Open alerts, highest value at risk first (days of cover breaks ties)."""
+    """Open alerts, highest value at risk first (days of cover breaks ties).
+
+    Silenced and inhibited alerts (e.g. below safety stock while a stock-out
+    risk is open for the same item) are counted but not listed, unless --all.
+    """
     latest: dict[str, Alert] = {}
     for alert in read_alerts(Settings()):
         latest[alert.key] = alert
     still_open = [a for a in latest.values() if a.status != "resolved"]
+    suppressed = [a for a in still_open if a.silenced or a.inhibited]
+    if not all_:
+        still_open = [a for a in still_open if not (a.silenced or a.inhibited)]
     still_open.sort(key=lambda a: (-a.priority.score, a.explanation.days_of_cover or 0))
     table = Table(title=f"{len(still_open)} open alerts")
     for column in ("severity", "rule", "material", "warehouse", "value at risk", "why"):
@@ -60,6 +70,8 @@ def open_alerts(
             alert.explanation.text,
         )
     console.print(table)
+    if suppressed and not all_:
+        console.print(f"{len(suppressed)} silenced or inhibited alert(s) not shown (--all)")
 
 
 def _publish(key: str, action: Acknowledge | Silence | Expire) -> None:
