@@ -1,17 +1,16 @@
 """Ingest: raw ERP records in, validated material events or dead letters out."""
 
 import time
-from datetime import UTC, datetime
 
 import faust
 
+from agents.dead_letters import dead_letter
 from connectors.cdc import InvalidRecord, decode_record
 from connectors.mapping import load_mapping
-from models.events import DeadLetter, MaterialEvent, PromotionEvent, SourcePosition, encode
+from models.events import MaterialEvent, PromotionEvent, SourcePosition, encode
 from streams.app import (
     app,
     category_promotions_table,
-    dead_letter_topic,
     erp_topics,
     material_events_topic,
     settings,
@@ -38,15 +37,7 @@ async def ingest(stream: faust.StreamT[bytes]) -> None:
                 message.value, _kind_of_topic[message.topic], mapping, settings.max_event_bytes
             )
         except InvalidRecord as error:
-            letter = DeadLetter(
-                reason=str(error),
-                source=source,
-                record_time=datetime.fromtimestamp(message.timestamp, UTC),
-                key=message.key,
-                value=message.value,
-            )
-            key = f"{source.topic}:{source.partition}:{source.offset}".encode()
-            await dead_letter_topic.send(key=key, value=encode(letter))
+            await dead_letter(source, str(error), message.key, message.value, message.timestamp)
             EVENTS.labels(message.topic, "dead_lettered").inc()
         else:
             if event is None:

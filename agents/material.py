@@ -14,9 +14,17 @@ from functools import lru_cache
 import faust
 from aiokafka.partitioner import DefaultPartitioner
 
+from agents.dead_letters import dead_letter
 from models.alerting import Alert, evaluate_alerts
 from models.alerts import ALERT_ACTIONS, Acknowledge, Silence
-from models.events import MaterialStreamRecord, PromotionEvent, Tick, encode
+from models.events import (
+    MaterialEvent,
+    MaterialStreamRecord,
+    PromotionEvent,
+    SourcePosition,
+    Tick,
+    encode,
+)
 from models.planning import Promotion
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
 from models.state import MaterialState, Outcome
@@ -140,29 +148,46 @@ async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
     ticked_day: dict[int, date] = {}
     async for record in stream.events():
         started = time.perf_counter()
-        partition = record.message.partition
-        item = MaterialStreamRecord.validate_json(record.value)
+        message = record.message
+        item = MaterialStreamRecord.validate_json(message.value)
         context.refresh()
         if isinstance(item, Tick):
-            await tick_partition(partition, item.at, context)
+            await tick_partition(message.partition, item.at, context)
             PROCESSING_SECONDS.labels("tick").observe(time.perf_counter() - started)
             continue
-        state = load_state(item.event.material_id)
-        outcome = state.apply(item, app_settings.planning, promotions_for(state))
-        if outcome is Outcome.APPLIED:
-            alerts = context.evaluate(state, state.last_event_time)
-            store_state(state)
-            await publish(alerts)
-        source_topic = item.source.topic if item.source else record.message.topic
-        EVENTS.labels(source_topic, outcome.value).inc()
+        source = item.source or SourcePosition(
+            topic=message.topic, partition=message.partition, offset=message.offset
+        )
+        try:
+            outcome = await apply_event(item, context)
+        except Exception as error:  # a bug must not lose the event: dead-letter it, go on
+            log.exception("cannot apply event %s", item.event.event_id)
+            reason = f"internal error applying the event: {type(error).__name__}: {error}"
+            await dead_letter(source, reason.replace("\n", " "), message.key, message.value)
+            EVENTS.labels(source.topic, "dead_lettered").inc()
+            continue
+        EVENTS.labels(source.topic, outcome.value).inc()
         PROCESSING_SECONDS.labels("material").observe(time.perf_counter() - started)
-        if outcome is Outcome.APPLIED and record.message.timestamp:
-            END_TO_END_SECONDS.observe(max(time.time() - record.message.timestamp, 0.0))
-        if app_settings.clock == "data" and outcome is Outcome.APPLIED:
+        if outcome is not Outcome.APPLIED:
+            continue
+        if message.timestamp:
+            END_TO_END_SECONDS.observe(max(time.time() - message.timestamp, 0.0))
+        if app_settings.clock == "data":
             day = item.event.event_time.date()
-            if day > ticked_day.setdefault(partition, day):
-                ticked_day[partition] = day
-                await tick_partition(partition, item.event.event_time, context)
+            if day > ticked_day.setdefault(message.partition, day):
+                ticked_day[message.partition] = day
+                await tick_partition(message.partition, item.event.event_time, context)
+
+
+async def apply_event(item: MaterialEvent, context: AlertContext) -> Outcome:
+    """Apply one event, evaluate the rules, store the state and publish its alerts."""
+    state = load_state(item.event.material_id)
+    outcome = state.apply(item, app_settings.planning, promotions_for(state))
+    if outcome is Outcome.APPLIED:
+        alerts = context.evaluate(state, state.last_event_time)
+        store_state(state)
+        await publish(alerts)
+    return outcome
 
 
 @app.timer(interval=app_settings.tick_interval_s, on_leader=True)

@@ -1,0 +1,209 @@
+"""Alerting: events into material state, then facts → built-in rules → alert lifecycle → alerts."""
+
+from datetime import UTC, datetime, timedelta
+
+from models.alerting import Alert, evaluate_alerts
+from models.alerts import Acknowledge, Silence, alert_key
+from models.events import MaterialEvent, SalesOrderLine, StockMovement
+from models.rules.spec import builtin_rules, load_rules
+from models.state import MaterialState
+
+T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
+ORDERED_AT = T0 + timedelta(days=3, hours=1)
+"""When the confirmed order that opens the gap arrives; the alerts are raised then."""
+GAP = "supply_demand_gap"
+GAP_KEY = alert_key("M1", "W1", GAP)
+RULES = builtin_rules()
+
+
+def apply(state: MaterialState, event) -> None:
+    state.apply(MaterialEvent(event=event))
+
+
+def movement(event_id: str, kind: str, quantity: float, at: datetime) -> StockMovement:
+    return StockMovement(
+        event_id=event_id,
+        event_time=at,
+        material_id="M1",
+        movement_type=kind,
+        warehouse_id="W1",
+        quantity=quantity,
+        unit_cost=2.0,
+    )
+
+
+def gap_scenario() -> MaterialState:
+    """100 on hand after three days of demand, then a confirmed order of 150 due in 5 days."""
+    state = MaterialState(material_id="M1")
+    apply(state, movement("r1", "receipt", 130, T0))
+    for n in (1, 2, 3):
+        apply(state, movement(f"i{n}", "issue", 10, T0 + timedelta(days=n)))
+    apply(
+        state,
+        SalesOrderLine(
+            event_id="so1",
+            event_time=ORDERED_AT,
+            material_id="M1",
+            order_id="SO1",
+            line_id="10",
+            warehouse_id="W1",
+            quantity=150,
+            due_date=ORDERED_AT.date() + timedelta(days=5),
+            status="confirmed",
+            unit_price=10.0,
+            customer_priority=1,
+        ),
+    )
+    return state
+
+
+def raised_gap_scenario() -> tuple[MaterialState, Alert]:
+    state = gap_scenario()
+    (raised,) = of_rule(evaluate_alerts(state, RULES, ORDERED_AT), GAP)
+    return state, raised
+
+
+def of_rule(alerts: list[Alert], rule_id: str) -> list[Alert]:
+    return [alert for alert in alerts if alert.rule_id == rule_id]
+
+
+def later(hours: float) -> datetime:
+    return ORDERED_AT + timedelta(hours=hours)
+
+
+def test_orders_beyond_stock_and_supply_raise_one_critical_supply_demand_gap():
+    state = gap_scenario()
+    alerts = of_rule(evaluate_alerts(state, RULES, ORDERED_AT), GAP)
+    assert [(a.status, a.reason, a.severity) for a in alerts] == [
+        ("raised", "condition", "critical")
+    ]
+    (alert,) = alerts
+    assert (alert.material_id, alert.warehouse_id, alert.key) == ("M1", "W1", GAP_KEY)
+    assert alert.notify and not alert.silenced and not alert.inhibited
+
+
+def test_supply_demand_gap_explains_the_numbers_it_read_and_the_policy_behind_them():
+    state, alert = raised_gap_scenario()
+    explanation = alert.explanation
+    assert explanation.values == {
+        "committed_next_7d": 150.0,
+        "on_hand": 100.0,
+        "in_transit_next_7d": 0.0,
+    }
+    assert explanation.condition == "committed_next_7d > max(on_hand, 0) + in_transit_next_7d"
+    assert "committed_next_7d=150" in explanation.text
+    policy = state.warehouses["W1"].policy
+    assert explanation.lead_time_days == policy.lead_time_days == 14.0
+    assert explanation.forecast_daily is not None and explanation.forecast_daily > 0
+    assert explanation.safety_stock is not None and explanation.safety_stock > 0
+    assert explanation.reorder_point is not None
+    assert explanation.reorder_point > explanation.safety_stock
+    assert explanation.open_order_value == 1_500.0
+
+
+def test_supply_demand_gap_priority_is_the_unserved_order_value_for_a_key_account():
+    _, alert = raised_gap_scenario()
+    assert alert.priority.unserved_quantity == 50
+    assert alert.priority.value_at_risk == 50 * 10.0 * 3.0  # key account: weight 3
+    assert alert.priority.next_receipt is None
+
+
+def test_receipt_closing_the_gap_resolves_the_same_alert():
+    state, raised = raised_gap_scenario()
+    apply(state, movement("r2", "receipt", 100, later(2)))
+    alerts = of_rule(evaluate_alerts(state, RULES, later(2)), GAP)
+    assert [(a.status, a.reason) for a in alerts] == [("resolved", "cleared")]
+    assert alerts[0].alert_id == raised.alert_id
+    assert alerts[0].id != raised.id
+    assert alerts[0].explanation.values["on_hand"] == 200.0
+
+
+def test_evaluating_again_without_change_sends_nothing_within_the_repeat_interval():
+    state, _ = raised_gap_scenario()
+    assert evaluate_alerts(state, RULES, later(1)) == []
+    assert evaluate_alerts(state, RULES, later(11.9)) == []
+
+
+def test_alert_ids_are_the_same_in_two_independent_runs():
+    first = evaluate_alerts(gap_scenario(), RULES, ORDERED_AT)
+    second = evaluate_alerts(gap_scenario(), RULES, ORDERED_AT)
+    assert first
+    assert [a.id for a in first] == [a.id for a in second]
+    assert first == second
+
+
+def test_silence_on_the_material_suppresses_notification_but_keeps_the_alert():
+    state = gap_scenario()
+    silence = Silence(
+        id="s1",
+        matchers={"material_id": "M1"},
+        starts_at=ORDERED_AT - timedelta(hours=1),
+        ends_at=later(2),
+        created_by="planner",
+    )
+    (raised,) = of_rule(evaluate_alerts(state, RULES, ORDERED_AT, silences=[silence]), GAP)
+    assert raised.status == "raised"
+    assert raised.silenced and not raised.notify
+    assert GAP_KEY in state.alerts.alerts
+
+
+def test_alert_still_firing_when_its_silence_ends_comes_back_unsuppressed():
+    state = gap_scenario()
+    silence = Silence(
+        id="s1",
+        matchers={"material_id": "M1"},
+        starts_at=ORDERED_AT - timedelta(hours=1),
+        ends_at=later(2),
+        created_by="planner",
+    )
+    (raised,) = of_rule(evaluate_alerts(state, RULES, ORDERED_AT, silences=[silence]), GAP)
+    assert of_rule(evaluate_alerts(state, RULES, later(1), silences=[silence]), GAP) == []
+    back = of_rule(evaluate_alerts(state, RULES, later(3), silences=[silence]), GAP)
+    assert [(a.status, a.reason) for a in back] == [("repeated", "unsuppressed")]
+    assert back[0].alert_id == raised.alert_id
+    assert back[0].notify and not back[0].silenced
+
+
+def test_acknowledged_alert_is_not_repeated():
+    state, raised = raised_gap_scenario()
+    ack = Acknowledge(alert_key=GAP_KEY, alert_id=raised.alert_id, by="planner", at=later(1))
+    assert evaluate_alerts(state, RULES, later(1), acknowledgements={GAP_KEY: ack}) == []
+    for hours in (13, 25, 49):
+        assert of_rule(evaluate_alerts(state, RULES, later(hours)), GAP) == []
+    assert state.alerts.alerts[GAP_KEY].acknowledged_by == "planner"
+
+
+def test_unacknowledged_alert_is_repeated_after_its_repeat_interval():
+    state, raised = raised_gap_scenario()
+    repeated = of_rule(evaluate_alerts(state, RULES, later(13)), GAP)
+    assert [(a.status, a.reason) for a in repeated] == [("repeated", "repeat_interval")]
+    assert repeated[0].alert_id == raised.alert_id
+
+
+def test_rule_switched_off_resolves_its_open_alert_as_rule_removed():
+    state, raised = raised_gap_scenario()
+    rules = load_rules(f"version: 1\nrules:\n  - {{id: {GAP}, enabled: false}}\n", base=RULES)
+    alerts = evaluate_alerts(state, rules, later(1))
+    assert [(a.rule_id, a.status, a.reason) for a in alerts] == [(GAP, "resolved", "rule_removed")]
+    assert alerts[0].alert_id == raised.alert_id
+    assert GAP_KEY not in state.alerts.alerts
+    assert evaluate_alerts(state, rules, later(2)) == []
+
+
+def test_stockout_risk_inhibits_below_safety_stock_for_the_same_material_and_warehouse():
+    state = gap_scenario()
+    alerts = evaluate_alerts(state, RULES, ORDERED_AT)
+    (stockout,) = of_rule(alerts, "stockout_risk")
+    assert stockout.status == "raised" and stockout.notify
+    (below,) = of_rule(alerts, "below_safety_stock")
+    assert below.explanation.values["available"] < below.explanation.values["safety_stock"]
+    assert below.status == "raised"
+    assert below.inhibited and not below.notify
+
+
+def test_below_safety_stock_notifies_when_nothing_inhibits_it():
+    state = gap_scenario()
+    rules = load_rules("version: 1\nrules:\n  - {id: stockout_risk, enabled: false}\n", base=RULES)
+    (below,) = of_rule(evaluate_alerts(state, rules, ORDERED_AT), "below_safety_stock")
+    assert below.status == "raised"
+    assert below.notify and not below.inhibited
