@@ -778,7 +778,7 @@ def report(
         moves = [f"{m} {n}" for (r, m), n in sorted(tally.severity_moves.items()) if r == rule]
         text = ", ".join(f"{cause} {n}" for cause, n in causes[:4])
         if moves:
-            text += f" [{', '.join(moves)}]"
+            text += f" ({', '.join(moves)})"
         diagnostics.add_row(
             rule,
             f"{tally.fired_ever[rule]:,}",

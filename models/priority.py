@@ -13,6 +13,8 @@ from pydantic import BaseModel
 
 from models.state import WarehouseStock
 
+TIE_BREAK = 0.001
+
 CUSTOMER_WEIGHT = {1: 3.0, 2: 2.0, 3: 1.0, 4: 0.75, 5: 0.5}
 """Weight of an unserved order by customer priority (1 = key account)."""
 
@@ -48,10 +50,13 @@ def priority_of(stock: WarehouseStock, days_of_cover: float | None) -> Priority:
         remaining = max(remaining - line.open_quantity, 0.0)
         unserved += short
         value += short * line.unit_price * CUSTOMER_WEIGHT.get(line.customer_priority, 1.0)
+    value_at_risk = round(value, 2)
     cover = days_of_cover if days_of_cover is not None else 365.0
     return Priority(
-        value_at_risk=round(value, 2),
+        value_at_risk=value_at_risk,
         unserved_quantity=round(unserved, 6),
         next_receipt=next_receipt,
-        score=round(value + 1.0 / (1.0 + cover), 4),
+        # Value at risk moves in cents; the cover term stays below a tenth of a cent,
+        # so it only ever orders alerts whose values at risk are equal.
+        score=round(value_at_risk + TIE_BREAK / (1.0 + max(cover, 0.0)), 6),
     )

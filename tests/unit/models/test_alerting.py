@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from models.alerting import Alert, evaluate_alerts
 from models.alerts import Acknowledge, Silence, alert_key
 from models.events import MaterialEvent, SalesOrderLine, StockMovement
+from models.priority import TIE_BREAK
 from models.rules.spec import builtin_rules, load_rules
 from models.state import MaterialState
 
@@ -106,6 +107,8 @@ def test_supply_demand_gap_priority_is_the_unserved_order_value_for_a_key_accoun
     assert alert.priority.unserved_quantity == 50
     assert alert.priority.value_at_risk == 50 * 10.0 * 3.0  # key account: weight 3
     assert alert.priority.next_receipt is None
+    assert alert.explanation.days_of_cover == 0.0
+    assert alert.priority.score == 1_500 + TIE_BREAK  # no cover left: the largest tie-break
 
 
 def test_receipt_closing_the_gap_resolves_the_same_alert():
