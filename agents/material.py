@@ -38,7 +38,14 @@ from streams.app import (
     rules_table,
 )
 from streams.app import settings as app_settings
-from streams.metrics import ALERTS, END_TO_END_SECONDS, EVENTS, PROCESSING_SECONDS, RULE_ERRORS
+from streams.metrics import (
+    ALERTS,
+    END_TO_END_SECONDS,
+    EVENTS,
+    LATE_DEMAND,
+    PROCESSING_SECONDS,
+    RULE_ERRORS,
+)
 
 log = logging.getLogger(__name__)
 partitioner = DefaultPartitioner()
@@ -182,7 +189,9 @@ async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
 async def apply_event(item: MaterialEvent, context: AlertContext) -> Outcome:
     """Apply one event, evaluate the rules, store the state and publish its alerts."""
     state = load_state(item.event.material_id)
+    late_before = state.late_demand_events
     outcome = state.apply(item, app_settings.planning, promotions_for(state))
+    LATE_DEMAND.inc(state.late_demand_events - late_before)
     if outcome is Outcome.APPLIED:
         alerts = context.evaluate(state, state.last_event_time)
         store_state(state)

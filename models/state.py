@@ -230,6 +230,11 @@ class MaterialState(BaseModel):
         """Available over all warehouses."""
         return _q(sum(w.available for w in self.warehouses.values()))
 
+    @property
+    def late_demand_events(self) -> int:
+        """Demand that arrived after its day had closed: it moved stock, not the forecast."""
+        return sum(w.demand.late_events for w in self.warehouses.values())
+
     def apply(
         self,
         envelope: MaterialEvent,

@@ -38,3 +38,8 @@ RULE_ERRORS = Counter(
     "stockloop_rule_errors",
     "Published rule files that failed validation (the previous rules stayed in force).",
 )
+LATE_DEMAND = Counter(
+    "stockloop_late_demand_events",
+    "Demand events for a day already closed (past the grace period): stock moved, "
+    "the forecast did not.",
+)
