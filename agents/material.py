@@ -121,10 +121,13 @@ class AlertContext:
             log.error("stockloop.rules: keeping the previous rules: %s", error)
 
     def evaluate(self, state: MaterialState, now: datetime) -> list[Alert]:
+        """Alerts of the warehouses the last apply or replan touched."""
         actions = [_action(stored) for stored in alert_actions_table.values()]
         silences = [a for a in actions if isinstance(a, Silence)]
         acknowledgements = {a.alert_key: a for a in actions if isinstance(a, Acknowledge)}
-        return evaluate_alerts(state, self.rules, now, silences, acknowledgements)
+        return evaluate_alerts(
+            state, self.rules, now, silences, acknowledgements, state.touched_warehouses
+        )
 
 
 async def publish(alerts: list[Alert]) -> None:

@@ -21,8 +21,13 @@ The workload is a seeded simulated plant, one deterministic stream per material:
   around stockloop's safety stock; purchase order lines with a promised ETA,
   random actual lead times (10 % late), some advance shipping notices with
   the revised ETA, some split deliveries;
-* slow movers: stock received 100-250 days before the measured month and
-  rarely or never issued, so it becomes dead stock and aged batches.
+* slow movers: stock received 100-250 days before the warm-up and rarely
+  or never issued, so it becomes dead stock and aged batches.
+
+A shipment is two records of one ERP transaction on two topics (goods issue,
+order line update); ``--shipments`` says which arrives first, or ``atomic``:
+both at one event time, with the rules evaluated once after both (what a
+transaction-aware ingest would give).
 
 Each material's events go, in event-time order, to one ``MaterialState``
 (``apply``), and the rules are evaluated after every applied event and at
@@ -37,10 +42,13 @@ the state's JSON round trip, as the material agent stores it. After a warm-up
 * with lifecycle: alert transitions by status, and what a person receives
   (``notify`` true: raised + updated + repeated).
 
-All counts are per material per 30 days. Then the cost of the core per event,
-measured inside the same replay, and the split of one ``evaluate_alerts`` call.
+All counts are per material per 30 days, summed over its warehouses. Then
+the cost of the core per event and per tick, measured inside the same replay,
+and the split of one ``evaluate_alerts`` call. ``--rules FILE`` lays a rules
+file over the built-in pack, to try other thresholds and repeat intervals.
 
     .venv/bin/python benchmarks/alert_fatigue.py [--materials 50] [--days 30] [--seed 4]
+        [--shipments issue-first|line-first|atomic] [--rules my-rules.yaml]
 """
 
 import hashlib
@@ -53,10 +61,13 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -76,7 +87,7 @@ from models.events import (
 from models.facts import warehouse_facts
 from models.planning import PlanningConfig
 from models.rules.evaluate import evaluate_all
-from models.rules.spec import RuleFile, builtin_rules
+from models.rules.spec import RuleFile, builtin_rules, load_rules
 from models.state import MaterialState
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -98,6 +109,21 @@ TWO_WAREHOUSES_EVERY = 4  # every 4th material (not a slow mover) is stocked in 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 MONTH_DAYS = 30
+
+
+class Shipments(StrEnum):
+    """How the ERP's two records of one shipment reach the material.
+
+    A shipment is one ERP transaction that writes two tables: the goods issue
+    (``erp.stock-movements``) and the order line's shipped quantity
+    (``erp.sales-orders``). They travel on different topics, so either may
+    arrive first; between them the stock position counts the shipment twice
+    (issue first) or not at all (line first).
+    """
+
+    ISSUE_FIRST = "issue-first"  # as connectors/simulator.py sends them
+    LINE_FIRST = "line-first"
+    ATOMIC = "atomic"  # same event time, rules evaluated once after both
 
 
 # --- the simulated plant -------------------------------------------------------------------
@@ -196,7 +222,15 @@ class Stock:
 class MaterialSim:
     """One material of the simulated plant: its events, in event-time order."""
 
-    def __init__(self, index: int, seed: int, warmup: int, days: int) -> None:
+    def __init__(
+        self,
+        index: int,
+        seed: int,
+        warmup: int,
+        days: int,
+        shipments: Shipments = Shipments.ISSUE_FIRST,
+    ) -> None:
+        self.shipments = shipments
         self.rng = random.Random(seed * 1_000_003 + index)
         kind = KINDS[index % len(KINDS)]
         self.profile = make_profile(kind, self.rng, warmup, days)
@@ -319,13 +353,19 @@ class MaterialSim:
             if line.due > today or stock.on_hand <= 0:
                 continue
             quantity = min(line.quantity - line.shipped, stock.on_hand)
-            self._move(stock, MovementType.ISSUE, quantity, at)
             line.shipped += quantity
             done = line.shipped >= line.quantity
             status = OrderStatus.SHIPPED if done else OrderStatus.PARTIALLY_SHIPPED
-            self._order(line, stock, at + timedelta(minutes=1), status)
+            later = at if self.shipments is Shipments.ATOMIC else at + timedelta(minutes=1)
+            if self.shipments is Shipments.LINE_FIRST:
+                self._order(line, stock, at, status)
+                self._move(stock, MovementType.ISSUE, quantity, later)
+            else:
+                self._move(stock, MovementType.ISSUE, quantity, at)
+                self._order(line, stock, later, status)
             if done:
                 del stock.orders[line.order_id]
+            at += timedelta(minutes=2)
 
     def _new_orders(self, stock: Stock, mean: float, today: date, base: datetime) -> None:
         """09:00-17:00 on weekdays: confirmed sales order lines due 2-10 days ahead."""
@@ -364,7 +404,10 @@ class MaterialSim:
         deliveries = [(arrival, float(quantity))]
         if self.rng.random() < 0.1:  # a split delivery
             first = float(math.ceil(quantity * 0.6))
-            deliveries = [(arrival, first), (arrival + self.rng.randint(3, 7) * DAY, quantity - first)]
+            deliveries = [
+                (arrival, first),
+                (arrival + self.rng.randint(3, 7) * DAY, quantity - first),
+            ]
         asn = arrival - 2 * DAY if actual >= 4 and self.rng.random() < 0.6 else None
         line = PurchaseLine(
             line_id=f"PO-{self.material_id}-{self._n:06d}",
@@ -433,7 +476,9 @@ class MaterialSim:
     def _supply(
         self, line: PurchaseLine, stock: Stock, at: datetime, status: InTransitStatus
     ) -> None:
-        eta = line.eta if status is InTransitStatus.ORDERED else line.deliveries[0][0]
+        # An ASN or a partial receipt brings the (next) real arrival date as the ETA.
+        coming = [day for day, _ in line.deliveries if day > at.date()]
+        eta = line.eta if status is InTransitStatus.ORDERED else (coming or [at.date()])[0]
         self.events.append(
             InTransitLine(
                 event_id=self._id(),
@@ -445,7 +490,7 @@ class MaterialSim:
                 quantity=line.quantity,
                 received_quantity=line.received,
                 ordered_at=line.ordered_at,
-                eta=max(eta, at.date()) if status is not InTransitStatus.RECEIVED else eta,
+                eta=max(eta, at.date()),
                 status=status,
             )
         )
@@ -499,11 +544,13 @@ class Tally:
     severity_moves: Counter = field(default_factory=Counter)  # (rule, "a->b")
     updates_per_alert_day: Counter = field(default_factory=Counter)  # (alert id, day)
     reraised_within_day: Counter = field(default_factory=Counter)  # rule
+    undone_next_evaluation: Counter = field(default_factory=Counter)  # rule: raised, then resolved
+    repeat_reasons: Counter = field(default_factory=Counter)  # (rule, reason), notified
     durations: defaultdict = field(default_factory=lambda: defaultdict(list))  # rule -> hours
     events: Counter = field(default_factory=Counter)  # event kind, in the window
     kinds: Counter = field(default_factory=Counter)  # material kind
     stocks: int = 0
-    fingerprint: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    fingerprint: Any = field(default_factory=hashlib.sha256)  # of every transition, in order
     apply_ns: list = field(default_factory=list)
     event_eval_ns: list = field(default_factory=list)
     event_round_trip_ns: list = field(default_factory=list)
@@ -529,14 +576,19 @@ def replay(
     window: Window,
     tally: Tally | None,
     round_trip: bool = True,
+    per_instant: bool = False,
 ) -> tuple[MaterialState, list[str]]:
     """Feed one material's events and hourly ticks to its state; count what happens.
 
-    Returns the final state and the ids of every alert transition, in order.
+    The rules are evaluated after every event, or with ``per_instant`` once
+    after all events of one event time. Returns the final state and the ids
+    of every alert transition, in order.
     """
     state = MaterialState(material_id=material_id)
     last_values: dict[str, dict] = {}
     last_resolved: dict[str, datetime] = {}
+    raised_at_evaluation: dict[str, int] = {}
+    evaluation = 0
     emitted: list[str] = []
     clock = ticks(START, window.end)
     tick = next(clock, None)
@@ -546,17 +598,22 @@ def replay(
         is_event = event is not None and (tick is None or event.event_time <= tick)
         t0 = time.perf_counter_ns()
         if is_event:
-            state.apply(MaterialEvent(event=event), config)
+            instant = event.event_time
+            while event is not None and event.event_time == instant:
+                state.apply(MaterialEvent(event=event), config)
+                if tally is not None and instant in window:
+                    tally.events[event.kind] += 1
+                event = next(pending, None)
+                if not per_instant:
+                    break
             now = state.last_event_time
-            if tally is not None and now in window:
-                tally.events[event.kind] += 1
-            event = next(pending, None)
         else:
             now = max(tick, state.last_event_time) if state.last_event_time else tick
             state.replan(now, config)
             tick = next(clock, None)
         t1 = time.perf_counter_ns()
         alerts = evaluate_alerts(state, rules, now)
+        evaluation += 1
         t2 = time.perf_counter_ns()
         if round_trip:
             stored = state.model_dump_json(exclude_computed_fields=True)
@@ -577,6 +634,12 @@ def replay(
         _count_naive(state, rules, now, tally, inside, at_tick=not is_event)
         for alert in alerts:
             _count_alert(alert, tally, inside, last_values, last_resolved)
+            if alert.status == "raised":
+                raised_at_evaluation[alert.alert_id] = evaluation
+            elif alert.status == "resolved":
+                if inside and raised_at_evaluation.get(alert.alert_id) == evaluation - 1:
+                    tally.undone_next_evaluation[alert.rule_id] += 1
+                raised_at_evaluation.pop(alert.alert_id, None)
     return state, emitted
 
 
@@ -586,7 +649,12 @@ def _count_naive(
     """A status-quo system: every firing rule is a notification, at every check."""
     fired_here = False
     for warehouse_id, stock in state.warehouses.items():
-        scope = {"material_id": state.material_id, "warehouse_id": warehouse_id}
+        scope = {
+            "material_id": state.material_id,
+            "warehouse_id": warehouse_id,
+            "category": state.master.category if state.master else None,
+            "abc_class": state.master.abc_class if state.master else None,
+        }
         for outcome in evaluate_all(rules, warehouse_facts(state, stock, now), scope):
             if not outcome.firing:
                 continue
@@ -616,6 +684,8 @@ def _count_alert(
         tally.raised_ever[rule] += 1
     if inside:
         tally.transitions[rule, status, alert.notify] += 1
+        if status == "repeated" and alert.notify:
+            tally.repeat_reasons[rule, alert.reason] += 1
         if status == "updated":
             tally.updates_per_alert_day[alert.alert_id, alert.at.date()] += 1
             if alert.reason == "severity":
@@ -691,34 +761,55 @@ def _stats(samples_ns: list[int]) -> tuple[float, float, float]:
     return statistics.fmean(ordered) / 1e3, ordered[len(ordered) // 2] / 1e3, p99 / 1e3
 
 
+@dataclass(frozen=True)
+class Run:
+    """The arguments of one run, for the report."""
+
+    materials: int
+    days: int
+    warmup: int
+    seed: int
+    shipments: Shipments
+    rules: str
+
+
 def report(
     tally: Tally,
     rules: RuleFile,
-    materials: int,
-    days: int,
-    warmup: int,
-    seed: int,
+    run: Run,
     split: dict[str, float],
     typical: str,
     round_trip_check: str,
     elapsed: float,
 ) -> None:
+    """Print the tables."""
+    materials, days = run.materials, run.days
     scale = MONTH_DAYS / days / materials
 
     def per(count: float) -> str:
         return f"{count * scale:,.1f}"
 
-    workload = Table(title=f"Workload: {materials} materials, seed {seed}", title_justify="left")
+    workload = Table(
+        title=f"Workload: {materials} materials, seed {run.seed}, shipments {run.shipments}, "
+        f"rules {run.rules}",
+        title_justify="left",
+    )
     workload.add_column("what")
     workload.add_column("value", justify="right")
     mix = ", ".join(f"{kind} {n}" for kind, n in sorted(tally.kinds.items()))
     workload.add_row("materials by kind", mix)
     workload.add_row("stocks (material, warehouse)", str(tally.stocks))
-    workload.add_row("event time", f"{warmup} days warm-up + {days} days measured from {START:%Y-%m-%d}")
+    workload.add_row(
+        "event time", f"{run.warmup} days warm-up + {days} days measured from {START:%Y-%m-%d}"
+    )
     for kind, count in sorted(tally.events.items()):
         workload.add_row(f"{kind} events / material / month", per(count))
-    workload.add_row("evaluations after an event / material / month", per(tally.evaluations["event"]))
-    workload.add_row("evaluations at an hourly tick / material / month", per(tally.evaluations["tick"]))
+    workload.add_row(
+        "evaluations after an event / material / month", per(tally.evaluations["event"])
+    )
+    workload.add_row(
+        "evaluations at an hourly tick / material / month", per(tally.evaluations["tick"])
+    )
     console.print(workload)
 
     table = Table(
@@ -767,8 +858,27 @@ def report(
     )
 
     diagnostics = Table(title="Lifecycle behaviour in the measured month", title_justify="left")
-    for column in ("rule", "fired\n(whole run)", "raised\n(whole run)", "re-raised\n< 24 h after resolve", "resolved\nalerts", "median\nopen h", "open\n< 1 h", "updated because of"):
-        diagnostics.add_column(column, justify="left" if column in ("rule", "updated because of") else "right")
+    diagnostics.caption = (
+        "fired / raised: whole run incl. warm-up; the rest: measured month. undone: raised, then "
+        "resolved at the very next evaluation; repeated: after the repeat interval / when an "
+        "inhibition or silence ended; updated because of: the facts that moved > 10 % "
+        "(severity changes in parentheses)"
+    )
+    diagnostics.caption_justify = "left"
+    for column in (
+        "rule",
+        "fired\nevaluations",
+        "raised\nalerts",
+        "re-raised\n< 24 h",
+        "undone",
+        "resolved\nalerts",
+        "median\nopen h",
+        "open\n< 1 h",
+        "repeated\ninterval/unsupp.",
+        "updated because of",
+    ):
+        justify = "left" if column in ("rule", "updated because of") else "right"
+        diagnostics.add_column(column, justify=justify)
     for rule in [r.id for r in rules.enabled_rules]:
         durations = tally.durations[rule]
         causes = sorted(
@@ -779,14 +889,18 @@ def report(
         text = ", ".join(f"{cause} {n}" for cause, n in causes[:4])
         if moves:
             text += f" ({', '.join(moves)})"
+        text = escape(text)
         diagnostics.add_row(
             rule,
             f"{tally.fired_ever[rule]:,}",
             f"{tally.raised_ever[rule]:,}",
             f"{tally.reraised_within_day[rule]:,}",
+            f"{tally.undone_next_evaluation[rule]:,}",
             f"{len(durations):,}",
             f"{statistics.median(durations):,.1f}" if durations else "-",
             f"{sum(d < 1 for d in durations):,}",
+            f"{tally.repeat_reasons[rule, 'repeat_interval']:,}"
+            f"/{tally.repeat_reasons[rule, 'unsuppressed']:,}",
             text or "-",
         )
     console.print(diagnostics)
@@ -799,7 +913,13 @@ def report(
             f"{sum(n >= 3 for n in per_day)} of {len(per_day)}"
         )
 
-    cost = Table(title="Cost of the core (µs, one core, in the replay)", title_justify="left")
+    unit = (
+        "instant (all events of one event time)" if run.shipments is Shipments.ATOMIC else "event"
+    )
+    cost = Table(
+        title=f"Cost of the core in the replay, µs per {unit} and per hourly tick",
+        title_justify="left",
+    )
     for column in ("step", "mean", "p50", "p99", "calls"):
         cost.add_column(column, justify="left" if column == "step" else "right")
     event_total = [
@@ -826,7 +946,9 @@ def report(
     ):
         mean, p50, p99 = _stats(samples)
         style = "bold" if name.endswith("whole core") else None
-        cost.add_row(name, f"{mean:,.0f}", f"{p50:,.0f}", f"{p99:,.0f}", f"{len(samples):,}", style=style)
+        cost.add_row(
+            name, f"{mean:,.0f}", f"{p50:,.0f}", f"{p99:,.0f}", f"{len(samples):,}", style=style
+        )
     console.print(cost)
     if tally.state_bytes:
         console.print(
@@ -843,7 +965,12 @@ def report(
     parts.add_column("share", justify="right")
     total = split["evaluate_alerts"]
     for name, value in split.items():
-        parts.add_row(name, f"{value:.1f}", f"{value / total:.0%}", style="bold" if name == "evaluate_alerts" else None)
+        parts.add_row(
+            name,
+            f"{value:.1f}",
+            f"{value / total:.0%}",
+            style="bold" if name == "evaluate_alerts" else None,
+        )
     console.print(parts)
     console.print(round_trip_check)
     console.print(
@@ -876,15 +1003,23 @@ def main(
     days: Annotated[int, typer.Option(min=1, help="Measured days (a month: 30).")] = 30,
     warmup: Annotated[int, typer.Option(min=14, help="Days before the measured ones.")] = 60,
     seed: Annotated[int, typer.Option(help="Seed of the simulated plant.")] = 4,
+    shipments: Annotated[
+        Shipments, typer.Option(help="Order of a shipment's goods issue and order line update.")
+    ] = Shipments.ISSUE_FIRST,
+    rules_file: Annotated[
+        Path | None,
+        typer.Option("--rules", help="A rules file laid over the built-in pack (what-if)."),
+    ] = None,
     check_round_trip: Annotated[
         int, typer.Option(min=0, help="Materials replayed again without the JSON round trip.")
     ] = 2,
 ) -> None:
     """Alerts per material per simulated month, with and without the alert lifecycle."""
     started = time.perf_counter()
-    rules = builtin_rules()
+    rules = load_rules(rules_file, base=builtin_rules()) if rules_file else builtin_rules()
     config = PlanningConfig()
     window = Window(START + warmup * DAY, START + (warmup + days) * DAY)
+    per_instant = shipments is Shipments.ATOMIC
     tally = Tally()
     typical: tuple[MaterialState, datetime] | None = None
     streams: list[tuple[str, list]] = []
@@ -897,33 +1032,36 @@ def main(
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("replaying materials", total=materials)
         for index in range(materials):
-            sim = MaterialSim(index, seed, warmup, days)
+            sim = MaterialSim(index, seed, warmup, days, shipments)
             events = sim.run()
             tally.kinds[sim.profile.kind] += 1
             tally.stocks += len(sim.stocks)
-            state, _ = replay(sim.material_id, events, rules, config, window, tally)
+            state, _ = replay(
+                sim.material_id, events, rules, config, window, tally, per_instant=per_instant
+            )
             if typical is None and sim.profile.kind == "smooth" and len(sim.stocks) == 1:
                 typical = (state, window.end)
             if len(streams) < check_round_trip:
                 streams.append((sim.material_id, events))
             progress.advance(task)
     same = all(
-        replay(m, e, rules, config, window, None)[1]
-        == replay(m, e, rules, config, window, None, round_trip=False)[1]
+        replay(m, e, rules, config, window, None, per_instant=per_instant)[1]
+        == replay(m, e, rules, config, window, None, False, per_instant)[1]
         for m, e in streams
     )
     check = (
         f"round-trip check: {len(streams)} material(s) replayed with and without the state's "
         f"JSON round trip give {'identical' if same else 'DIFFERENT'} alert transitions"
     )
-    split = evaluation_split(typical[0], rules, typical[1]) if typical else {"evaluate_alerts": math.nan}
+    split = (
+        evaluation_split(typical[0], rules, typical[1])
+        if typical
+        else {"evaluate_alerts": math.nan}
+    )
     report(
         tally,
         rules,
-        materials,
-        days,
-        warmup,
-        seed,
+        Run(materials, days, warmup, seed, shipments, str(rules_file or "built-in")),
         split,
         typical[0].material_id if typical else "-",
         check,

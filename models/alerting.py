@@ -6,7 +6,7 @@ rule's condition and the numbers it read, the policy behind them (forecast,
 and the value at risk that ranks it among other alerts.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -83,11 +83,13 @@ def evaluate_alerts(
     now: datetime,
     silences: Iterable[Silence] = (),
     acknowledgements: Mapping[str, Acknowledge] | None = None,
+    warehouses: Collection[str] | None = None,
 ) -> list[Alert]:
-    """Evaluate every rule for every warehouse of ``state`` at event time ``now``.
+    """Evaluate every rule for the warehouses of ``state`` at event time ``now``.
 
-    The material's alert book is updated in place; the returned alerts are
-    the transitions to publish.
+    ``warehouses`` limits evaluation to stocks that changed (None: all). The
+    material's alert book is updated in place; the returned alerts are the
+    transitions to publish.
     """
     book = state.alerts
     acknowledgements = acknowledgements or {}
@@ -97,7 +99,8 @@ def evaluate_alerts(
     settings = rules.alert_settings()
     alerts: list[Alert] = []
     transitions = book.retire_rules([rule.id for rule in rules.enabled_rules], now)
-    for warehouse_id, stock in state.warehouses.items():
+    for warehouse_id in state.warehouses if warehouses is None else warehouses:
+        stock = state.warehouses[warehouse_id]
         facts = warehouse_facts(state, stock, now)
         scope = {
             "material_id": state.material_id,

@@ -9,11 +9,11 @@ operation, so that sums of ERP quantities stay exact to the decimals an ERP
 uses and float noise never turns into phantom stock.
 """
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, PrivateAttr, computed_field
 
 from models.alerts import AlertBook
 from models.demand import DailyDemand
@@ -213,6 +213,7 @@ class MaterialState(BaseModel):
     )
     events_applied: int = 0
     last_event_time: datetime | None = None
+    _touched: tuple[str, ...] = PrivateAttr(default=())
     alerts: AlertBook = Field(
         default_factory=lambda data: AlertBook(material_id=data["material_id"]),
         description="Open and pending alerts of this material.",
@@ -229,6 +230,11 @@ class MaterialState(BaseModel):
     def available(self) -> float:
         """Available over all warehouses."""
         return _q(sum(w.available for w in self.warehouses.values()))
+
+    @property
+    def touched_warehouses(self) -> tuple[str, ...]:
+        """Warehouses whose plan the last ``apply`` or ``replan`` brought up to date."""
+        return self._touched
 
     @property
     def late_demand_events(self) -> int:
@@ -260,14 +266,17 @@ class MaterialState(BaseModel):
         match event:
             case MaterialMaster():
                 self.master = event
+                touched = None
             case StockMovement():
                 self._apply_movement(event, config)
+                touched = {event.warehouse_id}
             case SalesOrderLine():
-                self._apply_order_line(event, config)
+                touched = self._apply_order_line(event, config)
             case InTransitLine():
-                self._apply_supply_line(event, config)
+                touched = self._apply_supply_line(event, config)
             case PromotionEvent():
                 self._apply_promotion(event)
+                touched = None
 
         if position is not None:
             self.source_offsets[position] = source.offset
@@ -277,7 +286,7 @@ class MaterialState(BaseModel):
         self.events_applied += 1
         if self.last_event_time is None or event.event_time > self.last_event_time:
             self.last_event_time = event.event_time
-        self.replan(self.last_event_time, config, category_promotions)
+        self.replan(self.last_event_time, config, category_promotions, touched)
         return Outcome.APPLIED
 
     def replan(
@@ -285,16 +294,24 @@ class MaterialState(BaseModel):
         now: datetime,
         config: PlanningConfig = DEFAULT_CONFIG,
         category_promotions: Iterable[Promotion] = (),
+        warehouses: Collection[str] | None = None,
     ) -> None:
-        """Close demand days up to event time ``now`` and recompute every warehouse's policy."""
+        """Close demand days up to event time ``now`` and recompute the policy.
+
+        ``warehouses`` limits the work to the stocks an event touched (None:
+        all, as for a tick or a master change); ``touched_warehouses`` then
+        tells the caller which ones to evaluate rules for.
+        """
         today = now.date()
+        self._touched = tuple(self.warehouses if warehouses is None else warehouses)
         promotions = [
             p for p in (*self.promotions.values(), *category_promotions) if p.ends_on >= today
         ]
         self.promotions = {k: p for k, p in self.promotions.items() if p.ends_on >= today}
         supplier_id = self._planning_supplier()
         lead_time = self.lead_times.get(supplier_id, LeadTimeStats()) if supplier_id else None
-        for stock in self.warehouses.values():
+        for warehouse_id in self._touched:
+            stock = self.warehouses[warehouse_id]
             stock.demand.advance(today, config.grace_days)
             overdue = [
                 (today - line.ordered_at.date()).days
@@ -398,12 +415,15 @@ class MaterialState(BaseModel):
         if days >= 0:
             self.lead_times.setdefault(line.supplier_id, LeadTimeStats()).learn_one(days)
 
-    def _apply_order_line(self, line: SalesOrderLine, config: PlanningConfig) -> None:
+    def _apply_order_line(self, line: SalesOrderLine, config: PlanningConfig) -> set[str]:
         """Replace the previous version of the line; only open confirmed quantity is committed."""
         key = f"{line.order_id}/{line.line_id}"
         previous = None
-        for stock in self.warehouses.values():
-            previous = stock.committed_lines.pop(key, None) or previous
+        touched = {line.warehouse_id}
+        for warehouse_id, stock in self.warehouses.items():
+            if (popped := stock.committed_lines.pop(key, None)) is not None:
+                previous = popped
+                touched.add(warehouse_id)
         stock = self._warehouse(line.warehouse_id, line.event_time, config)
         shipped_now = line.shipped_quantity - (previous.shipped_quantity if previous else 0.0)
         if DemandSource.SHIPMENT in config.demand_sources and shipped_now > 0:
@@ -419,12 +439,16 @@ class MaterialState(BaseModel):
                 customer_id=line.customer_id,
                 customer_priority=line.customer_priority,
             )
+        return touched
 
-    def _apply_supply_line(self, line: InTransitLine, config: PlanningConfig) -> None:
+    def _apply_supply_line(self, line: InTransitLine, config: PlanningConfig) -> set[str]:
         """Replace the previous version; receipts already booked against it still count."""
         previous = None
-        for stock in self.warehouses.values():
-            previous = stock.supply_lines.pop(line.line_id, None) or previous
+        touched = {line.warehouse_id}
+        for warehouse_id, stock in self.warehouses.items():
+            if (popped := stock.supply_lines.pop(line.line_id, None)) is not None:
+                previous = popped
+                touched.add(warehouse_id)
         early = self.early_receipts.pop(line.line_id, None)
         received = max(
             line.received_quantity,
@@ -445,6 +469,7 @@ class MaterialState(BaseModel):
                 ordered_at=line.ordered_at,
                 eta=line.eta,
             )
+        return touched
 
     def _apply_promotion(self, promotion: PromotionEvent) -> None:
         if promotion.cancelled:

@@ -189,7 +189,8 @@ def test_dedup_window_is_bounded():
 def test_state_round_trips_through_json():
     state = replay([movement(0, "receipt", 10, batch_id="B"), order_line(1, 4), supply_line(2, 9)])
     stored = state.model_dump_json(exclude_computed_fields=True)
-    assert MaterialState.model_validate_json(stored) == state
+    # touched_warehouses is bookkeeping of the last apply, not state: compare what is stored.
+    assert MaterialState.model_validate_json(stored).model_dump() == state.model_dump()
 
 
 # --- properties -------------------------------------------------------------------------------
