@@ -32,7 +32,7 @@ def _load(file: Path) -> RuleFile:
         return load_rules(file.read_bytes(), base=builtin_rules())
     except RuleSpecError as error:
         for problem in error.problems:
-            console.print(f"[red]{file}:[/red] {problem}", highlight=False)
+            console.print(f"[red]{file}:[/red] {problem}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 

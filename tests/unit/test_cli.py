@@ -1,0 +1,56 @@
+"""The command line, run in process: help everywhere, schemas export, rule validation."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from models.events import EXPORTED_SCHEMAS, SCHEMA_VERSION
+from streams.cli import app
+
+runner = CliRunner()
+
+COMMANDS = [
+    [],
+    ["broker"],
+    ["topics"],
+    ["worker"],
+    ["produce"],
+    ["simulate"],
+    ["status"],
+    ["dead-letters"],
+    ["materials", "show"],
+    ["schemas", "export"],
+    ["rules", "validate"],
+    ["rules", "apply"],
+    ["rules", "dry-run"],
+    ["alerts", "open"],
+    ["alerts", "ack"],
+    ["alerts", "silence"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "stockloop")
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_schemas_export_writes_a_versioned_json_schema_per_event(tmp_path: Path):
+    result = runner.invoke(app, ["schemas", "export", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for name in EXPORTED_SCHEMAS:
+        schema = json.loads((tmp_path / f"{name}.v{SCHEMA_VERSION}.schema.json").read_text())
+        assert schema["x-schema-version"] == SCHEMA_VERSION
+        assert schema["$id"].endswith(f"{name}:v{SCHEMA_VERSION}")
+        assert "properties" in schema or "oneOf" in schema or "anyOf" in schema
+
+
+def test_rules_validate_names_the_rule_and_field_of_a_mistake(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nrules:\n  - id: low\n    description: x\n    when: stok < 3\n")
+    result = runner.invoke(app, ["rules", "validate", str(bad)])
+    assert result.exit_code == 1
+    assert "rule 'low'" in result.output and "unknown fact 'stok'" in result.output
