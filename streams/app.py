@@ -4,6 +4,8 @@ Keys and values travel as raw bytes; ``models.events.encode`` and pydantic
 decode them, so there is one codec and validation errors stay precise.
 """
 
+from typing import TypeVar
+
 import faust
 
 from streams.catalogue import (
@@ -54,6 +56,8 @@ erp_topics = _raw_topic(*INPUT_TOPICS)
 material_events_topic = _raw_topic(MATERIAL_EVENTS)
 dead_letter_topic = _raw_topic(DEAD_LETTER)
 alerts_topic = _raw_topic(ALERTS)
+rules_topic = _raw_topic(RULES)
+alert_actions_topic = _raw_topic(ALERT_ACTIONS)
 
 
 class RawTable(faust.Table):
@@ -68,18 +72,6 @@ class RawTable(faust.Table):
         return "raw"
 
 
-materials_table = RawTable(
-    app,
-    name="materials",
-    beacon=app.tables.beacon,
-    key_type=str,
-    value_type=bytes,
-    partitions=catalogue[MATERIAL_EVENTS].partitions,
-    help="MaterialState per material id, as JSON.",
-)
-app.tables.add(materials_table)
-
-
 class RawGlobalTable(RawTable, faust.GlobalTable):
     """A raw-bytes table every worker holds in full and keeps reading.
 
@@ -92,33 +84,45 @@ class RawGlobalTable(RawTable, faust.GlobalTable):
         super().__init__(app, is_global=True, synchronize_all_active_partitions=True, **kwargs)
 
 
-category_promotions_table = RawGlobalTable(
-    app,
-    name="category-promotions",
-    beacon=app.tables.beacon,
-    key_type=str,
-    value_type=bytes,
-    partitions=catalogue[PROMOTIONS].partitions,
-    help="PromotionEvent per promotion id, for promotions of a whole category.",
-)
-app.tables.add(category_promotions_table)
+TableT = TypeVar("TableT", bound=RawTable)
 
 
-def _global_table(name: str, help: str) -> RawGlobalTable:
-    table = RawGlobalTable(
+def _table(kind: type[TableT], name: str, partitions: int, help: str) -> TableT:
+    """A table keyed by a string, co-partitioned with the topic whose agent writes it."""
+    table = kind(
         app,
         name=name,
         beacon=app.tables.beacon,
         key_type=str,
         value_type=bytes,
-        partitions=1,  # as the control topic it mirrors: Faust writes the same partition
+        partitions=partitions,
         help=help,
     )
     app.tables.add(table)
     return table
 
 
-rules_topic = _raw_topic(RULES)
-alert_actions_topic = _raw_topic(ALERT_ACTIONS)
-rules_table = _global_table("rules", "The active rule file (YAML) under key 'active'.")
-alert_actions_table = _global_table("alert-actions", "Acknowledgements and silences by key.")
+materials_table = _table(
+    RawTable,
+    "materials",
+    catalogue[MATERIAL_EVENTS].partitions,
+    "MaterialState per material id, as JSON.",
+)
+category_promotions_table = _table(
+    RawGlobalTable,
+    "category-promotions",
+    catalogue[PROMOTIONS].partitions,
+    "PromotionEvent per promotion id, for promotions of a whole category.",
+)
+rules_table = _table(
+    RawGlobalTable,
+    "rules",
+    catalogue[RULES].partitions,
+    "The active rule file (YAML) under key 'active', mirrored from stockloop.rules.",
+)
+alert_actions_table = _table(
+    RawGlobalTable,
+    "alert-actions",
+    catalogue[ALERT_ACTIONS].partitions,
+    "Acknowledgements and silences by key, mirrored from stockloop.alert-actions.",
+)

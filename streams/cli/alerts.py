@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from kafka import KafkaConsumer
 from rich.console import Console
 from rich.table import Table
 
 from connectors.producer import produce
+from connectors.topic_reader import read_topic
 from models.alerting import Alert
 from models.alerts import Acknowledge, Expire, Silence
 from models.events import encode
@@ -23,17 +23,8 @@ SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 def read_alerts(settings: Settings) -> list[Alert]:
     """Every alert transition on the alerts topic so far."""
-    consumer = KafkaConsumer(
-        settings.topic(ALERTS),
-        bootstrap_servers=settings.bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=3000,
-    )
-    try:
-        return [Alert.model_validate_json(record.value) for record in consumer]
-    finally:
-        consumer.close()
+    records = read_topic(settings.topic(ALERTS), settings.bootstrap_servers)
+    return [Alert.model_validate_json(record.value) for record in records]
 
 
 @app.command("open")

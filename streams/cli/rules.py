@@ -5,11 +5,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from kafka import KafkaConsumer
 from rich.console import Console
 from rich.table import Table
 
 from connectors.producer import produce
+from connectors.topic_reader import read_topic
 from models.facts import warehouse_facts
 from models.rules.evaluate import evaluate_all
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
@@ -113,20 +113,11 @@ def dry_run(
 
 def _current_states(settings: Settings) -> list[MaterialState]:
     """The latest state per material, read from the materials table's changelog topic."""
-    consumer = KafkaConsumer(
-        f"{settings.app_id}-materials-changelog",
-        bootstrap_servers=settings.bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=3000,
-    )
     latest: dict[bytes, bytes] = {}
-    try:
-        for record in consumer:
-            if record.value is None:
-                latest.pop(record.key, None)
-            else:
-                latest[record.key] = record.value
-    finally:
-        consumer.close()
+    changelog = f"{settings.app_id}-materials-changelog"
+    for record in read_topic(changelog, settings.bootstrap_servers):
+        if record.value is None:
+            latest.pop(record.key, None)
+        else:
+            latest[record.key] = record.value
     return [MaterialState.model_validate_json(value) for value in latest.values()]

@@ -1,15 +1,16 @@
 """``stockloop status`` and ``stockloop dead-letters``: what a worker has done with its input."""
 
+import itertools
 import time
 from typing import Annotated
 
 import httpx
 import typer
-from kafka import KafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
+from connectors.topic_reader import read_topic
 from models.events import DeadLetter
 from streams.catalogue import DEAD_LETTER
 from streams.settings import Settings
@@ -75,25 +76,12 @@ def dead_letters(
 ) -> None:
     """The dead-letter topic: where each refused record came from and why."""
     settings = Settings()
-    consumer = KafkaConsumer(
-        settings.topic(DEAD_LETTER),
-        bootstrap_servers=settings.bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=2000,
-    )
     table = Table(title="dead letters")
     for column in ("source", "reason"):
         table.add_column(column)
-    try:
-        for n, record in enumerate(consumer):
-            if n >= limit:
-                break
-            letter = DeadLetter.model_validate_json(record.value)
-            where = f"{letter.source.topic.removeprefix(settings.topic_prefix)}"
-            table.add_row(
-                f"{where}@{letter.source.partition}:{letter.source.offset}", letter.reason
-            )
-    finally:
-        consumer.close()
+    records = read_topic(settings.topic(DEAD_LETTER), settings.bootstrap_servers, idle_ms=2000)
+    for record in itertools.islice(records, limit):
+        letter = DeadLetter.model_validate_json(record.value)
+        where = letter.source.topic.removeprefix(settings.topic_prefix)
+        table.add_row(f"{where}@{letter.source.partition}:{letter.source.offset}", letter.reason)
     console.print(table)
