@@ -296,8 +296,22 @@ class Rule(BaseModel):
     for_: Duration | None = Field(default=None, alias="for")
     repeat_interval: Duration | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    update_on: tuple[str, ...] = Field(
+        default=(),
+        description="Facts whose move of more than 10 % re-notifies an open alert as updated; "
+        "by default only a change of severity does.",
+    )
 
     _compiled: CompiledRule | None = PrivateAttr(default=None)
+
+    @field_validator("update_on")
+    @classmethod
+    def _known_facts(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in names if name not in FACTS]
+        if unknown:
+            hint = _suggestion(unknown[0], FACTS)
+            raise ValueError(f"unknown fact '{unknown[0]}'{hint}")
+        return names
     _fingerprint: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
@@ -419,6 +433,8 @@ class RuleAlertSettings:
     """Routing hints: owner, channel, ..."""
     repeat_interval_seconds: int
     """An open, unacknowledged, unchanged alert is sent again after this long."""
+    update_on: tuple[str, ...]
+    """Facts whose material change makes an ``updated`` (besides a severity change)."""
 
 
 class Inhibition(BaseModel):
@@ -499,6 +515,7 @@ class RuleFile(BaseModel):
                 repeat_interval_seconds=(
                     parse_duration(rule.repeat_interval) if rule.repeat_interval else default_repeat
                 ),
+                update_on=rule.update_on,
             )
             for rule in self._enabled
         }

@@ -246,7 +246,8 @@ def test_the_pack_has_the_documented_rules_and_inhibition():
         "demand_shift",
     ]
     assert [(i.source, i.target, i.equal) for i in RULES.inhibit] == [
-        ("stockout_risk", "below_safety_stock", ("material_id", "warehouse_id"))
+        ("stockout_risk", "below_safety_stock", ("material_id", "warehouse_id")),
+        ("dead_stock", "aged_batch", ("material_id", "warehouse_id")),
     ]
     assert RULES.defaults.repeat_interval_seconds == 86_400
 
@@ -283,14 +284,21 @@ def test_every_param_is_used_and_every_fact_read_is_known():
         assert {tier for tier, _ in compiled.tiers} <= set(TIERS)
 
 
-def test_shortage_alerts_repeat_twice_a_day_the_rest_daily():
+def test_shortage_alerts_repeat_twice_a_day_slow_conditions_weekly():
     settings = RULES.alert_settings()
     assert {rule_id: s.repeat_interval_seconds for rule_id, s in settings.items()} == {
         "stockout_risk": 43_200,
         "below_safety_stock": 86_400,
         "supply_demand_gap": 43_200,
-        "dead_stock": 86_400,
-        "aged_batch": 86_400,
-        "overstock": 86_400,
-        "demand_shift": 86_400,
+        "dead_stock": 604_800,
+        "aged_batch": 604_800,
+        "overstock": 604_800,
+        "demand_shift": 604_800,
+    }
+
+
+def test_only_severity_changes_update_an_alert_except_a_widening_supply_gap():
+    settings = RULES.alert_settings()
+    assert {rule_id: s.update_on for rule_id, s in settings.items() if s.update_on} == {
+        "supply_demand_gap": ("committed_next_7d",)
     }
