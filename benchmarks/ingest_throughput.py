@@ -343,6 +343,8 @@ def _movement(fact: Movement, at: datetime) -> tuple[dict[str, Any], dict[str, A
         "lot_no": fact.batch_id,
         "unit_cost": _precise(fact.unit_cost, 4) if fact.unit_cost is not None else None,
         "po_line_id": fact.po_line_id,
+        "so_no": None,
+        "so_line_no": None,
         "to_whse_code": None,
         "posted_at": at,
     }

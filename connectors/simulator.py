@@ -170,7 +170,7 @@ class ErpSimulator:
         for entry in [e for e in self._due if e[0] == today]:
             self._due.remove(entry)
             due, item, warehouse, order_id, quantity = entry
-            yield self._movement(item, warehouse, "601", -quantity, at)
+            yield self._movement(item, warehouse, "601", -quantity, at, sales_order=order_id)
             yield self._order_line(item, warehouse, order_id, quantity, quantity, due, "S", at)
 
     def _replenish(
@@ -236,6 +236,7 @@ class ErpSimulator:
         quantity: float,
         at: datetime,
         po_line_id: int | None = None,
+        sales_order: str | None = None,
     ) -> Record:
         item.on_hand[warehouse] = item.on_hand.get(warehouse, 0) + quantity
         trans_id = next(self._ids)
@@ -248,6 +249,8 @@ class ErpSimulator:
             "lot_no": f"L{at:%y%m%d}-{trans_id}" if quantity > 0 else None,
             "unit_cost": precise_decimal(item.unit_cost, 4),
             "po_line_id": po_line_id,
+            "so_no": sales_order,
+            "so_line_no": 10 if sales_order else None,
             "to_whse_code": None,
             "posted_at": _epoch_micros(at),
         }

@@ -87,7 +87,11 @@ class StockMovement(_Event):
     ``quantity`` follows the movement type: receipts and transfers in add it,
     issues and transfers out remove it (ERPs that post issues as negative
     numbers are accepted: the sign is dropped), an adjustment is a signed
-    delta, and a cycle count is the counted on-hand quantity.
+    delta, and a cycle count is the counted on-hand quantity. A receipt may
+    name the PO line it receives (``po_line_id``), a goods issue for a
+    delivery the sales order line it ships (``sales_order_id`` and
+    ``sales_order_line_id``): the ERP's order-line update follows later, and
+    until it does the shipment must not count as both issued and committed.
     """
 
     kind: Literal["movement"] = "movement"
@@ -97,6 +101,8 @@ class StockMovement(_Event):
     batch_id: Id | None = None
     unit_cost: NonNegative | None = None
     po_line_id: Id | None = None
+    sales_order_id: Id | None = None
+    sales_order_line_id: Id | None = None
     counterpart_warehouse_id: Id | None = None
 
     @model_validator(mode="after")

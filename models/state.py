@@ -159,6 +159,15 @@ class WarehouseStock(BaseModel):
             by_day[line.eta] = by_day.get(line.eta, 0.0) + line.open_quantity
         return by_day
 
+    def ship_against(self, key: str, quantity: float) -> None:
+        """A goods issue for a committed order line: that much is no longer committed."""
+        line = self.committed_lines.get(key)
+        if line is None:
+            return
+        line.shipped_quantity = _q(min(line.shipped_quantity + quantity, line.quantity))
+        if line.open_quantity <= 0:
+            del self.committed_lines[key]
+
     def receive(
         self, quantity: float, at: datetime, batch_id: str | None, unit_cost: float
     ) -> None:
@@ -375,6 +384,9 @@ class MaterialState(BaseModel):
                 stock.issue(quantity)
                 if movement.movement_type is MovementType.ISSUE:
                     stock.last_issue_at = at
+                    if movement.sales_order_id and movement.sales_order_line_id:
+                        key = f"{movement.sales_order_id}/{movement.sales_order_line_id}"
+                        stock.ship_against(key, quantity)
                 if DemandSource(movement.movement_type.value) in config.demand_sources:
                     stock.demand.record(at.date(), quantity)
             case MovementType.ADJUSTMENT | MovementType.CYCLE_COUNT:

@@ -98,6 +98,8 @@ def inv_transaction(**changes: Any) -> dict[str, Any]:
         "lot_no": "L240301-07",
         "unit_cost": precise("1.8200", 4),
         "po_line_id": 77_012,
+        "so_no": None,
+        "so_line_no": None,
         "to_whse_code": None,
         "posted_at": epoch_micros(datetime(2024, 3, 1, 9, 30)),
         **changes,

@@ -313,3 +313,15 @@ def test_receipt_that_overtakes_its_po_line_still_reduces_in_transit():
     assert state.warehouses["W1"].in_transit == 40
     assert state.early_receipts == {}
     assert state.lead_times["S1"].count == 1
+
+
+def test_goods_issue_for_an_order_line_releases_its_commitment_before_the_line_update():
+    state = replay([movement(0, "receipt", 100), order_line(1, 40)])
+    state.apply(wrap(movement(2, "issue", 15, sales_order_id="SO1", sales_order_line_id="10")))
+    assert state.warehouses["W1"].on_hand == 85
+    assert state.warehouses["W1"].committed == 25  # not issued and committed at once
+    assert state.warehouses["W1"].available == 60
+    state.apply(wrap(order_line(3, 40, "partially_shipped", shipped_quantity=15)))
+    assert state.warehouses["W1"].committed == 25
+    state.apply(wrap(movement(4, "issue", 25, sales_order_id="SO1", sales_order_line_id="10")))
+    assert state.warehouses["W1"].committed_lines == {}
