@@ -24,9 +24,16 @@ Two questions, answered on the same real series:
    lead time plus one review period, as ``models.planning.plan`` computes it.
 
    * dynamic: every day ``DemandForecaster`` gives the mean daily demand over
-     the lead time ``d`` and the RMSE of its one-step errors ``sigma_d``;
-     ``SS = z * sqrt(L * sigma_d^2)`` (lead time known, sigma_L = 0), ``ROP =
-     d * L + SS``, order up to ``ROP + d`` (``models.policy``).
+     the lead time ``d`` and the σ of total demand over the lead time
+     ``sigma_over(L)``, measured from its own errors over one day and one week
+     (``models.forecast.LeadTimeDemandError``); ``SS = z * sigma_over(L)``
+     (lead time known, sigma_L = 0), ``ROP = d * L + SS``, order up to ``ROP +
+     d``: the maths of ``models.planning.plan`` (``models.policy``). As in
+     ``plan``, the safety stock protects the lead time only, not the review
+     day, so the L + 1 days are covered a little less often than the target.
+     With ``--textbook-sigma`` it is the textbook ``SS = z * sqrt(L) *
+     sigma_d`` instead, ``sigma_d`` the forecaster's one-step RMSE (the earlier
+     policy, which used the RMSE over all history rather than the recent one).
    * static, ERP: the same formulas once, from the mean and standard deviation
      of daily demand in the training part (a min/max set once in an ERP).
    * static, tuned on history: one fixed order-up-to level per series, found
@@ -40,9 +47,11 @@ Two questions, answered on the same real series:
 
    A second table checks the safety stock's calibration: the share of days
    whose order-up-to level covered the (uncensored) demand of the next L + 1
-   days, against the target; the σ used against the realised one-step RMSE;
-   and the realised error of the (L + 1)-day demand forecast against the
-   ``sqrt(L + 1) * sigma_d`` that independent daily errors would give.
+   days, against the target; the daily σ against the realised one-step RMSE;
+   the σ of lead-time demand used in the safety stock against the realised
+   RMSE of the L-day demand forecast; and the realised error of the (L + 1)-day
+   demand forecast against the ``sqrt(L + 1) * sigma_d`` that independent
+   daily errors would give.
 
    The forecaster learns each day's full demand, lost sales included (in
    production only sales are seen, which understates demand on stock-out
@@ -79,7 +88,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from models.policy import order_up_to, reorder_point, safety_stock
+from models.policy import (
+    order_up_to,
+    safety_stock,
+    safety_stock_of_lead_time_demand,
+)
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
@@ -335,8 +348,8 @@ def match_static(demand: np.ndarray, target_fill: float, lead_time: int, start: 
 
 def static_erp_level(train: np.ndarray, service_level: float, lead_time: int) -> float:
     daily, sigma = float(train.mean()), float(train.std(ddof=1))
-    ss = safety_stock(service_level, lead_time, 0.0, daily, sigma)
-    return order_up_to(reorder_point(daily, lead_time, ss), daily, 1)
+    ss = safety_stock(service_level, lead_time + 1, 0.0, daily, sigma)
+    return order_up_to(daily, lead_time + 1, ss)
 
 
 @dataclass
@@ -349,6 +362,7 @@ class PolicyRun:
     covered: int
     windows: int
     sigma_ratio: float
+    lead_sigma_ratio: float
     lead_time_ratio: float
     methods: Counter = field(default_factory=Counter)
 
@@ -395,26 +409,33 @@ class DynamicPlan:
     levels: list[float]
     daily: list[float]
     sigmas: list[float]
+    lead_sigmas: list[float]
     errors: list[float]
     methods: Counter
 
 
 def dynamic_levels(
-    make: Callable[[], Any], s: Series, service_level: float, lead_time: int
+    make: Callable[[], Any], s: Series, service_level: float, lead_time: int, textbook: bool
 ) -> DynamicPlan:
     """Order-up-to level (and the σ behind it) after the training part and after each test day."""
     model = make()
     for value in s.train:
         model.learn_one(float(value))
-    plan = DynamicPlan([], [], [], [], Counter())
+    sigma_over = None if textbook else getattr(model, "sigma_over", None)
+    plan = DynamicPlan([], [], [], [], [], Counter())
     for k in range(s.test.size + 1):
         path = model.forecast(lead_time)
         daily = max(0.0, sum(path) / lead_time)
         sigma = forecaster_sigma(model)
-        ss = safety_stock(service_level, lead_time, 0.0, daily, sigma)
-        plan.levels.append(order_up_to(reorder_point(daily, lead_time, ss), daily, 1))
+        # What models.planning.plan does (sigma_L = 0 here; daily review, so the protection
+        # interval is L + 1); textbook: sqrt(L + 1) * sigma_d.
+        protection = lead_time + 1
+        sigma_lead = sigma_over(protection) if sigma_over else math.sqrt(protection) * sigma
+        ss = safety_stock_of_lead_time_demand(service_level, sigma_lead, daily, 0.0)
+        plan.levels.append(order_up_to(daily, protection, ss))
         plan.daily.append(daily)
         plan.sigmas.append(sigma)
+        plan.lead_sigmas.append(sigma_lead)
         plan.methods[str(getattr(model, "method", "?"))] += 1
         if k < s.test.size:
             plan.errors.append(path[0] - float(s.test[k]))
@@ -423,9 +444,9 @@ def dynamic_levels(
 
 
 def policy_run(
-    make: Callable[[], Any], s: Series, service_level: float, lead_time: int
+    make: Callable[[], Any], s: Series, service_level: float, lead_time: int, textbook: bool
 ) -> PolicyRun:
-    plan = dynamic_levels(make, s, service_level, lead_time)
+    plan = dynamic_levels(make, s, service_level, lead_time, textbook)
     dynamic = simulate(s.test, plan.levels, lead_time)
     erp = simulate(s.test, static_erp_level(s.train, service_level, lead_time), lead_time)
     # What a planner could do without hindsight: tune one level on the last stretch of
@@ -444,6 +465,10 @@ def policy_run(
     # independent. Compare with the realised error of the forecast demand over the span.
     span_errors = [plan.daily[k] * span - s.test[k : k + span].sum() for k in starts]
     span_rmse = math.sqrt(sum(e * e for e in span_errors) / len(span_errors))
+    # The σ of lead-time demand in the safety stock against the realised error it stands for.
+    lead_starts = range(s.test.size - lead_time + 1)
+    lead_errors = [plan.daily[k] * lead_time - s.test[k : k + lead_time].sum() for k in lead_starts]
+    lead_rmse = math.sqrt(sum(e * e for e in lead_errors) / len(lead_errors))
     return PolicyRun(
         dynamic,
         erp,
@@ -453,6 +478,7 @@ def policy_run(
         covered=sum(windows),
         windows=len(windows),
         sigma_ratio=mean(plan.sigmas[:-1]) / rmse if rmse > 0 else math.nan,
+        lead_sigma_ratio=ratio(mean(plan.lead_sigmas[: len(lead_starts)]), lead_rmse),
         lead_time_ratio=span_rmse / (math.sqrt(span) * rmse) if rmse > 0 else math.nan,
         methods=plan.methods,
     )
@@ -564,14 +590,17 @@ def policy_table(
         caption=(
             "covered = share of test days whose order-up-to level covered the uncensored "
             f"demand of the next {lead_time + 1} days (lead time + review; target "
-            f"{service_level:.0%}); σ used / RMSE = mean sigma_daily used over the tail / "
-            "RMSE of the served one-step forecasts over the tail; span RMSE / √span σ = RMSE "
-            f"of the forecast demand over the {lead_time + 1} days / (√{lead_time + 1} x "
-            "one-step RMSE), 1 if daily errors were independent (median, p10-p90 over series)"
+            f"{service_level:.0%}); σ_d / RMSE = mean sigma_daily over the tail / RMSE of the "
+            "served one-step forecasts over the tail; σ_LT / LT RMSE = mean σ of lead-time "
+            f"demand in the safety stock over the tail / RMSE of the forecast demand over the "
+            f"next {lead_time} days; span RMSE / √span σ = RMSE of the forecast demand over the "
+            f"{lead_time + 1} days / (√{lead_time + 1} x one-step RMSE), 1 if daily errors were "
+            "independent (ratios: median, p10-p90 over series)"
         ),
         caption_justify="left",
     )
-    for column in ("class", "n", "covered", "σ used / realised RMSE", "span RMSE / √span σ"):
+    columns = ("class", "n", "covered", "σ_d / RMSE", "σ_LT / LT RMSE", "span RMSE / √span σ")
+    for column in columns:
         check.add_column(column, justify="left" if column == "class" else "right")
     for name, members in groups(series):
         if not members:
@@ -583,6 +612,7 @@ def policy_table(
             str(len(members)),
             f"{100 * covered:.1f}%",
             spread(r.sigma_ratio for r in picked),
+            spread(r.lead_sigma_ratio for r in picked),
             spread(r.lead_time_ratio for r in picked),
         )
     console.print(check)
@@ -617,6 +647,7 @@ def run_group(
     season: int,
     service_level: float,
     lead_time: int,
+    textbook: bool,
     timings: dict[str, float],
 ) -> None:
     data_table(series)
@@ -637,9 +668,10 @@ def run_group(
         return
 
     started = time.perf_counter()
-    runs = [policy_run(make_auto, s, service_level, lead_time) for s in series]
+    runs = [policy_run(make_auto, s, service_level, lead_time, textbook) for s in series]
     timings[f"{title}: policy simulation"] = time.perf_counter() - started
-    policy_table(series, runs, title, lead_time, service_level)
+    sigma = "textbook √L x σ_d" if textbook else "measured sigma_over(L)"
+    policy_table(series, runs, f"{title}, SS from {sigma}", lead_time, service_level)
     chosen = Table(title=f"{title}: DemandForecaster's method by class", title_justify="left")
     chosen.add_column("class")
     chosen.add_column("method chosen (share of test days)")
@@ -662,6 +694,9 @@ def main(
         Path | None, typer.Option(help="Hyndman's carparts.csv, run as a second group.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the series sample.")] = 7,
+    textbook_sigma: Annotated[
+        bool, typer.Option(help="Dynamic SS from sqrt(L) x one-step σ, the earlier policy.")
+    ] = False,
 ) -> None:
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -669,10 +704,12 @@ def main(
         "yaz", DATA / "yaz_daily_demand.csv"
     )
     daily = sample(prepare(daily, test_share, min_train=60), max_series, seed)
-    run_group("daily (bakery + yaz)", daily, 7, service_level, lead_time, timings)
+    run_group("daily (bakery + yaz)", daily, 7, service_level, lead_time, textbook_sigma, timings)
     if carparts is not None:
         monthly = sample(prepare(load_carparts(carparts), test_share, 24), max_series, seed)
-        run_group("carparts (monthly)", monthly, 12, service_level, lead_time, timings)
+        run_group(
+            "carparts (monthly)", monthly, 12, service_level, lead_time, textbook_sigma, timings
+        )
 
     table = Table(title="Runtime", title_justify="left")
     table.add_column("stage")

@@ -19,7 +19,10 @@ from models.rules.evaluate import evaluate_all
 from models.rules.spec import RuleFile
 from models.state import MaterialState, WarehouseStock
 
-SAFETY_STOCK_FORMULA = "SS = z * sqrt(LT * sigma_d^2 + d^2 * sigma_LT^2); ROP = d * LT + SS"
+SAFETY_STOCK_FORMULA = (
+    "SS = z * sqrt(sigma_LTD^2 + d^2 * sigma_LT^2), sigma_LTD = sigma of forecast errors "
+    "over LT; ROP = d * LT + SS"
+)
 
 
 class Explanation(BaseModel):
@@ -32,6 +35,7 @@ class Explanation(BaseModel):
     formula: str = SAFETY_STOCK_FORMULA
     forecast_daily: float | None = None
     sigma_daily_demand: float | None = None
+    sigma_lead_time_demand: float | None = None
     demand_class: str | None = None
     lead_time_days: float | None = None
     sigma_lead_time_days: float | None = None
@@ -138,6 +142,7 @@ def _alert(
         params=dict(outcome.params) if outcome is not None else {},
         forecast_daily=policy.daily_demand if policy else None,
         sigma_daily_demand=policy.sigma_daily_demand if policy else None,
+        sigma_lead_time_demand=policy.sigma_lead_time_demand if policy else None,
         demand_class=policy.demand_class if policy else None,
         lead_time_days=policy.lead_time_days if policy else None,
         sigma_lead_time_days=policy.sigma_lead_time_days if policy else None,

@@ -21,7 +21,7 @@ from models.policy import (
     order_up_to,
     project_stock,
     reorder_point,
-    safety_stock,
+    safety_stock_of_lead_time_demand,
     service_z,
 )
 
@@ -100,7 +100,17 @@ class PolicySnapshot(BaseModel):
     demand_class: str = Field(description="Syntetos-Boylan class, or unclassified (< 4 weeks).")
     forecast_method: str
     daily_demand: float = Field(description="Mean forecast demand per day over the lead time.")
-    sigma_daily_demand: float = Field(description="RMSE of one-step forecast errors.")
+    sigma_daily_demand: float = Field(
+        description="Recent RMSE of one-step forecast errors (8-week half-life)."
+    )
+    sigma_lead_time_demand: float | None = Field(
+        None,
+        description=(
+            "σ of total demand over the lead time around its forecast, measured from "
+            "forecast errors (DemandForecaster.sigma_over); the demand term of the safety "
+            "stock. None in snapshots written before it was recorded."
+        ),
+    )
     supplier_id: str | None
     lead_time_days: float
     sigma_lead_time_days: float
@@ -143,6 +153,14 @@ def plan(
 
     The forecast runs from ``today`` over the lead time plus the horizon;
     promotions lift it inside their windows before anything is derived from it.
+
+    Safety stock is ``z * sqrt(sigma_LTD^2 + d^2 * sigma_LT^2)`` with
+    ``sigma_LTD = forecaster.sigma_over(LT)``, the σ of demand over the lead
+    time measured from the forecast's own errors over one day and one week,
+    not the textbook ``sqrt(LT) * sigma_d``: the daily errors of a forecast
+    are positively correlated (its level error repeats every day), so the
+    textbook value under-covers (Prak, Teunter & Syntetos 2017; see
+    ``models.forecast.LeadTimeDemandError``).
     """
     default_lt = (
         master.default_lead_time_days if master else None
@@ -153,11 +171,15 @@ def plan(
     forecast = forecaster.forecast(skip + math.ceil(lt_mean) + config.horizon_days)[skip:]
     lifted = _lift(today, forecast, list(promotions))
     sigma_daily_demand = forecaster.sigma_daily
+    sigma_lead_time_demand = forecaster.sigma_over(lt_mean)
     lead_days = max(1, round(lt_mean))
     daily = sum(lifted[:lead_days]) / lead_days
     level = service_level_of(master, config)
-    ss = safety_stock(level, lt_mean, lt_sigma, daily, sigma_daily_demand)
+    ss = safety_stock_of_lead_time_demand(level, sigma_lead_time_demand, daily, lt_sigma)
     rop = reorder_point(daily, lt_mean, ss)
+    protection = lt_mean + config.review_period_days
+    sigma_protection = forecaster.sigma_over(protection)
+    ss_protection = safety_stock_of_lead_time_demand(level, sigma_protection, daily, lt_sigma)
     projection = project_stock(today, on_hand, lifted, committed_by_day, receipts_by_day)
     return PolicySnapshot(
         as_of=today,
@@ -165,6 +187,7 @@ def plan(
         forecast_method=forecaster.method,
         daily_demand=_r(daily),
         sigma_daily_demand=_r(sigma_daily_demand),
+        sigma_lead_time_demand=_r(sigma_lead_time_demand),
         supplier_id=supplier_id,
         lead_time_days=_r(lt_mean),
         sigma_lead_time_days=_r(lt_sigma),
@@ -172,7 +195,7 @@ def plan(
         z=_r(service_z(level)),
         safety_stock=_r(ss),
         reorder_point=_r(rop),
-        order_up_to=_r(order_up_to(rop, daily, config.review_period_days)),
+        order_up_to=_r(order_up_to(daily, protection, ss_protection)),
         days_of_cover=_r(cover) if (cover := days_of_cover(available, daily)) is not None else None,
         projected_stockout_date=projection.stockout_date,
         projected_stockout_days=projection.stockout_days,

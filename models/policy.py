@@ -1,14 +1,29 @@
 """Dynamic inventory policy: safety stock, reorder point and projected stock-out.
 
 The formulas are the textbook ones (DESIGN.md, "Formulas"); what makes them
-dynamic is their inputs: daily demand and its σ come from the online forecast
-and its one-step errors, lead time and its σ from receipts.
+dynamic is their inputs: daily demand and the σ of demand over the lead time
+come from the online forecast and its errors, lead time and its σ from
+receipts.
+
+``safety_stock`` is the textbook formula, which builds the σ of lead-time
+demand from a daily σ as ``sqrt(L) * sigma_d``: right when the daily forecast
+errors are independent. They are not when demand is forecast (the error of
+the forecast's level repeats on every day of the lead time, Prak et al.), so
+planning measures the σ of lead-time demand from the forecast errors
+themselves (Silver et al.) and passes it to
+``safety_stock_of_lead_time_demand``.
 
 References
 ----------
 Silver, E. A., Pyke, D. F., & Thomas, D. J. (2017). *Inventory and Production
 Management in Supply Chains* (4th ed.), ch. 6: safety stock under demand and
-lead-time uncertainty, ``SS = z * sqrt(L * sigma_d^2 + d^2 * sigma_L^2)``.
+lead-time uncertainty, ``SS = z * sqrt(L * sigma_d^2 + d^2 * sigma_L^2)``, and
+σ of lead-time demand estimated from forecast errors.
+
+Prak, D., Teunter, R., & Syntetos, A. (2017). On the calculation of safety
+stocks when demand is forecasted. *European Journal of Operational Research*,
+256(2), 454–461: with forecast demand, ``sqrt(L) * sigma_1`` understates the
+σ of the lead-time forecast error.
 """
 
 import math
@@ -39,14 +54,43 @@ def safety_stock(
     daily_demand: float,
     sigma_daily_demand: float,
 ) -> float:
-    """Stock held against demand and lead-time uncertainty over one lead time.
+    """Stock held against demand and lead-time uncertainty over one lead time (textbook).
+
+    ``z * sqrt(LT * sigma_d^2 + d^2 * sigma_LT^2)``: daily demand errors
+    taken as independent, so σ of lead-time demand is ``sqrt(LT) * sigma_d``.
 
     >>> round(safety_stock(0.95, 9, 0, 10, 4), 2)  # z * sqrt(9 * 16) = 1.6449 * 12
     19.74
     >>> round(safety_stock(0.95, 9, 2, 10, 4), 2)  # z * sqrt(144 + 100 * 4) = 1.6449 * 23.32
     38.36
     """
-    variance = lead_time_days * sigma_daily_demand**2 + daily_demand**2 * sigma_lead_time_days**2
+    return safety_stock_of_lead_time_demand(
+        service_level,
+        math.sqrt(lead_time_days) * sigma_daily_demand,
+        daily_demand,
+        sigma_lead_time_days,
+    )
+
+
+def safety_stock_of_lead_time_demand(
+    service_level: float,
+    sigma_lead_time_demand: float,
+    daily_demand: float,
+    sigma_lead_time_days: float,
+) -> float:
+    """Stock held against demand and lead-time uncertainty, σ of lead-time demand given directly.
+
+    ``z * sqrt(sigma_LTD^2 + d^2 * sigma_LT^2)``, with ``sigma_LTD`` the σ of
+    total demand over the lead time around its forecast (from
+    ``DemandForecaster.sigma_over``), for when daily errors are not
+    independent; ``safety_stock`` is the case ``sigma_LTD = sqrt(LT) * sigma_d``.
+
+    >>> round(safety_stock_of_lead_time_demand(0.95, 18, 10, 0), 2)  # z * 18
+    29.61
+    >>> round(safety_stock_of_lead_time_demand(0.95, 18, 10, 2.4), 2)  # z * sqrt(18² + 24²)
+    49.35
+    """
+    variance = sigma_lead_time_demand**2 + daily_demand**2 * sigma_lead_time_days**2
     return max(service_z(service_level), 0.0) * math.sqrt(variance)
 
 
@@ -59,13 +103,18 @@ def reorder_point(daily_demand: float, lead_time_days: float, safety_stock: floa
     return daily_demand * lead_time_days + safety_stock
 
 
-def order_up_to(reorder_point: float, daily_demand: float, review_period_days: float) -> float:
-    """Level an order should restore: the reorder point plus one review period of demand.
+def order_up_to(daily_demand: float, protection_days: float, safety_stock: float) -> float:
+    """Level an order should restore under periodic review: demand over the protection
+    interval (lead time + review period) plus safety stock for that same interval.
 
-    >>> order_up_to(90, 10, 7)
-    160
+    Reviewing every R days, an order placed today must last until the order
+    after next arrives, L + R days from now (Silver, Pyke & Thomas, ch. 6,
+    the (R, S) system); safety stock for the lead time alone under-covers.
+
+    >>> order_up_to(10, 7 + 7, 30)
+    170
     """
-    return reorder_point + daily_demand * review_period_days
+    return daily_demand * protection_days + safety_stock
 
 
 def days_of_cover(available: float, daily_demand: float) -> float | None:

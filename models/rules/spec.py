@@ -312,6 +312,7 @@ class Rule(BaseModel):
             hint = _suggestion(unknown[0], FACTS)
             raise ValueError(f"unknown fact '{unknown[0]}'{hint}")
         return names
+
     _fingerprint: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")

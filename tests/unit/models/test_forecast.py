@@ -22,6 +22,7 @@ from models.forecast import (
     ForecastMethod,
     HoltWinters,
     InvalidDemandError,
+    LeadTimeDemandError,
     SimpleExponentialSmoothing,
     classify,
 )
@@ -320,6 +321,131 @@ def test_sigma_is_the_rmse_once_two_weeks_of_errors_are_known_and_the_larger_fal
     assert error.sigma(fallback=2.5) == 1.0
 
 
+# --- error over a lead time ----------------------------------------------------
+
+K = LeadTimeDemandError.WINDOW_DAYS
+
+
+def test_weekly_total_is_scored_once_its_last_day_is_known():
+    error = LeadTimeDemandError()
+    days = [8.0, 12.0, 9.0, 11.0, 10.0, 14.0, 6.0, 13.0]
+    for y in days[: K - 1]:
+        error.update(y, [10.0] * K)
+    assert (error.n_windows, error.rmse_window) == (0, None)
+    error.update(days[K - 1], [10.0] * K)
+    assert error.n_windows == 1
+    assert error.rmse_window == pytest.approx(abs(70.0 - sum(days[:K])))  # 70 - 70 = 0
+    error.update(days[K], [10.0] * K)
+    second = 70.0 - sum(days[1 : K + 1])  # -3
+    assert error.n_windows == 2
+    assert error.mse_window == pytest.approx((0.0 + second**2) / 2)  # weight 1/k at first
+    # Forecast minus demand so far of the six weeks still open, oldest first.
+    assert error.pending == pytest.approx([70.0 - sum(days[i:]) for i in range(2, len(days))])
+
+
+def test_weekly_total_compares_the_sum_of_the_daily_forecasts_with_the_week():
+    error = LeadTimeDemandError()
+    for _ in range(K):
+        error.update(5.0, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    assert error.rmse_day == 4.0  # 1 - 5 every day
+    assert error.rmse_window == 7.0  # 28 - 35
+
+
+def test_lead_time_error_of_a_constant_series_goes_to_zero():
+    forecaster = fed(DemandForecaster.new(), [5.0] * 100)
+    assert forecaster.lead_time_error.n_windows >= LeadTimeDemandError.MIN_WINDOWS
+    assert forecaster.sigma_over(K) == pytest.approx(0.0, abs=1e-9)
+    assert forecaster.sigma_over(30) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_persistent_level_shift_makes_the_weekly_error_exceed_root_k_daily_errors():
+    # Noise around a level that jumps by 5 every three weeks: the forecast lags each jump
+    # for days, so its daily errors share a sign and the week's error adds up.
+    days = noisy(3, 300, lambda t: 20.0 + 5.0 * ((t // 21) % 2), 2.0)
+    forecaster = fed(DemandForecaster.new(), days)
+    error = forecaster.lead_time_error
+    assert error.rmse_window > 1.3 * math.sqrt(K) * error.rmse_day
+    assert forecaster.sigma_over(K) == pytest.approx(error.rmse_window)
+    assert forecaster.sigma_over(1) == pytest.approx(error.rmse_day)
+    assert forecaster.sigma_daily == pytest.approx(error.rmse_day)
+
+
+def test_lead_time_error_matches_a_direct_replay_of_the_served_forecasts():
+    days = noisy(4, 120, lambda t: 20.0 + WEEK[t % 7], 3.0)
+    forecaster = DemandForecaster.new(20.0)
+    paths = []
+    for y in days:
+        paths.append(forecaster.forecast(K))
+        forecaster.learn_one(y)
+    weekly = [sum(paths[t]) - sum(days[t : t + K]) for t in range(len(days) - K + 1)]
+    error = forecaster.lead_time_error
+    assert error.n_windows == len(weekly)
+    assert error.pending == pytest.approx(
+        [sum(paths[t]) - sum(days[t:]) for t in range(len(days) - K + 1, len(days))]
+    )
+    w = 1.0 - 0.5 ** (1.0 / LeadTimeDemandError.HALF_LIFE_DAYS)
+    mse = 0.0
+    for k, e in enumerate(weekly, start=1):
+        mse += max(1.0 / k, w) * (e * e - mse)
+    assert error.mse_window == pytest.approx(mse, rel=1e-9)
+
+
+def test_sigma_over_fits_noise_plus_a_persistent_level_error_through_day_and_week():
+    # sigma²(d) = a d + b d² through sigma²(1) = 5, sigma²(7) = 77: b = (77 - 35) / 42 = 1, a = 4.
+    error = LeadTimeDemandError(n=100, mse_day=5.0, mse_window=77.0)
+    assert error.sigma_over(1) == pytest.approx(math.sqrt(5.0))
+    assert error.sigma_over(7) == pytest.approx(math.sqrt(77.0))
+    assert error.sigma_over(14) == pytest.approx(math.sqrt(4 * 14 + 14**2))
+    assert error.sigma_over(2.5) == pytest.approx(math.sqrt(4 * 2.5 + 2.5**2))
+    assert error.sigma_over(0) == 0.0
+
+
+def test_sigma_over_never_goes_below_independent_daily_errors():
+    # A week's error smaller than sqrt(7) days' (errors that cancel, as in intermittent
+    # demand): no persistent part, sqrt(d) * sigma_1.
+    error = LeadTimeDemandError(n=100, mse_day=4.0, mse_window=7.0)
+    assert error.sigma_over(7) == pytest.approx(math.sqrt(7 * 4.0))
+    assert error.sigma_over(30) == pytest.approx(math.sqrt(30 * 4.0))
+
+
+def test_sigma_over_uses_the_larger_fallback_until_four_weeks_of_weekly_errors():
+    few = LeadTimeDemandError(n=LeadTimeDemandError.MIN_WINDOWS + K - 2, mse_day=4.0)
+    few.pending = [0.0] * (K - 1)
+    few.mse_window = 28.0  # sqrt(7) * 2
+    assert few.n_windows == LeadTimeDemandError.MIN_WINDOWS - 1
+    assert few.sigma_over(7, fallback=9.0) == 9.0
+    assert few.sigma_over(7, fallback=1.0) == pytest.approx(math.sqrt(28.0))
+    few.n += 1
+    assert few.sigma_over(7, fallback=9.0) == pytest.approx(math.sqrt(28.0))
+
+
+def test_a_new_forecasters_sigma_over_is_root_days_times_sigma_daily():
+    forecaster = fed(DemandForecaster.new(), [10.0, 0.0, 10.0, 0.0])
+    assert forecaster.sigma_over(9) == pytest.approx(3 * forecaster.sigma_daily)
+
+
+def test_lead_time_error_refuses_a_forecast_that_is_not_one_week_of_finite_days():
+    error = LeadTimeDemandError()
+    error.update(3.0, [2.0] * K)
+    before = error.model_dump()
+    for bad in ([2.0] * (K - 1), [2.0] * (K - 1) + [math.nan]):
+        with pytest.raises(ValueError, match="finite daily values"):
+            error.update(3.0, bad)
+    assert error.model_dump() == before
+
+
+def test_a_record_with_more_open_weeks_scores_the_one_forecast_k_days_ago():
+    # Written by a release with a 10-day window: 9 open, the oldest having seen 9 days, the
+    # one at index 3 six days. With today that one has seen K = 7 days and is scored: 3 - 1
+    # = 2. Its square equals the mean square already held, so the mean square stays exactly
+    # 4 whatever its weight, and would move if another entry were scored.
+    assert K == 7
+    error = LeadTimeDemandError(n=50, pending=[float(i) for i in range(9)], mse_window=4.0)
+    error.update(1.0, [0.0] * K)
+    assert error.mse_window == 4.0
+    assert error.pending == [3.0, 4.0, 5.0, 6.0, 7.0, -1.0]  # the last K - 1 stay open
+
+
 # --- the per-material forecaster ---------------------------------------------
 
 
@@ -490,14 +616,24 @@ def test_state_written_by_another_release_still_loads():
     assert DemandForecaster.model_validate(record) == forecaster
 
 
-def test_forecaster_json_stays_about_one_kilobyte():
+def test_state_written_before_the_lead_time_error_loads_and_starts_measuring_it():
+    forecaster = fed(DemandForecaster.new(), EVERY_THIRD_DAY)
+    record = forecaster.model_dump()
+    del record["lead_time_error"]
+    restored = DemandForecaster.model_validate(record)
+    assert restored.sigma_over(7) == pytest.approx(math.sqrt(7) * restored.sigma_daily)
+    fed(restored, EVERY_THIRD_DAY)
+    assert restored.lead_time_error.n_windows == len(EVERY_THIRD_DAY) - K + 1
+
+
+def test_forecaster_json_stays_under_1_3_kilobytes():
     rng = random.Random(9)
     forecaster = DemandForecaster.new(5e4, DemandClass.LUMPY, initial_adi=3.0, initial_sigma=2e4)
     sizes = []
     for _ in range(400):
         forecaster.learn_one(rng.choice([0.0, 0.0, rng.random() * 1e5]))
         sizes.append(len(forecaster.model_dump_json()))
-    assert max(sizes) <= 1100
+    assert max(sizes) <= 1300
 
 
 # --- properties ----------------------------------------------------------------
@@ -517,6 +653,9 @@ def test_forecasts_are_finite_and_non_negative_for_any_non_negative_days(days, h
         assert all(math.isfinite(y) and y >= 0.0 for y in forecast), type(model).__name__
     assert math.isfinite(model.daily_demand) and model.daily_demand >= 0.0
     assert math.isfinite(model.sigma_daily) and model.sigma_daily >= 0.0
+    for days_ahead in (1, 7, 14.5, 60):
+        sigma = model.sigma_over(days_ahead)
+        assert math.isfinite(sigma) and sigma >= 0.0
 
 
 @settings(max_examples=100, deadline=None)
@@ -537,6 +676,7 @@ def test_json_round_trip_gives_an_equal_forecaster_that_forecasts_and_learns_the
     assert restored == forecaster
     assert restored.forecast(30) == forecaster.forecast(30)
     assert restored.sigma_daily == forecaster.sigma_daily
+    assert restored.sigma_over(10) == forecaster.sigma_over(10)
     assert fed(restored, more).model_dump() == fed(forecaster, more).model_dump()
 
 

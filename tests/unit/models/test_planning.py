@@ -15,9 +15,16 @@ from models.events import (
     PromotionEvent,
     StockMovement,
 )
+from models.forecast import DemandForecaster, LeadTimeDemandError
 from models.lead_time import LeadTimeStats
-from models.planning import CategoryProfile, PlanningConfig
-from models.policy import project_stock, reorder_point, safety_stock, service_z
+from models.planning import CategoryProfile, PlanningConfig, plan
+from models.policy import (
+    project_stock,
+    reorder_point,
+    safety_stock,
+    safety_stock_of_lead_time_demand,
+    service_z,
+)
 from models.state import MaterialState
 
 D0 = date(2026, 3, 2)
@@ -38,6 +45,27 @@ T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
 )
 def test_safety_stock_matches_hand_computed_values(level, lt, sigma_lt, d, sigma_d, expected):
     assert safety_stock(level, lt, sigma_lt, d, sigma_d) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("level", "sigma_ltd", "d", "sigma_lt", "expected"),
+    [
+        (0.95, 20, 10, 0, 1.6448536 * 20),
+        (0.90, 30, 10, 4, 1.2815516 * 50),  # sqrt(30² + (10 * 4)²) = 50
+        (0.50, 30, 10, 4, 0.0),  # z = 0
+    ],
+)
+def test_safety_stock_of_lead_time_demand_matches_hand_computed_values(
+    level, sigma_ltd, d, sigma_lt, expected
+):
+    assert safety_stock_of_lead_time_demand(level, sigma_ltd, d, sigma_lt) == pytest.approx(
+        expected, rel=1e-6
+    )
+
+
+def test_textbook_safety_stock_is_the_case_of_independent_daily_errors():
+    textbook = safety_stock(0.95, 9, 2, 10, 4)
+    assert safety_stock_of_lead_time_demand(0.95, 3 * 4, 10, 2) == pytest.approx(textbook)
 
 
 def test_reorder_point_is_lead_time_demand_plus_safety_stock():
@@ -191,10 +219,14 @@ def test_policy_follows_the_forecast_and_the_abc_service_level():
     for day in range(30):
         state.apply(envelope(issue(day, 10, day)))
     policy = state.warehouses["W"].policy
+    forecaster = state.warehouses["W"].demand.forecaster
     assert policy.service_level == 0.98
     assert policy.daily_demand == pytest.approx(10, abs=0.5)
     assert policy.lead_time_days == 10
-    expected_ss = safety_stock(0.98, 10, 2.0, policy.daily_demand, policy.sigma_daily_demand)
+    assert policy.sigma_lead_time_demand == pytest.approx(forecaster.sigma_over(10), abs=1e-4)
+    expected_ss = safety_stock_of_lead_time_demand(
+        0.98, policy.sigma_lead_time_demand, policy.daily_demand, 2.0
+    )
     assert policy.safety_stock == pytest.approx(expected_ss, abs=1e-3)
     assert policy.reorder_point == pytest.approx(policy.daily_demand * 10 + expected_ss, abs=1e-3)
     assert policy.days_of_cover == pytest.approx(200 / policy.daily_demand, rel=1e-3)
@@ -271,3 +303,49 @@ def test_a_new_material_starts_from_its_category_profile():
     state.apply(envelope(master(category="AUDIO")), config)
     state.apply(envelope(issue(0, 1, 0)), config)
     assert state.warehouses["W"].policy.daily_demand == pytest.approx(25)
+
+
+def test_safety_stock_uses_the_measured_sigma_of_lead_time_demand():
+    forecaster = DemandForecaster.new()
+    for _ in range(60):
+        forecaster.learn_one(10.0)
+    # Recent errors: σ² = 5 over a day, 77 over a week, so σ²(d) = 4 d + d² (see forecast.py).
+    forecaster.lead_time_error = LeadTimeDemandError(n=200, mse_day=5.0, mse_window=77.0)
+    snapshot = plan(
+        today=D0,
+        on_hand=100.0,
+        available=100.0,
+        forecaster=forecaster,
+        first_forecast_day=D0,
+        committed_by_day={},
+        receipts_by_day={},
+        supplier_id=None,
+        lead_time=LeadTimeStats(),  # no receipts: the default 14 days, σ 0.2 * 14 = 2.8
+        overdue_ages=[],
+        master=None,
+        promotions=[],
+        config=PlanningConfig(),  # 95 %
+    )
+    sigma_ltd = math.sqrt(4 * 14 + 14**2)  # sqrt(252), not sqrt(14 * 5) = 8.4
+    expected_ss = 1.6448536 * math.sqrt(sigma_ltd**2 + (10 * 2.8) ** 2)  # 1.6449 * sqrt(1036)
+    assert (snapshot.daily_demand, snapshot.lead_time_days) == (10.0, 14.0)
+    assert snapshot.sigma_daily_demand == pytest.approx(math.sqrt(5.0), abs=1e-4)
+    assert snapshot.sigma_lead_time_demand == pytest.approx(sigma_ltd, abs=1e-4)
+    assert snapshot.safety_stock == pytest.approx(expected_ss, abs=1e-3)
+    assert snapshot.safety_stock == pytest.approx(52.9424, abs=1e-3)
+    assert snapshot.reorder_point == pytest.approx(140 + expected_ss, abs=1e-3)
+
+
+def test_order_up_to_protects_lead_time_plus_review_period():
+    state = MaterialState(material_id="M")
+    state.apply(envelope(master()))
+    for day in range(30):
+        state.apply(envelope(issue(day, 10, day)))
+    policy = state.warehouses["W"].policy
+    forecaster = state.warehouses["W"].demand.forecaster
+    protection = policy.lead_time_days + PlanningConfig().review_period_days
+    sigma = forecaster.sigma_over(protection)
+    expected_ss = safety_stock_of_lead_time_demand(0.98, sigma, policy.daily_demand, 2.0)
+    assert policy.order_up_to == pytest.approx(
+        policy.daily_demand * protection + expected_ss, abs=1e-3
+    )
