@@ -907,8 +907,9 @@ class ForecastMethod(StrEnum):
     TSB = "tsb"
 
 
+# The class's own method; Holt-Winters replaces any of them when it earns it (DemandForecaster).
 _METHOD_OF_CLASS = {
-    DemandClass.SMOOTH: ForecastMethod.SES,  # Holt-Winters when it earns it, see DemandForecaster
+    DemandClass.SMOOTH: ForecastMethod.SES,
     DemandClass.ERRATIC: ForecastMethod.SES,
     DemandClass.INTERMITTENT: ForecastMethod.SBA,
     DemandClass.LUMPY: ForecastMethod.TSB,
@@ -918,26 +919,37 @@ _METHOD_OF_CLASS = {
 class DemandForecaster(_State):
     """Online daily demand forecast of one material: class, method, forecast and its error.
 
-    Every day learned goes to the profile and to every method; the method
-    served is chosen by the demand class:
+    Every day learned goes to the profile and to every method. The demand
+    class picks its own method, and Holt-Winters is served instead of it
+    whenever a weekly pattern is evident:
 
-    ========================  ==================================================
-    class                     method
-    ========================  ==================================================
-    smooth                    Holt-Winters if a weekly pattern is evident, else SES
-    erratic                   simple exponential smoothing (SES)
-    intermittent              SBA
-    lumpy                     TSB
-    ========================  ==================================================
+    ============  ==================================  ===========================
+    class         class method                        served
+    ============  ==================================  ===========================
+    smooth        simple exponential smoothing (SES)  Holt-Winters if a weekly
+    erratic       SES                                 pattern is evident, else
+    intermittent  SBA                                 the class method
+    lumpy         TSB
+    ============  ==================================  ===========================
 
-    *A weekly pattern is evident* when at least ``HOLT_WINTERS_MIN_DAYS`` (21)
-    days are known and, over the last four weeks or so, Holt-Winters'
-    one-step squared error is below ``HOLT_WINTERS_GAIN`` (90 %) of SES's.
-    Both are scored out of sample every day from Holt-Winters'
-    initialisation (day 14) on, as exponentially weighted mean squared errors
-    (weight ``max(1/k, 1/28)`` for the k-th), so Holt-Winters is chosen only
-    when its weekday offsets (and trend) forecast better than a flat level by
-    a margin, not because its indices are non-zero on noise.
+    *A weekly pattern is evident* (``weekly_pattern_evident``) when at least
+    ``HOLT_WINTERS_MIN_DAYS`` (21) days are known and, over the last four
+    weeks or so, Holt-Winters' one-step squared error is below
+    ``HOLT_WINTERS_GAIN`` (90 %) of the class method's. Every method is
+    scored out of sample every day from Holt-Winters' initialisation (day 14)
+    on, as exponentially weighted mean squared errors (weight
+    ``max(1/k, 1/28)`` for the k-th), so Holt-Winters is chosen only when its
+    weekday offsets (and trend) forecast better than the class method by a
+    margin, not because its indices are non-zero on noise.
+
+    The test applies to every class because the class can come from the
+    calendar rather than from sparse demand: a shop closed at weekends has
+    no demand on two days a week, ADI 7/5 = 1.4 > 1.32, so steady weekday
+    demand is intermittent (or erratic, or lumpy, when the weekday sizes
+    differ a lot). Holt-Winters' weekday offsets forecast those zeros and
+    sizes; the flat rate of SBA or TSB spreads the week's demand over all
+    seven days. Demand that is sparse on no particular weekday gives
+    Holt-Winters nothing to learn, and its class method stays.
 
     The class and method are re-chosen every ``RECLASSIFY_EVERY_DAYS`` (7)
     days once ``RECLASSIFY_AFTER_DAYS`` (28) days are known; before that the
@@ -969,8 +981,11 @@ class DemandForecaster(_State):
         The method served.
     demand_class
         Class at the last (re)classification; the initial class (or None) before.
-    ses_mse, holt_winters_mse
-        Exponentially weighted one-step MSE of SES and Holt-Winters, for the choice between them.
+    ses_mse, holt_winters_mse, sba_mse, tsb_mse
+        Exponentially weighted one-step MSE of each method, for the choice
+        between Holt-Winters and the class method. A record written before
+        ``sba_mse`` and ``tsb_mse`` existed loads them as 0, which keeps SBA
+        or TSB served until they have caught up (a few weeks).
     prior_sigma
         σ of daily demand from the category, used while fewer than 14 errors are known.
 
@@ -985,6 +1000,17 @@ class DemandForecaster(_State):
     (<DemandClass.INTERMITTENT: 'intermittent'>, <ForecastMethod.SBA: 'sba'>)
     >>> round(forecaster.daily_demand, 4)
     1.9
+
+    A shop closed at weekends: the zeros make steady weekday demand
+    intermittent, and Holt-Winters, which forecasts them, serves it:
+
+    >>> forecaster = DemandForecaster.new()
+    >>> for y in [10, 12, 14, 11, 9, 0, 0] * 6:
+    ...     forecaster.learn_one(y)
+    >>> forecaster.demand_class, forecaster.method
+    (<DemandClass.INTERMITTENT: 'intermittent'>, <ForecastMethod.HOLT_WINTERS: 'holt_winters'>)
+    >>> [round(y, 6) for y in forecaster.forecast(7)]
+    [10.0, 12.0, 14.0, 11.0, 9.0, 0.0, 0.0]
 
     Demand that steps between 10 and 15 every other week: after each step the
     forecast's level lags for days, so the error of a week's total is far
@@ -1031,6 +1057,8 @@ class DemandForecaster(_State):
     demand_class: DemandClass | None = None
     ses_mse: float = Field(0.0, ge=0.0)
     holt_winters_mse: float = Field(0.0, ge=0.0)
+    sba_mse: float = Field(0.0, ge=0.0)
+    tsb_mse: float = Field(0.0, ge=0.0)
     prior_sigma: float = Field(0.0, ge=0.0)
 
     @classmethod
@@ -1065,8 +1093,8 @@ class DemandForecaster(_State):
             raise ValueError(f"initial_adi is in days between demands, >= 1; got {initial_adi!r}")
         if not (math.isfinite(initial_sigma) and initial_sigma >= 0.0):
             raise ValueError(f"initial_sigma must be finite and >= 0, got {initial_sigma!r}")
-        method = ForecastMethod.SES if initial_class is None else _METHOD_OF_CLASS[initial_class]
-        forecaster = cls(method=method, demand_class=initial_class, prior_sigma=initial_sigma)
+        forecaster = cls(demand_class=initial_class, prior_sigma=initial_sigma)
+        forecaster.method = forecaster.class_method
         if d > 0.0:
             p = float(initial_adi)
             forecaster.ses.level = d
@@ -1087,7 +1115,7 @@ class DemandForecaster(_State):
     def learn_one(self, y: float) -> None:
         """Learn the next closed day's demand ``y`` (zeros included), in order."""
         y = _check_demand(y)
-        ses, hw = self.ses, self.holt_winters
+        ses, hw, sba, tsb = self.ses, self.holt_winters, self.sba, self.tsb
         # SES has a level once a day or a prior is known: then there is a forecast to score.
         if ses.level is not None:
             path = self._model(self.method)._forecast(LeadTimeDemandError.WINDOW_DAYS)
@@ -1100,32 +1128,55 @@ class DemandForecaster(_State):
             w = max(1.0 / k, 1.0 / self.COMPARISON_MEMORY_DAYS)
             ses_e = ses._forecast(1)[0] - y
             hw_e = hw._forecast(1)[0] - y
+            sba_e = sba._forecast(1)[0] - y
+            tsb_e = tsb._forecast(1)[0] - y
             self.ses_mse += w * (ses_e * ses_e - self.ses_mse)
             self.holt_winters_mse += w * (hw_e * hw_e - self.holt_winters_mse)
+            self.sba_mse += w * (sba_e * sba_e - self.sba_mse)
+            self.tsb_mse += w * (tsb_e * tsb_e - self.tsb_mse)
         self.profile._update(y)
         ses._learn(y)
         hw._learn(y)
-        self.sba._learn(y)
-        self.tsb._learn(y)
+        sba._learn(y)
+        tsb._learn(y)
         n = self.profile.n_days
         if n >= self.RECLASSIFY_AFTER_DAYS and n % self.RECLASSIFY_EVERY_DAYS == 0:
             self._reclassify()
 
     def _reclassify(self) -> None:
-        demand_class = self.profile.demand_class
-        self.demand_class = demand_class
-        if demand_class is DemandClass.SMOOTH and self.weekly_pattern_evident:
+        self.demand_class = self.profile.demand_class
+        if self.weekly_pattern_evident:
             self.method = ForecastMethod.HOLT_WINTERS
         else:
-            self.method = _METHOD_OF_CLASS[demand_class]
+            self.method = self.class_method
+
+    @property
+    def class_method(self) -> ForecastMethod:
+        """The method of the demand class (``demand_class``; SES before any class)."""
+        if self.demand_class is None:
+            return ForecastMethod.SES
+        return _METHOD_OF_CLASS[self.demand_class]
+
+    def _recent_mse(self, method: ForecastMethod) -> float:
+        if method is ForecastMethod.HOLT_WINTERS:
+            return self.holt_winters_mse
+        if method is ForecastMethod.SBA:
+            return self.sba_mse
+        if method is ForecastMethod.TSB:
+            return self.tsb_mse
+        return self.ses_mse
 
     @property
     def weekly_pattern_evident(self) -> bool:
-        """Whether Holt-Winters has recently forecast clearly better than SES (see class doc)."""
+        """Whether Holt-Winters has recently forecast clearly better than the class method.
+
+        See the class doc: three weeks known, and Holt-Winters' recent one-step
+        MSE below ``HOLT_WINTERS_GAIN`` of the class method's.
+        """
         return (
             self.profile.n_days >= self.HOLT_WINTERS_MIN_DAYS
             and self.holt_winters.n >= self.HOLT_WINTERS_MIN_DAYS
-            and self.holt_winters_mse < self.HOLT_WINTERS_GAIN * self.ses_mse
+            and self.holt_winters_mse < self.HOLT_WINTERS_GAIN * self._recent_mse(self.class_method)
         )
 
     def forecast(self, horizon: int) -> list[float]:

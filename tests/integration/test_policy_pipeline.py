@@ -1,5 +1,6 @@
 """Dynamic policy through the real pipeline: a demand spike, then a receipt."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -71,3 +72,57 @@ def test_demand_spike_raises_the_reorder_point_and_a_receipt_moves_the_stockout(
         or replenished["projected_stockout_days"] > spike["projected_stockout_days"]
     )
     assert replenished["days_of_cover"] > spike["days_of_cover"]
+
+
+def test_a_category_promotion_lifts_the_forecast_of_its_materials_only(pipeline: Pipeline):
+    today = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=20)
+    pipeline.send(
+        "erp.promotions",
+        {
+            "event_id": "p1",
+            "event_time": start.isoformat(),
+            "promotion_id": "FESTIVAL",
+            "category": "AUDIO",
+            "starts_on": start.date().isoformat(),
+            "ends_on": (today + timedelta(days=60)).date().isoformat(),
+            "uplift": 3.0,
+        },
+        key=b"FESTIVAL",
+    )
+    pipeline.flush()
+    time.sleep(2)  # the promotion reaches every worker's category table
+    for material, category in (("HP-300", "AUDIO"), ("CABLE-1", "ACCESSORIES")):
+        pipeline.send(
+            "erp.materials",
+            {
+                "event_id": f"m-{material}",
+                "event_time": start.isoformat(),
+                "material_id": material,
+                "name": material,
+                "category": category,
+            },
+        )
+        for day in range(20):
+            at = start + timedelta(days=day, hours=1)
+            pipeline.send(
+                "erp.stock-movements",
+                {
+                    "event_id": f"{material}-{day}",
+                    "event_time": at.isoformat(),
+                    "material_id": material,
+                    "movement_type": "issue",
+                    "warehouse_id": "SH01",
+                    "quantity": 4,
+                },
+            )
+    pipeline.flush()
+
+    def policy(material: str) -> dict:
+        state = wait_until(
+            lambda: (s := pipeline.material(material)) and s["events_applied"] == 21 and s
+        )
+        return state["warehouses"]["SH01"]["policy"]
+
+    lifted, plain = policy("HP-300"), policy("CABLE-1")
+    assert lifted["daily_demand"] == pytest.approx(3 * plain["daily_demand"], rel=1e-6)
