@@ -121,7 +121,7 @@ class Pipeline:
 
     def material(self, material_id: str) -> dict | None:
         response = httpx.get(f"{self.url}/materials/{material_id}", timeout=10)
-        if response.status_code == 404:
+        if response.status_code in (404, 503):  # unknown, or the worker is rebalancing
             return None
         response.raise_for_status()
         return response.json()

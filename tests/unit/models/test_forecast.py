@@ -4,6 +4,7 @@ import itertools
 import math
 import random
 import statistics
+from collections import Counter
 
 import pytest
 from hypothesis import given, settings
@@ -41,6 +42,12 @@ def noisy(seed: int, days: int, mean, sd: float) -> list[float]:
     """``days`` of Gaussian demand around ``mean(t)``, clipped at zero."""
     rng = random.Random(seed)
     return [max(0.0, rng.gauss(mean(t), sd)) for t in range(days)]
+
+
+def weekly(seed: int, days: int, week: list[float], sd: float) -> list[float]:
+    """``days`` of Gaussian demand around ``week[t % 7]``, and exactly 0 on its closed (0) days."""
+    rng = random.Random(seed)
+    return [max(0.0, rng.gauss(week[t % 7], sd)) if week[t % 7] else 0.0 for t in range(days)]
 
 
 # --- simple exponential smoothing -------------------------------------------
@@ -552,6 +559,75 @@ def test_smooth_demand_without_a_weekly_pattern_is_served_by_ses(seed):
     assert forecaster.method is ForecastMethod.SES
 
 
+CLOSED_AT_WEEKENDS = [20.0, 20.0, 20.0, 20.0, 20.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_steady_weekday_demand_closed_at_weekends_is_intermittent_but_served_by_holt_winters(
+    seed,
+):
+    forecaster = fed(DemandForecaster.new(), weekly(seed, 84, CLOSED_AT_WEEKENDS, 3.0))
+    assert forecaster.demand_class is DemandClass.INTERMITTENT  # ADI 7/5 = 1.4
+    assert forecaster.class_method is ForecastMethod.SBA
+    assert forecaster.weekly_pattern_evident
+    assert forecaster.method is ForecastMethod.HOLT_WINTERS
+    assert forecaster.holt_winters_mse < 0.5 * forecaster.sba_mse
+    # Day 84 is a Monday of the pattern: five open days, then the weekend's zeros.
+    assert forecaster.forecast(7) == pytest.approx(CLOSED_AT_WEEKENDS, abs=3.0)
+
+
+@pytest.mark.parametrize(
+    ("week", "demand_class", "class_method"),
+    [
+        ([30.0, 5.0, 5.0, 8.0, 5.0, 40.0, 5.0], DemandClass.ERRATIC, ForecastMethod.SES),
+        ([3.0, 3.0, 40.0, 3.0, 3.0, 0.0, 0.0], DemandClass.LUMPY, ForecastMethod.TSB),
+    ],
+)
+def test_a_strong_weekday_pattern_is_served_by_holt_winters_whatever_the_class(
+    week, demand_class, class_method
+):
+    forecaster = fed(DemandForecaster.new(), weekly(2, 84, week, 1.0))
+    assert forecaster.demand_class is demand_class
+    assert forecaster.class_method is class_method
+    assert forecaster.method is ForecastMethod.HOLT_WINTERS
+    assert forecaster.forecast(7) == pytest.approx(week, abs=2.0)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_evenly_sparse_demand_stays_on_sba(seed):
+    # Demand on about every third day, on no particular weekday: nothing for Holt-Winters.
+    rng = random.Random(seed)
+    days = [rng.uniform(4.0, 8.0) if rng.random() < 1 / 3 else 0.0 for _ in range(364)]
+    forecaster = DemandForecaster.new()
+    served: Counter[ForecastMethod] = Counter()
+    for day, y in enumerate(days, start=1):
+        forecaster.learn_one(y)
+        if day >= DemandForecaster.RECLASSIFY_AFTER_DAYS:
+            served[forecaster.method] += 1
+    assert forecaster.demand_class is DemandClass.INTERMITTENT
+    assert forecaster.method is ForecastMethod.SBA
+    # Holt-Winters can beat SBA by the margin over a few weeks by chance, but rarely.
+    assert served[ForecastMethod.HOLT_WINTERS] <= 0.05 * served.total()
+
+
+def test_each_methods_recent_mse_weighs_its_one_step_errors_from_holt_winters_initialisation():
+    rng = random.Random(12)
+    days = [rng.uniform(1.0, 9.0) if rng.random() < 0.5 else 0.0 for _ in range(90)]
+    forecaster = DemandForecaster.new()
+    errors: dict[str, list[float]] = {name: [] for name in ("ses", "holt_winters", "sba", "tsb")}
+    for y in days:
+        if forecaster.holt_winters.initialised:
+            for name, history in errors.items():
+                history.append(getattr(forecaster, name).forecast(1)[0] - y)
+        forecaster.learn_one(y)
+    assert len(errors["ses"]) == len(days) - HoltWinters.WARM_UP_DAYS
+    for name, history in errors.items():
+        mse = 0.0
+        for k, e in enumerate(history, start=1):
+            mse += max(1.0 / k, 1.0 / DemandForecaster.COMPARISON_MEMORY_DAYS) * (e * e - mse)
+        assert getattr(forecaster, f"{name}_mse") == pytest.approx(mse, rel=1e-9), name
+
+
 def test_initial_method_is_kept_until_four_weeks_then_re_chosen_weekly():
     forecaster = DemandForecaster.new(5.0, DemandClass.LUMPY)
     changes = []
@@ -624,6 +700,18 @@ def test_state_written_before_the_lead_time_error_loads_and_starts_measuring_it(
     assert restored.sigma_over(7) == pytest.approx(math.sqrt(7) * restored.sigma_daily)
     fed(restored, EVERY_THIRD_DAY)
     assert restored.lead_time_error.n_windows == len(EVERY_THIRD_DAY) - K + 1
+
+
+def test_state_written_before_sba_and_tsb_were_scored_keeps_their_method_until_they_catch_up():
+    forecaster = fed(DemandForecaster.new(), weekly(1, 84, CLOSED_AT_WEEKENDS, 3.0))
+    assert forecaster.method is ForecastMethod.HOLT_WINTERS
+    record = forecaster.model_dump()
+    del record["sba_mse"], record["tsb_mse"]
+    restored = DemandForecaster.model_validate(record)
+    assert (restored.sba_mse, restored.tsb_mse) == (0.0, 0.0)
+    assert not restored.weekly_pattern_evident  # no evidence against SBA yet: SBA
+    fed(restored, weekly(2, 7, CLOSED_AT_WEEKENDS, 3.0))
+    assert restored.method is ForecastMethod.HOLT_WINTERS
 
 
 def test_forecaster_json_stays_under_1_3_kilobytes():
