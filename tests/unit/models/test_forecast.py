@@ -572,8 +572,11 @@ def test_steady_weekday_demand_closed_at_weekends_is_intermittent_but_served_by_
     assert forecaster.weekly_pattern_evident
     assert forecaster.method is ForecastMethod.HOLT_WINTERS
     assert forecaster.holt_winters_mse < 0.5 * forecaster.sba_mse
-    # Day 84 is a Monday of the pattern: five open days, then the weekend's zeros.
-    assert forecaster.forecast(7) == pytest.approx(CLOSED_AT_WEEKENDS, abs=3.0)
+    # Day 84 starts a week: five open days near 20 and the weekend near 0, where SBA's
+    # flat rate spreads the week over seven days (about 20 * 5/7 * 0.95 = 13.6 every day).
+    forecast = forecaster.forecast(7)
+    assert forecast[:5] == pytest.approx(CLOSED_AT_WEEKENDS[:5], abs=5.0)
+    assert max(forecast[5:]) < 1.0
 
 
 @pytest.mark.parametrize(
