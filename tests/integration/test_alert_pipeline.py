@@ -152,3 +152,43 @@ def test_a_silence_published_with_the_cli_mutes_only_matching_alerts(
     by_material = {alert.material_id: alert for alert in alerts}
     assert by_material["SPARE-8"].silenced and not by_material["SPARE-8"].notify
     assert not by_material["SPARE-9"].silenced and by_material["SPARE-9"].notify
+
+
+def test_rules_dry_run_shows_what_would_fire_against_current_state_without_emitting(
+    pipeline: Pipeline, tmp_path: Path
+):
+    t0 = datetime(2026, 4, 6, 8, tzinfo=UTC)
+    pipeline.send("erp.stock-movements", movement("r1", "receipt", 40, t0, "BOLT-1"))
+    pipeline.flush()
+    wait_until(lambda: pipeline.material("BOLT-1"))
+    alerts_before = len(pipeline.read_all("stockloop.alerts", expected=1, timeout=3))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: 1\n"
+        "rules:\n"
+        "  - id: low_on_hand\n"
+        "    description: On hand below a fixed minimum.\n"
+        "    params: {minimum: 50}\n"
+        "    when: on_hand < $minimum\n"
+        "    severity: critical\n"
+    )
+    env = pipeline.env | {"COLUMNS": "200"}
+    result = wait_until(
+        lambda: (
+            (
+                r := subprocess.run(
+                    [STOCKLOOP, "rules", "dry-run", str(rules)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+            )
+            and "BOLT-1" in r.stdout
+            and r
+        )
+    )
+    line = next(row for row in result.stdout.splitlines() if "low_on_hand" in row)
+    assert "BOLT-1" in line and "critical" in line and "on_hand=40" in line
+    assert "1 alert(s) would fire; nothing was emitted" in result.stdout
+    assert len(pipeline.read_all("stockloop.alerts", expected=1, timeout=3)) == alerts_before
