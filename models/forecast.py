@@ -1104,18 +1104,13 @@ class DemandForecaster(_State):
         return forecaster
 
     def _model(self, method: ForecastMethod) -> DemandModel:
-        if method is ForecastMethod.HOLT_WINTERS:
-            return self.holt_winters
-        if method is ForecastMethod.SBA:
-            return self.sba
-        if method is ForecastMethod.TSB:
-            return self.tsb
-        return self.ses
+        # Each method's model and recent MSE are the fields named after it.
+        return getattr(self, method.value)
 
     def learn_one(self, y: float) -> None:
         """Learn the next closed day's demand ``y`` (zeros included), in order."""
         y = _check_demand(y)
-        ses, hw, sba, tsb = self.ses, self.holt_winters, self.sba, self.tsb
+        ses, hw = self.ses, self.holt_winters
         # SES has a level once a day or a prior is known: then there is a forecast to score.
         if ses.level is not None:
             path = self._model(self.method)._forecast(LeadTimeDemandError.WINDOW_DAYS)
@@ -1126,19 +1121,13 @@ class DemandForecaster(_State):
         if hw.initialised:
             k = hw.n - hw.WARM_UP_DAYS + 1
             w = max(1.0 / k, 1.0 / self.COMPARISON_MEMORY_DAYS)
-            ses_e = ses._forecast(1)[0] - y
-            hw_e = hw._forecast(1)[0] - y
-            sba_e = sba._forecast(1)[0] - y
-            tsb_e = tsb._forecast(1)[0] - y
-            self.ses_mse += w * (ses_e * ses_e - self.ses_mse)
-            self.holt_winters_mse += w * (hw_e * hw_e - self.holt_winters_mse)
-            self.sba_mse += w * (sba_e * sba_e - self.sba_mse)
-            self.tsb_mse += w * (tsb_e * tsb_e - self.tsb_mse)
+            for method in ForecastMethod:
+                e = self._model(method)._forecast(1)[0] - y
+                mse = self._recent_mse(method)
+                setattr(self, f"{method.value}_mse", mse + w * (e * e - mse))
         self.profile._update(y)
-        ses._learn(y)
-        hw._learn(y)
-        sba._learn(y)
-        tsb._learn(y)
+        for method in ForecastMethod:
+            self._model(method)._learn(y)
         n = self.profile.n_days
         if n >= self.RECLASSIFY_AFTER_DAYS and n % self.RECLASSIFY_EVERY_DAYS == 0:
             self._reclassify()
@@ -1158,13 +1147,7 @@ class DemandForecaster(_State):
         return _METHOD_OF_CLASS[self.demand_class]
 
     def _recent_mse(self, method: ForecastMethod) -> float:
-        if method is ForecastMethod.HOLT_WINTERS:
-            return self.holt_winters_mse
-        if method is ForecastMethod.SBA:
-            return self.sba_mse
-        if method is ForecastMethod.TSB:
-            return self.tsb_mse
-        return self.ses_mse
+        return getattr(self, f"{method.value}_mse")
 
     @property
     def weekly_pattern_evident(self) -> bool:
