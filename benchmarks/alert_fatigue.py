@@ -84,7 +84,7 @@ from models.events import (
     SalesOrderLine,
     StockMovement,
 )
-from models.facts import warehouse_facts
+from models.facts import scope_of, warehouse_facts
 from models.planning import PlanningConfig
 from models.rules.evaluate import evaluate_all
 from models.rules.spec import RuleFile, builtin_rules, load_rules
@@ -649,12 +649,7 @@ def _count_naive(
     """A status-quo system: every firing rule is a notification, at every check."""
     fired_here = False
     for warehouse_id, stock in state.warehouses.items():
-        scope = {
-            "material_id": state.material_id,
-            "warehouse_id": warehouse_id,
-            "category": state.master.category if state.master else None,
-            "abc_class": state.master.abc_class if state.master else None,
-        }
+        scope = scope_of(state, warehouse_id)
         for outcome in evaluate_all(rules, warehouse_facts(state, stock, now), scope):
             if not outcome.firing:
                 continue
@@ -726,12 +721,7 @@ def evaluation_split(state: MaterialState, rules: RuleFile, now: datetime) -> di
     state = MaterialState.model_validate_json(state.model_dump_json(exclude_computed_fields=True))
     evaluate_alerts(state, rules, now)  # settle: later calls at the same time change nothing
     warehouse_id, stock = next(iter(state.warehouses.items()))
-    scope = {
-        "material_id": state.material_id,
-        "warehouse_id": warehouse_id,
-        "category": state.master.category if state.master else None,
-        "abc_class": state.master.abc_class if state.master else None,
-    }
+    scope = scope_of(state, warehouse_id)
     facts = warehouse_facts(state, stock, now)
     outcomes = evaluate_all(rules, facts, scope)
     book = state.alerts.model_copy(deep=True)

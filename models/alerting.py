@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.alerts import Acknowledge, AlertTransition, Silence
 from models.events import SCHEMA_VERSION
-from models.facts import warehouse_facts
+from models.facts import scope_of, warehouse_facts
 from models.priority import Priority, priority_of
 from models.rules.evaluate import evaluate_all
 from models.rules.spec import RuleFile
@@ -106,12 +106,7 @@ def evaluate_alerts(
     for warehouse_id in state.warehouses if warehouses is None else warehouses:
         stock = state.warehouses[warehouse_id]
         facts = warehouse_facts(state, stock, now)
-        scope = {
-            "material_id": state.material_id,
-            "warehouse_id": warehouse_id,
-            "category": state.master.category if state.master else None,
-            "abc_class": state.master.abc_class if state.master else None,
-        }
+        scope = scope_of(state, warehouse_id)
         outcomes = evaluate_all(rules, facts, scope)
         by_rule = {outcome.rule_id: outcome for outcome in outcomes}
         for transition in book.step(outcomes, scope, now, settings, rules.inhibit, silences):

@@ -55,3 +55,14 @@ def warehouse_facts(
         "unit_cost": state.master.unit_cost if state.master else None,
         "demand_shift": (1.0 if shift_on and (today - shift_on).days <= SHIFT_MEMORY_DAYS else 0.0),
     }
+
+
+def scope_of(state: MaterialState, warehouse_id: str) -> dict[str, str | None]:
+    """What a rule's ``scope`` matches and an alert is labelled with, for one stock."""
+    master = state.master
+    return {
+        "material_id": state.material_id,
+        "warehouse_id": warehouse_id,
+        "category": master.category if master else None,
+        "abc_class": master.abc_class if master else None,
+    }

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from connectors.producer import produce
 from connectors.topic_reader import read_topic
-from models.facts import warehouse_facts
+from models.facts import scope_of, warehouse_facts
 from models.rules.evaluate import evaluate_all
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
 from models.state import MaterialState
@@ -91,12 +91,7 @@ def dry_run(
         if now is None:
             continue
         for warehouse_id, stock in sorted(state.warehouses.items()):
-            scope = {
-                "material_id": state.material_id,
-                "warehouse_id": warehouse_id,
-                "category": state.master.category if state.master else None,
-                "abc_class": state.master.abc_class if state.master else None,
-            }
+            scope = scope_of(state, warehouse_id)
             for outcome in evaluate_all(rules, warehouse_facts(state, stock, now), scope):
                 if outcome.firing:
                     firing += 1

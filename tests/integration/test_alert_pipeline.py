@@ -25,6 +25,21 @@ def alerts_of(pipeline: Pipeline, rule_id: str, count: int) -> list[Alert]:
     return wait_until(arrived, timeout=60, interval=0.5)
 
 
+def low_on_hand_rules(directory: Path, minimum: float, severity: str) -> Path:
+    """A rule file with one new rule: on hand below a fixed minimum."""
+    rules = directory / "rules.yaml"
+    rules.write_text(
+        "version: 1\n"
+        "rules:\n"
+        "  - id: low_on_hand\n"
+        "    description: On hand below a fixed minimum.\n"
+        f"    params: {{minimum: {minimum}}}\n"
+        "    when: on_hand < $minimum\n"
+        f"    severity: {severity}\n"
+    )
+    return rules
+
+
 def movement(event_id: str, kind: str, quantity: float, at: datetime, material: str) -> dict:
     return {
         "event_id": event_id,
@@ -88,23 +103,14 @@ def test_a_rule_published_on_the_rules_topic_applies_without_restart(
     wait_until(lambda: ticking_pipeline.material("BOX-1"))
     pid = ticking_pipeline.process.pid
 
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        "version: 1\n"
-        "rules:\n"
-        "  - id: low_on_hand\n"
-        "    description: On hand below a fixed minimum.\n"
-        "    params: {minimum: 50}\n"
-        "    when: on_hand < $minimum\n"
-        "    severity: warning\n"
-    )
+    rules = low_on_hand_rules(tmp_path, minimum=50, severity="warning")
     subprocess.run([STOCKLOOP, "rules", "apply", str(rules)], env=ticking_pipeline.env, check=True)
     [raised] = alerts_of(ticking_pipeline, "low_on_hand", 1)
     assert raised.status == "raised"
     assert raised.explanation.values == {"on_hand": 40}
     assert ticking_pipeline.process.pid == pid and ticking_pipeline.process.poll() is None
 
-    rules.write_text(rules.read_text().replace("{minimum: 50}", "{minimum: 30}"))
+    low_on_hand_rules(tmp_path, minimum=30, severity="warning")
     subprocess.run([STOCKLOOP, "rules", "apply", str(rules)], env=ticking_pipeline.env, check=True)
     _, resolved = alerts_of(ticking_pipeline, "low_on_hand", 2)
     assert resolved.status == "resolved"
@@ -162,16 +168,7 @@ def test_rules_dry_run_shows_what_would_fire_against_current_state_without_emitt
     pipeline.flush()
     wait_until(lambda: pipeline.material("BOLT-1"))
     alerts_before = len(pipeline.read_all("stockloop.alerts", expected=1, timeout=3))
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(
-        "version: 1\n"
-        "rules:\n"
-        "  - id: low_on_hand\n"
-        "    description: On hand below a fixed minimum.\n"
-        "    params: {minimum: 50}\n"
-        "    when: on_hand < $minimum\n"
-        "    severity: critical\n"
-    )
+    rules = low_on_hand_rules(tmp_path, minimum=50, severity="critical")
     env = pipeline.env | {"COLUMNS": "200"}
     result = wait_until(
         lambda: (
