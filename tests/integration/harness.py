@@ -31,8 +31,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(check: Callable[[], object], timeout: float = 60.0, interval: float = 0.25):
-    """Poll ``check`` until it returns something truthy; fail with its last value on timeout."""
+def wait_until(
+    check: Callable[[], object],
+    timeout: float = 60.0,
+    interval: float = 0.25,
+    describe: Callable[[], object] | None = None,
+):
+    """Poll ``check`` until it returns something truthy.
+
+    On timeout, fail with the check's last value, or with what ``describe``
+    says about the state of things when a bare ``False`` would tell nothing.
+    """
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -40,7 +49,8 @@ def wait_until(check: Callable[[], object], timeout: float = 60.0, interval: flo
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+    detail = describe() if describe else last
+    raise AssertionError(f"condition not met within {timeout}s; last value: {detail!r}")
 
 
 class Pipeline:
