@@ -7,28 +7,31 @@ tombstone removes the entry.
 """
 
 import faust
+from faust.types import Message
 
 from streams.app import alert_actions_table, alert_actions_topic, app, rules_table, rules_topic
+from streams.metrics import CONTROL_RECORDS
 
 
 @app.agent(rules_topic)
 async def mirror_rules(stream: faust.StreamT[bytes]) -> None:
     """Copy each published rule file into the rules table."""
     async for record in stream.events():
-        _mirror(rules_table, record.message.key, record.message.value)
+        _mirror(rules_table, record.message)
 
 
 @app.agent(alert_actions_topic)
 async def mirror_alert_actions(stream: faust.StreamT[bytes]) -> None:
     """Copy each acknowledgement and silence into the alert-actions table."""
     async for record in stream.events():
-        _mirror(alert_actions_table, record.message.key, record.message.value)
+        _mirror(alert_actions_table, record.message)
 
 
-def _mirror(table: faust.Table, key: bytes | None, value: bytes | None) -> None:
-    if key is None:
+def _mirror(table: faust.Table, message: Message) -> None:
+    if message.key is None:
         return
-    if value is None:
-        table.pop(key.decode(), None)
+    if message.value is None:
+        table.pop(message.key.decode(), None)
     else:
-        table[key.decode()] = value
+        table[message.key.decode()] = message.value
+    CONTROL_RECORDS.labels(message.topic).inc()

@@ -43,3 +43,8 @@ LATE_DEMAND = Counter(
     "Demand events for a day already closed (past the grace period): stock moved, "
     "the forecast did not.",
 )
+CONTROL_RECORDS = Counter(
+    "stockloop_control_records",
+    "Records of the control topics (rules, alert actions) copied into this worker's tables.",
+    ["topic"],
+)

@@ -138,16 +138,28 @@ class Pipeline:
 
     def counters(self) -> dict[tuple[str, str], float]:
         """``stockloop_events_total`` by (unprefixed topic, outcome)."""
+        return {
+            (labels["topic"], labels["outcome"]): value
+            for labels, value in self._samples("stockloop_events_total")
+        }
+
+    def control_records(self, topic: str) -> float:
+        """How many records of control topic ``topic`` the worker has copied into its tables."""
+        counts = self._samples("stockloop_control_records_total")
+        return sum(value for labels, value in counts if labels["topic"] == topic)
+
+    def _samples(self, name: str) -> list[tuple[dict[str, str], float]]:
+        """Samples of metric ``name``, with the topic label stripped of this run's prefix."""
         text = httpx.get(f"{self.url}/metrics", timeout=10).text
-        counts: dict[tuple[str, str], float] = {}
+        samples = []
         for family in text_string_to_metric_families(text):
-            if family.name != "stockloop_events":
-                continue
             for sample in family.samples:
-                if sample.name == "stockloop_events_total":
-                    topic = sample.labels["topic"].removeprefix(self.settings.topic_prefix)
-                    counts[(topic, sample.labels["outcome"])] = sample.value
-        return counts
+                if sample.name == name:
+                    labels = dict(sample.labels)
+                    if "topic" in labels:
+                        labels["topic"] = labels["topic"].removeprefix(self.settings.topic_prefix)
+                    samples.append((labels, sample.value))
+        return samples
 
     def read_all(self, topic: str, expected: int, timeout: float = 60.0) -> list:
         """Consume ``topic`` from the beginning until ``expected`` records have arrived."""

@@ -1,7 +1,6 @@
 """Alerts through the real pipeline: the supply/demand gap, live rule changes, ticks."""
 
 import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -147,7 +146,7 @@ def test_a_silence_published_with_the_cli_mutes_only_matching_alerts(
         env=ticking_pipeline.env,
         check=True,
     )
-    time.sleep(3)  # the silence reaches every worker's table through stockloop.alert-actions
+    wait_until(lambda: ticking_pipeline.control_records("stockloop.alert-actions") >= 1)
     long_ago = datetime.now(UTC) - timedelta(days=100)
     for material in ("SPARE-8", "SPARE-9"):
         ticking_pipeline.send(

@@ -1,6 +1,5 @@
 """Dynamic policy through the real pipeline: a demand spike, then a receipt."""
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -91,7 +90,7 @@ def test_a_category_promotion_lifts_the_forecast_of_its_materials_only(pipeline:
         key=b"FESTIVAL",
     )
     pipeline.flush()
-    time.sleep(2)  # the promotion reaches every worker's category table
+    wait_until(lambda: pipeline.counters().get(("erp.promotions", "applied"), 0) >= 1)
     for material, category in (("HP-300", "AUDIO"), ("CABLE-1", "ACCESSORIES")):
         pipeline.send(
             "erp.materials",
