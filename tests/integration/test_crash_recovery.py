@@ -78,22 +78,39 @@ def stock_view(state: dict) -> dict:
 
 
 @pytest.mark.parametrize(
-    "commit_interval_s",
+    ("commit_interval_s", "elsewhere"),
     [
-        pytest.param(1.0, id="between-commits"),
+        pytest.param(1.0, False, id="between-commits"),
         # Killed before Faust ever commits: recovery must not skip the
         # records it fetched and dropped (see streams/rewind.py).
-        pytest.param(600.0, id="before-the-first-commit"),
+        pytest.param(600.0, False, id="before-the-first-commit"),
+        # Restarted on another host, without the local RocksDB: the state
+        # comes back from the changelog alone.
+        pytest.param(1.0, True, id="restarted-elsewhere"),
     ],
 )
 def test_sigkill_mid_stream_then_restart_equals_a_clean_run(
-    tmp_path: Path, commit_interval_s: float
+    tmp_path: Path, commit_interval_s: float, elsewhere: bool
 ):
-    with closing(Pipeline(tmp_path, commit_interval_s=commit_interval_s)) as pipeline:
-        kill_mid_stream_and_restart(pipeline)
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = Pipeline(tmp_path / "first", commit_interval_s=commit_interval_s)
+    second = (
+        Pipeline(
+            tmp_path / "second",
+            app_id=first.settings.app_id,
+            topic_prefix=first.settings.topic_prefix,
+            commit_interval_s=commit_interval_s,
+        )
+        if elsewhere
+        else first
+    )
+    with closing(first), closing(second):
+        kill_mid_stream_and_restart(first, second)
 
 
-def kill_mid_stream_and_restart(pipeline: Pipeline) -> None:
+def kill_mid_stream_and_restart(pipeline: Pipeline, restarted: Pipeline) -> None:
+    """Kill ``pipeline``'s worker mid-stream; ``restarted`` (maybe the same) takes over."""
     events = synthetic_stream(4000)
     first, second = events[:2500], events[2500:]
     # Key inputs by material so that each material's events keep their order.
@@ -108,11 +125,11 @@ def kill_mid_stream_and_restart(pipeline: Pipeline) -> None:
     pipeline.kill()
 
     for event in second:
-        pipeline.send(
+        restarted.send(
             topic_of(event), event.model_dump(mode="json"), key=event.material_id.encode()
         )
-    pipeline.flush()
-    pipeline.start()
+    restarted.flush()
+    restarted.start()
 
     clean: dict[str, MaterialState] = {}
     for event in events:
@@ -122,7 +139,7 @@ def kill_mid_stream_and_restart(pipeline: Pipeline) -> None:
 
     def behind() -> dict[str, tuple[int | None, int]]:
         """Materials not yet caught up: (events applied, events expected)."""
-        applied = {m: pipeline.material(m) for m in expected}
+        applied = {m: restarted.material(m) for m in expected}
         return {
             m: (state and state["events_applied"], expected[m]["events_applied"])
             for m, state in applied.items()
@@ -130,8 +147,8 @@ def kill_mid_stream_and_restart(pipeline: Pipeline) -> None:
         }
 
     def described() -> dict[str, object]:
-        return {"behind": behind(), "counters": pipeline.counters()}
+        return {"behind": behind(), "counters": restarted.counters()}
 
     wait_until(lambda: not behind(), timeout=180, interval=1.0, describe=described)
     for material, view in expected.items():
-        assert stock_view(pipeline.material(material)) == view, material
+        assert stock_view(restarted.material(material)) == view, material
