@@ -36,6 +36,9 @@ def open_alerts(
 ) -> None:
     """Open alerts, highest value at risk first (days of cover breaks ties).
 
+    "as of" is the event time of the alert's last transition: the numbers in
+    "why" are from then (a rule's update_on decides which changes count).
+
     Silenced and inhibited alerts (e.g. below safety stock while a stock-out
     risk is open for the same item) are counted but not listed, unless --all.
     """
@@ -48,7 +51,7 @@ def open_alerts(
         still_open = [a for a in still_open if not (a.silenced or a.inhibited)]
     still_open.sort(key=lambda a: (-a.priority.score, a.explanation.days_of_cover or 0))
     table = Table(title=f"{len(still_open)} open alerts")
-    for column in ("severity", "rule", "material", "warehouse", "value at risk", "why"):
+    for column in ("severity", "rule", "material", "warehouse", "value at risk", "as of", "why"):
         table.add_column(column, justify="right" if column == "value at risk" else "left")
     for alert in still_open[:limit]:
         severity = alert.severity or "-"
@@ -58,6 +61,7 @@ def open_alerts(
             alert.material_id,
             alert.warehouse_id,
             f"{alert.priority.value_at_risk:,.2f}",
+            f"{alert.at:%Y-%m-%d %H:%M}",
             alert.explanation.text,
         )
     console.print(table)

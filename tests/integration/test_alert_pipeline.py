@@ -82,6 +82,15 @@ def test_supply_demand_gap_raises_one_critical_alert_and_a_receipt_resolves_it(
     assert raised.priority.unserved_quantity == 50
     assert raised.priority.value_at_risk == 50 * 8.0 * 3.0  # key account weight
     assert raised.key == "FAB-1|W1|supply_demand_gap"
+    listing = subprocess.run(
+        [STOCKLOOP, "alerts", "open"],
+        env=pipeline.env | {"COLUMNS": "250"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    row = next(line for line in listing.splitlines() if "supply_demand_gap" in line)
+    assert "critical" in row and "FAB-1" in row and "1,200.00" in row and "2026-04-06 09:00" in row
 
     pipeline.send(
         "erp.stock-movements", movement("r2", "receipt", 100, t0 + timedelta(hours=2), "FAB-1")
