@@ -3,8 +3,9 @@
 Issue #4 asks for the "alert-fatigue figure": how many alerts a person gets
 per material per month from a noisy ERP, when a status-quo system re-sends
 every firing condition, against stockloop's lifecycle (one open alert per
-key, hysteresis, inhibition, updates only on material change, repeats at the
-rule's interval). Measured without Kafka, on the pure core, in event time.
+key, hysteresis between firing and clear and between severity tiers,
+inhibition, updates only on material change, repeats at the rule's interval).
+Measured without Kafka, on the pure core, in event time.
 
 The workload is a seeded simulated plant, one deterministic stream per material:
 
@@ -40,7 +41,10 @@ the state's JSON round trip, as the material agent stores it. After a warm-up
   (material, warehouse) per day (a nightly batch re-sending open conditions).
   These ignore ``for``, inhibition and hysteresis, as such systems do;
 * with lifecycle: alert transitions by status, and what a person receives
-  (``notify`` true: raised + updated + repeated).
+  (``notify`` true: raised + updated + repeated); among the updates, the
+  severity changes per rule (escalations up, de-escalations down): what
+  tier hysteresis (``deescalate_after``, a tier's own ``clear_when``) keeps
+  from flipping.
 
 All counts are per material per 30 days, summed over its warehouses. Then
 the cost of the core per event and per tick, measured inside the same replay,
@@ -894,6 +898,23 @@ def report(
             text or "-",
         )
     console.print(diagnostics)
+    flips = []
+    for rule in [r.id for r in rules.enabled_rules]:
+        up = down = 0
+        for (r, move), n in tally.severity_moves.items():
+            if r != rule:
+                continue
+            before, after = move.split("->")
+            if _TIERS.index(after) > _TIERS.index(before):
+                up += n
+            else:
+                down += n
+        if up or down:
+            flips.append(f"{rule} {up + down} (up {up}, down {down}; {per(up + down)} / material)")
+    console.print(
+        "severity changes in the measured month, all materials: "
+        + ("; ".join(flips) if flips else "none")
+    )
     per_day = tally.updates_per_alert_day.values()
     if per_day:
         busiest = tally.updates_per_alert_day.most_common(1)[0]
@@ -970,6 +991,7 @@ def report(
 
 
 _STATUSES = ("raised", "updated", "repeated", "resolved")
+_TIERS = ("info", "warning", "critical")
 
 
 def _cells(row: dict, per: Callable[[float], str]) -> list[str]:

@@ -15,7 +15,7 @@ from models.alerts import Acknowledge, AlertTransition, Silence
 from models.events import SCHEMA_VERSION
 from models.facts import scope_of, warehouse_facts
 from models.priority import Priority, priority_of
-from models.rules.evaluate import evaluate_all
+from models.rules.evaluate import RuleOutcome, evaluate_all
 from models.rules.spec import RuleFile
 from models.state import MaterialState, WarehouseStock
 
@@ -123,7 +123,7 @@ def _alert(
     transition: AlertTransition,
     stock: WarehouseStock,
     facts: Mapping[str, float | None],
-    outcome: object,
+    outcome: RuleOutcome | None,
 ) -> Alert:
     policy = stock.policy
     priority = priority_of(stock, facts.get("days_of_cover"))
@@ -131,7 +131,12 @@ def _alert(
         line.open_quantity * line.unit_price for line in stock.committed_lines.values()
     )
     explanation = Explanation(
-        text=outcome.explain() if outcome is not None else f"{transition.rule_id} removed",
+        # The severity may be kept above the tier that fires now (tier hysteresis): say so.
+        text=(
+            outcome.explain(kept=transition.severity)
+            if outcome is not None
+            else f"{transition.rule_id} removed"
+        ),
         condition=transition.expression,
         values=dict(transition.values),
         params=dict(outcome.params) if outcome is not None else {},

@@ -16,6 +16,15 @@ what consumers must hear about. The semantics follow Alertmanager and PagerDuty:
 - **Hysteresis**: an open alert resolves only when the rule's ``clear`` holds
   (or the rule stops applying: out of scope). An evaluation that neither fires
   nor clears leaves the alert exactly as it is: no transition, no repeat.
+- **Tier hysteresis**: escalation is immediate; de-escalation is not. An open
+  alert at a higher tier than the one that fires now keeps its tier while that
+  tier is in the evaluation's ``holding`` (not firing, but not cleared either:
+  its own clear condition does not hold), and, with the rule's
+  ``deescalate_after_seconds``, until its tier has been clear at every
+  evaluation for that long (event time; the clock is ``deescalating_since``).
+  It then moves down to the highest lower tier that fires or still holds.
+  A value hovering at a tier boundary thus gives one ``updated``, not one per
+  crossing.
 - **updated** when the severity changes (always), or when a number the rule read
   moved by more than ``MATERIAL_CHANGE`` (10 %) relative to the value last
   published (``|new - old| > 0.10 * |old|``; ``None`` <-> number and 0 -> non-zero
@@ -54,6 +63,23 @@ Examples
 ['resolved cleared 96fceb8157e364ba-1']
 >>> book.alerts
 {}
+
+Tier hysteresis: critical at once, but back to warning only when critical has
+cleared (``holding`` empty) for ``deescalate_after_seconds``:
+
+>>> tiers = {"low": RuleSettings(deescalate_after_seconds=3600)}
+>>> def fires(severity, *holding):
+...     return Evaluation("low", firing=True, severity=severity, holding=holding)
+>>> [t.severity for t in book.step([fires("warning")], scope, t0, tiers)]
+['warning']
+>>> [t.severity for t in book.step([fires("critical")], scope, t0 + timedelta(minutes=10), tiers)]
+['critical']
+>>> book.step([fires("warning", "critical")], scope, t0 + timedelta(minutes=20), tiers)
+[]
+>>> book.step([fires("warning")], scope, t0 + timedelta(minutes=30), tiers)
+[]
+>>> [t.severity for t in book.step([fires("warning")], scope, t0 + timedelta(minutes=90), tiers)]
+['warning']
 """
 
 import hashlib
@@ -115,6 +141,10 @@ def alert_id(key: str, raised_at: datetime) -> str:
     return hashlib.sha1(f"{key}|{stamp}".encode(), usedforsecurity=False).hexdigest()[:16]
 
 
+TIER_RANK: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
+"""Severities, lowest first: escalation moves up this order, de-escalation down."""
+
+
 def values_changed(
     old: Mapping[str, float | None],
     new: Mapping[str, float | None],
@@ -172,13 +202,18 @@ class Evaluated(Protocol):
     @property
     def expression(self) -> str: ...
 
+    # Optional: ``holding: Collection[str]``, the tiers above ``severity`` that have not
+    # cleared (tier hysteresis); missing means none (a lower severity de-escalates).
+
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
     """One rule evaluated for one (material, warehouse) at one event time.
 
     ``clear`` defaults to ``not firing`` (a rule without a separate clear
-    condition); give it explicitly for hysteresis.
+    condition); give it explicitly for hysteresis. ``holding`` are the tiers
+    above ``severity`` that do not fire but have not cleared either: an open
+    alert at one of them keeps it (tier hysteresis).
     """
 
     rule_id: str
@@ -188,6 +223,7 @@ class Evaluation:
     clear: bool | None = None
     values: Mapping[str, float | None] = field(default_factory=dict)
     expression: str = ""
+    holding: tuple[Severity, ...] = ()
 
     def __post_init__(self) -> None:
         if self.clear is None:
@@ -198,7 +234,9 @@ class AlertSettings(Protocol):
     """The per-rule settings the alert book reads (``models.rules`` fits as is).
 
     An object may also have ``update_on: Collection[str] | None``: the value
-    names whose changes make an ``updated`` (default: all of them).
+    names whose changes make an ``updated`` (default: all of them), and
+    ``deescalate_after_seconds: float``: how long a higher tier must stay
+    clear before an open alert moves down (default: 0, at once).
     """
 
     @property
@@ -218,6 +256,7 @@ class RuleSettings(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     repeat_interval_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     update_on: tuple[str, ...] | None = None
+    deescalate_after_seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
 
 
 _DEFAULT_SETTINGS = RuleSettings()
@@ -343,7 +382,9 @@ class OpenAlert(BaseModel):
 
     ``values`` are the numbers last published (raised, updated or repeated);
     ``labels`` are the scope's and rule's labels (the built-in ones are derived);
-    ``silenced`` / ``inhibited`` are its suppression as of the last firing step.
+    ``silenced`` / ``inhibited`` are its suppression as of the last firing step;
+    ``deescalating_since`` is the event time since which its tier has been
+    clear, while it waits out the rule's ``deescalate_after``.
     """
 
     model_config = ConfigDict(ser_json_inf_nan="strings")
@@ -363,6 +404,7 @@ class OpenAlert(BaseModel):
     acknowledged_at: datetime | None = Field(None, **_OMIT_FALSY)
     silenced: bool = Field(False, **_OMIT_FALSY)
     inhibited: bool = Field(False, **_OMIT_FALSY)
+    deescalating_since: datetime | None = Field(None, **_OMIT_FALSY)
 
     @model_serializer(mode="wrap")
     def _omit_times_equal_to_raised_at(self, handler: SerializerFunctionWrapHandler) -> dict:
@@ -624,7 +666,7 @@ class AlertBook(BaseModel):
             labels = _merged(extra, cfg.labels)
             if labels != alert.labels:
                 alert.labels = labels
-            severity = _severity(ev)
+            severity = _tier(alert, _severity(ev), ev, cfg, now)
             draft = _Draft(key, alert, ev.values, ev.expression, None, None, alert.severity)
             if severity != alert.severity:
                 draft.status, draft.reason = TransitionStatus.UPDATED, TransitionReason.SEVERITY
@@ -648,7 +690,10 @@ class AlertBook(BaseModel):
                 reason,
                 alert.severity,
             )
-        return None  # between firing and clear: hysteresis keeps the alert as it is
+        # Between firing and clear: hysteresis keeps the alert as it is; only the
+        # de-escalation clock learns whether its tier is still holding.
+        _tier(alert, None, ev, cfg, now)
+        return None
 
     def _settle(
         self,
@@ -775,6 +820,36 @@ def _event_time(now: datetime) -> datetime:
 def _severity(ev: Evaluated) -> str:
     """The severity of a firing evaluation; a rule that gives none fires as a warning."""
     return str(ev.severity) if ev.severity else "warning"
+
+
+def _tier(
+    alert: OpenAlert, fired: str | None, ev: Evaluated, cfg: AlertSettings, now: datetime
+) -> str:
+    """The severity an open alert takes when ``fired`` fires now (None: in the band).
+
+    Up at once; down only from a tier that is not ``holding`` and, with
+    ``deescalate_after_seconds``, has not been for that long: then to the
+    highest lower tier that fires or still holds.
+    """
+    current = TIER_RANK.get(alert.severity, 1)
+    if fired is not None and TIER_RANK.get(fired, 1) >= current:
+        alert.deescalating_since = None
+        return fired
+    holding = getattr(ev, "holding", ())
+    if alert.severity in holding:
+        alert.deescalating_since = None
+        return alert.severity
+    wait = getattr(cfg, "deescalate_after_seconds", 0)
+    if wait:
+        since = alert.deescalating_since or now
+        if fired is None or (now - since).total_seconds() < wait:
+            alert.deescalating_since = since
+            return alert.severity
+    if fired is None:
+        return alert.severity
+    alert.deescalating_since = None
+    lower = [tier for tier in holding if TIER_RANK.get(tier, 1) < current]
+    return max((fired, *lower), key=lambda tier: TIER_RANK.get(tier, 1))
 
 
 def _merged(extra: dict[str, str], rule_labels: Mapping[str, str]) -> dict[str, str]:

@@ -14,6 +14,11 @@ resolve transitions; the meaning of the fields it relies on:
   ``clear`` is true so an alert left open by an older rule version resolves.
 - ``for_seconds``: how long (event time) the rule must keep firing before an
   alert is raised; the lifecycle keeps that pending clock.
+- ``holding``: the tiers above ``severity`` (every tier when not firing) that
+  do not fire but have not cleared either: in their own hysteresis band
+  (``severity.<tier>.clear_when`` does not hold) or, for a tier without one,
+  unknown. An open alert at such a tier keeps it; the lifecycle de-escalates
+  only from a tier that is not holding (and after ``deescalate_after``).
 
 >>> from models.rules.spec import builtin_rules
 >>> rules = builtin_rules()
@@ -25,6 +30,16 @@ resolve transitions; the meaning of the fields it relies on:
 >>> outcome.explain()
 'stockout_risk critical: projected_stockout_days <= lead_time_days * $critical_share \
 (lead_time_days=10, projected_stockout_days=4, critical_share=0.5)'
+
+Six days is warning, but not far enough from critical to leave it:
+
+>>> facts["projected_stockout_days"] = 6.0
+>>> outcome = evaluate_rule(rules.rule("stockout_risk"), facts, item)
+>>> outcome.severity, outcome.holding
+('warning', ('critical',))
+>>> outcome.explain(kept="critical")
+'stockout_risk critical (kept; warning now): projected_stockout_days <= lead_time_days \
+(lead_time_days=10, projected_stockout_days=6)'
 """
 
 from __future__ import annotations
@@ -33,7 +48,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from models.rules.spec import Rule, RuleFile, Tier
+from models.rules.spec import CompiledRule, Rule, RuleFile, Tier
 
 __all__ = ["RuleOutcome", "evaluate_all", "evaluate_rule"]
 
@@ -62,12 +77,21 @@ class RuleOutcome(NamedTuple):
     """The rule's parameters (thresholds), for the explanation."""
     for_seconds: int
     labels: Mapping[str, str]
+    holding: tuple[Tier, ...] = ()
+    """Tiers above ``severity`` (all when not firing), highest first, in their
+    hysteresis band: an open alert at one of them keeps it."""
 
-    def explain(self) -> str:
-        """One line for a person: rule, tier or state, condition and the numbers behind it."""
+    def explain(self, kept: str | None = None) -> str:
+        """One line for a person: rule, tier or state, condition and the numbers behind it.
+
+        ``kept``: the severity the alert keeps, if the lifecycle holds it above
+        the tier that fires now (tier hysteresis).
+        """
         if not self.in_scope:
             return f"{self.rule_id} not in scope"
         state = self.severity if self.firing else "clear" if self.clear else "holding"
+        if self.firing and kept is not None and kept != self.severity:
+            state = f"{kept} (kept; {self.severity} now)"
         used = set(_WORD.findall(self.expression))
         numbers = [
             f"{name}={_number(value)}" for name, value in self.values.items() if name in used
@@ -105,12 +129,17 @@ def evaluate_rule(
     severity: Tier | None = None
     deciding = compiled.fires
     all_false = True
+    unknown: list[Tier] = []
+    above = 0  # tiers above the firing one (all of them when not firing)
     for tier, condition in compiled.tiers:
         value = condition.evaluate(facts)
         if value is True:
             severity, deciding = tier, condition
             break
+        above += 1
         all_false = all_false and value is False
+        if value is None:
+            unknown.append(tier)
     if severity is not None:
         clear = False
     elif compiled.clear_is_default:
@@ -120,6 +149,9 @@ def evaluate_rule(
         clear = compiled.clear.holds(facts)
     if clear:
         deciding = compiled.clear
+        holding: tuple[Tier, ...] = ()  # the alert resolves: no tier to keep
+    else:
+        holding = _holding(compiled, above, unknown, facts)
     return RuleOutcome(
         rule.id,
         True,
@@ -131,6 +163,27 @@ def evaluate_rule(
         rule.params,
         compiled.for_seconds,
         rule.labels,
+        holding,
+    )
+
+
+def _holding(
+    compiled: CompiledRule, above: int, unknown: list[Tier], facts: Mapping[str, object]
+) -> tuple[Tier, ...]:
+    """The first ``above`` tiers (none of them fires) that have not cleared: they keep an alert.
+
+    A tier with its own ``clear_when`` has cleared when that holds; a tier
+    without one when its condition is false (``unknown`` lists those that
+    were neither).
+    """
+    if not compiled.tier_clears:
+        return tuple(unknown)
+    return tuple(
+        tier
+        for (tier, _), tier_clear in zip(
+            compiled.tiers[:above], compiled.tier_clears[:above], strict=True
+        )
+        if (tier in unknown if tier_clear is None else not tier_clear.holds(facts))
     )
 
 

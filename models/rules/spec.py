@@ -16,6 +16,7 @@ A rule::
       clear_when: available >= safety_stock * (1 + $clear_margin)
       for: 2h                           # optional: must hold this long (event time) before raising
       repeat_interval: 12h              # optional: resend an open alert (default: file's)
+      deescalate_after: 1d              # optional, tiered rules: see "Tier hysteresis" below
       labels: {owner: planner, channel: digest}
       enabled: true
 
@@ -26,6 +27,30 @@ given) is the condition of the ``info`` tier. ``clear_when`` is the
 hysteresis: an open alert resolves only when it holds; by default it is
 ``not (any tier's condition)``. Conditions are ``models.rules.expression``
 texts over the facts in ``FACTS``.
+
+Tier hysteresis: escalation is immediate (the highest tier that holds wins),
+de-escalation is not. An open alert leaves its tier for a lower one only when
+
+1. the tier's own clear condition holds: a tier given as a mapping
+   ``{when: ..., clear_when: ...}`` leaves only when its ``clear_when``
+   holds (the band in between keeps the tier, as ``clear_when`` keeps an
+   alert open); a tier given as a bare condition leaves once that condition
+   is false (unknown data keeps the tier, as it keeps an alert open); and
+2. that has been so at every evaluation for ``deescalate_after`` of event
+   time (default: at once).
+
+It then moves to the highest lower tier that fires or has not cleared yet.
+The lowest tier has no ``clear_when`` of its own (leaving it resolves the
+alert: the rule's ``clear_when`` decides that), and ``deescalate_after``
+needs at least two tiers. For example, critical within half the lead time,
+back to warning only beyond 70 % of it, and only after a day::
+
+    severity:
+      warning: projected_stockout_days <= lead_time_days
+      critical:
+        when: projected_stockout_days <= lead_time_days * 0.5
+        clear_when: projected_stockout_days > lead_time_days * 0.7
+    deescalate_after: 1d
 
 A rule file adds ``version: 1``, ``inhibit`` (a firing source rule silences
 a target rule for alerts whose ``equal`` attributes match) and ``defaults``
@@ -43,6 +68,20 @@ off, new ids are added.
 ... ''')
 >>> [(rule.id, rule.severity, str(rule.clear_condition)) for rule in rules.rules]
 [('low', 'warning', 'not (available < safety_stock)')]
+>>> try:
+...     load_rules('''
+... version: 1
+... rules:
+...   - id: low
+...     description: Available below safety stock.
+...     severity:
+...       warning: {when: available < safety_stock, clear_when: available > safety_stock}
+...       critical: available < 0
+... ''')
+... except RuleSpecError as error:
+...     print(error)
+rule 'low': severity.warning.clear_when: warning is the rule's lowest tier: leaving it \
+resolves the alert, so give this condition as the rule's clear_when
 >>> try:
 ...     load_rules('''
 ... version: 1
@@ -99,6 +138,7 @@ __all__ = [
     "RuleSpecError",
     "Scope",
     "Tier",
+    "TierCondition",
     "builtin_rules",
     "load_rules",
     "merge",
@@ -241,6 +281,46 @@ class CompiledRule:
     """How long (event time) the rule must fire before an alert is raised."""
     clear_is_default: bool
     """No ``clear_when`` was given: ``clear`` is ``not (fires)``."""
+    tier_clears: tuple[Expression | None, ...]
+    """Each tier's own ``clear_when``, aligned with ``tiers`` (``None``: it clears when its
+    condition is false); empty when no tier has one."""
+    deescalate_after_seconds: int
+    """How long (event time) a tier must stay clear before an open alert leaves it."""
+
+
+class TierCondition(BaseModel):
+    """One tier of a severity mapping with its own de-escalation condition.
+
+    ``when`` puts an alert at this tier (at once); ``clear_when`` lets it
+    leave the tier for a lower one. In between, the alert keeps the tier.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    when: str
+    clear_when: str | None = None
+
+
+_TIER_FIELDS = tuple(TierCondition.model_fields)
+
+
+def _tier_condition(tier: str, condition: object) -> None:
+    """Check one value of a severity mapping: a condition text or ``{when, clear_when}``."""
+    if isinstance(condition, str):
+        return
+    if not isinstance(condition, Mapping):
+        raise ValueError(
+            f"{tier}: expected a condition text or a mapping with 'when' and 'clear_when', "
+            f"got {condition!r}"
+        )
+    for name, text in condition.items():
+        if name not in _TIER_FIELDS:
+            hint = _suggestion(str(name), _TIER_FIELDS) or f" (allowed: {', '.join(_TIER_FIELDS)})"
+            raise ValueError(f"{tier}.{name}: unknown field{hint}")
+        if not isinstance(text, str):
+            raise ValueError(f"{tier}.{name}: expected a condition text, got {text!r}")
+    if "when" not in condition:
+        raise ValueError(f"{tier}.when: required: the condition that puts an alert at this tier")
 
 
 def _severity(value: object) -> object:
@@ -256,8 +336,7 @@ def _severity(value: object) -> object:
         for tier, condition in value.items():
             if tier not in TIERS:
                 raise ValueError(f"unknown tier {tier!r}; tiers are {', '.join(TIERS)}")
-            if not isinstance(condition, str):
-                raise ValueError(f"{tier}: expected a condition text, got {condition!r}")
+            _tier_condition(tier, condition)
         return dict(value)
     raise ValueError(
         f"must be one of {', '.join(TIERS)} or a mapping tier -> condition, got {value!r}"
@@ -291,9 +370,16 @@ class Rule(BaseModel):
     scope: Scope = Field(default_factory=Scope)
     params: Annotated[dict[str, float], BeforeValidator(_params)] = Field(default_factory=dict)
     when: str | None = None
-    severity: Annotated[Tier | dict[Tier, str], BeforeValidator(_severity)] = "warning"
+    severity: Annotated[Tier | dict[Tier, str | TierCondition], BeforeValidator(_severity)] = (
+        "warning"
+    )
     clear_when: str | None = None
     for_: Duration | None = Field(default=None, alias="for")
+    deescalate_after: Duration | None = Field(
+        default=None,
+        description="How long (event time) a higher tier must stay clear before an open alert "
+        "moves down to a lower one; by default at once.",
+    )
     repeat_interval: Duration | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     update_on: tuple[str, ...] = Field(
@@ -321,6 +407,7 @@ class Rule(BaseModel):
         if self.enabled and not self.description.strip():
             problems.append("description: required: one sentence saying what the alert means")
         sources: list[tuple[Tier, str, str]] = []  # tier, text, field path
+        clear_sources: dict[Tier, str] = {}  # tier -> its own clear_when
         if isinstance(self.severity, str):
             if self.when is not None:
                 sources.append((self.severity, self.when, "when"))
@@ -335,12 +422,19 @@ class Rule(BaseModel):
                     )
                 else:
                     sources.append(("info", self.when, "when"))
-            sources += [(tier, text, f"severity.{tier}") for tier, text in self.severity.items()]
+            for tier, spec in self.severity.items():
+                if isinstance(spec, str):
+                    sources.append((tier, spec, f"severity.{tier}"))
+                    continue
+                sources.append((tier, spec.when, f"severity.{tier}.when"))
+                if spec.clear_when is not None:
+                    clear_sources[tier] = spec.clear_when
         tiers: list[tuple[Tier, Expression]] = []
         for tier, text, path in sources:
             expression = _condition(text, path, self.params, problems)
             if expression is not None:
                 tiers.append((tier, expression))
+        tier_clears = self._tier_clears(sources, clear_sources, problems)
         clear = None
         if self.clear_when is not None:
             clear = _condition(self.clear_when, "clear_when", self.params, problems)
@@ -353,17 +447,50 @@ class Rule(BaseModel):
             fires = disjunction([expression for _, expression in tiers])
             clear = clear if clear is not None else negation(fires)
             names: set[str] = set()
-            for expression in (fires, clear):
+            for expression in (fires, clear, *filter(None, tier_clears.values())):
                 names |= expression.names()
+            highest_first = tuple(reversed(tiers))
             self._compiled = CompiledRule(
-                tiers=tuple(reversed(tiers)),
+                tiers=highest_first,
                 fires=fires,
                 clear=clear,
                 names=tuple(sorted(names)),
                 for_seconds=parse_duration(self.for_) if self.for_ else 0,
                 clear_is_default=self.clear_when is None,
+                tier_clears=(
+                    tuple(tier_clears.get(tier) for tier, _ in highest_first)
+                    if any(clear is not None for clear in tier_clears.values())
+                    else ()
+                ),
+                deescalate_after_seconds=self.deescalate_after_seconds,
             )
         return self
+
+    def _tier_clears(
+        self,
+        sources: Sequence[tuple[Tier, str, str]],
+        clear_sources: Mapping[Tier, str],
+        problems: list[str],
+    ) -> dict[Tier, Expression | None]:
+        """Parse each tier's own ``clear_when``; check it and ``deescalate_after`` make sense."""
+        present = sorted({tier for tier, _, _ in sources}, key=TIERS.index)
+        clears: dict[Tier, Expression | None] = {}
+        for tier, text in clear_sources.items():
+            path = f"severity.{tier}.clear_when"
+            if present and tier == present[0]:
+                problems.append(
+                    f"{path}: {tier} is the rule's lowest tier: leaving it resolves the alert, "
+                    "so give this condition as the rule's clear_when"
+                )
+                continue
+            clears[tier] = _condition(text, path, self.params, problems)
+        if self.deescalate_after is not None and len(present) < 2:
+            only = f" ({present[0]})" if present else ""
+            problems.append(
+                f"deescalate_after: the rule has a single tier{only}, so there is nothing to "
+                "de-escalate; give a severity mapping with two or more tiers, or remove it"
+            )
+        return clears
 
     @property
     def compiled(self) -> CompiledRule | None:
@@ -389,6 +516,11 @@ class Rule(BaseModel):
         if compiled is not None:
             return compiled.for_seconds
         return parse_duration(self.for_) if self.for_ else 0
+
+    @property
+    def deescalate_after_seconds(self) -> int:
+        """How long (event time) a tier must stay clear before an alert moves down; 0: at once."""
+        return parse_duration(self.deescalate_after) if self.deescalate_after else 0
 
     @property
     def fingerprint(self) -> str:
@@ -436,6 +568,8 @@ class RuleAlertSettings:
     """An open, unacknowledged, unchanged alert is sent again after this long."""
     update_on: tuple[str, ...]
     """Facts whose material change makes an ``updated`` (besides a severity change)."""
+    deescalate_after_seconds: int = 0
+    """A higher tier must stay clear this long (event time) before the alert moves down."""
 
 
 class Inhibition(BaseModel):
@@ -517,6 +651,7 @@ class RuleFile(BaseModel):
                     parse_duration(rule.repeat_interval) if rule.repeat_interval else default_repeat
                 ),
                 update_on=rule.update_on,
+                deescalate_after_seconds=rule.deescalate_after_seconds,
             )
             for rule in self._enabled
         }
@@ -532,7 +667,7 @@ class RuleFile(BaseModel):
         return self._enabled
 
     def alert_settings(self) -> Mapping[str, RuleAlertSettings]:
-        """Rule id -> what the alert lifecycle needs (``for``, labels, repeat interval)."""
+        """Rule id -> what the alert lifecycle needs (``for``, labels, repeat, de-escalation)."""
         return self._settings
 
 

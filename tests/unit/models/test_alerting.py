@@ -210,3 +210,46 @@ def test_below_safety_stock_notifies_when_nothing_inhibits_it():
     (below,) = of_rule(evaluate_alerts(state, rules, ORDERED_AT), "below_safety_stock")
     assert below.status == "raised"
     assert below.notify and not below.inhibited
+
+
+SHELF = load_rules("""
+version: 1
+rules:
+  - id: low_shelf
+    description: Little stock on the shelf; critical when almost none.
+    severity:
+      warning: on_hand < 200
+      critical:
+        when: on_hand < 105
+        clear_when: on_hand > 115
+    deescalate_after: 1d
+    clear_when: on_hand >= 200
+""")
+
+
+def test_a_kept_tier_is_explained_and_leaves_only_after_clearing_for_deescalate_after():
+    state = MaterialState(material_id="M1")
+    apply(state, movement("r1", "receipt", 130, T0))
+    assert [(a.status, a.severity) for a in evaluate_alerts(state, SHELF, T0)] == [
+        ("raised", "warning")
+    ]
+    apply(state, movement("i1", "issue", 30, T0 + timedelta(hours=1)))  # 100: critical at once
+    (escalated,) = evaluate_alerts(state, SHELF, T0 + timedelta(hours=1))
+    assert (escalated.status, escalated.previous_severity, escalated.severity) == (
+        "updated",
+        "warning",
+        "critical",
+    )
+    apply(state, movement("r2", "receipt", 12, T0 + timedelta(hours=2)))  # 112: critical's band
+    assert evaluate_alerts(state, SHELF, T0 + timedelta(hours=2)) == []
+    apply(state, movement("r3", "receipt", 8, T0 + timedelta(hours=3)))  # 120: critical cleared
+    assert evaluate_alerts(state, SHELF, T0 + timedelta(hours=3)) == []
+    (kept,) = evaluate_alerts(state, SHELF, T0 + timedelta(days=1, hours=2, minutes=59))
+    assert (kept.status, kept.severity) == ("repeated", "critical")
+    assert kept.explanation.text.startswith("low_shelf critical (kept; warning now): on_hand < 200")
+    (down,) = evaluate_alerts(state, SHELF, T0 + timedelta(days=1, hours=3))
+    assert (down.status, down.previous_severity, down.severity) == (
+        "updated",
+        "critical",
+        "warning",
+    )

@@ -24,6 +24,8 @@ from models.alerts import (
     alert_key,
     values_changed,
 )
+from models.rules.evaluate import evaluate_rule
+from models.rules.spec import builtin_rules
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 SHANGHAI = timezone(timedelta(hours=8))
@@ -35,12 +37,23 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def fire(rule: str = "low", severity: str = "warning", **values: float | None) -> Evaluation:
-    return Evaluation(rule, firing=True, severity=severity, values=values or {"available": 10.0})
+def fire(
+    rule: str = "low",
+    severity: str = "warning",
+    holding: tuple[str, ...] = (),
+    **values: float | None,
+) -> Evaluation:
+    return Evaluation(
+        rule,
+        firing=True,
+        severity=severity,
+        values=values or {"available": 10.0},
+        holding=holding,
+    )
 
 
-def band(rule: str = "low", **values: float | None) -> Evaluation:
-    return Evaluation(rule, firing=False, clear=False, values=values)
+def band(rule: str = "low", holding: tuple[str, ...] = (), **values: float | None) -> Evaluation:
+    return Evaluation(rule, firing=False, clear=False, values=values, holding=holding)
 
 
 def clear(rule: str = "low", **values: float | None) -> Evaluation:
@@ -156,6 +169,138 @@ def test_a_rule_without_clear_condition_resolves_when_it_stops_firing():
     book = AlertBook(material_id="M1")
     book.step([fire()], SCOPE, at(0))
     assert statuses(book.step([Evaluation("low", firing=False)], SCOPE, at(1))) == ["low:resolved"]
+
+
+# --- tier hysteresis ------------------------------------------------------------------
+
+DAY_MINUTES = 24 * 60
+ONE_DAY = {"low": RuleSettings(deescalate_after_seconds=86_400)}
+
+
+def severities(transitions: list[AlertTransition]) -> list[str]:
+    return [f"{t.status}:{t.previous_severity}->{t.severity}" for t in transitions]
+
+
+def test_escalation_is_immediate_even_with_deescalate_after():
+    book = AlertBook(material_id="M1")
+    book.step([fire(severity="info")], SCOPE, at(0), ONE_DAY)
+    assert severities(book.step([fire(severity="critical")], SCOPE, at(1), ONE_DAY)) == [
+        "updated:info->critical"
+    ]
+
+
+def test_a_higher_tier_in_its_band_is_kept_without_transitions():
+    book = AlertBook(material_id="M1")
+    book.step([fire(severity="critical")], SCOPE, at(0))
+    for minute in range(1, 10):
+        assert book.step([fire(severity="warning", holding=("critical",))], SCOPE, at(minute)) == []
+    assert book.alerts[KEY].severity == "critical"
+
+
+def test_a_higher_tier_that_cleared_de_escalates_at_once_by_default():
+    book = AlertBook(material_id="M1")
+    book.step([fire(severity="critical")], SCOPE, at(0))
+    (t,) = book.step([fire(severity="warning")], SCOPE, at(1))
+    assert (t.status, t.reason, t.previous_severity, t.severity) == (
+        "updated",
+        "severity",
+        "critical",
+        "warning",
+    )
+
+
+@pytest.mark.parametrize(
+    ("minutes", "expected"),
+    [
+        (DAY_MINUTES - 1, []),  # just below deescalate_after
+        (DAY_MINUTES, ["updated:critical->warning"]),  # at it
+        (DAY_MINUTES + 1, ["updated:critical->warning"]),  # just above it
+    ],
+)
+def test_deescalate_after_waits_for_the_tier_to_stay_clear_that_long(minutes, expected):
+    book = AlertBook(material_id="M1")
+    book.step([fire(severity="critical")], SCOPE, at(0), ONE_DAY)
+    assert book.step([fire(severity="warning")], SCOPE, at(60), ONE_DAY) == []
+    assert book.alerts[KEY].deescalating_since == at(60)
+    assert severities(book.step([fire(severity="warning")], SCOPE, at(60 + minutes), ONE_DAY)) == (
+        expected
+    )
+
+
+@pytest.mark.parametrize(
+    "interruption",
+    [
+        fire(severity="critical"),  # the higher tier fires again
+        fire(severity="warning", holding=("critical",)),  # back in the higher tier's band
+        band(holding=("critical",)),  # the rule's band, the higher tier not cleared
+    ],
+    ids=["fires", "tier band", "rule band"],
+)
+def test_an_evaluation_where_the_tier_has_not_cleared_restarts_the_wait(interruption):
+    book = AlertBook(material_id="M1")
+    book.step([fire(severity="critical")], SCOPE, at(0), ONE_DAY)
+    book.step([fire(severity="warning")], SCOPE, at(10), ONE_DAY)
+    assert book.step([interruption], SCOPE, at(600), ONE_DAY) == []
+    assert book.alerts[KEY].deescalating_since is None
+    book.step([fire(severity="warning")], SCOPE, at(700), ONE_DAY)
+    assert book.step([fire(severity="warning")], SCOPE, at(10 + DAY_MINUTES), ONE_DAY) == []
+    assert severities(
+        book.step([fire(severity="warning")], SCOPE, at(700 + DAY_MINUTES), ONE_DAY)
+    ) == ["updated:critical->warning"]
+
+
+def test_the_rule_s_band_with_the_tier_cleared_keeps_the_clock_but_never_de_escalates():
+    book = AlertBook(material_id="M1")
+    book.step([fire(severity="critical")], SCOPE, at(0), ONE_DAY)
+    book.step([fire(severity="warning")], SCOPE, at(10), ONE_DAY)
+    assert book.step([band()], SCOPE, at(10 + 2 * DAY_MINUTES), ONE_DAY) == []
+    assert book.alerts[KEY].severity == "critical"
+    assert severities(
+        book.step([fire(severity="warning")], SCOPE, at(11 + 2 * DAY_MINUTES), ONE_DAY)
+    ) == ["updated:critical->warning"]
+
+
+def test_de_escalation_stops_at_the_highest_lower_tier_still_holding():
+    book = AlertBook(material_id="M1")
+    book.step([fire(severity="critical")], SCOPE, at(0))
+    (t,) = book.step([fire(severity="info", holding=("warning",))], SCOPE, at(1))
+    assert (t.previous_severity, t.severity) == ("critical", "warning")
+    (t,) = book.step([fire(severity="info")], SCOPE, at(2))
+    assert (t.previous_severity, t.severity) == ("warning", "info")
+
+
+def test_resolution_is_not_delayed_by_deescalate_after():
+    book = AlertBook(material_id="M1")
+    book.step([fire(severity="critical")], SCOPE, at(0), ONE_DAY)
+    book.step([fire(severity="warning")], SCOPE, at(1), ONE_DAY)
+    assert statuses(book.step([clear()], SCOPE, at(2), ONE_DAY)) == ["low:resolved"]
+
+
+def test_a_kept_tier_is_still_repeated_at_its_interval():
+    settings_ = {"low": RuleSettings(repeat_interval_seconds=3600, deescalate_after_seconds=86_400)}
+    book = AlertBook(material_id="M1")
+    book.step([fire(severity="critical")], SCOPE, at(0), settings_)
+    (t,) = book.step([fire(severity="warning")], SCOPE, at(60), settings_)
+    assert (t.status, t.severity) == ("repeated", "critical")
+
+
+def test_the_de_escalation_clock_survives_a_json_round_trip():
+    book = AlertBook(material_id="M1")
+    book.step([fire(severity="critical")], SCOPE, at(0), ONE_DAY)
+    book.step([fire(severity="warning")], SCOPE, at(60), ONE_DAY)
+    stored = book.model_dump_json()
+    assert '"deescalating_since"' in stored
+    book = AlertBook.model_validate_json(stored)
+    assert book.alerts[KEY].deescalating_since == at(60)
+    assert severities(
+        book.step([fire(severity="warning")], SCOPE, at(60 + DAY_MINUTES), ONE_DAY)
+    ) == ["updated:critical->warning"]
+    assert "deescalating_since" not in book.model_dump_json()
+
+
+def test_deescalate_after_must_not_be_negative():
+    with pytest.raises(ValidationError):
+        RuleSettings(deescalate_after_seconds=-1)
 
 
 # --- updates and repeats -------------------------------------------------------------
@@ -501,8 +646,12 @@ KINDS = ("fire", "fire", "band", "clear", "out")
 SEVERITIES = ("info", "warning", "critical")
 NUMBERS = (0.0, 10.0, 10.5, 12.0, 50.0, math.inf, None)
 
+HOLDING = ((), (), ("critical",), ("critical", "warning"))
 evaluation_st = st.tuples(
-    st.sampled_from(KINDS), st.sampled_from(SEVERITIES), st.sampled_from(NUMBERS)
+    st.sampled_from(KINDS),
+    st.sampled_from(SEVERITIES),
+    st.sampled_from(NUMBERS),
+    st.sampled_from(HOLDING),
 )
 step_st = st.tuples(
     st.integers(0, 90),  # minutes since the previous step
@@ -516,20 +665,22 @@ settings_st = st.fixed_dictionaries(
             RuleSettings,
             for_seconds=st.sampled_from([0.0, 600.0, 1800.0]),
             repeat_interval_seconds=st.sampled_from([None, 3600.0]),
+            deescalate_after_seconds=st.sampled_from([0.0, 0.0, 1800.0]),
         )
         for rule in RULES
     }
 )
 
 
-def evaluation(rule: str, spec: tuple[str, str, float | None]) -> Evaluation:
-    kind, severity, number = spec
+def evaluation(rule: str, spec: tuple) -> Evaluation:
+    kind, severity, number, *rest = spec
     values = {"x": number}
+    holding = tuple(tier for tier in (rest[0] if rest else ()) if tier != severity)
     match kind:
         case "fire":
-            return Evaluation(rule, firing=True, severity=severity, values=values)
+            return Evaluation(rule, firing=True, severity=severity, values=values, holding=holding)
         case "band":
-            return Evaluation(rule, firing=False, clear=False, values=values)
+            return Evaluation(rule, firing=False, clear=False, values=values, holding=holding)
         case "clear":
             return Evaluation(rule, firing=False, clear=True, values=values)
     return Evaluation(rule, in_scope=False)
@@ -737,3 +888,94 @@ def test_same_input_gives_same_transitions_and_ids_even_across_restarts(steps, r
 def test_book_survives_a_json_round_trip(steps, rules_settings):
     book, _ = run(steps, rules_settings, [Inhibition(source="a", target="b")])
     assert AlertBook.model_validate_json(book.model_dump_json()) == book
+
+
+# --- tier hysteresis with the built-in stockout_risk rule -------------------------------
+
+STOCKOUT = builtin_rules()
+STOCKOUT_RULE = STOCKOUT.rule("stockout_risk")
+STOCKOUT_SETTINGS = STOCKOUT.alert_settings()
+STOCKOUT_KEY = alert_key("M1", "W1", "stockout_risk")
+RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+def stockout_step(book: AlertBook, days: float | None, lead_time: float, now: datetime):
+    facts = {"projected_stockout_days": days, "lead_time_days": lead_time}
+    outcome = evaluate_rule(STOCKOUT_RULE, facts, SCOPE)
+    return outcome, book.step([outcome], SCOPE, now, STOCKOUT_SETTINGS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lead_time=st.floats(2, 60),
+    warning_share=st.floats(0.71, 1.0),
+    oscillation=st.lists(
+        st.tuples(
+            st.integers(1, 3 * 24 * 60),  # minutes since the previous evaluation
+            st.floats(0.0, 0.7),  # projected stock-out as a share of the lead time
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+)
+def test_stockout_oscillating_in_the_critical_band_flips_no_severity_after_escalating(
+    lead_time, warning_share, oscillation
+):
+    """Across critical's boundary but within its band: one escalation, then no severity update."""
+    book = AlertBook(material_id="M1")
+    (raised,) = stockout_step(book, warning_share * lead_time, lead_time, T0)[1]
+    assert raised.severity == "warning"
+    now, escalated = T0, False
+    for minutes, share in oscillation:
+        now += timedelta(minutes=minutes)
+        outcome, transitions = stockout_step(book, share * lead_time, lead_time, now)
+        severity_updates = [t for t in transitions if t.reason == "severity"]
+        if not escalated and outcome.severity == "critical":
+            # escalation is immediate, at the first evaluation where critical holds
+            assert [(t.previous_severity, t.severity) for t in severity_updates] == [
+                ("warning", "critical")
+            ]
+            escalated = True
+        else:
+            assert severity_updates == []
+        assert book.alerts[STOCKOUT_KEY].severity == ("critical" if escalated else "warning")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lead_time=st.floats(2, 60),
+    steps=st.lists(
+        st.tuples(
+            st.integers(0, 18 * 60),
+            st.one_of(st.none(), st.floats(0.0, 1.3)),  # share of the lead time, or unknown
+        ),
+        max_size=50,
+    ),
+)
+def test_stockout_escalates_at_once_and_de_escalates_only_after_a_clear_day(lead_time, steps):
+    book = AlertBook(material_id="M1")
+    clear_share = STOCKOUT_RULE.params["critical_clear_share"]
+    wait = timedelta(seconds=STOCKOUT_RULE.deescalate_after_seconds)
+    now, cleared_since = T0, None  # since when critical has been cleared at every evaluation
+    for minutes, share in steps:
+        now += timedelta(minutes=minutes)
+        days = None if share is None else share * lead_time
+        before = book.alerts.get(STOCKOUT_KEY)
+        before_severity = before.severity if before else None
+        outcome, transitions = stockout_step(book, days, lead_time, now)
+        critical_cleared = days is not None and days > clear_share * lead_time
+        cleared_since = (cleared_since or now) if critical_cleared else None
+        after = book.alerts.get(STOCKOUT_KEY)
+        if after is None:
+            cleared_since = None
+            continue
+        if outcome.firing:
+            assert RANK[after.severity] >= RANK[outcome.severity]  # never below what fires
+            if before is not None and RANK[outcome.severity] > RANK[before_severity]:
+                (t,) = transitions
+                assert (t.reason, t.severity) == ("severity", outcome.severity)
+        if before is not None and RANK[after.severity] < RANK[before_severity]:
+            assert cleared_since is not None and now - cleared_since >= wait
+        waited = cleared_since is not None and now - cleared_since >= wait
+        if before_severity == "critical" and outcome.firing and not waited:
+            assert after.severity == "critical"  # kept while not cleared for long enough

@@ -49,6 +49,39 @@ def test_stockout_risk(days, expected):
     assert state("stockout_risk", projected_stockout_days=days, lead_time_days=10) == expected
 
 
+@pytest.mark.parametrize(
+    ("days", "severity", "holding"),
+    [
+        (5, "critical", ()),  # lead_time_days * $critical_share
+        (5 + EPS, "warning", ("critical",)),  # critical's band: (5, 7]
+        (6, "warning", ("critical",)),
+        (7 - EPS, "warning", ("critical",)),
+        (7, "warning", ("critical",)),  # lead_time_days * $critical_clear_share: exceed it
+        (7 + EPS, "warning", ()),  # critical has cleared: an alert may go back to warning
+        (10 + EPS, None, ()),  # the rule's band: nothing fires, critical has cleared
+    ],
+)
+def test_stockout_risk_critical_is_kept_until_beyond_70_percent_of_the_lead_time(
+    days, severity, holding
+):
+    outcome = evaluate_rule(
+        RULES.rule("stockout_risk"),
+        {"projected_stockout_days": days, "lead_time_days": 10},
+        ITEM,
+    )
+    assert (outcome.severity, outcome.holding) == (severity, holding)
+
+
+def test_stockout_risk_de_escalates_only_after_a_day_overstock_after_three():
+    settings = RULES.alert_settings()
+    assert {
+        r: s.deescalate_after_seconds for r, s in settings.items() if s.deescalate_after_seconds
+    } == {
+        "stockout_risk": 86_400,
+        "overstock": 3 * 86_400,
+    }
+
+
 def test_stockout_risk_holds_without_a_lead_time():
     assert state("stockout_risk", projected_stockout_days=3) == "hold"
 
@@ -195,6 +228,26 @@ def test_overstock(available, expected):
     assert state("overstock", available=available, order_up_to=100) == expected
 
 
+@pytest.mark.parametrize(
+    ("available", "severity", "holding"),
+    [
+        (200 + EPS, "warning", ()),  # order_up_to * 2 must be exceeded
+        (200, "info", ("warning",)),  # warning's band: (175, 200]
+        (175 + EPS, "info", ("warning",)),
+        (175, "info", ()),  # order_up_to * 1.75: warning has cleared
+        (150 + EPS, "info", ()),
+        (140, None, ()),  # the rule's band
+    ],
+)
+def test_overstock_warning_is_kept_until_within_75_percent_of_the_level(
+    available, severity, holding
+):
+    outcome = evaluate_rule(
+        RULES.rule("overstock"), {"available": available, "order_up_to": 100}, ITEM
+    )
+    assert (outcome.severity, outcome.holding) == (severity, holding)
+
+
 def test_overstock_must_hold_for_a_week_and_needs_an_order_up_to_level():
     assert RULES.rule("overstock").for_seconds == 7 * 86_400
     assert state("overstock", available=500, order_up_to=0) == "hold"
@@ -277,7 +330,7 @@ def test_every_param_is_used_and_every_fact_read_is_known():
     for rule in RULES.rules:
         compiled = rule.compiled
         used: dict[str, float] = {}
-        for expression in (compiled.fires, compiled.clear):
+        for expression in (compiled.fires, compiled.clear, *filter(None, compiled.tier_clears)):
             used |= expression.params()
         assert used == rule.params, rule.id
         assert set(compiled.names) <= set(FACTS)

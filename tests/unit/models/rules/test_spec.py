@@ -479,3 +479,195 @@ def test_alert_settings_give_each_enabled_rule_its_for_labels_and_repeat_interva
     assert (settings["a"].for_seconds, settings["a"].labels) == (1_800, {"owner": "buyer"})
     assert settings["a"].repeat_interval_seconds == 2 * 86_400
     assert settings["b"].repeat_interval_seconds == 4 * 3_600
+
+
+# --- tier hysteresis ----------------------------------------------------------------------
+
+EPS = 0.01
+TIERED = {
+    "params": {"share": 0.5, "clear_share": 0.7},
+    "severity": {
+        "warning": "projected_stockout_days <= lead_time_days",
+        "critical": {
+            "when": "projected_stockout_days <= lead_time_days * $share",
+            "clear_when": "projected_stockout_days > lead_time_days * $clear_share",
+        },
+    },
+    "deescalate_after": "1d",
+}
+
+
+def test_a_tier_with_its_own_clear_condition_and_deescalate_after_reads_as_written():
+    rule = one_rule(**TIERED)
+    assert rule.deescalate_after_seconds == 86_400
+    assert rule.compiled.deescalate_after_seconds == 86_400
+    assert [tier for tier, _ in rule.compiled.tiers] == ["critical", "warning"]
+    assert [str(c) if c else None for c in rule.compiled.tier_clears] == [
+        "projected_stockout_days > lead_time_days * $clear_share",
+        None,
+    ]
+    settings = load_rules({"version": 1, "rules": [rule]}).alert_settings()
+    assert settings["r"].deescalate_after_seconds == 86_400
+
+
+def test_rules_without_tier_hysteresis_de_escalate_at_once():
+    rule = one_rule(severity={"warning": "on_hand < 10", "critical": "on_hand < 5"})
+    assert (rule.deescalate_after_seconds, rule.compiled.tier_clears) == (0, ())
+
+
+@pytest.mark.parametrize(
+    ("days", "severity", "holding"),
+    [
+        (5 - EPS, "critical", ()),
+        (5, "critical", ()),  # lead_time_days * $share: critical fires
+        (5 + EPS, "warning", ("critical",)),  # band of critical: (5, 7]
+        (7, "warning", ("critical",)),  # lead_time_days * $clear_share must be exceeded
+        (7 + EPS, "warning", ()),  # critical has cleared
+        (10, "warning", ()),
+        (10 + EPS, None, ()),  # not firing, and the rule clears: nothing to keep
+    ],
+)
+def test_a_higher_tier_holds_until_its_own_clear_condition(days, severity, holding):
+    rule = one_rule(**TIERED)
+    outcome = evaluate_rule(rule, {"projected_stockout_days": days, "lead_time_days": 10}, ITEM)
+    assert (outcome.severity, outcome.holding) == (severity, holding)
+
+
+def test_a_tier_without_its_own_clear_condition_holds_only_on_unknown_data():
+    rule = one_rule(
+        severity={"warning": "on_hand < 10", "critical": "on_hand < 5 and available < 0"}
+    )
+    facts = {"on_hand": 3}
+    assert evaluate_rule(rule, {**facts, "available": None}, ITEM).holding == ("critical",)
+    assert evaluate_rule(rule, {**facts, "available": 1}, ITEM).holding == ()
+
+
+def test_in_the_rule_s_band_every_uncleared_tier_is_holding():
+    rule = one_rule(**TIERED, clear_when="projected_stockout_days > lead_time_days * 1.1")
+    outcome = evaluate_rule(rule, {"projected_stockout_days": 10.5, "lead_time_days": 10}, ITEM)
+    assert (outcome.firing, outcome.clear, outcome.holding) == (False, False, ())
+    outcome = evaluate_rule(rule, {"projected_stockout_days": None, "lead_time_days": 10}, ITEM)
+    assert (outcome.firing, outcome.clear, outcome.holding) == (
+        False,
+        False,
+        ("critical", "warning"),
+    )
+
+
+def test_the_tier_clear_condition_s_numbers_are_carried():
+    rule = one_rule(
+        severity={
+            "warning": "on_hand < 10",
+            "critical": {"when": "on_hand < 5", "clear_when": "available > 7"},
+        }
+    )
+    assert rule.compiled.names == ("available", "on_hand")
+
+
+def test_the_explanation_says_when_a_higher_tier_is_kept():
+    rule = one_rule(**TIERED)
+    outcome = evaluate_rule(rule, {"projected_stockout_days": 6, "lead_time_days": 10}, ITEM)
+    assert outcome.explain(kept="critical").startswith("r critical (kept; warning now): ")
+    assert outcome.explain(kept="warning").startswith("r warning: ")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {
+                "severity": {
+                    "warning": "on_hand < 9",
+                    "critical": {"when": "on_hand < 5", "clear": "x"},
+                }
+            },
+            "rule 'r': severity: critical.clear: unknown field (did you mean 'clear_when'?)",
+        ),
+        (
+            {"severity": {"warning": "on_hand < 9", "critical": {"clear_when": "on_hand > 7"}}},
+            "rule 'r': severity: critical.when: required: the condition that puts an alert at "
+            "this tier",
+        ),
+        (
+            {"severity": {"critical": {"when": "on_hand < 5", "clear_when": 7}}},
+            "rule 'r': severity: critical.clear_when: expected a condition text, got 7",
+        ),
+        (
+            {"severity": {"critical": ["on_hand < 5"]}},
+            "rule 'r': severity: critical: expected a condition text or a mapping with 'when' "
+            "and 'clear_when'",
+        ),
+        (
+            {
+                "severity": {
+                    "warning": "on_hand < 9",
+                    "critical": {"when": "on_hand < 5", "clear_when": "on_hnd > 7"},
+                }
+            },
+            "rule 'r': severity.critical.clear_when: at col 1: unknown fact 'on_hnd' "
+            "(did you mean 'on_hand'?)",
+        ),
+        (
+            {
+                "severity": {
+                    "warning": "on_hand < 9",
+                    "critical": {"when": "on_hand < 5", "clear_when": "on_hand"},
+                }
+            },
+            "rule 'r': severity.critical.clear_when: must be a condition (true/false)",
+        ),
+        (
+            {
+                "severity": {
+                    "warning": {"when": "on_hand < 9", "clear_when": "on_hand > 12"},
+                    "critical": "on_hand < 5",
+                }
+            },
+            "rule 'r': severity.warning.clear_when: warning is the rule's lowest tier: leaving "
+            "it resolves the alert, so give this condition as the rule's clear_when",
+        ),
+        (
+            {
+                "when": "on_hand < 20",
+                "severity": {"warning": {"when": "on_hand < 9", "clear_when": "on_hand > 12"}},
+                "clear_when": "on_hand > 25",
+            },
+            None,  # valid: 'when' is the info tier, so warning is not the lowest
+        ),
+        (
+            {"when": "on_hand < 5", "severity": "critical", "deescalate_after": "1d"},
+            "rule 'r': deescalate_after: the rule has a single tier (critical), so there is "
+            "nothing to de-escalate",
+        ),
+        (
+            {
+                "severity": {"warning": "on_hand < 9", "critical": "on_hand < 5"},
+                "deescalate_after": "a day",
+            },
+            "rule 'r': deescalate_after: expected a duration like '2d'",
+        ),
+        (
+            {"severity": {"warning": "on_hand < 9"}, "deescalate_after": "1d"},
+            "rule 'r': deescalate_after: the rule has a single tier (warning)",
+        ),
+        (
+            {"when": "on_hand < 9", "deescalate_afer": "1d"},
+            "rule 'r': deescalate_afer: unknown field (did you mean 'deescalate_after'?)",
+        ),
+    ],
+)
+def test_invalid_tier_hysteresis_is_reported_by_rule_field_and_problem(fields, message):
+    data = {"version": 1, "rules": [{"id": "r", "description": "A rule.", **fields}]}
+    if message is None:
+        load_rules(data)
+        return
+    with pytest.raises(RuleSpecError) as caught:
+        load_rules(data)
+    assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_the_fingerprint_changes_with_the_tier_hysteresis():
+    assert (
+        one_rule(**TIERED).fingerprint
+        != one_rule(**{**TIERED, "deescalate_after": "2d"}).fingerprint
+    )
