@@ -11,7 +11,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Only what the package needs: the build context also holds .venv and caches.
-COPY pyproject.toml README.md topics.yaml ./
+COPY pyproject.toml README.md LICENSE topics.yaml ./
 COPY streams ./streams
 COPY agents ./agents
 COPY models ./models
