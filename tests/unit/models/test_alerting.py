@@ -135,15 +135,20 @@ def test_alert_ids_are_the_same_in_two_independent_runs():
     assert first == second
 
 
-def test_silence_on_the_material_suppresses_notification_but_keeps_the_alert():
-    state = gap_scenario()
-    silence = Silence(
+def silence_on_m1_until(ends_at: datetime) -> Silence:
+    """A planner's silence of all of material M1's alerts, from before the order to ``ends_at``."""
+    return Silence(
         id="s1",
         matchers={"material_id": "M1"},
         starts_at=ORDERED_AT - timedelta(hours=1),
-        ends_at=later(2),
+        ends_at=ends_at,
         created_by="planner",
     )
+
+
+def test_silence_on_the_material_suppresses_notification_but_keeps_the_alert():
+    state = gap_scenario()
+    silence = silence_on_m1_until(later(2))
     (raised,) = of_rule(evaluate_alerts(state, RULES, ORDERED_AT, silences=[silence]), GAP)
     assert raised.status == "raised"
     assert raised.silenced and not raised.notify
@@ -152,13 +157,7 @@ def test_silence_on_the_material_suppresses_notification_but_keeps_the_alert():
 
 def test_alert_still_firing_when_its_silence_ends_comes_back_unsuppressed():
     state = gap_scenario()
-    silence = Silence(
-        id="s1",
-        matchers={"material_id": "M1"},
-        starts_at=ORDERED_AT - timedelta(hours=1),
-        ends_at=later(2),
-        created_by="planner",
-    )
+    silence = silence_on_m1_until(later(2))
     (raised,) = of_rule(evaluate_alerts(state, RULES, ORDERED_AT, silences=[silence]), GAP)
     assert of_rule(evaluate_alerts(state, RULES, later(1), silences=[silence]), GAP) == []
     back = of_rule(evaluate_alerts(state, RULES, later(3), silences=[silence]), GAP)
