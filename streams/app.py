@@ -38,6 +38,7 @@ app = faust.App(
     broker_heartbeat_interval=settings.session_timeout_s / 5,
     broker_commit_interval=settings.commit_interval_s,
     producer_acks=-1,
+    broker_max_poll_records=settings.max_poll_records,
     table_cleanup_interval=60.0,
 )
 

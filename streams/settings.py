@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     )
     session_timeout_s: float = Field(10.0, gt=0, description="Consumer-group session timeout.")
     commit_interval_s: float = Field(1.0, gt=0, description="Offset commit interval.")
+    max_poll_records: int = Field(
+        100,
+        gt=0,
+        description="Records handed to the agents per fetch. Unbounded, a fetch under load "
+        "is one large batch, and what ingest forwards waits for the whole batch: at 500 "
+        "events/s, 100 halved the ingest-to-applied p50 (1.5 s to 0.7-0.9 s).",
+    )
 
     @property
     def bootstrap_servers(self) -> str:
