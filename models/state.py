@@ -322,10 +322,13 @@ class MaterialState(BaseModel):
         for warehouse_id in self._touched:
             stock = self.warehouses[warehouse_id]
             stock.demand.advance(today, config.grace_days)
+            # A line ordered after today (its ERP dates disagree) has no age yet.
             overdue = [
-                (today - line.ordered_at.date()).days
+                age
                 for line in stock.supply_lines.values()
-                if line.eta < today and line.supplier_id == supplier_id
+                if line.eta < today
+                and line.supplier_id == supplier_id
+                and (age := (today - line.ordered_at.date()).days) >= 0
             ]
             stock.policy = plan(
                 today=today,

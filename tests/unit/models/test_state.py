@@ -325,3 +325,31 @@ def test_goods_issue_for_an_order_line_releases_its_commitment_before_the_line_u
     assert state.warehouses["W1"].committed == 25
     state.apply(wrap(movement(4, "issue", 25, sales_order_id="SO1", sales_order_line_id="10")))
     assert state.warehouses["W1"].committed_lines == {}
+
+
+def test_a_supply_line_ordered_after_today_does_not_make_the_lead_time_negative():
+    # Found by the core robustness property test: a line whose ERP order date
+    # lies after today (and after its ETA) counted as overdue by -92 days.
+    def po_line(n: int, line_id: str, warehouse: str, ordered_at: datetime) -> InTransitLine:
+        return InTransitLine(
+            event_id=f"po-{n}",
+            event_time=T0,
+            material_id="M1",
+            line_id=line_id,
+            supplier_id="S2",
+            warehouse_id=warehouse,
+            quantity=1,
+            ordered_at=ordered_at,
+            eta=T0.date(),
+            status="ordered",
+        )
+
+    state = replay(
+        [
+            movement(1, "receipt", 1, po_line_id="PO2/10"),
+            po_line(1, "PO1/10", "W2", ordered_at=T0 + timedelta(days=93)),
+            po_line(2, "PO2/10", "W1", ordered_at=T0),
+            po_line(3, "PO2/10", "W2", ordered_at=T0),
+        ]
+    )
+    assert all(stock.policy.lead_time_days >= 0 for stock in state.warehouses.values())
