@@ -48,18 +48,22 @@ def order_line(n: int, quantity: float, status: str = "confirmed", **extra) -> S
 
 
 def supply_line(n: int, quantity: float, status: str = "ordered", **extra) -> InTransitLine:
+    """PO line PO1/10 from supplier S1 into W1; ``extra`` adds or overrides fields."""
+    fields = {
+        "line_id": "PO1/10",
+        "supplier_id": "S1",
+        "warehouse_id": "W1",
+        "ordered_at": T0,
+        "eta": date(2026, 1, 20),
+        **extra,
+    }
     return InTransitLine(
         event_id=f"po-{n}",
         event_time=T0 + timedelta(hours=n),
         material_id="M1",
-        line_id="PO1/10",
-        supplier_id="S1",
-        warehouse_id="W1",
         quantity=quantity,
-        ordered_at=T0,
-        eta=date(2026, 1, 20),
         status=status,
-        **extra,
+        **fields,
     )
 
 
@@ -331,17 +335,14 @@ def test_a_supply_line_ordered_after_today_does_not_make_the_lead_time_negative(
     # Found by the core robustness property test: a line whose ERP order date
     # lies after today (and after its ETA) counted as overdue by -92 days.
     def po_line(n: int, line_id: str, warehouse: str, ordered_at: datetime) -> InTransitLine:
-        return InTransitLine(
-            event_id=f"po-{n}",
-            event_time=T0,
-            material_id="M1",
+        return supply_line(
+            n,
+            1,
             line_id=line_id,
             supplier_id="S2",
             warehouse_id=warehouse,
-            quantity=1,
             ordered_at=ordered_at,
             eta=T0.date(),
-            status="ordered",
         )
 
     state = replay(
