@@ -10,22 +10,41 @@ from streams.metrics import CONSUMER_LAG
 
 @app.page("/health")
 class Health(View):
-    """Readiness: 200 once this worker owns partitions and can route reads, 503 before."""
+    """Readiness: 200 once this worker owns partitions and can route reads, 503 before.
+
+    A 503 names what the worker still waits for, so a worker that never gets
+    ready can be diagnosed from outside.
+    """
 
     async def get(self, request: Request) -> Response:
-        if not _ready():
-            return self.json({"status": "starting", "app": app.conf.id}, status=503)
+        waiting_for = _waiting_for()
+        if waiting_for:
+            return self.json(
+                {"status": "starting", "app": app.conf.id, "waiting_for": waiting_for}, status=503
+            )
         return self.json({"status": "ok", "app": app.conf.id})
 
 
-def _ready() -> bool:
-    """Partitions are assigned and the producer knows the table's partitions (for routing)."""
-    if app.rebalancing or not app.consumer.assignment():
-        return False
-    metadata = app.producer._ensure_producer().client.cluster
-    return (
-        metadata.partitions_for_topic(materials_table.changelog_topic.get_topic_name()) is not None
-    )
+def _waiting_for() -> str | None:
+    """What keeps this worker from serving reads, or None once it can.
+
+    Reads are routed by the materials changelog's partition count, which
+    ``table_route`` takes from the producer's metadata. aiokafka refreshes
+    metadata only for the topics its producer has asked about, so a topic it
+    saw in an early all-topics refresh drops out once another is added, until
+    this worker writes a changelog record. Asking for the topic here keeps it
+    in every later refresh.
+    """
+    if app.rebalancing:
+        return "rebalance"
+    if not app.consumer.assignment():
+        return "partition assignment"
+    client = app.producer._ensure_producer().client
+    changelog = materials_table.changelog_topic.get_topic_name()
+    if client.cluster.partitions_for_topic(changelog) is None:
+        client.add_topic(changelog)
+        return "metadata of the materials changelog"
+    return None
 
 
 @app.page("/materials/{material_id}")
@@ -33,7 +52,7 @@ class Material(View):
     """Full state of one material, from whichever worker owns its partition."""
 
     async def get(self, request: Request, material_id: str) -> Response:
-        if not _ready():
+        if _waiting_for():
             return self.json({"error": "worker is starting; retry"}, status=503)
         return await self._routed_get(request, material_id=material_id)
 
@@ -61,18 +80,6 @@ class Metrics(View):
     async def get(self, request: Request) -> Response:
         # aiohttp refuses a charset inside content_type; the text format is UTF-8 anyway.
         return self.bytes(generate_latest(), content_type="text/plain; version=0.0.4")
-
-
-@app.task
-async def learn_table_partitions() -> None:
-    """Let ``table_route`` hash keys before this worker has written its first changelog record.
-
-    Faust routes a read by the changelog topic's partition count, which the
-    producer only learns from metadata; without this, reads of a fresh worker fail.
-    """
-    await app.producer._ensure_producer().partitions_for(
-        materials_table.changelog_topic.get_topic_name()
-    )
 
 
 @app.timer(interval=5.0)

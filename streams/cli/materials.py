@@ -29,6 +29,9 @@ def show(
     if response.status_code == 404:
         console.print(f"[yellow]unknown material {material_id!r}[/yellow]")
         raise typer.Exit(1)
+    if response.status_code == 503:
+        console.print(f"[yellow]the worker at {url} is starting; try again in a moment[/yellow]")
+        raise typer.Exit(1)
     response.raise_for_status()
     state = response.json()
     if json:

@@ -14,7 +14,7 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
     deployment = Pipeline(tmp_path)
     deployment.start()
     yield deployment
-    deployment.close()
+    _close_still_ready(deployment)
 
 
 @pytest.fixture
@@ -31,4 +31,12 @@ def ticking_pipeline(tmp_path: Path) -> Iterator[Pipeline]:
     deployment = Pipeline(tmp_path, tick_interval_s=1.0)
     deployment.start()
     yield deployment
-    deployment.close()
+    _close_still_ready(deployment)
+
+
+def _close_still_ready(deployment: Pipeline) -> None:
+    """Stop the worker, checking first that it can still serve reads (kept its routing)."""
+    try:
+        deployment.wait_ready(timeout=30)
+    finally:
+        deployment.close()

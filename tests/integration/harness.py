@@ -93,7 +93,19 @@ class Pipeline:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_until(self._healthy, timeout=90)
+        self.wait_ready(timeout=90)
+
+    def wait_ready(self, timeout: float) -> None:
+        """Wait until /health says the worker can serve reads; fail saying why it cannot."""
+        wait_until(self._healthy, timeout=timeout, describe=self._startup_report)
+
+    def _startup_report(self) -> str:
+        """Why the worker is not ready: what /health waits for, and the end of its log."""
+        try:
+            health = httpx.get(f"{self.url}/health", timeout=2).text
+        except httpx.HTTPError as error:
+            health = f"no answer ({error!r})"
+        return f"/health: {health}; worker log tail:\n{self.log_path.read_text()[-4000:]}"
 
     def _healthy(self) -> bool:
         if self.process and self.process.poll() is not None:
