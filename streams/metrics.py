@@ -43,6 +43,12 @@ LATE_DEMAND = Counter(
     "Demand events for a day already closed (past the grace period): stock moved, "
     "the forecast did not.",
 )
+TICKED_MATERIALS = Counter(
+    "stockloop_ticked_materials",
+    "Materials brought to a tick's time, by whether their state changed (changed: written to "
+    "the table and its changelog; unchanged: not written).",
+    ["outcome"],
+)
 CONTROL_RECORDS = Counter(
     "stockloop_control_records",
     "Records of the control topics (rules, alert actions) copied into this worker's tables.",

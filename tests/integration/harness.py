@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import orjson
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.topic_admin import apply_catalogue
@@ -154,6 +154,21 @@ class Pipeline:
             (labels["topic"], labels["outcome"]): value
             for labels, value in self._samples("stockloop_events_total")
         }
+
+    def ticked_materials(self, outcome: str) -> float:
+        """Materials the worker's ticks brought forward, by outcome (changed, unchanged)."""
+        counts = self._samples("stockloop_ticked_materials_total")
+        return sum(value for labels, value in counts if labels["outcome"] == outcome)
+
+    def changelog_records(self, table: str) -> int:
+        """Records written so far to the changelog topic of the worker's table ``table``."""
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers)
+        try:
+            topic = f"{self.settings.app_id}-{table}-changelog"
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+            return sum(consumer.end_offsets(partitions).values())
+        finally:
+            consumer.close()
 
     def control_records(self, topic: str) -> float:
         """How many records of control topic ``topic`` the worker has copied into its tables."""

@@ -134,6 +134,19 @@ def test_dead_stock_fires_from_ticks_with_no_input_traffic(ticking_pipeline: Pip
     assert raised.at > long_ago + timedelta(days=99)  # raised by a tick, not by the receipt
 
 
+def test_ticks_that_change_nothing_write_nothing(ticking_pipeline: Pipeline):
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    ticking_pipeline.send("erp.stock-movements", movement("r1", "receipt", 12, yesterday, "NUT-3"))
+    ticking_pipeline.flush()
+    wait_until(lambda: ticking_pipeline.ticked_materials("changed") >= 1)
+    # The receipt and the first tick (a new day for the material) were written.
+    written = wait_until(lambda: (n := ticking_pipeline.changelog_records("materials")) >= 2 and n)
+    quiet_ticks = ticking_pipeline.ticked_materials("unchanged")
+    wait_until(lambda: ticking_pipeline.ticked_materials("unchanged") >= quiet_ticks + 3)
+    # Planning is by the day: only a tick crossing midnight (UTC) may write once more.
+    assert ticking_pipeline.changelog_records("materials") - written <= 1
+
+
 def test_a_silence_published_with_the_cli_mutes_only_matching_alerts(
     ticking_pipeline: Pipeline,
 ):
