@@ -130,6 +130,16 @@ class Pipeline:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=30)
 
+    def cli(self, *arguments: str) -> str:
+        """Run ``stockloop ARGUMENTS`` against this deployment; its output, in wide tables."""
+        return subprocess.run(
+            [STOCKLOOP, *arguments],
+            env=self.env | {"COLUMNS": "250"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
     def send(self, topic: str, value: bytes | dict | None, key: bytes | None = None) -> None:
         """Produce one record; a dict is keyed by its material id, as an ERP producer would."""
         if isinstance(value, dict):

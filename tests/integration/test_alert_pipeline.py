@@ -1,13 +1,12 @@
 """Alerts through the real pipeline: the supply/demand gap, live rule changes, ticks."""
 
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from models.alerting import Alert
-from tests.integration.harness import STOCKLOOP, Pipeline, wait_until
+from tests.integration.harness import Pipeline, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -82,13 +81,7 @@ def test_supply_demand_gap_raises_one_critical_alert_and_a_receipt_resolves_it(
     assert raised.priority.unserved_quantity == 50
     assert raised.priority.value_at_risk == 50 * 8.0 * 3.0  # key account weight
     assert raised.key == "FAB-1|W1|supply_demand_gap"
-    listing = subprocess.run(
-        [STOCKLOOP, "alerts", "open"],
-        env=pipeline.env | {"COLUMNS": "250"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    listing = pipeline.cli("alerts", "open")
     row = next(line for line in listing.splitlines() if "supply_demand_gap" in line)
     assert "critical" in row and "FAB-1" in row and "1,200.00" in row and "2026-04-06 09:00" in row
 
@@ -112,14 +105,14 @@ def test_a_rule_published_on_the_rules_topic_applies_without_restart(
     pid = ticking_pipeline.process.pid
 
     rules = low_on_hand_rules(tmp_path, minimum=50, severity="warning")
-    subprocess.run([STOCKLOOP, "rules", "apply", str(rules)], env=ticking_pipeline.env, check=True)
+    ticking_pipeline.cli("rules", "apply", str(rules))
     [raised] = alerts_of(ticking_pipeline, "low_on_hand", 1)
     assert raised.status == "raised"
     assert raised.explanation.values == {"on_hand": 40}
     assert ticking_pipeline.process.pid == pid and ticking_pipeline.process.poll() is None
 
     low_on_hand_rules(tmp_path, minimum=30, severity="warning")
-    subprocess.run([STOCKLOOP, "rules", "apply", str(rules)], env=ticking_pipeline.env, check=True)
+    ticking_pipeline.cli("rules", "apply", str(rules))
     _, resolved = alerts_of(ticking_pipeline, "low_on_hand", 2)
     assert resolved.status == "resolved"
 
@@ -151,22 +144,17 @@ def test_a_silence_published_with_the_cli_mutes_only_matching_alerts(
     ticking_pipeline: Pipeline,
 ):
     until = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    subprocess.run(
-        [
-            STOCKLOOP,
-            "alerts",
-            "silence",
-            "--match",
-            "material_id=SPARE-8",
-            "--until",
-            until,
-            "--by",
-            "planner",
-            "--comment",
-            "clearance sale next week",
-        ],
-        env=ticking_pipeline.env,
-        check=True,
+    ticking_pipeline.cli(
+        "alerts",
+        "silence",
+        "--match",
+        "material_id=SPARE-8",
+        "--until",
+        until,
+        "--by",
+        "planner",
+        "--comment",
+        "clearance sale next week",
     )
     wait_until(lambda: ticking_pipeline.control_records("stockloop.alert-actions") >= 1)
     long_ago = datetime.now(UTC) - timedelta(days=100)
@@ -190,23 +178,10 @@ def test_rules_dry_run_shows_what_would_fire_against_current_state_without_emitt
     wait_until(lambda: pipeline.material("BOLT-1"))
     alerts_before = len(pipeline.read_all("stockloop.alerts", expected=1, timeout=3))
     rules = low_on_hand_rules(tmp_path, minimum=50, severity="critical")
-    env = pipeline.env | {"COLUMNS": "200"}
-    result = wait_until(
-        lambda: (
-            (
-                r := subprocess.run(
-                    [STOCKLOOP, "rules", "dry-run", str(rules)],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-            )
-            and "BOLT-1" in r.stdout
-            and r
-        )
+    shown = wait_until(
+        lambda: "BOLT-1" in (out := pipeline.cli("rules", "dry-run", str(rules))) and out
     )
-    line = next(row for row in result.stdout.splitlines() if "low_on_hand" in row)
+    line = next(row for row in shown.splitlines() if "low_on_hand" in row)
     assert "BOLT-1" in line and "critical" in line and "on_hand=40" in line
-    assert "1 alert(s) would fire; nothing was emitted" in result.stdout
+    assert "1 alert(s) would fire; nothing was emitted" in shown
     assert len(pipeline.read_all("stockloop.alerts", expected=1, timeout=3)) == alerts_before

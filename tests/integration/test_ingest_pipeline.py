@@ -1,12 +1,10 @@
 """ERP records in over a real broker, material state out of the worker's API."""
 
-import subprocess
-
 import orjson
 import pytest
 
 from models.events import DeadLetter
-from tests.integration.harness import STOCKLOOP, Pipeline, wait_until
+from tests.integration.harness import Pipeline, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -84,13 +82,7 @@ def test_plain_events_build_the_material_state(pipeline: Pipeline):
     assert stock["last_issue_at"].startswith("2026-05-04T08:00")
     assert pipeline.material("NOPE") is None
 
-    shown = subprocess.run(
-        [STOCKLOOP, "materials", "show", "M-1"],
-        env=pipeline.env | {"COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    shown = pipeline.cli("materials", "show", "M-1")
     row = next(line for line in shown.splitlines() if "W1" in line)
     cells = [cell.strip() for cell in row.strip("│ ").split("│")]
     assert cells[:6] == ["W1", "70", "50", "20", "80", "245.00"]
