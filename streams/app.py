@@ -19,6 +19,7 @@ from streams.catalogue import (
     load_catalogue,
 )
 from streams.settings import get_settings
+from streams.transport import Transport
 
 settings = get_settings()
 catalogue = load_catalogue(settings.topics_file)
@@ -41,6 +42,7 @@ app = faust.App(
     broker_max_poll_records=settings.max_poll_records,
     table_cleanup_interval=60.0,
 )
+app.transport = Transport(app.conf.broker_consumer, app)
 
 
 def _raw_topic(*names: str) -> faust.TopicT:

@@ -5,11 +5,10 @@ import faust
 import agents.control
 import agents.ingest
 import agents.material
-import streams.rewind
 import streams.views
 from streams.app import app, settings
 
-AGENT_MODULES = (agents.control, agents.ingest, agents.material, streams.rewind, streams.views)
+AGENT_MODULES = (agents.control, agents.ingest, agents.material, streams.views)
 
 
 def run(loglevel: str = "info") -> None:

@@ -82,7 +82,7 @@ def stock_view(state: dict) -> dict:
     [
         pytest.param(1.0, False, id="between-commits"),
         # Killed before Faust ever commits: recovery must not skip the
-        # records it fetched and dropped (see streams/rewind.py).
+        # records fetched while tables recovered (see streams/transport.py).
         pytest.param(600.0, False, id="before-the-first-commit"),
         # Restarted on another host, without the local RocksDB: the state
         # comes back from the changelog alone.

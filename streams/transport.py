@@ -1,0 +1,58 @@
+"""Faust's Kafka transport, with a consumer that only hands out records of active partitions.
+
+Faust (0.15.3 with aiokafka 0.14) passes its live set of active partitions to
+the consumer thread, which fetches later. When the set changes in between,
+records of partitions that are no longer active come back: an emptied set
+means "every partition" to aiokafka. Faust discards those records, but
+aiokafka has already moved the partitions' positions past them, so they are
+never processed; only a seek to a committed offset above zero brings them
+back. Workers lost records this way while tables recovered, after a crash
+(see ``tests/integration/test_crash_recovery.py``).
+
+This consumer fetches for the partitions active when the fetch runs, and seeks
+back any partition that stopped being active while the fetch waited, so its
+records are fetched again once it resumes.
+"""
+
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+
+class ActivePartitionsConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Fetches records of the active partitions only, and loses none of the others."""
+
+    async def _fetch_records(
+        self,
+        consumer: AIOKafkaConsumer,
+        active_partitions: set[TP],
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> dict[Any, list[Any]]:
+        active_now = frozenset(active_partitions.copy())
+        if not active_now:
+            return {}
+        records = await super()._fetch_records(
+            consumer, active_now, timeout=timeout, max_records=max_records
+        )
+        assigned = consumer.assignment()
+        for tp in [tp for tp in records if tp not in active_partitions]:
+            first = records.pop(tp)[0]
+            if tp in assigned:
+                consumer.seek(tp, first.offset)
+        return records
+
+
+class Consumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer, fetching through ``ActivePartitionsConsumerThread``."""
+
+    def _new_consumer_thread(self) -> ActivePartitionsConsumerThread:
+        return ActivePartitionsConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class Transport(faust_aiokafka.Transport):
+    """Faust's aiokafka transport with the consumer above."""
+
+    Consumer = Consumer
