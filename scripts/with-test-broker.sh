@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export STOCKLOOP_BROKER_PORT="${STOCKLOOP_TEST_BROKER_PORT:-19092}"
 export STOCKLOOP_CONTROLLER_PORT="${STOCKLOOP_TEST_CONTROLLER_PORT:-19093}"
-export STOCKLOOP_BROKER_DIR="$PWD/.stockloop/test-broker"
+export STOCKLOOP_BROKER_DIR="$PWD/.stockloop/test-broker-$STOCKLOOP_BROKER_PORT"
 
 .venv/bin/stockloop broker stop >/dev/null 2>&1 || true
 rm -rf "$STOCKLOOP_BROKER_DIR"
