@@ -273,17 +273,6 @@ class DeadLetter(BaseModel):
     value: bytes | None = Field(None, description="Original value bytes, base64 in JSON.")
 
 
-EXPORTED_SCHEMAS: dict[str, type[BaseModel]] = {
-    "MaterialMaster": MaterialMaster,
-    "StockMovement": StockMovement,
-    "SalesOrderLine": SalesOrderLine,
-    "InTransitLine": InTransitLine,
-    "PromotionEvent": PromotionEvent,
-    "MaterialEvent": MaterialEvent,
-    "Tick": Tick,
-    "DeadLetter": DeadLetter,
-}
-
 _input_event = TypeAdapter(InputEvent)
 _EVENT_KINDS = {"material", "movement", "order_line", "in_transit", "promotion"}
 

@@ -1,9 +1,13 @@
-"""The topic catalogue (``topics.yaml``): the one place topics are declared."""
+"""The topic catalogue (``topics.yaml``): the one place topics and their schemas are declared."""
 
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MATERIALS = "erp.materials"
 STOCK_MOVEMENTS = "erp.stock-movements"
@@ -28,7 +32,13 @@ INPUT_TOPICS = tuple(INPUT_KINDS)
 
 
 class TopicSpec(BaseModel):
-    """One topic as declared: layout, broker configs and what its records hold."""
+    """One topic as declared: layout, broker configs and what its records hold.
+
+    ``schemas`` name the pydantic models of its values (``module.Class``), so
+    the schema export reads its list from here: a new record type on a topic
+    is one more line in ``topics.yaml``. A ``planned`` topic is declared for
+    consumers to plan with, but nothing writes it yet, so it has no schema.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -39,6 +49,22 @@ class TopicSpec(BaseModel):
     config: dict[str, str] = Field(default_factory=dict)
     key: str
     value: str
+    value_format: Literal["json", "yaml"] = "json"
+    schemas: tuple[str, ...] = ()
+    planned: bool = False
+
+    @model_validator(mode="after")
+    def _schemas_unless_planned(self) -> "TopicSpec":
+        if self.planned and self.schemas:
+            raise ValueError(
+                f"{self.name}: a planned topic has no schemas yet; drop one of the two"
+            )
+        if not self.planned and not self.schemas:
+            raise ValueError(
+                f"{self.name}: name the schema of its values (schemas: [module.Class]), "
+                "or mark it planned: true"
+            )
+        return self
 
 
 class _Defaults(BaseModel):
@@ -46,6 +72,20 @@ class _Defaults(BaseModel):
 
     partitions: int = Field(4, gt=0)
     replication_factor: int = Field(1, gt=0)
+
+
+@dataclass(frozen=True)
+class ValueSchema:
+    """A model whose JSON Schema is published, and the catalogue topics that carry it."""
+
+    name: str
+    model: type[BaseModel]
+    topics: tuple[str, ...]
+    value_format: str
+
+
+class CatalogueError(ValueError):
+    """``topics.yaml`` names a schema that is not a pydantic model, or two under one name."""
 
 
 def load_catalogue(path: Path) -> dict[str, TopicSpec]:
@@ -58,3 +98,36 @@ def load_catalogue(path: Path) -> dict[str, TopicSpec]:
         fields["config"] = {k: str(v) for k, v in fields.get("config", {}).items()}
         catalogue[name] = TopicSpec.model_validate(fields)
     return catalogue
+
+
+def value_schemas(catalogue: Mapping[str, TopicSpec]) -> dict[str, ValueSchema]:
+    """Every value schema the catalogue names, by class name, with the topics that carry it.
+
+    The class name is the published name (``Alert.v1.schema.json``), so two
+    models of one name would overwrite each other's file: that is an error.
+    """
+    found: dict[str, ValueSchema] = {}
+    for spec in catalogue.values():
+        for dotted in spec.schemas:
+            model = _import_model(dotted, spec.name)
+            name = model.__name__
+            known = found.get(name)
+            if known is not None and known.model is not model:
+                raise CatalogueError(
+                    f"{spec.name}: schema {dotted} has the same name as "
+                    f"{known.model.__module__}.{name} (on {', '.join(known.topics)})"
+                )
+            topics = (*known.topics, spec.name) if known else (spec.name,)
+            found[name] = ValueSchema(name, model, topics, spec.value_format)
+    return found
+
+
+def _import_model(dotted: str, topic: str) -> type[BaseModel]:
+    module_name, _, class_name = dotted.rpartition(".")
+    try:
+        model = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise CatalogueError(f"{topic}: schema {dotted!r} cannot be imported: {exc}") from exc
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise CatalogueError(f"{topic}: schema {dotted!r} is not a pydantic model")
+    return model

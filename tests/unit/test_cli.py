@@ -1,12 +1,10 @@
-"""The command line, run in process: help everywhere, schemas export, rule validation."""
+"""The command line, run in process: help everywhere, rule validation."""
 
-import json
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from models.events import EXPORTED_SCHEMAS, SCHEMA_VERSION
 from streams.cli import app
 
 runner = CliRunner()
@@ -36,16 +34,6 @@ def test_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
-
-
-def test_schemas_export_writes_a_versioned_json_schema_per_event(tmp_path: Path):
-    result = runner.invoke(app, ["schemas", "export", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    for name in EXPORTED_SCHEMAS:
-        schema = json.loads((tmp_path / f"{name}.v{SCHEMA_VERSION}.schema.json").read_text())
-        assert schema["x-schema-version"] == SCHEMA_VERSION
-        assert schema["$id"].endswith(f"{name}:v{SCHEMA_VERSION}")
-        assert "properties" in schema or "oneOf" in schema or "anyOf" in schema
 
 
 def test_rules_validate_names_the_rule_and_field_of_a_mistake(tmp_path: Path):
