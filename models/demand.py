@@ -18,8 +18,11 @@ from models.forecast import DemandForecaster
 SHIFT_DETECTOR = {"delta": 0.5, "threshold": 8.0}
 """Page-Hinkley on demand in units of its own standard deviation, so one setting fits a
 bolt and a motor: tolerance 0.5 σ a day, alarm at 8 σ of accumulated drift (CUSUM-like
-k = 0.5, h = 8). On simulated Poisson demand this flags a 75 % level rise in 2-4 days and
-raises about one false alarm per material every ten months."""
+k = 0.5, h = 8). After half a year of steady Poisson demand, a 75 % level rise is flagged
+in a median of 4 days at 20 units a day (90 % within 5), 8 days at 5 a day (90 % within 12)
+and 20 days at 1 a day, where 28 % go unflagged for 60 days; steady demand raises 0.1-0.2
+false alarms per material-year (``benchmarks/demand_shift.py``, 200 materials per rate;
+``tests/unit/models/test_demand_shift.py`` keeps it so)."""
 
 MAX_CATCH_UP_DAYS = 730
 """A jump in event time longer than this feeds only its last two years of zeros."""

@@ -1,8 +1,9 @@
 """Demand shift detection: a Page-Hinkley test on closed days of demand.
 
-river's ``river.drift.PageHinkley`` is the reference implementation (the
-tests check that both flag the same days); this one keeps its state in four
-plain fields so that it fits in the material's JSON state.
+river's ``river.drift.PageHinkley`` is the reference implementation
+(``tests/unit/models/test_drift.py`` checks that both flag the same days);
+this one keeps its state in plain fields so that it fits in the material's
+JSON state.
 
 References
 ----------
