@@ -1,9 +1,11 @@
-"""The worker's read API: health, material state and Prometheus metrics."""
+"""The worker's read API: health, material state, the rules in force and Prometheus metrics."""
 
+import yaml
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
 from agents.material import load_state
+from models.rules.spec import RuleSpecError, builtin_rules, load_rules
 from streams.app import app, materials_table, rules_table
 from streams.metrics import CONSUMER_LAG
 
@@ -67,10 +69,42 @@ class Material(View):
 
 @app.page("/rules")
 class Rules(View):
-    """The rule file published on stockloop.rules, as this worker holds it (empty: built-ins)."""
+    """The rules in force: the built-in pack with the published rule file laid over it.
+
+    YAML by default, a complete rule file that ``stockloop rules validate``
+    accepts back; JSON with ``Accept: application/json`` or ``?format=json``.
+    The ``X-Stockloop-Rules`` header says whether a published file is in force.
+    """
 
     async def get(self, request: Request) -> Response:
-        return self.bytes(rules_table.get("active") or b"", content_type="text/yaml")
+        published = rules_table.get("active")
+        source = "builtin" if published is None else "builtin+published"
+        try:
+            rules = (
+                builtin_rules()
+                if published is None
+                else load_rules(published, base=builtin_rules())
+            )
+        except RuleSpecError as error:
+            # `stockloop rules apply` validates first; a file written around it lands here.
+            message = (
+                f"the published rule file is invalid, workers keep their previous rules: {error}"
+            )
+            return self.json({"error": message}, status=500)
+        document = rules.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        headers = {"X-Stockloop-Rules": source}
+        if _wants_json(request):
+            return self.json(document, headers=headers)
+        text = f"# rules in force ({source}); JSON: GET /rules?format=json\n" + yaml.safe_dump(
+            document, sort_keys=False, allow_unicode=True
+        )
+        return self.bytes(text.encode(), content_type="text/yaml", headers=headers)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.query.get("format") == "json" or "application/json" in request.headers.get(
+        "Accept", ""
+    )
 
 
 @app.page("/metrics")
