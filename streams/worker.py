@@ -1,11 +1,14 @@
 """A stockloop worker: the Faust app with every agent, timer and web view registered."""
 
+import sys
+
 import faust
 
 import agents.control
 import agents.ingest
 import agents.material
 import streams.views
+from streams import worker_log
 from streams.app import app, settings
 
 AGENT_MODULES = (agents.control, agents.ingest, agents.material, streams.views)
@@ -18,4 +21,9 @@ def run(loglevel: str = "info") -> None:
     started in a fresh directory creates the parents here.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    faust.Worker(app, loglevel=loglevel).execute_from_commandline()
+    worker_log.install(settings.commit_interval_s)
+    worker = faust.Worker(app, loglevel=loglevel)
+    if not sys.stdout.isatty():
+        # Faust's start-up spinner draws with terminal escape codes, into log files too.
+        worker.spinner = None
+    worker.execute_from_commandline()
