@@ -19,7 +19,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafka.admin import KafkaAdminClient
@@ -41,6 +41,9 @@ JVM_OPTIONS = (
     "-Djava.awt.headless=true",
 )
 NODE_ID = 1
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+SCRAM_UNSAFE = ',[]"'
+SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
 LOG_TAIL_LINES = 25
 PROBE_TIMEOUT_S = 2.0
 
@@ -87,6 +90,45 @@ class BrokerStartError(BrokerError):
 
 class BrokerStopError(BrokerError):
     """The broker process could not be ended."""
+
+
+@dataclass(frozen=True)
+class ScramUser:
+    """A SCRAM login the broker knows, created when its storage is formatted."""
+
+    username: str
+    password: str = field(repr=False)
+    mechanism: str = "SCRAM-SHA-512"
+
+    def __post_init__(self) -> None:
+        # The formatter splits its --add-scram argument at these, quoted or not.
+        if any(char in SCRAM_UNSAFE for char in self.username + self.password):
+            raise BrokerConfigError(
+                f"the name or password of SCRAM user {self.username!r} contains one of "
+                f"{' '.join(SCRAM_UNSAFE)}, which Kafka's storage formatter cannot take; "
+                "choose another"
+            )
+        if self.mechanism not in SCRAM_MECHANISMS:
+            raise BrokerConfigError(
+                f"SCRAM user {self.username!r}: mechanism {self.mechanism!r} is not one of "
+                f"{', '.join(SCRAM_MECHANISMS)}"
+            )
+
+
+@dataclass(frozen=True)
+class SaslSslListener:
+    """A second client listener that, like a production cluster's, takes only TLS + SCRAM.
+
+    ``keystore`` is a PKCS12 file with the broker's private key and certificate chain;
+    the certificate must name the broker's host (for 127.0.0.1, an IP subjectAltName),
+    since clients check it. The plaintext listener stays: the broker uses it itself,
+    and so do the probe and every other test.
+    """
+
+    port: int
+    keystore: Path
+    keystore_password: str = field(repr=False)
+    users: tuple[ScramUser, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -205,6 +247,32 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _sasl_ssl_properties(
+    listener: SaslSslListener, host: str, plain: dict[str, str]
+) -> dict[str, str]:
+    """The properties that add ``listener`` beside the plaintext ones in ``plain``.
+
+    SCRAM needs no user list in the file: the users are records in the cluster's
+    metadata, written by the storage formatter (``--add-scram``).
+    """
+    prefix = "listener.name.sasl_ssl"
+    address = f"SASL_SSL://{host}:{listener.port}"
+    properties = {
+        "listeners": f"{plain['listeners']},{address}",
+        "advertised.listeners": f"{plain['advertised.listeners']},{address}",
+        "listener.security.protocol.map": (
+            f"{plain['listener.security.protocol.map']},SASL_SSL:SASL_SSL"
+        ),
+        "sasl.enabled.mechanisms": ",".join(SCRAM_MECHANISMS),
+        f"{prefix}.ssl.keystore.type": "PKCS12",
+        f"{prefix}.ssl.keystore.location": str(listener.keystore),
+        f"{prefix}.ssl.keystore.password": listener.keystore_password,
+    }
+    for mechanism in SCRAM_MECHANISMS:
+        properties[f"{prefix}.{mechanism.lower()}.sasl.jaas.config"] = SCRAM_LOGIN_MODULE
+    return properties
+
+
 def _read_properties(path: Path) -> dict[str, str]:
     """The ``key=value`` lines of a Java properties file written by this module."""
     pairs = (
@@ -223,8 +291,14 @@ class LocalBroker:
     (fetching jars, formatting, waiting), so a CLI can show it without this class printing.
     """
 
-    def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        progress: Callable[[str], None] | None = None,
+        sasl_ssl: SaslSslListener | None = None,
+    ) -> None:
         self.settings = settings
+        self.sasl_ssl = sasl_ssl
         self._progress = progress or (lambda _message: None)
         self.version = kafka_version()
         broker_dir = settings.broker_dir
@@ -237,7 +311,11 @@ class LocalBroker:
         self.jars_marker = settings.kafka_jars_dir / f".fetched-kafka-{self.version}"
 
     def server_properties(self) -> str:
-        """The ``server.properties`` of this broker: combined mode, plaintext, replication 1."""
+        """The ``server.properties`` of this broker: combined mode, plaintext, replication 1.
+
+        With a SASL_SSL listener, they hold its keystore password, as any Kafka
+        broker's do; the file is readable by its owner only.
+        """
         host = self.settings.broker_host
         port = self.settings.broker_port
         controller_port = self.settings.controller_port
@@ -245,6 +323,11 @@ class LocalBroker:
             raise BrokerConfigError(
                 f"broker and controller both on port {port}; "
                 "set STOCKLOOP_CONTROLLER_PORT to another free port"
+            )
+        if self.sasl_ssl is not None and self.sasl_ssl.port in (port, controller_port):
+            raise BrokerConfigError(
+                f"the SASL_SSL listener's port {self.sasl_ssl.port} is also the broker's or "
+                "the controller's; give it a port of its own"
             )
         properties = {
             "process.roles": "broker,controller",
@@ -270,6 +353,8 @@ class LocalBroker:
             "group.initial.rebalance.delay.ms": "0",
             "num.partitions": "1",
         }
+        if self.sasl_ssl is not None:
+            properties |= _sasl_ssl_properties(self.sasl_ssl, host, properties)
         header = (
             "# Written by `stockloop broker start` from STOCKLOOP_* settings; edits are lost.\n"
         )
@@ -341,6 +426,8 @@ class LocalBroker:
         self.fetch_jars()
         for directory in (self.data_dir, self.logs_dir):
             directory.mkdir(parents=True, exist_ok=True)
+        self.properties_file.touch(mode=0o600)
+        self.properties_file.chmod(0o600)
         self.properties_file.write_text(self.server_properties())
         if not (self.data_dir / "meta.properties").exists():
             self._format_storage(java)
@@ -444,10 +531,13 @@ class LocalBroker:
 
     def _check_ports_free(self) -> None:
         host = self.settings.broker_host
-        for name, port in (
+        ports = [
             ("STOCKLOOP_BROKER_PORT", self.settings.broker_port),
             ("STOCKLOOP_CONTROLLER_PORT", self.settings.controller_port),
-        ):
+        ]
+        if self.sasl_ssl is not None:
+            ports.append(("the SASL_SSL listener's port", self.sasl_ssl.port))
+        for name, port in ports:
             if not _port_is_free(host, port):
                 who = "another Kafka broker" if _answers_metadata(host, port) else "another process"
                 raise PortInUseError(
@@ -477,17 +567,33 @@ class LocalBroker:
                 new_cluster_id(),
                 "--config",
                 str(self.properties_file),
+                *self._scram_arguments(),
             ],
             capture_output=True,
             text=True,
             check=False,
         )
         if result.returncode != 0:
+            output = result.stdout + result.stderr
+            for user in self.sasl_ssl.users if self.sasl_ssl else ():
+                output = output.replace(user.password, "***")
             raise BrokerStartError(
                 f"formatting {self.data_dir} failed (exit {result.returncode}); "
                 "see the formatter's output below",
-                (result.stdout + result.stderr).strip(),
+                output.strip(),
             )
+
+    def _scram_arguments(self) -> list[str]:
+        """``--add-scram`` arguments creating the SASL_SSL listener's users.
+
+        Kafka's formatter writes them into the cluster's first metadata, so they exist
+        before the broker accepts a connection (no admin request, no extra JVM).
+        """
+        arguments = []
+        for user in self.sasl_ssl.users if self.sasl_ssl else ():
+            credential = f"{user.mechanism}=[name={user.username},password={user.password}]"
+            arguments += ["--add-scram", credential]
+        return arguments
 
     def _wait_until_answering(self, pid: int, timeout: float) -> None:
         """Wait for the broker to answer; a dead or hung broker fails with its log tail."""

@@ -16,6 +16,7 @@ import kafka.errors
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaError
 
+from connectors.kafka_security import BrokerRefusedError, KafkaSecurityError, refusals_explained
 from streams.catalogue import TopicSpec
 from streams.settings import Settings
 
@@ -68,12 +69,17 @@ class TopicListing:
 @contextmanager
 def admin_client(settings: Settings) -> Iterator[KafkaAdminClient]:
     """A connected admin client, closed on exit; fails fast with what to do if none answers."""
+    security = settings.kafka_security
     try:
-        client = KafkaAdminClient(
-            bootstrap_servers=settings.bootstrap_servers,
-            client_id=f"{settings.app_id}-topic-admin",
-            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-        )
+        with refusals_explained(settings.bootstrap_servers, security):
+            client = KafkaAdminClient(
+                bootstrap_servers=settings.bootstrap_servers,
+                client_id=f"{settings.app_id}-topic-admin",
+                bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+                **security.kafka_python_kwargs(),
+            )
+    except (BrokerRefusedError, KafkaSecurityError) as exc:
+        raise TopicAdminError(str(exc)) from exc
     except KafkaError as exc:
         raise BrokerUnreachableError(
             f"no broker answers at {settings.bootstrap_servers}; run `stockloop broker start` "

@@ -7,7 +7,9 @@ decode them, so there is one codec and validation errors stay precise.
 from typing import TypeVar
 
 import faust
+from faust.types.auth import CredentialsT
 
+from connectors.kafka_security import KafkaSecurity
 from streams.catalogue import (
     ALERT_ACTIONS,
     ALERTS,
@@ -21,12 +23,33 @@ from streams.catalogue import (
 from streams.settings import get_settings
 from streams.transport import Transport
 
+
+def broker_credentials(security: KafkaSecurity) -> CredentialsT | None:
+    """Faust's credentials for ``security``: the same TLS context and login as the CLI's.
+
+    Faust hands them to every aiokafka client it makes (consumer, producer, and
+    the client that creates its changelog topics); None is a plaintext connection.
+    """
+    context = security.ssl_context()
+    if security.uses_sasl:
+        return faust.SASLCredentials(
+            username=security.username,
+            password=security.password,
+            ssl_context=context,
+            mechanism=security.mechanism,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
 settings = get_settings()
 catalogue = load_catalogue(settings.topics_file)
 
 app = faust.App(
     settings.app_id,
     broker=f"kafka://{settings.bootstrap_servers}",
+    broker_credentials=broker_credentials(settings.kafka_security),
     store=settings.table_store,
     datadir=str(settings.data_dir),
     web_host=settings.web_host,

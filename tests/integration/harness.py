@@ -69,7 +69,11 @@ class Pipeline:
         self.settings = Settings(**self.overrides)
         self.log_path = root / "worker.log"
         self.process: subprocess.Popen | None = None
-        self.producer = KafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, acks="all")
+        self.producer = KafkaProducer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            acks="all",
+            **self.settings.kafka_security.kafka_python_kwargs(),
+        )
         apply_catalogue(load_catalogue(self.settings.topics_file), self.settings)
 
     @property

@@ -1,5 +1,6 @@
 """The local broker's pure parts and its refusals, none of which start a JVM."""
 
+import dataclasses
 import os
 import re
 import socket
@@ -16,6 +17,8 @@ from connectors.broker import (
     LocalBroker,
     MavenNotFoundError,
     PortInUseError,
+    SaslSslListener,
+    ScramUser,
     kafka_version,
 )
 from streams.settings import Settings
@@ -148,3 +151,70 @@ def test_a_pid_file_naming_another_live_process_is_stale(settings: Settings) -> 
 
     assert broker.stop() is False
     assert not broker.pid_file.exists()
+
+
+@pytest.fixture
+def sasl_ssl(tmp_path: Path) -> SaslSslListener:
+    return SaslSslListener(
+        port=19194,
+        keystore=tmp_path / "broker.p12",
+        keystore_password="store-secret",
+        users=(ScramUser("stockloop", "user-secret"),),
+    )
+
+
+def test_a_sasl_ssl_listener_is_added_beside_the_plaintext_one(
+    settings: Settings, sasl_ssl: SaslSslListener
+) -> None:
+    properties = _properties(LocalBroker(settings, sasl_ssl=sasl_ssl).server_properties())
+
+    assert properties["listeners"] == (
+        "PLAINTEXT://127.0.0.1:19192,CONTROLLER://127.0.0.1:19193,SASL_SSL://127.0.0.1:19194"
+    )
+    assert properties["advertised.listeners"] == (
+        "PLAINTEXT://127.0.0.1:19192,SASL_SSL://127.0.0.1:19194"
+    )
+    assert properties["listener.security.protocol.map"].endswith(",SASL_SSL:SASL_SSL")
+    assert properties["inter.broker.listener.name"] == "PLAINTEXT"
+    assert properties["sasl.enabled.mechanisms"] == "SCRAM-SHA-256,SCRAM-SHA-512"
+    assert properties["listener.name.sasl_ssl.ssl.keystore.location"] == str(sasl_ssl.keystore)
+    assert "ScramLoginModule" in properties["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"]
+
+
+def test_without_a_sasl_ssl_listener_the_broker_takes_no_logins(settings: Settings) -> None:
+    properties = _properties(LocalBroker(settings).server_properties())
+
+    assert "SASL_SSL" not in properties["listeners"]
+    assert not [key for key in properties if key.startswith(("sasl.", "listener.name."))]
+
+
+def test_a_sasl_ssl_listener_on_the_broker_port_is_refused(
+    settings: Settings, sasl_ssl: SaslSslListener
+) -> None:
+    clash = dataclasses.replace(sasl_ssl, port=settings.broker_port)
+
+    with pytest.raises(BrokerConfigError, match="port of its own"):
+        LocalBroker(settings, sasl_ssl=clash).server_properties()
+
+
+def test_listener_and_users_keep_passwords_out_of_their_repr(sasl_ssl: SaslSslListener) -> None:
+    assert "secret" not in repr(sasl_ssl)
+
+
+def test_a_scram_password_the_formatter_would_split_is_refused_without_showing_it() -> None:
+    with pytest.raises(BrokerConfigError, match="'stockloop'") as refused:
+        ScramUser("stockloop", "pass,word")
+
+    assert "pass,word" not in str(refused.value)
+
+
+def test_the_sasl_ssl_port_must_be_free_too(
+    settings: Settings, sasl_ssl: SaslSslListener, path_with_only: Callable[..., None]
+) -> None:
+    path_with_only("java")
+    with socket.socket() as squatter:
+        squatter.bind((settings.broker_host, sasl_ssl.port))
+        squatter.listen()
+
+        with pytest.raises(PortInUseError, match=str(sasl_ssl.port)):
+            LocalBroker(settings, sasl_ssl=sasl_ssl).start(timeout=1)

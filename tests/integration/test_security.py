@@ -1,0 +1,171 @@
+"""TLS and SCRAM end to end: a broker with a SASL_SSL listener, and the pipeline through it.
+
+The test makes its own CA and broker certificate with ``openssl``, starts a broker
+of its own whose SCRAM user is created by Kafka's storage formatter, and connects
+the worker, the topic admin and the CLI only through the SASL_SSL listener.
+"""
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connectors.broker import LocalBroker, SaslSslListener, ScramUser
+from streams.settings import Settings
+from tests.integration.harness import STOCKLOOP, Pipeline, wait_until
+
+pytestmark = pytest.mark.integration
+
+PLAINTEXT_PORT = 19410  # the broker's own listener; the controller is on 19411
+SASL_SSL_PORT = 19412
+USER = "stockloop-it"
+PASSWORD = "it pa=ss-w0rd!"  # a space and an equals sign: quoting must hold
+KEYSTORE_PASSWORD = "keystore-secret"
+T = "2026-05-04T08:00:00Z"
+
+
+@dataclass(frozen=True)
+class Certificates:
+    """A test CA, and the broker's key and certificate (signed by it) in a PKCS12 keystore."""
+
+    ca: Path
+    keystore: Path
+
+
+def _openssl(*arguments: str) -> None:
+    subprocess.run(["openssl", *arguments], check=True, capture_output=True)
+
+
+def make_certificates(directory: Path) -> Certificates:
+    """A CA and a broker certificate for 127.0.0.1 (an IP subjectAltName: clients check it)."""
+    ca_key, ca = directory / "ca.key", directory / "ca.pem"
+    key, request, certificate = (directory / f"broker.{ext}" for ext in ("key", "csr", "pem"))
+    san = directory / "san.ext"
+    san.write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", "/CN=stockloop test CA", "-keyout", str(ca_key), "-out", str(ca),
+    )  # fmt: skip
+    _openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", str(key), "-out", str(request),
+    )  # fmt: skip
+    _openssl(
+        "x509", "-req", "-in", str(request), "-CA", str(ca), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-days", "2", "-extfile", str(san), "-out", str(certificate),
+    )  # fmt: skip
+    keystore = directory / "broker.p12"
+    _openssl(
+        "pkcs12", "-export", "-in", str(certificate), "-inkey", str(key), "-certfile", str(ca),
+        "-name", "broker", "-passout", f"pass:{KEYSTORE_PASSWORD}", "-out", str(keystore),
+    )  # fmt: skip
+    return Certificates(ca=ca, keystore=keystore)
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    return make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def secure_broker(
+    tmp_path_factory: pytest.TempPathFactory, certificates: Certificates
+) -> Iterator[LocalBroker]:
+    """A broker of this module's own, with a SASL_SSL listener and one SCRAM-SHA-512 user."""
+    settings = Settings(
+        broker_port=PLAINTEXT_PORT,
+        controller_port=PLAINTEXT_PORT + 1,
+        broker_dir=tmp_path_factory.mktemp("secure-broker"),
+    )
+    listener = SaslSslListener(
+        port=SASL_SSL_PORT,
+        keystore=certificates.keystore,
+        keystore_password=KEYSTORE_PASSWORD,
+        users=(ScramUser(USER, PASSWORD, "SCRAM-SHA-512"),),
+    )
+    broker = LocalBroker(settings, sasl_ssl=listener)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def _secure(certificates: Certificates, password: str = PASSWORD) -> dict[str, object]:
+    """Settings that reach the broker through its SASL_SSL listener only."""
+    return {
+        "broker_port": SASL_SSL_PORT,
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_username": USER,
+        "sasl_password": password,
+        "ssl_cafile": certificates.ca,
+    }
+
+
+def test_the_pipeline_runs_through_a_sasl_ssl_listener(
+    secure_broker: LocalBroker, certificates: Certificates, tmp_path: Path
+) -> None:
+    pipeline = Pipeline(tmp_path, **_secure(certificates))  # creates its topics through it
+    try:
+        pipeline.start()
+        pipeline.send(
+            "erp.materials",
+            {"event_id": "m1", "event_time": T, "material_id": "M-1", "name": "Cotton fabric"},
+        )
+        for event_id, kind, quantity in (("r1", "receipt", 100), ("i1", "issue", 30)):
+            pipeline.send(
+                "erp.stock-movements",
+                {
+                    "event_id": event_id,
+                    "event_time": T,
+                    "material_id": "M-1",
+                    "movement_type": kind,
+                    "warehouse_id": "W1",
+                    "quantity": quantity,
+                },
+            )
+        pipeline.flush()
+
+        state = wait_until(
+            lambda: (s := pipeline.material("M-1")) and s["events_applied"] == 3 and s
+        )
+
+        assert state["warehouses"]["W1"]["on_hand"] == 70
+        assert PASSWORD not in httpx.get(f"{pipeline.url}/metrics", timeout=10).text
+        assert PASSWORD not in pipeline.log_path.read_text()
+    finally:
+        pipeline.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"sasl_password": "wrong-" + PASSWORD}, f"refused the login of {USER!r}"),
+        ({"ssl_cafile": None}, "certificate verify failed"),
+    ],
+    ids=["wrong password", "broker certificate not trusted"],
+)
+def test_a_refused_client_fails_with_one_line_that_hides_the_password(
+    secure_broker: LocalBroker,
+    certificates: Certificates,
+    change: dict[str, object],
+    reason: str,
+) -> None:
+    settings = _secure(certificates) | change
+    env = {f"STOCKLOOP_{name.upper()}": str(value) for name, value in settings.items() if value}
+
+    result = subprocess.run(
+        [STOCKLOOP, "topics", "list"],
+        env=dict(os.environ) | env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert reason in result.stderr
+    assert "pa=ss-w0rd" not in result.stdout + result.stderr
