@@ -14,6 +14,7 @@ from connectors.topic_admin import (
     apply_catalogue,
     list_topics,
 )
+from connectors.topic_cleanup import delete_topics, find_deployment_topics
 from streams.catalogue import load_catalogue
 from streams.settings import Settings
 
@@ -74,6 +75,31 @@ def list_() -> None:
     except TopicAdminError as exc:
         raise _fail(exc) from exc
     console.print(_listings_table(listings))
+
+
+@app.command("delete")
+def delete(
+    yes: Annotated[bool, typer.Option("--yes", help="Delete without asking first.")] = False,
+) -> None:
+    """Delete this deployment's topics, for a demo or test run that is over.
+
+    Its topics are the catalogue's under STOCKLOOP_TOPIC_PREFIX and those the
+    worker created under STOCKLOOP_APP_ID (table changelogs, the leader
+    topic). Their records are gone for good: stop the deployment's workers first.
+    """
+    settings = Settings()
+    try:
+        topics = find_deployment_topics(load_catalogue(settings.topics_file), settings)
+        if not topics:
+            console.print("no topics of this deployment on the broker", highlight=False)
+            return
+        console.print("\n".join(topics), highlight=False)
+        if not yes:
+            typer.confirm(f"delete these {len(topics)} topics?", abort=True)
+        delete_topics(topics, settings)
+    except TopicAdminError as exc:
+        raise _fail(exc) from exc
+    console.print(f"deleted {len(topics)} topics", highlight=False)
 
 
 def _reports_table(reports: list[TopicReport]) -> Table:

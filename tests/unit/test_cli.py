@@ -13,6 +13,7 @@ COMMANDS = [
     [],
     ["broker"],
     ["topics"],
+    ["topics", "delete"],
     ["worker"],
     ["produce"],
     ["simulate"],
