@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     controller_port: int = Field(9093, ge=1, le=65535, description="KRaft controller port.")
     broker_dir: Path = Field(CACHE_ROOT / "broker", description="Local broker data, logs, pid.")
     kafka_jars_dir: Path = Field(CACHE_ROOT / "kafka-jars", description="Maven-fetched jars.")
+    broker_keystore_password: SecretStr | None = Field(
+        None, description="Local broker: password of the keystore of `broker start --keystore`."
+    )
+    broker_scram_password: SecretStr | None = Field(
+        None, description="Local broker: password of `broker start --scram-user`."
+    )
     topic_prefix: str = Field("", description="Prefix for every topic name (isolates test runs).")
     topics_file: Path = Field(PROJECT_ROOT / "topics.yaml", description="The topic catalogue.")
     mapping_file: Path = Field(

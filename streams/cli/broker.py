@@ -1,6 +1,7 @@
 """``stockloop broker``: start, stop and inspect the local single-node Kafka broker."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -8,7 +9,14 @@ from rich.console import Console
 from rich.status import Status
 from rich.table import Table
 
-from connectors.broker import BrokerError, LocalBroker
+from connectors.broker import (
+    SCRAM_MECHANISMS,
+    BrokerConfigError,
+    BrokerError,
+    LocalBroker,
+    SaslSslListener,
+    ScramUser,
+)
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -61,6 +69,31 @@ def start(
     timeout: Annotated[
         float, typer.Option(min=1, help="Seconds to wait for the broker to answer.")
     ] = 60.0,
+    sasl_ssl_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Also listen here for clients that log in with SCRAM over TLS "
+            "(STOCKLOOP_SECURITY_PROTOCOL=SASL_SSL); needs --keystore and --scram-user.",
+        ),
+    ] = None,
+    keystore: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="PKCS12 keystore (password STOCKLOOP_BROKER_KEYSTORE_PASSWORD): the "
+            "broker's key and a certificate naming its host.",
+        ),
+    ] = None,
+    scram_user: Annotated[
+        str | None,
+        typer.Option(
+            help="SCRAM user (SHA-256 and SHA-512) created on the first start, with "
+            "password STOCKLOOP_BROKER_SCRAM_PASSWORD."
+        ),
+    ] = None,
 ) -> None:
     """Start the broker in the background and wait until it answers.
 
@@ -71,10 +104,45 @@ def start(
     settings = Settings()
     if port is not None:
         settings = settings.model_copy(update={"broker_port": port})
+    listener = _run(lambda: _sasl_ssl_listener(settings, sasl_ssl_port, keystore, scram_user))
     with console.status("starting the broker") as spinner:
-        launched = _run(lambda: LocalBroker(settings, progress=_progress(spinner)).start(timeout))
+        launched = _run(
+            lambda: LocalBroker(settings, progress=_progress(spinner), sasl_ssl=listener).start(
+                timeout
+            )
+        )
     state = "started" if launched else "already running"
     console.print(f"[green]broker {state}[/green] on {settings.bootstrap_servers}", highlight=False)
+    if listener is not None:
+        console.print(f"SASL_SSL on {settings.broker_host}:{listener.port}", highlight=False)
+
+
+def _sasl_ssl_listener(
+    settings: Settings, port: int | None, keystore: Path | None, user: str | None
+) -> SaslSslListener | None:
+    """The SASL_SSL listener the options ask for, or None; one line naming what is missing.
+
+    The passwords come from settings (the environment), never from a command line
+    that ``ps`` would show.
+    """
+    if port is None:
+        return None
+    keystore_password = settings.broker_keystore_password
+    scram_password = settings.broker_scram_password
+    required = {
+        "--keystore": keystore,
+        "--scram-user": user,
+        "STOCKLOOP_BROKER_KEYSTORE_PASSWORD": keystore_password,
+        "STOCKLOOP_BROKER_SCRAM_PASSWORD": scram_password,
+    }
+    missing = [name for name, value in required.items() if value is None]
+    if keystore is None or user is None or keystore_password is None or scram_password is None:
+        raise BrokerConfigError(f"--sasl-ssl-port needs {', '.join(missing)} too")
+    users = tuple(
+        ScramUser(user, scram_password.get_secret_value(), mechanism)
+        for mechanism in SCRAM_MECHANISMS
+    )
+    return SaslSslListener(port, keystore.resolve(), keystore_password.get_secret_value(), users)
 
 
 @app.command()

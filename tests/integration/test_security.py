@@ -1,8 +1,9 @@
 """TLS and SCRAM end to end: a broker with a SASL_SSL listener, and the pipeline through it.
 
 The test makes its own CA and broker certificate with ``openssl``, starts a broker
-of its own whose SCRAM user is created by Kafka's storage formatter, and connects
-the worker, the topic admin and the CLI only through the SASL_SSL listener.
+of its own with ``stockloop broker start --sasl-ssl-port`` (its SCRAM user created
+by Kafka's storage formatter), and connects the worker, the topic admin and the CLI
+only through the SASL_SSL listener.
 """
 
 import os
@@ -14,8 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connectors.broker import LocalBroker, SaslSslListener, ScramUser
-from streams.settings import Settings
 from tests.integration.harness import STOCKLOOP, Pipeline, wait_until
 
 pytestmark = pytest.mark.integration
@@ -74,39 +73,52 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 @pytest.fixture(scope="module")
 def secure_broker(
     tmp_path_factory: pytest.TempPathFactory, certificates: Certificates
-) -> Iterator[LocalBroker]:
-    """A broker of this module's own, with a SASL_SSL listener and one SCRAM-SHA-512 user."""
-    settings = Settings(
-        broker_port=PLAINTEXT_PORT,
-        controller_port=PLAINTEXT_PORT + 1,
-        broker_dir=tmp_path_factory.mktemp("secure-broker"),
+) -> Iterator[None]:
+    """A broker of this module's own, started by the CLI with a SASL_SSL listener."""
+    env = dict(os.environ) | {
+        "STOCKLOOP_BROKER_PORT": str(PLAINTEXT_PORT),
+        "STOCKLOOP_CONTROLLER_PORT": str(PLAINTEXT_PORT + 1),
+        "STOCKLOOP_BROKER_DIR": str(tmp_path_factory.mktemp("secure-broker")),
+        "STOCKLOOP_BROKER_KEYSTORE_PASSWORD": KEYSTORE_PASSWORD,
+        "STOCKLOOP_BROKER_SCRAM_PASSWORD": PASSWORD,
+    }
+    listener = ["--sasl-ssl-port", str(SASL_SSL_PORT), "--keystore", str(certificates.keystore)]
+    subprocess.run(
+        [STOCKLOOP, "broker", "start", *listener, "--scram-user", USER],
+        env=env,
+        check=True,
+        capture_output=True,
     )
-    listener = SaslSslListener(
-        port=SASL_SSL_PORT,
-        keystore=certificates.keystore,
-        keystore_password=KEYSTORE_PASSWORD,
-        users=(ScramUser(USER, PASSWORD, "SCRAM-SHA-512"),),
-    )
-    broker = LocalBroker(settings, sasl_ssl=listener)
-    broker.start()
-    yield broker
-    broker.stop()
+    yield
+    subprocess.run([STOCKLOOP, "broker", "stop"], env=env, check=True, capture_output=True)
 
 
-def _secure(certificates: Certificates, password: str = PASSWORD) -> dict[str, object]:
+def _cli(settings: dict[str, object], *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``stockloop ARGUMENTS`` with ``settings`` (None: unset) as its environment."""
+    env = {f"STOCKLOOP_{name.upper()}": str(value) for name, value in settings.items() if value}
+    return subprocess.run(
+        [STOCKLOOP, *arguments],
+        env=dict(os.environ) | env | {"COLUMNS": "250"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _secure(certificates: Certificates) -> dict[str, object]:
     """Settings that reach the broker through its SASL_SSL listener only."""
     return {
         "broker_port": SASL_SSL_PORT,
         "security_protocol": "SASL_SSL",
         "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_username": USER,
-        "sasl_password": password,
+        "sasl_password": PASSWORD,
         "ssl_cafile": certificates.ca,
     }
 
 
 def test_the_pipeline_runs_through_a_sasl_ssl_listener(
-    secure_broker: LocalBroker, certificates: Certificates, tmp_path: Path
+    secure_broker: None, certificates: Certificates, tmp_path: Path
 ) -> None:
     pipeline = Pipeline(tmp_path, **_secure(certificates))  # creates its topics through it
     try:
@@ -149,23 +161,22 @@ def test_the_pipeline_runs_through_a_sasl_ssl_listener(
     ids=["wrong password", "broker certificate not trusted"],
 )
 def test_a_refused_client_fails_with_one_line_that_hides_the_password(
-    secure_broker: LocalBroker,
+    secure_broker: None,
     certificates: Certificates,
     change: dict[str, object],
     reason: str,
 ) -> None:
-    settings = _secure(certificates) | change
-    env = {f"STOCKLOOP_{name.upper()}": str(value) for name, value in settings.items() if value}
-
-    result = subprocess.run(
-        [STOCKLOOP, "topics", "list"],
-        env=dict(os.environ) | env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _cli(_secure(certificates) | change, "topics", "list")
 
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert reason in result.stderr
     assert "pa=ss-w0rd" not in result.stdout + result.stderr
+
+
+def test_the_broker_user_logs_in_with_scram_sha_256_too(
+    secure_broker: None, certificates: Certificates
+) -> None:
+    result = _cli(_secure(certificates) | {"sasl_mechanism": "SCRAM-SHA-256"}, "topics", "list")
+
+    assert result.returncode == 0, result.stderr

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from connectors.broker import (
     BrokerConfigError,
@@ -21,6 +22,7 @@ from connectors.broker import (
     ScramUser,
     kafka_version,
 )
+from streams.cli.broker import app as broker_cli
 from streams.settings import Settings
 
 
@@ -218,3 +220,19 @@ def test_the_sasl_ssl_port_must_be_free_too(
 
         with pytest.raises(PortInUseError, match=str(sasl_ssl.port)):
             LocalBroker(settings, sasl_ssl=sasl_ssl).start(timeout=1)
+
+
+def test_broker_start_with_a_sasl_ssl_port_names_what_else_it_needs(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STOCKLOOP_BROKER_DIR", str(settings.broker_dir))
+    monkeypatch.setenv("STOCKLOOP_BROKER_SCRAM_PASSWORD", "user-secret")
+    monkeypatch.delenv("STOCKLOOP_BROKER_KEYSTORE_PASSWORD", raising=False)
+
+    result = CliRunner().invoke(broker_cli, ["start", "--sasl-ssl-port", "19194"])
+
+    assert result.exit_code == 1
+    assert "--sasl-ssl-port needs --keystore, --scram-user, STOCKLOOP_BROKER_KEYSTORE_PASSWORD" in (
+        " ".join(result.output.split())
+    )
+    assert not settings.broker_dir.exists()  # refused before writing anything
