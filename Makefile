@@ -28,4 +28,4 @@ bench: install
 	scripts/with-test-broker.sh $(BIN)/python benchmarks/ingest_throughput.py
 
 clean:
-	rm -rf .stockloop .pytest_cache .hypothesis
+	scripts/clean.sh
