@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, FilePath, SecretStr, model_validator
+from pydantic import Field, FilePath, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
@@ -152,6 +152,20 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """The physical name of catalogue topic ``name`` under this run's prefix."""
         return f"{self.topic_prefix}{name}"
+
+
+def refused_settings(error: ValidationError) -> list[str]:
+    """Why ``Settings`` refused its input: one line per problem, named as its variable.
+
+    The input itself is never part of a line (``hide_input_in_errors``): it may
+    be a password.
+    """
+    lines = []
+    for problem in error.errors(include_input=False, include_url=False):
+        reason = problem["msg"].removeprefix("Value error, ")
+        variable = "__".join(str(part) for part in problem["loc"]).upper()
+        lines.append(f"STOCKLOOP_{variable}: {reason}" if variable else reason)
+    return lines
 
 
 def _reveal(secret: SecretStr | None) -> str | None:

@@ -1,14 +1,18 @@
 """The ``stockloop`` command line: one sub-command group per job."""
 
 import typer
+from pydantic import ValidationError
+from rich.console import Console
 
 from streams.cli import alerts, broker, materials, rules, run, schemas, status, topics
+from streams.settings import Settings, refused_settings
 
 app = typer.Typer(
     help="stockloop: ERP change events in, dynamic safety stock and actionable alerts out.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+err_console = Console(stderr=True)
 app.add_typer(broker.app, name="broker")
 app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
@@ -23,5 +27,15 @@ app.command("dead-letters")(status.dead_letters)
 
 
 def main() -> None:
-    """Entry point of the ``stockloop`` console script."""
-    app()
+    """Entry point of the ``stockloop`` console script.
+
+    Settings it refuses are one line each on stderr (exit code 1), not a traceback.
+    """
+    try:
+        app()
+    except ValidationError as error:
+        if error.title != Settings.__name__:
+            raise
+        for line in refused_settings(error):
+            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None

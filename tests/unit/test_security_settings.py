@@ -1,11 +1,13 @@
 """Security settings: refused when incomplete or contradictory, and never showing a secret."""
 
+import sys
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from streams.settings import Settings
+from streams.cli import main
+from streams.settings import Settings, refused_settings
 
 PASSWORD = "hunter2-not-for-logs"
 
@@ -98,3 +100,30 @@ def test_clients_get_the_settings_login(tmp_path: Path) -> None:
         PASSWORD,
         cafile,
     )
+
+
+def test_refused_settings_are_named_as_their_variables() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(planning={"grace_days": -1})
+
+    assert refused_settings(refused.value) == [
+        "STOCKLOOP_PLANNING__GRACE_DAYS: Input should be greater than or equal to 0"
+    ]
+
+
+def test_the_command_line_says_a_refused_setting_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STOCKLOOP_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("STOCKLOOP_SASL_PASSWORD", PASSWORD)
+    monkeypatch.setattr(sys, "argv", ["stockloop", "topics", "list"])
+
+    with pytest.raises(SystemExit) as exited:
+        main()
+
+    output = capsys.readouterr()
+    assert exited.value.code == 1
+    assert " ".join(output.err.split()) == (
+        "error: STOCKLOOP_SASL_USERNAME is required with STOCKLOOP_SECURITY_PROTOCOL=SASL_SSL"
+    )
+    assert PASSWORD not in output.out + output.err
