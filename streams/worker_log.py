@@ -24,6 +24,7 @@ for a coordinator; until then every lookup fails with a retriable
 GroupCoordinatorNotAvailableError, and aiokafka logs each retry at ERROR.
 On a fresh local broker that takes a few seconds.
 """
+COORDINATOR_DEAD = "Marking the coordinator dead"
 REPEAT_AFTER_S = 300.0
 """A rewritten warning is repeated at most this often, with a count of what it stood for."""
 
@@ -108,7 +109,9 @@ class CoordinatorWait(_Throttled):
     """Hides aiokafka's retried coordinator lookups while a worker starts; explains them after.
 
     Only retriable lookup failures are touched (aiokafka retries those by
-    itself); anything else passes unchanged.
+    itself), and "Marking the coordinator dead" while the worker starts (the
+    coordinator it found first moves once ``__consumer_offsets`` is ready);
+    anything else passes unchanged.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -122,7 +125,8 @@ class CoordinatorWait(_Throttled):
         )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.matches(record) and self.clock() - self.started < COORDINATOR_GRACE_S:
+        starting = self.clock() - self.started < COORDINATOR_GRACE_S
+        if starting and (self.matches(record) or str(record.msg).startswith(COORDINATOR_DEAD)):
             return False
         return super().filter(record)
 

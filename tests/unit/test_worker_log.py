@@ -96,3 +96,11 @@ def test_a_coordinator_error_that_is_not_retried_passes_unchanged(clock: Clock):
     assert wait.filter(fatal)
     assert fatal.levelname == "ERROR"
     assert fatal.getMessage().startswith("Group Coordinator Request failed")
+
+
+def test_a_coordinator_lost_while_starting_is_quiet_and_later_reported(clock: Clock):
+    wait = worker_log.CoordinatorWait(clock=clock)
+    message = "Marking the coordinator dead (node %s)for group %s."
+    assert not wait.filter(record(worker_log.COORDINATOR_LOGGER, message, 1, "stockloop"))
+    clock.now += worker_log.COORDINATOR_GRACE_S
+    assert wait.filter(record(worker_log.COORDINATOR_LOGGER, message, 1, "stockloop"))
