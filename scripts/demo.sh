@@ -1,10 +1,34 @@
 #!/usr/bin/env bash
 # The demo: a local broker, the topics, a worker, 60 days of simulated ERP traffic
-# (plain JSON and Debezium change events, three of them broken), then what the
-# worker made of it. KEEP_RUNNING=1 leaves broker and worker up to explore.
+# (plain JSON and Debezium change events, three of them broken on purpose), then what the
+# worker made of it. Each run has its own topic prefix, app id and state directory, and
+# removes them at the end. KEEP_RUNNING=1 leaves broker, worker and topics up to explore,
+# with this run's settings in .stockloop/demo.env; `scripts/demo.sh stop` ends such a run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sl=.venv/bin/stockloop
+env_file=.stockloop/demo.env
+pid_file=.stockloop/demo-worker.pid
+web="http://127.0.0.1:${STOCKLOOP_WEB_PORT:-6066}"
+
+# Stop the worker, delete this run's topics and state, stop the broker.
+clean_up() {
+  if [ -f "$pid_file" ]; then
+    worker=$(cat "$pid_file")
+    kill "$worker" 2>/dev/null && while kill -0 "$worker" 2>/dev/null; do sleep 0.2; done
+  fi
+  $sl topics delete --yes | tail -1
+  rm -rf "$STOCKLOOP_DATA_DIR" "$pid_file" "$env_file" .stockloop/demo-simulate.txt
+  $sl broker stop
+}
+
+if [ "${1:-}" = stop ]; then
+  [ -f "$env_file" ] || { echo "no demo is kept running ($env_file is missing)"; exit 0; }
+  set -a; . "$env_file"; set +a
+  clean_up
+  exit 0
+fi
+
 run_id=$(date +%Y%m%d%H%M%S)
 export STOCKLOOP_APP_ID="stockloop-demo-$run_id"
 export STOCKLOOP_TOPIC_PREFIX="demo-$run_id."
@@ -13,32 +37,48 @@ export STOCKLOOP_CLOCK=data  # simulated history is a replay: its own event time
 log="$PWD/.stockloop/demo-worker.log"
 mkdir -p .stockloop
 export COLUMNS="${COLUMNS:-150}"  # rich wraps tables at 80 columns when piped
+cat >"$env_file" <<EOF
+# The settings of the demo run $run_id; load them with: set -a; . $env_file; set +a
+STOCKLOOP_APP_ID=$STOCKLOOP_APP_ID
+STOCKLOOP_TOPIC_PREFIX=$STOCKLOOP_TOPIC_PREFIX
+STOCKLOOP_DATA_DIR=$STOCKLOOP_DATA_DIR
+STOCKLOOP_CLOCK=$STOCKLOOP_CLOCK
+EOF
+for name in STOCKLOOP_BROKER_HOST STOCKLOOP_BROKER_PORT STOCKLOOP_WEB_PORT; do
+  if [ -n "${!name:-}" ]; then echo "$name=${!name}" >>"$env_file"; fi
+done
 
 $sl broker start
 $sl topics apply
 
 echo "starting the worker (log: $log)"
 $sl worker --loglevel warning >"$log" 2>&1 &
-worker=$!
-stop_all() {
-  kill "$worker" 2>/dev/null && wait "$worker" 2>/dev/null || true
-  $sl broker stop
-}
-if [ "${KEEP_RUNNING:-0}" != 1 ]; then trap stop_all EXIT; fi
+echo $! >"$pid_file"
+if [ "${KEEP_RUNNING:-0}" != 1 ]; then trap clean_up EXIT; fi
 
 for _ in $(seq 1 120); do
-  curl -fs "http://127.0.0.1:${STOCKLOOP_WEB_PORT:-6066}/health" >/dev/null && break
-  kill -0 "$worker" 2>/dev/null || { tail -30 "$log"; exit 1; }
+  curl -fs "$web/health" >/dev/null && break
+  kill -0 "$(cat "$pid_file")" 2>/dev/null || { tail -30 "$log"; exit 1; }
   sleep 1
 done
 
 $sl simulate --days 60 --materials 6 | tee .stockloop/demo-simulate.txt
-sent=$(sed -n 's/^sent \([0-9]*\),.*/\1/p' .stockloop/demo-simulate.txt)
+sent=$(sed -n 's/^sent \([0-9]*\).*/\1/p' .stockloop/demo-simulate.txt)
 $sl status --wait-for "$sent"
+echo
+echo "Three records above were broken on purpose (truncated JSON, a quantity of 'twelve',"
+echo "a change event of an unmapped table): each must be refused here, with its reason."
 $sl dead-letters
 for material in HP-200 FAB-COT-150; do $sl materials show "$material"; done
 $sl alerts open
-echo "full state as JSON: curl http://127.0.0.1:${STOCKLOOP_WEB_PORT:-6066}/materials/HP-200"
+echo "full state as JSON: curl $web/materials/HP-200   rules in force: curl $web/rules"
 if [ "${KEEP_RUNNING:-0}" = 1 ]; then
-  echo "worker (pid $worker) and broker keep running; stop with: kill $worker; $sl broker stop"
+  echo
+  echo "Worker (pid $(cat "$pid_file")) and broker keep running. This run's topics are named"
+  echo "${STOCKLOOP_TOPIC_PREFIX}*, its consumer group $STOCKLOOP_APP_ID: other commands see"
+  echo "them only with these settings, so in another shell first run"
+  echo "  set -a; . $env_file; set +a"
+  echo "End the run (worker, topics, state, broker) with: scripts/demo.sh stop"
+else
+  echo "This run's topics and state are removed now; KEEP_RUNNING=1 make demo keeps them."
 fi
