@@ -17,10 +17,10 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaError
 
 from connectors.kafka_security import BrokerRefusedError, KafkaSecurityError, refusals_explained
-from connectors.kafka_client import BOOTSTRAP_TIMEOUT_MS
 from streams.catalogue import TopicSpec
 from streams.settings import Settings
 
+BOOTSTRAP_TIMEOUT_MS = 5_000
 CREATE_TIMEOUT_MS = 30_000
 
 
