@@ -157,8 +157,9 @@ def test_the_pipeline_runs_through_a_sasl_ssl_listener(
     [
         ({"sasl_password": "wrong-" + PASSWORD}, f"refused the login of {USER!r}"),
         ({"ssl_cafile": None}, "certificate verify failed"),
+        ({"broker_port": PLAINTEXT_PORT}, "expects another STOCKLOOP_SECURITY_PROTOCOL"),
     ],
-    ids=["wrong password", "broker certificate not trusted"],
+    ids=["wrong password", "broker certificate not trusted", "plaintext port"],
 )
 def test_a_refused_client_fails_with_one_line_that_hides_the_password(
     secure_broker: None,
