@@ -19,7 +19,11 @@ topics, so a record value comes in one of three shapes, told apart by its keys:
 Plain and CDC events both end in ``parse_input_event``, so they meet one
 schema. A record that cannot become an event raises ``InvalidRecord``, whose
 message is the one-line dead-letter reason; nothing else escapes, so a bad
-record never crashes a worker. A tombstone (null value) is no event: None.
+record never crashes a worker (``tests/unit/connectors/test_poison_records.py``
+feeds arbitrary and mutated records to prove it). A tombstone (null value) is
+no event: None. At the ingest edge an event must also carry a plausible event
+time (``EventTimeWindow``), so the core, which knows only event time, never
+plans across centuries.
 
 A change event's id is deterministic, so a redelivered record is recognised as
 a duplicate: ``{table}:{event_id_columns}`` for tables of immutable rows, else
@@ -34,6 +38,7 @@ takes ``source.ts_ms``, since its row image only knows the last update's time.
 import base64
 import binascii
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from types import UnionType
@@ -50,18 +55,25 @@ from models.events import (
     decode_json,
     describe_validation_error,
     parse_input_event,
+    show,
 )
+
+MAX_REASON_CHARS = 1_000
 
 
 class InvalidRecord(ValueError):
     """An input record that cannot become an event; the message is the dead-letter reason.
 
     The reason is kept to one line whatever the record holds (a field name with a
-    line break included), because it is logged and read one record per line.
+    line break included), because it is logged and read one record per line, and
+    to ``MAX_REASON_CHARS``, because it travels in every dead letter.
     """
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason.translate(_LINE_BREAKS))
+        line = reason.translate(_LINE_BREAKS)
+        if len(line) > MAX_REASON_CHARS:
+            line = line[: MAX_REASON_CHARS - 3] + "..."
+        super().__init__(line)
 
 
 # Every character str.splitlines() breaks at, escaped as Python would write it.
@@ -72,14 +84,66 @@ class _ColumnProblem(ValueError):
     """Why one column value cannot be read; the caller adds the table, column and value."""
 
 
+@dataclass(frozen=True)
+class EventTimeWindow:
+    """The event times ingest accepts: ``years`` either side of the clock ``now``.
+
+    An event time centuries off (a zeroed or garbled date column, a test record)
+    would make the core plan across every day in between, so it is refused at
+    the edge, where the wall clock is the only clock there is.
+    """
+
+    now: datetime
+    years: int
+
+    @property
+    def earliest(self) -> datetime:
+        return self._years_away(-self.years)
+
+    @property
+    def latest(self) -> datetime:
+        return self._years_away(self.years)
+
+    def _years_away(self, years: int) -> datetime:
+        """The clock's date and time ``years`` calendar years away (29 February: the 28th)."""
+        year = self.now.year + years
+        try:
+            return self.now.replace(year=year)
+        except ValueError:
+            return self.now.replace(year=year, day=28)
+
+    def check(self, event: InputEvent) -> None:
+        """Refuse an event whose event time lies outside the window, naming both."""
+        if not self.earliest <= event.event_time <= self.latest:
+            raise InvalidRecord(
+                f"event_time={event.event_time.isoformat()}: outside the plausible window "
+                f"{self.earliest:%Y-%m-%d} to {self.latest:%Y-%m-%d} "
+                f"(clock {self.now:%Y-%m-%d} +/- {self.years} years)"
+            )
+
+
 def decode_record(
-    value: bytes | None, default_kind: str, mapping: CdcMapping, max_bytes: int
+    value: bytes | None,
+    default_kind: str,
+    mapping: CdcMapping,
+    max_bytes: int,
+    window: EventTimeWindow | None = None,
 ) -> InputEvent | None:
     """The input event in one record value of an ERP topic, or None for a tombstone.
 
     ``default_kind`` is the kind of the topic's events, used when a plain event
-    leaves out its ``kind``. Raises ``InvalidRecord`` for anything unusable.
+    leaves out its ``kind``; with a ``window``, an event time outside it is
+    refused. Raises ``InvalidRecord`` for anything unusable.
     """
+    event = _decode(value, default_kind, mapping, max_bytes)
+    if event is not None and window is not None:
+        window.check(event)
+    return event
+
+
+def _decode(
+    value: bytes | None, default_kind: str, mapping: CdcMapping, max_bytes: int
+) -> InputEvent | None:
     if value is None:
         return None
     if len(value) > max_bytes:
@@ -133,21 +197,21 @@ def _decode_change(envelope: dict[str, Any], schema: Any, mapping: CdcMapping) -
     """The input event a Debezium change event stands for, per the table's mapping."""
     op = envelope["op"]
     if not isinstance(op, str) or op not in _IMAGE_OF_OP:
-        raise InvalidRecord(f"op={_show(op)}: unknown Debezium op; expected c, r, u or d")
+        raise InvalidRecord(f"op={show(op)}: unknown Debezium op; expected c, r, u or d")
     source = envelope["source"]
     if not isinstance(source, dict):
-        raise InvalidRecord(f"source={_show(source)}: expected a Debezium source object")
+        raise InvalidRecord(f"source={show(source)}: expected a Debezium source object")
     table = mapping.table_for(source)
     if table is None:
-        qualified = ".".join(str(source[part]) for part in ("db", "schema") if source.get(part))
+        qualified = ".".join(_text(source[part]) for part in ("db", "schema") if source.get(part))
         raise InvalidRecord(
-            f"source.table={_show(source.get('table'))}: table not in the CDC mapping"
+            f"source.table={show(source.get('table'))}: table not in the CDC mapping"
             + (f" (source {qualified})" if qualified else "")
         )
     image = _IMAGE_OF_OP[op]
     row = envelope.get(image)
     if not isinstance(row, dict):
-        raise InvalidRecord(f"{image}={_show(row)}: op {op!r} needs the row {image} the change")
+        raise InvalidRecord(f"{image}={show(row)}: op {op!r} needs the row {image} the change")
     if op == "d" and table.kind == "movement":
         keys = ":".join(_identifying_values(table, row, table.key_columns))
         raise InvalidRecord(
@@ -171,9 +235,7 @@ def _decode_change(envelope: dict[str, Any], schema: Any, mapping: CdcMapping) -
         fields.setdefault(name, default)
     fields["event_id"] = _event_id(table, row, source, op)
     if "event_time" not in fields:
-        fields["event_time"] = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
-            milliseconds=_source_ts_ms(source)
-        )
+        fields["event_time"] = _commit_time(source)
     try:
         return parse_input_event(fields)
     except ValidationError as error:
@@ -204,7 +266,7 @@ def _column_value(
         if column.values is not None:
             value = _translate(value, column.values)
     except _ColumnProblem as problem:
-        raise InvalidRecord(f"{table.table}.{column.column}={_show(raw)}: {problem}") from None
+        raise InvalidRecord(f"{table.table}.{column.column}={show(raw)}: {problem}") from None
     # Database types that the event schema spells differently: numeric ids, date-only times.
     if (
         field in _TEXT_FIELDS[table.kind]
@@ -233,8 +295,17 @@ def _event_id(table: TableMapping, row: dict[str, Any], source: dict[str, Any], 
         return ":".join([table.table, *_identifying_values(table, row, table.event_id_columns)])
     keys = _identifying_values(table, row, table.key_columns)
     event_id = ":".join([table.table, *keys, str(_source_ts_ms(source)), op])
-    position = "/".join(str(source[part]) for part in _LOG_POSITION if source.get(part) is not None)
+    position = "/".join(
+        _position_part(source, part) for part in _LOG_POSITION if source.get(part) is not None
+    )
     return f"{event_id}@{position}" if position else event_id
+
+
+def _position_part(source: dict[str, Any], part: str) -> str:
+    value = source[part]
+    if not isinstance(value, str | int | float):
+        raise InvalidRecord(f"source.{part}={show(value)}: expected a log position")
+    return str(value)
 
 
 def _identifying_values(
@@ -247,6 +318,11 @@ def _identifying_values(
             raise InvalidRecord(
                 f"{table.table}.{column}=None: an identifying column is null or missing"
             )
+        if not isinstance(value, str | int | float):
+            raise InvalidRecord(
+                f"{table.table}.{column}={show(value)}: an identifying column must be a "
+                "string or a number"
+            )
         values.append(str(value))
     return values
 
@@ -254,8 +330,18 @@ def _identifying_values(
 def _source_ts_ms(source: dict[str, Any]) -> int:
     ts_ms = source.get("ts_ms")
     if isinstance(ts_ms, bool) or not isinstance(ts_ms, int):
-        raise InvalidRecord(f"source.ts_ms={_show(ts_ms)}: expected epoch milliseconds")
+        raise InvalidRecord(f"source.ts_ms={show(ts_ms)}: expected epoch milliseconds")
     return ts_ms
+
+
+def _commit_time(source: dict[str, Any]) -> datetime:
+    ts_ms = _source_ts_ms(source)
+    try:
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ts_ms)
+    except OverflowError:
+        raise InvalidRecord(
+            f"source.ts_ms={ts_ms}: out of range (before year 1 or after 9999)"
+        ) from None
 
 
 def _explain(
@@ -277,7 +363,7 @@ def _explain(
         plain = codecs is None and column.encoding is None
         if plain and first["type"] in {"float_parsing", "int_parsing"} and _is_base64(raw):
             return (
-                f"{table.table}.{column.column}={_show(raw)}: decimal bytes need a scale; "
+                f"{table.table}.{column.column}={show(raw)}: decimal bytes need a scale; "
                 "declare encoding decimal and its scale in the mapping, or enable converter schemas"
             )
         reason = f"{table.table}.{column.column} -> {describe_validation_error(error)}"
@@ -436,10 +522,9 @@ _MOMENT_FIELDS = _fields_of_type(datetime, AwareDatetime)
 # --- messages ---------------------------------------------------------------------------------
 
 
-def _show(value: Any) -> str:
-    """A value for a one-line reason: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _text(value: Any) -> str:
+    """A name from a record, as text for a reason: a short string as it is, anything else shown."""
+    return value if isinstance(value, str) and len(value) <= 60 else show(value)
 
 
 def _json_type(value: Any) -> str:

@@ -7,7 +7,9 @@ Every event carries an ``event_id`` (for de-duplication) and an ``event_time``
 (the only clock the core knows).
 """
 
-from datetime import UTC, date, datetime
+import hashlib
+import reprlib
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -31,7 +33,32 @@ Text = Annotated[str, Field(max_length=256)]
 Quantity = Annotated[float, Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
-EventTime = Annotated[AwareDatetime, AfterValidator(lambda t: t.astimezone(UTC))]
+DATE_HORIZON = timedelta(days=3653)
+"""How far from its event time a date inside an event (due date, ETA, order time, promotion
+window) may lie: ten years, beyond any real plan, well inside what planning can count in days."""
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """The same instant in UTC; an offset that carries it past year 1 or 9999 is out of range."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # Pydantic reports a ValueError as a validation error; an OverflowError would escape.
+        raise ValueError("date-time out of range in UTC (before year 1 or after 9999)") from None
+
+
+EventTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
+
+def _check_horizon(event_time: datetime, **moments: date | datetime) -> None:
+    """Refuse a date more than ``DATE_HORIZON`` from the event time, naming field and value."""
+    for field, moment in moments.items():
+        day = moment.date() if isinstance(moment, datetime) else moment
+        if abs(day - event_time.date()) > DATE_HORIZON:
+            raise ValueError(
+                f"{field} {moment.isoformat()} is more than {DATE_HORIZON.days} days from "
+                f"event_time {event_time.isoformat()}"
+            )
 
 
 class _Event(BaseModel):
@@ -156,6 +183,7 @@ class SalesOrderLine(_Event):
             raise ValueError(
                 f"shipped_quantity {self.shipped_quantity} exceeds quantity {self.quantity}"
             )
+        _check_horizon(self.event_time, due_date=self.due_date)
         return self
 
 
@@ -180,6 +208,11 @@ class InTransitLine(_Event):
     ordered_at: EventTime
     eta: date
     status: InTransitStatus
+
+    @model_validator(mode="after")
+    def _dates_near_the_event(self) -> "InTransitLine":
+        _check_horizon(self.event_time, ordered_at=self.ordered_at, eta=self.eta)
+        return self
 
 
 class PromotionEvent(BaseModel):
@@ -209,6 +242,7 @@ class PromotionEvent(BaseModel):
             raise ValueError("a promotion needs exactly one of material_id and category")
         if self.ends_on < self.starts_on:
             raise ValueError(f"ends_on {self.ends_on} is before starts_on {self.starts_on}")
+        _check_horizon(self.event_time, starts_on=self.starts_on, ends_on=self.ends_on)
         return self
 
 
@@ -259,7 +293,12 @@ MaterialStreamRecord = TypeAdapter(Annotated[MaterialEvent | Tick, Field(discrim
 
 
 class DeadLetter(BaseModel):
-    """An input record stockloop could not use, with why and where it came from."""
+    """An input record stockloop could not use, with why and where it came from.
+
+    A letter carries the record's bytes, unless they would not fit the dead-letter
+    topic (``of_record``): then it keeps their first bytes, and ``value_size`` and
+    ``value_sha256`` identify the original, still in its topic at ``source``.
+    """
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
@@ -271,6 +310,56 @@ class DeadLetter(BaseModel):
     record_time: datetime | None = None
     key: bytes | None = Field(None, description="Original key bytes, base64 in JSON.")
     value: bytes | None = Field(None, description="Original value bytes, base64 in JSON.")
+    value_size: int | None = Field(None, ge=0, description="Bytes in the original value.")
+    value_sha256: str | None = Field(None, description="SHA-256 of the original value, hex.")
+    truncated: bool = Field(
+        False, description="key and value hold only the first bytes of the original record."
+    )
+
+    @classmethod
+    def of_record(
+        cls,
+        reason: str,
+        source: SourcePosition,
+        record_time: datetime | None,
+        key: bytes | None,
+        value: bytes | None,
+        max_bytes: int,
+    ) -> "DeadLetter":
+        """The letter for a record, cut to at most ``max_bytes`` of JSON when it can be.
+
+        The topic refuses a larger record, and a letter lost that way is a record
+        without an outcome. Only a reason and key that alone exceed the limit
+        (neither happens: reasons are one short line, keys a few ids) stay too big.
+        """
+        letter = cls(
+            reason=reason,
+            source=source,
+            record_time=record_time,
+            key=key,
+            value=value,
+            value_size=None if value is None else len(value),
+            value_sha256=None if value is None else hashlib.sha256(value).hexdigest(),
+        )
+        if len(encode(letter)) <= max_bytes:
+            return letter
+        size = len(value or b"")
+        kept_key = None if key is None else key[:_KEPT_KEY_BYTES]
+
+        def cut(kept: int) -> "DeadLetter":
+            note = f" [dead letter keeps the first {kept} of {size} value bytes; see value_sha256]"
+            return letter.model_copy(
+                update={"reason": reason + note, "key": kept_key, "value": b"", "truncated": True}
+            )
+
+        # Base64 writes 3 bytes as 4 characters; the note's number is at most ``size`` wide.
+        room = max_bytes - len(encode(cut(size)))
+        kept = max(min(room // 4 * 3, size), 0)
+        return cut(kept).model_copy(update={"value": (value or b"")[:kept]})
+
+
+# A record key is a few ids; a letter cut to fit keeps this much of a larger one.
+_KEPT_KEY_BYTES = 1_024
 
 
 _input_event = TypeAdapter(InputEvent)
@@ -297,19 +386,32 @@ def decode_json(data: bytes) -> object:
 def describe_validation_error(error: ValidationError) -> str:
     """One line naming the first offending field, its value and why it was refused."""
     first = error.errors(include_url=False)[0]
-    loc = [str(part) for part in first["loc"]]
+    loc = [_cut(str(part)) for part in first["loc"]]
     if loc and loc[0] in _EVENT_KINDS:
         loc = loc[1:]
     message = first["msg"].removeprefix("Value error, ")
     more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
     if first["type"] == "union_tag_invalid":
-        return f"kind={first['ctx']['tag']!r}: unknown event kind{more}"
+        return f"kind={show(first['ctx']['tag'])}: unknown event kind{more}"
     if not loc:
         return f"{message}{more}"
     field = ".".join(loc)
     if first["type"] in {"extra_forbidden", "missing"}:
         return f"{field}: {message.lower()}{more}"
-    value = repr(first.get("input"))
-    if len(value) > 60:
-        value = value[:57] + "..."
-    return f"{field}={value}: {message}{more}"
+    return f"{field}={show(first.get('input'))}: {message}{more}"
+
+
+# Shallow and short: a record's value may be nested a thousand levels deep, where repr()
+# recurses past the interpreter's limit, or hold a mebibyte that no reason should carry.
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel = 3
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = _SHORT_REPR.maxlong = 200
+
+
+def show(value: object) -> str:
+    """A value for a one-line reason: its repr, shallow and cut to 60 characters."""
+    return _cut(_SHORT_REPR.repr(value))
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

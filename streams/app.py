@@ -21,6 +21,7 @@ from streams.catalogue import (
     load_catalogue,
 )
 from streams.settings import get_settings
+from streams.supervision import CountingSupervisor
 from streams.transport import Transport
 
 
@@ -64,6 +65,7 @@ app = faust.App(
     producer_acks=-1,
     broker_max_poll_records=settings.max_poll_records,
     table_cleanup_interval=60.0,
+    agent_supervisor=CountingSupervisor,
 )
 app.transport = Transport(app.conf.broker_consumer, app)
 

@@ -54,3 +54,13 @@ CONTROL_RECORDS = Counter(
     "Records of the control topics (rules, alert actions) copied into this worker's tables.",
     ["topic"],
 )
+DEAD_LETTER_FAILURES = Counter(
+    "stockloop_dead_letter_failures",
+    "Dead letters the producer or broker refused. The record still counts as dead_lettered; "
+    "the worker log names its source position, reason and value sha256.",
+)
+AGENT_CRASHES = Counter(
+    "stockloop_agent_crashes",
+    "Agent crashes Faust restarted, by agent; each pauses the agent's input (see /health).",
+    ["agent"],
+)

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, ge=1, le=65535, description="Port of the worker's web server.")
     table_store: str = Field("rocksdb://", description="Faust table store URL.")
     max_event_bytes: int = Field(65_536, gt=0, description="Larger input values are dead-lettered.")
+    event_time_window_years: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="Input events whose event time is more than this many years before or "
+        "after the wall clock are dead-lettered: such a time is a garbled date, not history.",
+    )
     tick_interval_s: float = Field(
         60.0, gt=0, description="Wall-clock ticks: how often time-based rules are evaluated."
     )

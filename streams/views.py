@@ -8,6 +8,7 @@ from agents.material import load_state
 from models.rules.spec import RuleSpecError, builtin_rules, load_rules
 from streams.app import app, materials_table, rules_table
 from streams.metrics import CONSUMER_LAG
+from streams.supervision import CountingSupervisor
 
 
 @app.page("/health")
@@ -15,7 +16,8 @@ class Health(View):
     """Readiness: 200 once this worker owns partitions and can route reads, 503 before.
 
     A 503 names what the worker still waits for, so a worker that never gets
-    ready can be diagnosed from outside.
+    ready can be diagnosed from outside, or which agent crashed recently: Faust
+    restarts it, so the worker answers while that agent's input stalls.
     """
 
     async def get(self, request: Request) -> Response:
@@ -24,7 +26,28 @@ class Health(View):
             return self.json(
                 {"status": "starting", "app": app.conf.id, "waiting_for": waiting_for}, status=503
             )
+        crashing = _crashing()
+        if crashing:
+            return self.json(
+                {"status": "crashing", "app": app.conf.id, "crashing": crashing}, status=503
+            )
         return self.json({"status": "ok", "app": app.conf.id})
+
+
+CRASH_WINDOW_S = 300.0
+
+
+def _crashing() -> str | None:
+    """The first agent that crashed in the last ``CRASH_WINDOW_S``: how often, and why last."""
+    for agent in app.agents.values():
+        if isinstance(agent.supervisor, CountingSupervisor):
+            crashes = agent.supervisor.recent_crashes(CRASH_WINDOW_S)
+            if crashes:
+                return (
+                    f"agent {agent.name} crashed {len(crashes)} times in the last "
+                    f"{CRASH_WINDOW_S:.0f} s; last: {crashes[-1]}"
+                )
+    return None
 
 
 def _waiting_for() -> str | None:
