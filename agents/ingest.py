@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import faust
 
 from agents.dead_letters import dead_letter
+from agents.watermarks import partition_of, processed
 from connectors.cdc import EventTimeWindow, InvalidRecord, decode_record
 from connectors.mapping import load_mapping
 from models.events import MaterialEvent, PromotionEvent, SourcePosition, encode
@@ -42,6 +43,7 @@ async def ingest(stream: faust.StreamT[bytes]) -> None:
         source = SourcePosition(
             topic=message.topic, partition=message.partition, offset=message.offset
         )
+        event = sent_to = None
         try:
             event = decode_record(
                 message.value,
@@ -56,14 +58,18 @@ async def ingest(stream: faust.StreamT[bytes]) -> None:
                 category_promotions_table[event.promotion_id] = encode(event)
                 EVENTS.labels(message.topic, "applied").inc()
             else:
+                sent_to = partition_of(event.material_id)
                 await material_events_topic.send(
                     key=event.material_id.encode(),
                     value=encode(MaterialEvent(event=event, source=source)),
+                    partition=sent_to,
                 )
         except Exception as error:  # one record's failure, foreseen or a bug, is its outcome
             reason = str(error) if isinstance(error, InvalidRecord) else _internal(error, source)
+            event = sent_to = None
             await dead_letter(source, reason, message.key, message.value, message.timestamp)
             EVENTS.labels(message.topic, "dead_lettered").inc()
+        await processed(message, event.event_time if event else None, sent_to)
         PROCESSING_SECONDS.labels("ingest").observe(time.perf_counter() - started)
 
 

@@ -1,56 +1,64 @@
 """Material agent: one ordered stream per material, folded into the materials table.
 
-Each event is applied to its material's state, the plan is brought up to
-date, the rules are evaluated, and alert transitions go to
-``stockloop.alerts``. A tick does the same for every material of its
-partition, so time-based rules fire without input.
+Events are received into their material's state and applied in event-time
+order once every input has passed their time (``models.step``,
+``models.watermark``); alert transitions go to ``stockloop.alerts``. Ingest's
+watermark reports move time on; a new day, or a live tick, brings every
+material of the partition along, so time-based rules fire without input.
 """
 
 import logging
-import time
-from datetime import UTC, date, datetime
+import time as time_module
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 import faust
 from aiokafka.partitioner import DefaultPartitioner
 
 from agents.dead_letters import dead_letter
-from models.alerting import Alert, evaluate_alerts
 from models.alerts import ALERT_ACTIONS, Acknowledge, Silence
-from models.events import (
-    MaterialEvent,
-    MaterialStreamRecord,
-    PromotionEvent,
-    SourcePosition,
-    Tick,
-    encode,
-)
-from models.planning import Promotion
+from models.events import MaterialEvent, PromotionEvent, SourcePosition, Tick, Watermark, encode
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
 from models.state import MaterialState, Outcome
+from models.step import Received, StepContext, StepResult, advance, receive, too_old_reason
+from models.stream import MaterialStreamRecord
+from models.watermark import PartitionClock, input_position
 from streams.app import (
     alert_actions_table,
     alerts_topic,
     app,
+    catalogue,
     category_promotions_table,
     material_events_topic,
     materials_table,
     rules_table,
 )
 from streams.app import settings as app_settings
+from streams.applied_events import TableAppliedEvents, prune
+from streams.catalogue import INPUT_TOPICS
 from streams.metrics import (
     ALERTS,
     END_TO_END_SECONDS,
     EVENTS,
     LATE_DEMAND,
+    PENDING_MATERIALS,
     PROCESSING_SECONDS,
     RULE_ERRORS,
     TICKED_MATERIALS,
+    WATERMARK_SECONDS,
 )
 
 log = logging.getLogger(__name__)
 partitioner = DefaultPartitioner()
 PARTITIONS = list(range(app.conf.topic_partitions))
+EXPECTED_INPUTS = [
+    input_position(app_settings.topic(name), partition)
+    for name in INPUT_TOPICS
+    for partition in range(catalogue[name].partitions)
+]
+"""Every input partition a material partition waits for (all of them may hold its events)."""
+PRUNE_EVERY = timedelta(days=7)
+applied_events = TableAppliedEvents()
 
 
 def load_state(material_id: str) -> MaterialState:
@@ -71,26 +79,6 @@ def _stored(state: MaterialState) -> bytes:
     return state.__pydantic_serializer__.to_json(state, exclude_computed_fields=True)
 
 
-def promotions_for(state: MaterialState) -> list[Promotion]:
-    """Category-wide promotions that apply to this material (held by every worker)."""
-    category = state.master.category if state.master else None
-    if category is None:
-        return []
-    promotions = []
-    for stored in category_promotions_table.values():
-        event = _promotion(stored)
-        if event.category == category and not event.cancelled:
-            promotions.append(
-                Promotion(
-                    promotion_id=event.promotion_id,
-                    starts_on=event.starts_on,
-                    ends_on=event.ends_on,
-                    uplift=event.uplift,
-                )
-            )
-    return promotions
-
-
 @lru_cache(maxsize=1024)
 def _promotion(stored: bytes) -> PromotionEvent:
     return PromotionEvent.model_validate_json(stored)
@@ -108,7 +96,7 @@ def _action(stored: bytes) -> Acknowledge | Silence:
 
 
 class AlertContext:
-    """Rules, silences and acknowledgements as the global tables hold them right now.
+    """Rules, silences, acknowledgements and promotions as the global tables hold them now.
 
     A rule file that fails validation (it should not: ``stockloop rules apply``
     validates first) is reported and the last good one stays in force.
@@ -124,95 +112,192 @@ class AlertContext:
             RULE_ERRORS.inc()
             log.error("stockloop.rules: keeping the previous rules: %s", error)
 
-    def evaluate(self, state: MaterialState, now: datetime) -> list[Alert]:
-        """Alerts of the warehouses the last apply or replan touched."""
+    def step_context(self) -> StepContext:
+        """What the pure step reads, as of now."""
         actions = [_action(stored) for stored in alert_actions_table.values()]
-        silences = [a for a in actions if isinstance(a, Silence)]
-        acknowledgements = {a.alert_key: a for a in actions if isinstance(a, Acknowledge)}
-        return evaluate_alerts(
-            state, self.rules, now, silences, acknowledgements, state.touched_warehouses
+        promotions: dict[str, list[PromotionEvent]] = {}
+        for stored in category_promotions_table.values():
+            event = _promotion(stored)
+            if event.category is not None:
+                promotions.setdefault(event.category, []).append(event)
+        return StepContext(
+            rules=self.rules,
+            planning=app_settings.planning,
+            category_promotions=promotions,
+            silences=[a for a in actions if isinstance(a, Silence)],
+            acknowledgements={a.alert_key: a for a in actions if isinstance(a, Acknowledge)},
         )
 
 
-async def publish(alerts: list[Alert]) -> None:
-    """Send alert transitions keyed by alert key (one partition per alert: ordered)."""
-    for alert in alerts:
+async def publish(result: StepResult) -> None:
+    """Count the applied events and send alert transitions keyed by alert key (ordered)."""
+    for envelope in result.applied:
+        topic = envelope.source.topic if envelope.source else "unknown"
+        EVENTS.labels(topic, Outcome.APPLIED.value).inc()
+    for alert in result.alerts:
         await alerts_topic.send(key=alert.key.encode(), value=encode(alert))
         ALERTS.labels(alert.rule_id, alert.status, alert.severity or "none").inc()
 
 
-async def tick_partition(partition: int, at: datetime, context: AlertContext) -> None:
-    """Bring every material of ``partition`` to event time ``at`` and evaluate its rules.
+def _partition_of(material_id: str) -> int:
+    return partitioner(material_id.encode(), PARTITIONS, PARTITIONS)
 
-    Planning is by the day, so most ticks change nothing: a material is written
-    only when its state changed, which keeps quiet materials out of the changelog.
+
+class PartitionTime:
+    """Event time on one partition of material-events, and the materials still waiting for it.
+
+    Kept in memory: after a restart the watermark reports come again within
+    ``watermark_interval_s``, and the first advance scans every material, so
+    events left pending in stored states are picked up.
     """
-    for key, stored in list(materials_table.items()):
-        key_bytes = key if isinstance(key, bytes) else key.encode()
-        if partitioner(key_bytes, PARTITIONS, PARTITIONS) != partition:
+
+    def __init__(self) -> None:
+        self.clock = PartitionClock(EXPECTED_INPUTS, timedelta(seconds=app_settings.lateness_s))
+        self.waiting: set[str] = set()
+        self.scanned_day: date | None = None
+        self.pruned_on: date | None = None
+
+    def applicable(self) -> datetime | None:
+        """Up to when events may be applied (``PartitionClock.applicable``)."""
+        return self.clock.applicable()
+
+
+async def advance_materials(
+    partition: int,
+    material_ids: list[str],
+    to: datetime,
+    context: StepContext,
+    evaluate_at_end: bool = False,
+) -> None:
+    """Bring materials of ``partition`` to event time ``to``, writing only those that changed.
+
+    Planning is by the day, so most advances of a quiet material change
+    nothing: it is written only when its state changed, which keeps quiet
+    materials out of the changelog.
+    """
+    for material_id in material_ids:
+        stored = materials_table.get(material_id)
+        if stored is None:
             continue
         state = MaterialState.model_validate_json(stored)
-        now = max(at, state.last_event_time) if state.last_event_time else at
-        state.replan(now, app_settings.planning, promotions_for(state))
-        alerts = context.evaluate(state, now)
-        ticked = _stored(state)
-        if ticked == stored:
+        late_before = state.late_demand_events
+        result = advance(state, to, context, evaluate_at_end)
+        LATE_DEMAND.inc(state.late_demand_events - late_before)
+        advanced = _stored(state)
+        if advanced == stored:
             TICKED_MATERIALS.labels("unchanged").inc()
         else:
-            materials_table[state.material_id] = ticked
+            materials_table[material_id] = advanced
             TICKED_MATERIALS.labels("changed").inc()
-        await publish(alerts)
+        await publish(result)
+
+
+def _materials_in(partition: int) -> list[str]:
+    keys = (k.decode() if isinstance(k, bytes) else k for k in materials_table)
+    return sorted(k for k in keys if _partition_of(k) == partition)
+
+
+async def on_time(
+    partition: int, progress: PartitionTime, to: datetime, context: StepContext, live: bool
+) -> None:
+    """Event time moved on to ``to`` here: apply what waited for it, tick on a new day.
+
+    A new day (or a live tick) brings every material of the partition to the
+    new time, so time-based rules fire without input; otherwise only the
+    materials with waiting events are advanced.
+    """
+    started = time_module.perf_counter()
+    if live or progress.scanned_day is None or to.date() > progress.scanned_day:
+        progress.scanned_day = max(to.date(), progress.scanned_day or to.date())
+        progress.waiting.clear()
+        await advance_materials(partition, _materials_in(partition), to, context, live)
+        if progress.pruned_on is None or to.date() >= progress.pruned_on + PRUNE_EVERY:
+            progress.pruned_on = to.date()
+            horizon = timedelta(days=app_settings.planning.dedup_horizon_days)
+            prune(to - horizon, lambda material_id: _partition_of(material_id) == partition)
+        PROCESSING_SECONDS.labels("tick").observe(time_module.perf_counter() - started)
+    else:
+        waiting, progress.waiting = sorted(progress.waiting), set()
+        await advance_materials(partition, waiting, to, context)
+    PENDING_MATERIALS.labels(str(partition)).set(len(progress.waiting))
+
+
+async def on_event(
+    item: MaterialEvent,
+    source: SourcePosition,
+    message: faust.types.Message,
+    progress: PartitionTime,
+    context: StepContext,
+) -> None:
+    """Receive one event into its material; apply it (and what waited) if time has passed it."""
+    state = load_state(item.event.material_id)
+    received = receive(state, item, applied_events, app_settings.planning)
+    if received is Received.DUPLICATE:
+        EVENTS.labels(source.topic, Outcome.DUPLICATE.value).inc()
+        return
+    if received is Received.TOO_OLD:
+        reason = too_old_reason(state, item, app_settings.planning)
+        await dead_letter(source, reason, message.key, message.value)
+        EVENTS.labels(source.topic, "dead_lettered").inc()
+        store_state(state)
+        return
+    to = progress.applicable()
+    result = StepResult()
+    if to is not None and item.event.event_time <= to:
+        late_before = state.late_demand_events
+        result = advance(state, to, context)
+        LATE_DEMAND.inc(state.late_demand_events - late_before)
+    if state.pending:
+        progress.waiting.add(state.material_id)
+    store_state(state)
+    await publish(result)
+    if message.timestamp and any(e is item for e in result.applied):
+        END_TO_END_SECONDS.observe(max(time_module.time() - message.timestamp, 0.0))
 
 
 @app.agent(material_events_topic)
 async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
-    """Apply each event to its material's state; a duplicate leaves the state untouched."""
-    context = AlertContext()
-    ticked_day: dict[int, date] = {}
+    """Receive events into their materials' states and apply them in event-time order.
+
+    Ingest's watermark reports say how far every input has come; ticks (live
+    mode) carry the wall clock, held back to the watermark while inputs are
+    behind, so a backlog is replayed in event time, repeats included.
+    """
+    alert_context = AlertContext()
+    partitions: dict[int, PartitionTime] = {}
     async for record in stream.events():
-        started = time.perf_counter()
+        started = time_module.perf_counter()
         message = record.message
         item = MaterialStreamRecord.validate_json(message.value)
-        context.refresh()
-        if isinstance(item, Tick):
-            await tick_partition(message.partition, item.at, context)
-            PROCESSING_SECONDS.labels("tick").observe(time.perf_counter() - started)
-            continue
-        source = item.source or SourcePosition(
-            topic=message.topic, partition=message.partition, offset=message.offset
-        )
-        try:
-            outcome = await apply_event(item, context)
-        except Exception as error:  # a bug must not lose the event: dead-letter it, go on
-            log.exception("cannot apply event %s", item.event.event_id)
-            reason = f"internal error applying the event: {type(error).__name__}: {error}"
-            await dead_letter(source, reason.replace("\n", " "), message.key, message.value)
-            EVENTS.labels(source.topic, "dead_lettered").inc()
-            continue
-        EVENTS.labels(source.topic, outcome.value).inc()
-        PROCESSING_SECONDS.labels("material").observe(time.perf_counter() - started)
-        if outcome is not Outcome.APPLIED:
-            continue
-        if message.timestamp:
-            END_TO_END_SECONDS.observe(max(time.time() - message.timestamp, 0.0))
-        if app_settings.clock == "data":
-            day = item.event.event_time.date()
-            if day > ticked_day.setdefault(message.partition, day):
-                ticked_day[message.partition] = day
-                await tick_partition(message.partition, item.event.event_time, context)
-
-
-async def apply_event(item: MaterialEvent, context: AlertContext) -> Outcome:
-    """Apply one event, evaluate the rules, store the state and publish its alerts."""
-    state = load_state(item.event.material_id)
-    late_before = state.late_demand_events
-    outcome = state.apply(item, app_settings.planning, promotions_for(state))
-    LATE_DEMAND.inc(state.late_demand_events - late_before)
-    if outcome is Outcome.APPLIED:
-        alerts = context.evaluate(state, state.last_event_time)
-        store_state(state)
-        await publish(alerts)
-    return outcome
+        progress = partitions.setdefault(message.partition, PartitionTime())
+        alert_context.refresh()
+        context = alert_context.step_context()
+        match item:
+            case Watermark():
+                if progress.clock.update(item):
+                    WATERMARK_SECONDS.labels(str(message.partition)).set(
+                        progress.clock.value.timestamp()
+                    )
+                    if (to := progress.applicable()) is not None:
+                        await on_time(message.partition, progress, to, context, live=False)
+            case Tick():
+                if (to := progress.applicable()) is not None:
+                    # Inputs still behind (a backlog): the wall clock waits for event time.
+                    now = max(item.at, to) if progress.clock.caught_up else to
+                    await on_time(message.partition, progress, now, context, live=True)
+            case MaterialEvent():
+                source = item.source or SourcePosition(
+                    topic=message.topic, partition=message.partition, offset=message.offset
+                )
+                try:
+                    await on_event(item, source, message, progress, context)
+                except Exception as error:  # a bug must not lose the event: dead-letter it
+                    log.exception("cannot apply event %s", item.event.event_id)
+                    reason = f"internal error applying the event: {type(error).__name__}: {error}"
+                    await dead_letter(source, reason.replace("\n", " "), message.key, message.value)
+                    EVENTS.labels(source.topic, "dead_lettered").inc()
+                    continue
+                PROCESSING_SECONDS.labels("material").observe(time_module.perf_counter() - started)
 
 
 @app.timer(interval=app_settings.tick_interval_s, on_leader=True)

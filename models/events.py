@@ -288,10 +288,6 @@ class Tick(BaseModel):
     at: EventTime
 
 
-MaterialStreamRecord = TypeAdapter(Annotated[MaterialEvent | Tick, Field(discriminator="type")])
-"""A record of ``stockloop.material-events``: an event of one material, or a tick."""
-
-
 class DeadLetter(BaseModel):
     """An input record stockloop could not use, with why and where it came from.
 
@@ -415,3 +411,32 @@ def show(value: object) -> str:
 
 def _cut(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class InputClock(BaseModel):
+    """How far one input partition has been read, in event time, as ingest last saw it.
+
+    ``idle``: ingest had processed everything the partition held, so nothing
+    older can still be on its way from it, and it does not hold time back.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    time: EventTime | None = None
+    idle: bool = False
+
+
+class Watermark(BaseModel):
+    """Ingest's progress per input partition, sent after the events it covers.
+
+    Every ingest worker sends one to each partition of
+    ``stockloop.material-events`` for the input partitions it reads, so a
+    material partition learns how far in event time *all* inputs have come
+    (``models.watermark``), the way Flink combines watermarks across a shuffle.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["watermark"] = "watermark"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    inputs: dict[str, InputClock] = Field(description="By input 'topic:partition'.")

@@ -72,7 +72,13 @@ class PlanningConfig(BaseModel):
     default_lead_time_days: float = Field(14.0, gt=0)
     review_period_days: float = Field(7.0, ge=0, description="Order-up-to covers one review.")
     horizon_days: int = Field(28, ge=1, description="Projection beyond the lead time, in days.")
-    dedup_window: int = Field(32, ge=0, description="Recent event ids remembered per material.")
+    dedup_horizon_days: int = Field(
+        35,
+        ge=1,
+        description="Event ids are remembered this long in event time (longer than the input "
+        "topics' retention); older stock or demand events are refused: a re-send could not be "
+        "told from a new event.",
+    )
     category_profiles: Mapping[str, CategoryProfile] = Field(
         default_factory=dict, description="Starting demand profile of new materials by category."
     )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, PrivateAttr, computed_field
 from models.alerts import AlertBook
 from models.demand import DailyDemand
 from models.events import (
+    InputEvent,
     InTransitLine,
     InTransitStatus,
     MaterialEvent,
@@ -216,12 +217,16 @@ class MaterialState(BaseModel):
         default_factory=dict,
         description="Highest applied offset per source topic-partition: exact redelivery check.",
     )
-    recent_event_ids: list[str] = Field(
+    pending: list[MaterialEvent] = Field(
         default_factory=list,
-        description="Bounded memory of recent event ids: catches an ERP sending an event twice.",
+        description="Events received but not applied yet, in event-time order: they wait until "
+        "every input has passed their time (models.step).",
     )
     events_applied: int = 0
     last_event_time: datetime | None = None
+    applied_through: datetime | None = Field(
+        None, description="Event time up to which every input's events have been applied."
+    )
     _touched: tuple[str, ...] = PrivateAttr(default=())
     alerts: AlertBook = Field(
         default_factory=lambda data: AlertBook(material_id=data["material_id"]),
@@ -256,22 +261,43 @@ class MaterialState(BaseModel):
         config: PlanningConfig = DEFAULT_CONFIG,
         category_promotions: Iterable[Promotion] = (),
     ) -> Outcome:
-        """Apply one event unless it was seen before, then bring the plan up to date.
+        """Apply one event now, unless its record was read before; then bring the plan up to date.
 
-        Two checks make redelivery a no-op: the source offset (exact for a
-        record read twice after a crash) and a bounded window of recent event
-        ids (for an ERP that sends the same event twice).
+        This applies in arrival order; ``models.step`` receives events into
+        ``pending`` and applies them in event-time order, with exact
+        de-duplication by event id.
         """
-        event = envelope.event
-        if event.material_id != self.material_id:
-            raise ValueError(f"event for {event.material_id} applied to {self.material_id}")
-        source = envelope.source
-        position = f"{source.topic}:{source.partition}" if source else None
-        if position is not None and source.offset <= self.source_offsets.get(position, -1):
+        if not self.accept(envelope):
             return Outcome.DUPLICATE
-        if event.event_id in self.recent_event_ids:
-            return Outcome.DUPLICATE
+        self.apply_event(envelope.event, config, category_promotions)
+        return Outcome.APPLIED
 
+    def accept(self, envelope: MaterialEvent) -> bool:
+        """Note the record's source offset; False if that record was read before.
+
+        Exact for a record read twice after a crash: offsets of one input
+        partition only grow.
+        """
+        if envelope.event.material_id != self.material_id:
+            raise ValueError(
+                f"event for {envelope.event.material_id} applied to {self.material_id}"
+            )
+        source = envelope.source
+        if source is None:
+            return True
+        position = f"{source.topic}:{source.partition}"
+        if source.offset <= self.source_offsets.get(position, -1):
+            return False
+        self.source_offsets[position] = source.offset
+        return True
+
+    def apply_event(
+        self,
+        event: InputEvent,
+        config: PlanningConfig = DEFAULT_CONFIG,
+        category_promotions: Iterable[Promotion] = (),
+    ) -> None:
+        """Apply one event to the stock position and bring the touched plans up to date."""
         match event:
             case MaterialMaster():
                 self.master = event
@@ -287,16 +313,10 @@ class MaterialState(BaseModel):
                 self._apply_promotion(event)
                 touched = None
 
-        if position is not None:
-            self.source_offsets[position] = source.offset
-        if config.dedup_window:
-            self.recent_event_ids.append(event.event_id)
-            del self.recent_event_ids[: -config.dedup_window]
         self.events_applied += 1
         if self.last_event_time is None or event.event_time > self.last_event_time:
             self.last_event_time = event.event_time
         self.replan(self.last_event_time, config, category_promotions, touched)
-        return Outcome.APPLIED
 
     def replan(
         self,

@@ -154,3 +154,10 @@ alert_actions_table = _table(
     catalogue[ALERT_ACTIONS].partitions,
     "Acknowledgements and silences by key, mirrored from stockloop.alert-actions.",
 )
+applied_events_table = _table(
+    RawTable,
+    "applied-events",
+    catalogue[MATERIAL_EVENTS].partitions,
+    "Event time of every event id a material received, for exact de-duplication, "
+    "pruned after the de-duplication horizon (streams.applied_events).",
+)

@@ -54,6 +54,17 @@ CONTROL_RECORDS = Counter(
     "Records of the control topics (rules, alert actions) copied into this worker's tables.",
     ["topic"],
 )
+WATERMARK_SECONDS = Gauge(
+    "stockloop_watermark_seconds",
+    "Event time (Unix seconds) every input has passed, per partition of material-events: "
+    "events up to it are applied, newer ones wait (README: ordering).",
+    ["partition"],
+)
+PENDING_MATERIALS = Gauge(
+    "stockloop_pending_materials",
+    "Materials with events waiting for the watermark, per partition of material-events.",
+    ["partition"],
+)
 DEAD_LETTER_FAILURES = Counter(
     "stockloop_dead_letter_failures",
     "Dead letters the producer or broker refused. The record still counts as dead_lettered; "

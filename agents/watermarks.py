@@ -1,0 +1,72 @@
+"""Watermark reports: how far in event time ingest has read each input partition.
+
+Sent on ``stockloop.material-events`` after the events they cover (one
+producer, one partition: in order), so a material partition knows when every
+input has passed a time and events up to it can be applied in order
+(``models.watermark``). Reports go to every partition on a timer, and at once
+to the partition an event went to when that event was the last one its input
+partition held: live, an event is applied without waiting for the timer.
+"""
+
+from datetime import datetime
+
+from aiokafka.partitioner import DefaultPartitioner
+from faust.types import TP, Message
+
+from models.events import encode
+from models.watermark import InputProgress, input_position
+from streams.app import app, material_events_topic, settings
+from streams.catalogue import INPUT_TOPICS
+
+progress = InputProgress()
+partitioner = DefaultPartitioner()
+PARTITIONS = list(range(app.conf.topic_partitions))
+_input_topics = {settings.topic(name) for name in INPUT_TOPICS}
+
+
+def partition_of(material_id: str) -> int:
+    """The partition of material-events a material's events go to (the producer's hash)."""
+    return partitioner(material_id.encode(), PARTITIONS, PARTITIONS)
+
+
+def _highwater(tp: TP) -> int | None:
+    try:
+        return app.consumer.highwater(tp)
+    except (AssertionError, KeyError):  # revoked between assignment() and now
+        return None
+
+
+def _report() -> bytes | None:
+    """This worker's report on its input partitions, or None while it has none."""
+    if app.rebalancing:
+        return None
+    inputs = [tp for tp in app.consumer.assignment() if tp.topic in _input_topics]
+    if not inputs:
+        return None
+    highwaters = {input_position(tp.topic, tp.partition): _highwater(tp) for tp in inputs}
+    # Faust's committed offsets: where reading resumes before any record is processed.
+    committed = {
+        input_position(tp.topic, tp.partition): app.consumer._committed_offset.get(tp)
+        for tp in inputs
+    }
+    return encode(progress.watermark(highwaters, committed))
+
+
+async def processed(message: Message, event_time: datetime | None, sent_to: int | None) -> None:
+    """Count one input record as processed; report at once if it was its partition's last."""
+    progress.record(input_position(message.topic, message.partition), message.offset, event_time)
+    if sent_to is None:
+        return
+    highwater = _highwater(TP(message.topic, message.partition))
+    if highwater is not None and message.offset + 1 >= highwater and (report := _report()):
+        await material_events_topic.send(key=b"watermark", value=report, partition=sent_to)
+
+
+@app.timer(interval=settings.watermark_interval_s)
+async def report_watermarks() -> None:
+    """Report to every material partition, so time moves on for quiet and idle inputs too."""
+    report = _report()
+    if report is None:
+        return
+    for partition in PARTITIONS:
+        await material_events_topic.send(key=b"watermark", value=report, partition=partition)

@@ -1,0 +1,12 @@
+"""What travels on ``stockloop.material-events``: one union, decoded once by the material agent."""
+
+from typing import Annotated
+
+from pydantic import Field, TypeAdapter
+
+from models.events import MaterialEvent, Tick, Watermark
+
+MaterialStreamRecord = TypeAdapter(
+    Annotated[MaterialEvent | Tick | Watermark, Field(discriminator="type")]
+)
+"""A record of ``stockloop.material-events``: a material's event, a tick, or ingest's watermark."""

@@ -1,0 +1,156 @@
+"""Event time across inputs: how far every input partition has come.
+
+The ERP topics are read at different speeds: during a backlog, a replay or a
+new worker's catch-up, a sparse topic (shipments) runs weeks ahead of a busy
+one (movements) in event time. A material that moved its clock on whichever
+event arrived first closed demand days before their issues came in, and its
+forecasts and alerts depended on the interleaving. So time advances only as
+far as *every* input has come, as Flink and Kafka Streams do it:
+
+- ingest counts, per input partition it reads, the newest event time it has
+  forwarded and whether it has processed all the partition holds
+  (``InputProgress``), and sends that as a ``Watermark`` record after the
+  events it covers, to every material partition;
+- each material partition combines the reports (``PartitionClock``): the
+  oldest event time among the inputs still being read, or, once every input
+  is read to its end, the newest time seen. A material applies its buffered
+  events up to that time, in event-time order (``models.step``).
+
+A partition that has been read to its end is idle: nothing older can still be
+on its way from it, so it does not hold time back (Flink's idleness).
+"""
+
+from collections.abc import Collection, Mapping
+from datetime import datetime, timedelta
+
+from models.events import InputClock, Watermark
+
+
+def input_position(topic: str, partition: int) -> str:
+    """The name of one input partition in a ``Watermark``."""
+    return f"{topic}:{partition}"
+
+
+class InputProgress:
+    """Ingest's side: per input partition, the next offset processed and the newest event time.
+
+    >>> from datetime import UTC
+    >>> progress = InputProgress()
+    >>> progress.record("erp.a:0", offset=4, event_time=datetime(2026, 3, 1, tzinfo=UTC))
+    >>> report = progress.watermark({"erp.a:0": 5, "erp.b:0": 0}, committed={})
+    >>> report.inputs["erp.a:0"].idle, report.inputs["erp.b:0"].idle
+    (True, True)
+    >>> progress.watermark({"erp.a:0": 9}, committed={}).inputs["erp.a:0"].idle
+    False
+    """
+
+    def __init__(self) -> None:
+        self._newest: dict[str, datetime] = {}
+        self._next_offset: dict[str, int] = {}
+
+    def record(self, position: str, offset: int, event_time: datetime | None) -> None:
+        """A record of ``position`` was processed (forwarded, dead-lettered or skipped)."""
+        self._next_offset[position] = max(offset + 1, self._next_offset.get(position, 0))
+        newest = self._newest.get(position)
+        if event_time is not None and (newest is None or event_time > newest):
+            self._newest[position] = event_time
+
+    def watermark(
+        self, highwaters: Mapping[str, int | None], committed: Mapping[str, int | None]
+    ) -> Watermark:
+        """Where the partitions in ``highwaters`` (the assigned inputs) stand now.
+
+        A partition is idle once the next offset to process reaches its high
+        watermark; before the first record, the committed offset stands in.
+        A partition with nothing known yet is left out: the receivers keep
+        the last report about it.
+        """
+        inputs: dict[str, InputClock] = {}
+        for position, highwater in highwaters.items():
+            next_offset = self._next_offset.get(position, committed.get(position))
+            idle = highwater is not None and (highwater == 0 or (next_offset or 0) >= highwater)
+            newest = self._newest.get(position)
+            if newest is not None or idle:
+                inputs[position] = InputClock(time=newest, idle=idle)
+        return Watermark(inputs=inputs)
+
+
+class PartitionClock:
+    """A material partition's side: the event time all of its inputs have passed.
+
+    ``value`` only moves forward. It is None until every expected input has
+    reported, so a worker that just started applies nothing it might have to
+    reorder.
+
+    >>> from datetime import UTC
+    >>> day = lambda d: datetime(2026, 3, d, tzinfo=UTC)
+    >>> clock = PartitionClock(["a:0", "b:0"])
+    >>> clock.update(Watermark(inputs={"a:0": InputClock(time=day(9))})), clock.value
+    (False, None)
+    >>> clock.update(Watermark(inputs={"b:0": InputClock(time=day(3))})), clock.value.day
+    (True, 3)
+    >>> clock.held_by()
+    'b:0'
+    >>> _ = clock.update(Watermark(inputs={"b:0": InputClock(time=day(4), idle=True)}))
+    >>> clock.value.day
+    9
+    """
+
+    def __init__(self, inputs: Collection[str], lateness: timedelta = timedelta(0)) -> None:
+        self._expected = frozenset(inputs)
+        self._lateness = lateness
+        self._clocks: dict[str, InputClock] = {}
+        self.value: datetime | None = None
+        self._applicable: datetime | None = None
+
+    def update(self, report: Watermark) -> bool:
+        """Take one ingest report; True when ``applicable`` moved forward."""
+        for position, clock in report.inputs.items():
+            if position not in self._expected:
+                continue
+            previous = self._clocks.get(position)
+            newest = clock.time
+            if previous is not None and previous.time is not None:
+                newest = previous.time if newest is None else max(newest, previous.time)
+            self._clocks[position] = InputClock(time=newest, idle=clock.idle)
+        combined = self._combined()
+        if combined is not None and (self.value is None or combined > self.value):
+            self.value = combined
+        applicable = self.applicable()
+        if applicable is not None and (self._applicable is None or applicable > self._applicable):
+            self._applicable = applicable
+            return True
+        return False
+
+    def held_by(self) -> str | None:
+        """The input that keeps time from moving on: not reported yet, or the slowest busy one."""
+        missing = sorted(self._expected - self._clocks.keys())
+        if missing:
+            return missing[0]
+        busy = {p: c.time for p, c in self._clocks.items() if not c.idle and c.time is not None}
+        return min(busy, key=busy.__getitem__) if busy else None
+
+    def applicable(self) -> datetime | None:
+        """Up to when events may be applied.
+
+        While an input is still being read (a backlog, a replay), ``lateness``
+        less than the watermark: an input partition may deliver its events that
+        much out of event-time order. Once every input is read to its end,
+        everything received may be applied: live, lateness costs no latency.
+        """
+        if self.value is None or self.caught_up:
+            return self.value
+        return max(self.value - self._lateness, self._applicable or self.value - self._lateness)
+
+    @property
+    def caught_up(self) -> bool:
+        """Every input has been read to its end: event time is as far as the data goes."""
+        return self._expected <= self._clocks.keys() and all(c.idle for c in self._clocks.values())
+
+    def _combined(self) -> datetime | None:
+        if not self._expected <= self._clocks.keys():
+            return None
+        busy = [c.time for c in self._clocks.values() if not c.idle]
+        if busy:
+            return None if None in busy else min(busy)
+        return max((c.time for c in self._clocks.values() if c.time is not None), default=None)

@@ -1,0 +1,218 @@
+"""The material step: exact de-duplication, and outputs that do not depend on arrival order."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connectors.cdc import decode_record
+from connectors.mapping import load_mapping
+from connectors.simulator import ErpSimulator
+from models.alerting import Alert
+from models.events import MaterialEvent, PromotionEvent, SourcePosition, StockMovement
+from models.rules.spec import builtin_rules
+from models.state import MaterialState
+from models.step import (
+    AppliedEventIds,
+    Received,
+    StepContext,
+    advance,
+    receive,
+    replay,
+)
+from models.watermark import InputProgress, PartitionClock
+from streams.catalogue import INPUT_KINDS
+from streams.settings import Settings
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+LATENESS = timedelta(days=1)
+"""The simulator posts each day's movements at random hours, so a topic is up to a day out of
+event-time order: the default ``STOCKLOOP_LATENESS_S``."""
+CONTEXT = StepContext(rules=builtin_rules())
+
+
+def movement(n: int, kind: str, quantity: float, event_id: str | None = None) -> MaterialEvent:
+    return MaterialEvent(
+        event=StockMovement(
+            event_id=event_id or f"mv-{n}",
+            event_time=T0 + timedelta(minutes=n),
+            material_id="M1",
+            movement_type=kind,
+            warehouse_id="W1",
+            quantity=quantity,
+        )
+    )
+
+
+def received_and_applied(state: MaterialState, events, applied: AppliedEventIds) -> list:
+    outcomes = [receive(state, envelope, applied) for envelope in events]
+    advance(state, max(e.event.event_time for e in events), CONTEXT)
+    return outcomes
+
+
+def test_a_re_sent_event_is_a_duplicate_after_any_number_of_newer_events():
+    """300 records with 150 distinct ids: each id counts once (it counted 786 instead of 450)."""
+    state, applied = MaterialState(material_id="M1"), AppliedEventIds()
+    first = [movement(n, "receipt", 3) for n in range(150)]
+    received_and_applied(state, first, applied)
+    outcomes = received_and_applied(
+        state, [movement(n + 150, "receipt", 3, f"mv-{n}") for n in range(150)], applied
+    )
+    assert set(outcomes) == {Received.DUPLICATE}
+    assert state.warehouses["W1"].on_hand == 450
+
+
+def test_a_full_re_snapshot_after_ten_thousand_further_events_changes_nothing():
+    state, applied = MaterialState(material_id="M1"), AppliedEventIds()
+    snapshot = [movement(n, "receipt", 5) for n in range(50)]
+    received_and_applied(state, snapshot, applied)
+    further = [movement(50 + n, "receipt" if n % 2 else "issue", 1) for n in range(10_000)]
+    received_and_applied(state, further, applied)
+    before = state.model_dump()
+    outcomes = received_and_applied(state, snapshot, applied)
+    assert set(outcomes) == {Received.DUPLICATE}
+    assert state.model_dump() == before
+
+
+def test_a_stock_event_older_than_the_horizon_is_refused_not_applied():
+    state, applied = MaterialState(material_id="M1"), AppliedEventIds()
+    received_and_applied(state, [movement(0, "receipt", 5)], applied)
+    advance(state, T0 + timedelta(days=60), CONTEXT)
+    ancient = movement(-10, "receipt", 5, "never-seen")
+    assert receive(state, ancient, applied) is Received.TOO_OLD
+    assert state.warehouses["W1"].on_hand == 5 and not state.pending
+
+
+def test_a_redelivered_record_is_a_duplicate_even_with_a_new_event_id():
+    state, applied = MaterialState(material_id="M1"), AppliedEventIds()
+    source = SourcePosition(topic="erp", partition=0, offset=7)
+    first = movement(0, "receipt", 10).model_copy(update={"source": source})
+    again = movement(1, "receipt", 10, "other").model_copy(update={"source": source})
+    assert receive(state, first, applied) is Received.PENDING
+    assert receive(state, again, applied) is Received.DUPLICATE
+
+
+# --- order-independence ---------------------------------------------------------------------
+
+
+def simulated_topics(days: int, seed: int) -> dict[str, list[MaterialEvent]]:
+    """Simulated ERP history, decoded as ingest does, per input topic in the topic's order."""
+    mapping = load_mapping(Settings().mapping_file)
+    topics: dict[str, list[MaterialEvent]] = {}
+    offsets: dict[str, int] = {}
+    for record in ErpSimulator(materials=4, seed=seed).run(days):
+        try:
+            event = decode_record(record.value, INPUT_KINDS[record.topic], mapping, 65_536)
+        except Exception:
+            continue  # the simulator's deliberately broken records
+        if event is None or (isinstance(event, PromotionEvent) and event.category):
+            continue
+        offset = offsets[record.topic] = offsets.get(record.topic, -1) + 1
+        source = SourcePosition(topic=record.topic, partition=0, offset=offset)
+        topics.setdefault(record.topic, []).append(MaterialEvent(event=event, source=source))
+    return topics
+
+
+def run_worker(
+    topics: dict[str, list[MaterialEvent]], rng: random.Random, report_every: int
+) -> tuple[dict[str, str], list[Alert]]:
+    """The material agent's loop, in memory: topics read at random relative speeds.
+
+    Ingest reports each topic's progress every ``report_every`` records (and
+    whenever a topic is read to its end); every material is advanced when the
+    watermark moves, and events that time has passed are applied at once.
+    """
+    queues = {topic: list(events) for topic, events in topics.items()}
+    highwaters = {f"{topic}:0": len(events) for topic, events in topics.items()}
+    progress, clock = InputProgress(), PartitionClock(highwaters, LATENESS)
+    applied, states, alerts = AppliedEventIds(), {}, []
+    speeds = {topic: rng.uniform(0.05, 1.0) for topic in queues}
+    read = 0
+    while any(queues.values()):
+        busy = [topic for topic, queue in queues.items() if queue]
+        topic = rng.choices(busy, weights=[speeds[t] for t in busy])[0]
+        envelope = queues[topic].pop(0)
+        event = envelope.event
+        state = states.setdefault(event.material_id, MaterialState(material_id=event.material_id))
+        receive(state, envelope, applied)
+        to = clock.applicable()
+        if to is not None and event.event_time <= to:
+            alerts += advance(state, to, CONTEXT).alerts
+        progress.record(f"{topic}:0", envelope.source.offset, event.event_time)
+        read += 1
+        if (read % report_every == 0 or not queues[topic]) and clock.update(
+            progress.watermark(highwaters, committed={})
+        ):
+            to = clock.applicable()
+            for material_id in sorted(states):
+                alerts += advance(states[material_id], to, CONTEXT).alerts
+    return {m: s.model_dump_json() for m, s in sorted(states.items())}, alerts
+
+
+TOPICS = simulated_topics(days=45, seed=7)
+
+
+def reference() -> tuple[dict[str, str], list[Alert]]:
+    states: dict[str, MaterialState] = {}
+    alerts = replay((e for events in TOPICS.values() for e in events), CONTEXT, states)
+    return {m: s.model_dump_json() for m, s in sorted(states.items())}, alerts
+
+
+REFERENCE_STATES, REFERENCE_ALERTS = reference()
+
+
+def by_material(alerts: list[Alert]) -> dict[str, list[bytes]]:
+    """Alert transitions per material, in order: what a consumer of one key sees."""
+    streams: dict[str, list[bytes]] = {}
+    for alert in alerts:
+        streams.setdefault(alert.material_id, []).append(alert.model_dump_json().encode())
+    return streams
+
+
+@pytest.mark.parametrize(("seed", "report_every"), [(0, 1), (1, 7), (2, 50), (3, 400), (4, 3)])
+def test_any_interleaving_of_the_topics_gives_the_same_states_and_alerts(seed, report_every):
+    """Topics read at random relative speeds, reports at any pace: the same states (as data:
+    the order of ``source_offsets`` is arrival order) and byte-identical alerts per material."""
+    states, alerts = run_worker(TOPICS, random.Random(seed), report_every)
+    assert {m: orjson.loads(s) for m, s in states.items()} == {
+        m: orjson.loads(s) for m, s in REFERENCE_STATES.items()
+    }
+    assert by_material(alerts) == by_material(REFERENCE_ALERTS)
+
+
+def arrival_order(topics: dict[str, list[MaterialEvent]], rng: random.Random) -> list:
+    """The topics interleaved at random relative speeds, each in its own order."""
+    queues = {topic: list(events) for topic, events in topics.items()}
+    speeds = {topic: rng.uniform(0.05, 1.0) for topic in queues}
+    order = []
+    while any(queues.values()):
+        busy = [topic for topic, queue in queues.items() if queue]
+        order.append(queues[rng.choices(busy, weights=[speeds[t] for t in busy])[0]].pop(0))
+    return order
+
+
+def test_a_backlog_replay_counts_no_in_order_demand_as_late():
+    states, _ = run_worker(TOPICS, random.Random(1), report_every=25)
+    late = [MaterialState.model_validate_json(s).late_demand_events for s in states.values()]
+    assert sum(late) == 0
+    # Applied as they arrive, the same interleaving loses demand to closed days.
+    arrived: dict[str, MaterialState] = {}
+    for envelope in arrival_order(TOPICS, random.Random(1)):
+        material_id = envelope.event.material_id
+        arrived.setdefault(material_id, MaterialState(material_id=material_id)).apply(envelope)
+    assert sum(state.late_demand_events for state in arrived.values()) > 50
+
+
+@given(st.lists(st.integers(min_value=1, max_value=50), min_size=1, max_size=60), st.data())
+@settings(max_examples=50, deadline=None)
+def test_re_sending_any_event_changes_nothing(quantities, data):
+    state, applied = MaterialState(material_id="M1"), AppliedEventIds()
+    events = [movement(n, "receipt" if n % 3 else "issue", q) for n, q in enumerate(quantities)]
+    received_and_applied(state, events, applied)
+    before = state.model_dump()
+    again = data.draw(st.sampled_from(events))
+    assert receive(state, again, applied) is Received.DUPLICATE
+    assert state.model_dump() == before
