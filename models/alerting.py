@@ -4,14 +4,29 @@ The output event (``Alert``, on ``stockloop.alerts``) explains itself: the
 rule's condition and the numbers it read, the policy behind them (forecast,
 σ, lead time, z, safety stock, reorder point, cover, projected stock-out),
 and the value at risk that ranks it among other alerts.
+
+Three entry points drive the one lifecycle: ``evaluate_alerts`` (an event or
+a tick), ``apply_action`` (an acknowledgement, silence or expiry, at once) and
+``preview_alerts`` (the rules dry-run, on a copy).
 """
 
 from collections.abc import Collection, Iterable, Mapping
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.alerts import Acknowledge, AlertTransition, Silence
+from models.alerts import (
+    Acknowledge,
+    ActionOutcome,
+    AlertTransition,
+    Expire,
+    Silence,
+    TransitionReason,
+    TransitionStatus,
+    alert_key,
+)
 from models.events import SCHEMA_VERSION
 from models.facts import scope_of, warehouse_facts
 from models.priority import Priority, priority_of
@@ -51,8 +66,21 @@ class Explanation(BaseModel):
 class Alert(BaseModel):
     """One alert transition on ``stockloop.alerts``: raised, updated, repeated or resolved.
 
-    ``id`` is the idempotency key (alert id and sequence): a consumer that
-    sees an id twice after a restart or a replay can drop the second.
+    ``id`` is the idempotency key (alert id and sequence): unique to one
+    transition, and the same when the same input is replayed, so a consumer
+    that sees an id twice after a restart or a replay can drop the second.
+
+    The latest record per ``key`` is the alert's state as the worker holds it
+    (``GET /materials/{id}``): ``status`` other than ``resolved`` means open;
+    ``silenced`` / ``inhibited`` say whether it is suppressed, and
+    ``acknowledged_by`` who acknowledged it. Changes of those are published
+    too, as ``updated`` with reason ``silenced`` or ``inhibited`` (a
+    suppression began; the flags say which hold now), ``acknowledged``, or
+    ``unsuppressed`` (the suppression of an acknowledged alert ended; an
+    unacknowledged one comes back as ``repeated`` / ``unsuppressed``).
+    ``notify`` says whether to tell people: false for suppressed alerts and
+    for those bookkeeping updates. Schema version 1: the reasons above were
+    added to the enumeration without changing a field.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -63,8 +91,8 @@ class Alert(BaseModel):
     key: str
     sequence: int
     rule_id: str
-    status: str
-    reason: str
+    status: TransitionStatus
+    reason: TransitionReason
     severity: str | None
     previous_severity: str | None
     material_id: str
@@ -97,8 +125,14 @@ def evaluate_alerts(
     """
     book = state.alerts
     acknowledgements = acknowledgements or {}
-    for key in book.alerts.keys() & acknowledgements.keys():
-        book.apply(acknowledgements[key])
+    acknowledged = {
+        book.alerts[key].warehouse_id
+        for key in book.alerts.keys() & acknowledgements.keys()
+        if book.apply(acknowledgements[key]) is ActionOutcome.APPLIED
+    }
+    if warehouses is not None and acknowledged:
+        # An acknowledgement is published by the step of its alert's warehouse.
+        warehouses = [*warehouses, *(acknowledged - set(warehouses))]
     silences = tuple(silences)
     settings = rules.alert_settings()
     alerts: list[Alert] = []
@@ -117,6 +151,208 @@ def evaluate_alerts(
         if stock is not None:
             alerts.append(_alert(transition, stock, warehouse_facts(state, stock, now), None))
     return alerts
+
+
+def actions_in_force(
+    actions: Iterable[Acknowledge | Silence | Expire],
+) -> tuple[list[Silence], dict[str, Acknowledge]]:
+    """The silences and acknowledgements that hold after ``actions``, in order.
+
+    As on the compacted ``stockloop.alert-actions`` topic, a later action
+    replaces an earlier one under the same key: an expiry ends its silence,
+    an acknowledgement replaces the previous one of its alert key.
+    """
+    silences: dict[str, Silence] = {}
+    acknowledgements: dict[str, Acknowledge] = {}
+    for action in actions:
+        match action:
+            case Silence():
+                silences[action.id] = action
+            case Expire():
+                silences.pop(action.silence_id, None)
+            case Acknowledge():
+                acknowledgements[action.alert_key] = action
+    return list(silences.values()), acknowledgements
+
+
+def material_clock(state: MaterialState) -> datetime | None:
+    """The latest event time this material has reached: its last event, or a later tick.
+
+    A tick leaves its time in the alert book only (an alert raised, notified
+    or pending then), so the clock is the latest of those and the last event.
+    None for a material that has seen neither.
+    """
+    book = state.alerts
+    times = [state.last_event_time, *book.pending.values()]
+    for alert in book.alerts.values():
+        times += [alert.updated_at, alert.last_notified_at, alert.deescalating_since]
+    return max((time for time in times if time is not None), default=None)
+
+
+def apply_action(
+    state: MaterialState,
+    action: Acknowledge | Silence | Expire,
+    rules: RuleFile,
+    silences: Iterable[Silence] = (),
+    acknowledgements: Mapping[str, Acknowledge] | None = None,
+    now: datetime | None = None,
+) -> list[Alert]:
+    """Apply an alert action to one material at once: its alerts re-evaluated, what changed out.
+
+    ``silences`` and ``acknowledgements`` are those already in force (the
+    alert-actions table as the worker holds it); ``action``, taken after
+    them, wins over them. ``now`` is the material's clock (default:
+    ``material_clock``): acting never moves a material's time, so
+    acknowledging an alert of a finished replay does not age its stock to
+    today. Returns the transitions to publish: ``updated`` / ``acknowledged``
+    for an acknowledgement, the alerts a silence starts or stops muting.
+
+    A silence that mutes an open alert of the material is also kept in its
+    alert book, so an evaluation that runs before the mirrored table holds
+    the silence does not unmute the alert (and page people) for a moment.
+    """
+    now = now or material_clock(state)
+    if now is None:
+        return []
+    in_force, acks = actions_in_force([*silences, *(acknowledgements or {}).values(), action])
+    match action:
+        case Silence() if state.alerts.mutes(action, now):
+            state.alerts.apply(action)
+        case Expire():
+            state.alerts.apply(action)
+    return evaluate_alerts(state, rules, now, in_force, acks)
+
+
+class Verdict(StrEnum):
+    """What the worker's lifecycle would do with one rule for one stock (the rules dry-run)."""
+
+    RAISE = "would raise"  # fires, has held for its `for`: raised now
+    OPEN = "open"  # fires, and is open already
+    KEPT = "kept by hysteresis"  # open, not firing (or at a higher tier) but not cleared
+    PENDING = "pending"  # fires, but has not held for its `for` yet
+    RESOLVE = "would resolve"  # open, and clears now (or its rule is gone)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPreview:
+    """One row of the rules dry-run: a rule, a stock, and what the live lifecycle would do.
+
+    ``since`` is when a pending condition began to hold and ``due`` when its
+    ``for`` is met; ``published`` the transition the worker would send now
+    (``raised``, ``updated (severity)``...), None if it would send nothing.
+    """
+
+    material_id: str
+    warehouse_id: str
+    rule_id: str
+    verdict: Verdict
+    severity: str | None
+    silenced: bool
+    inhibited: bool
+    acknowledged_by: str | None
+    published: str | None
+    why: str
+    since: datetime | None = None
+    due: datetime | None = None
+
+
+def preview_alerts(
+    state: MaterialState,
+    rules: RuleFile,
+    now: datetime,
+    silences: Iterable[Silence] = (),
+    acknowledgements: Mapping[str, Acknowledge] | None = None,
+) -> list[AlertPreview]:
+    """What the worker would do with ``rules`` for this material at ``now``, changing nothing.
+
+    The live lifecycle (``for``, tier hysteresis, inhibition, silences,
+    acknowledgements) runs on a copy of the state and its alert book, so a
+    row says what the worker would hold and send, not merely which
+    conditions fire. Rows: every open, pending or resolving alert.
+    """
+    copy = state.model_copy(deep=True)
+    published = {a.key: a for a in evaluate_alerts(copy, rules, now, silences, acknowledgements)}
+    settings = rules.alert_settings()
+    book = copy.alerts
+    rows: list[AlertPreview] = []
+    for warehouse_id, stock in sorted(copy.warehouses.items()):
+        facts = warehouse_facts(copy, stock, now)
+        for outcome in evaluate_all(rules, facts, scope_of(copy, warehouse_id)):
+            key = alert_key(copy.material_id, warehouse_id, outcome.rule_id)
+            alert, sent = book.alerts.get(key), published.pop(key, None)
+            status = None if sent is None else _published(sent)
+            if alert is not None:
+                firing = outcome.in_scope and outcome.firing
+                if sent is not None and sent.status is TransitionStatus.RAISED:
+                    verdict = Verdict.RAISE
+                elif firing and alert.severity == outcome.severity:
+                    verdict = Verdict.OPEN
+                else:
+                    verdict = Verdict.KEPT
+                rows.append(
+                    AlertPreview(
+                        copy.material_id,
+                        warehouse_id,
+                        outcome.rule_id,
+                        verdict,
+                        alert.severity,
+                        alert.silenced,
+                        alert.inhibited,
+                        alert.acknowledged_by,
+                        status,
+                        outcome.explain(kept=alert.severity),
+                    )
+                )
+            elif key in book.pending:
+                since = book.pending[key]
+                wait = settings[outcome.rule_id].for_seconds if outcome.rule_id in settings else 0
+                rows.append(
+                    AlertPreview(
+                        copy.material_id,
+                        warehouse_id,
+                        outcome.rule_id,
+                        Verdict.PENDING,
+                        outcome.severity,
+                        False,
+                        False,
+                        None,
+                        None,
+                        outcome.explain(),
+                        since=since,
+                        due=since + timedelta(seconds=wait),
+                    )
+                )
+            elif sent is not None:
+                rows.append(_resolving(sent, status, outcome.explain()))
+    # Alerts of rules the file removes resolve without an evaluation of their own.
+    rows += [
+        _resolving(sent, _published(sent), sent.explanation.text) for sent in published.values()
+    ]
+    return rows
+
+
+def muted_by(silenced: bool, inhibited: bool) -> str:
+    """How an alert is suppressed, for a person: "silenced", "inhibited", both, or ""."""
+    return ", ".join(name for name, on in (("silenced", silenced), ("inhibited", inhibited)) if on)
+
+
+def _published(alert: Alert) -> str:
+    return f"{alert.status} ({alert.reason})"
+
+
+def _resolving(alert: Alert, published: str | None, why: str) -> AlertPreview:
+    return AlertPreview(
+        alert.material_id,
+        alert.warehouse_id,
+        alert.rule_id,
+        Verdict.RESOLVE,
+        alert.severity,
+        alert.silenced,
+        alert.inhibited,
+        alert.acknowledged_by,
+        published,
+        why,
+    )
 
 
 def _alert(

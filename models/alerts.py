@@ -7,9 +7,12 @@ evaluations for one warehouse into the book, at event time ``now``, and returns
 what consumers must hear about. The semantics follow Alertmanager and PagerDuty:
 
 - **One open alert per key** ``material|warehouse|rule``. Its id is derived from
-  the key and the event time it was raised, so a replay gives the same ids.
+  the key, the event time it was raised and how many alerts the book had raised
+  before (``raised``), so a replay gives the same ids, and an alert raised,
+  resolved and raised again at one event time gets a new one.
   A transition's id is ``{alert id}-{sequence}`` (0 for ``raised``, +1 for every
-  later transition of the same alert): the idempotency key of the output event.
+  later transition of the same alert): the idempotency key of the output event,
+  never shared by two different transitions.
 - **for**: an alert is raised only once the condition has held, at every
   evaluation, for ``for_seconds`` of event time; one evaluation where it does not
   hold (or is out of scope) starts the wait again.
@@ -37,11 +40,18 @@ what consumers must hear about. The semantics follow Alertmanager and PagerDuty:
   one below) until the severity changes.
 - **Silences and inhibition never drop state.** A silenced or inhibited alert
   is raised, updated and resolved as usual, but its transitions say
-  ``silenced=True`` / ``inhibited=True`` and the caller does not notify. When
-  the suppression ends and the condition still fires, the next step emits
-  ``repeated`` with reason ``unsuppressed`` (not a second ``raised``: there is
-  exactly one ``raised`` per alert, so a consumer that opens a purchase request
-  on ``raised`` never opens two).
+  ``silenced=True`` / ``inhibited=True`` and the caller does not notify.
+- **Every change a consumer must know is published**, so that the latest
+  transition per key says what the book says. An open alert (firing or in its
+  band) that becomes silenced or inhibited is ``updated`` with reason
+  ``silenced`` / ``inhibited`` (the flags say which suppressions hold). When its
+  suppression ends, the step emits ``repeated`` with reason ``unsuppressed``
+  (not a second ``raised``: there is exactly one ``raised`` per alert, so a
+  consumer that opens a purchase request on ``raised`` never opens two); if it
+  was acknowledged, ``updated`` with reason ``unsuppressed``, which does not
+  notify. An acknowledgement applied with ``apply`` is published by the next
+  step that evaluates the alert's rule: ``updated``, reason ``acknowledged``,
+  not notified.
 
 Quantities are ``float`` as everywhere in ``models``; times are timezone-aware
 UTC and ``now`` is always an event time passed in, never the wall clock.
@@ -54,15 +64,15 @@ Examples
 >>> scope = {"material_id": "M1", "warehouse_id": "W1"}
 >>> low = Evaluation("below_rop", firing=True, severity="warning", values={"available": 40.0})
 >>> [f"{t.status} {t.severity} {t.id}" for t in book.step([low], scope, t0)]
-['raised warning 96fceb8157e364ba-0']
+['raised warning ee742e9dc83992df-0']
 >>> band = Evaluation("below_rop", firing=False, clear=False, values={"available": 95.0})
 >>> book.step([band], scope, t0 + timedelta(hours=1))
 []
 >>> ok = Evaluation("below_rop", firing=False, clear=True, values={"available": 130.0})
 >>> [f"{t.status} {t.reason} {t.id}" for t in book.step([ok], scope, t0 + timedelta(hours=2))]
-['resolved cleared 96fceb8157e364ba-1']
->>> book.alerts
-{}
+['resolved cleared ee742e9dc83992df-1']
+>>> book.alerts, book.raised
+({}, 1)
 
 Tier hysteresis: critical at once, but back to warning only when critical has
 cleared (``holding`` empty) for ``deescalate_after_seconds``:
@@ -101,7 +111,7 @@ from pydantic import (
     model_validator,
 )
 
-from models.events import EventTime, Id, Text
+from models.events import SCHEMA_VERSION, EventTime, Id, Text
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -131,14 +141,23 @@ def alert_key(material_id: str, warehouse_id: str, rule_id: str) -> str:
     return f"{material_id}|{warehouse_id}|{rule_id}"
 
 
-def alert_id(key: str, raised_at: datetime) -> str:
-    """Deterministic alert id: the key and the event time the alert was raised.
+def alert_id(key: str, raised_at: datetime, raised_before: int) -> str:
+    """Deterministic alert id: the key, the event time it was raised, and its book's raise count.
 
-    >>> alert_id("M1|W1|stockout", datetime(2026, 3, 1, tzinfo=UTC))
-    '00db8907f350e117'
+    ``raised_before`` (how many alerts the material's book raised before this
+    one) tells apart two alerts of one key raised at the same event time, as
+    when a condition fires, clears and fires again in one instant: the key and
+    the time alone would give both the same id, and their transitions the
+    same idempotency keys with different content.
+
+    >>> alert_id("M1|W1|stockout", datetime(2026, 3, 1, tzinfo=UTC), 0)
+    'e70458f983955105'
+    >>> alert_id("M1|W1|stockout", datetime(2026, 3, 1, tzinfo=UTC), 1)
+    'da27b0d36619a72b'
     """
     stamp = raised_at.astimezone(UTC).isoformat()
-    return hashlib.sha1(f"{key}|{stamp}".encode(), usedforsecurity=False).hexdigest()[:16]
+    content = f"{key}|{stamp}|{raised_before}"
+    return hashlib.sha1(content.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 TIER_RANK: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -344,6 +363,26 @@ ALERT_ACTIONS: TypeAdapter[Acknowledge | Silence | Expire] = TypeAdapter(AlertAc
 """Decoder for the ``stockloop.alert-actions`` topic: ``ALERT_ACTIONS.validate_json(raw)``."""
 
 
+class AlertActionNotice(BaseModel):
+    """An alert action on ``stockloop.material-events``, so that it takes effect at once.
+
+    ``stockloop.alert-actions`` stays the record of every action (mirrored into
+    a table on every worker). This copy reaches the material agent in order with
+    the material's own events, so the material is re-evaluated as soon as the
+    action is taken, not at its next event or tick (which a finished replay
+    never has), and without racing the mirrored table. An acknowledgement is
+    sent keyed by its material (``material_id``); a silence or its expiry, which
+    may match any material, to every partition with ``material_id`` None.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["action"] = "action"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    material_id: Id | None = None
+    action: AlertAction
+
+
 class ActionOutcome(StrEnum):
     """What applying an action to a book did (one counter each)."""
 
@@ -371,7 +410,10 @@ class TransitionReason(StrEnum):
     SEVERITY = "severity"  # updated: the severity changed
     VALUES = "values"  # updated: a number moved by more than MATERIAL_CHANGE
     REPEAT_INTERVAL = "repeat_interval"  # repeated: still firing, unacknowledged
-    UNSUPPRESSED = "unsuppressed"  # repeated: its silence or inhibition ended, still firing
+    UNSUPPRESSED = "unsuppressed"  # repeated (updated if acknowledged): suppression ended
+    SILENCED = "silenced"  # updated: a silence began to mute it (or still does)
+    INHIBITED = "inhibited"  # updated: an open source alert began to inhibit it
+    ACKNOWLEDGED = "acknowledged"  # updated: someone acknowledged it
     CLEARED = "cleared"  # resolved: the rule's clear condition holds
     OUT_OF_SCOPE = "out_of_scope"  # resolved: the rule no longer applies here
     RULE_REMOVED = "rule_removed"  # resolved: the rule was deleted
@@ -382,9 +424,11 @@ class OpenAlert(BaseModel):
 
     ``values`` are the numbers last published (raised, updated or repeated);
     ``labels`` are the scope's and rule's labels (the built-in ones are derived);
-    ``silenced`` / ``inhibited`` are its suppression as of the last firing step;
-    ``deescalating_since`` is the event time since which its tier has been
-    clear, while it waits out the rule's ``deescalate_after``.
+    ``silenced`` / ``inhibited`` are its suppression as of the last step that
+    evaluated its rule; ``ack_unpublished`` says an acknowledgement awaits its
+    ``updated`` transition; ``deescalating_since`` is the event time since
+    which its tier has been clear, while it waits out the rule's
+    ``deescalate_after``.
     """
 
     model_config = ConfigDict(ser_json_inf_nan="strings")
@@ -402,6 +446,7 @@ class OpenAlert(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict, **_OMIT_FALSY)
     acknowledged_by: str | None = Field(None, **_OMIT_FALSY)
     acknowledged_at: datetime | None = Field(None, **_OMIT_FALSY)
+    ack_unpublished: bool = Field(False, **_OMIT_FALSY)
     silenced: bool = Field(False, **_OMIT_FALSY)
     inhibited: bool = Field(False, **_OMIT_FALSY)
     deescalating_since: datetime | None = Field(None, **_OMIT_FALSY)
@@ -457,8 +502,18 @@ class AlertTransition(BaseModel):
 
     @property
     def notify(self) -> bool:
-        """Whether the caller should notify people (neither silenced nor inhibited)."""
-        return not (self.silenced or self.inhibited)
+        """Whether the caller should notify people.
+
+        Not when silenced or inhibited, and not for an ``updated`` that only
+        records an acknowledgement or the end of an acknowledged alert's
+        suppression: people already know.
+        """
+        return not (self.silenced or self.inhibited) and not (
+            self.status is TransitionStatus.UPDATED and self.reason in _QUIET_UPDATES
+        )
+
+
+_QUIET_UPDATES = frozenset({TransitionReason.ACKNOWLEDGED, TransitionReason.UNSUPPRESSED})
 
 
 @dataclass(slots=True)
@@ -479,7 +534,9 @@ class AlertBook(BaseModel):
 
     ``pending`` maps a key to the event time since which its condition holds.
     ``silences`` holds the silences applied to this book with ``apply``; they
-    are dropped once ended. Nothing else is kept, so the book stays small.
+    are dropped once ended. ``raised`` counts the alerts raised so far: it
+    numbers alert ids (one integer per material, rather than a counter per
+    key). Nothing else is kept, so the book stays small.
     """
 
     model_config = ConfigDict(ser_json_inf_nan="strings")
@@ -488,6 +545,7 @@ class AlertBook(BaseModel):
     alerts: dict[str, OpenAlert] = Field(default_factory=dict, **_OMIT_FALSY)
     pending: dict[str, datetime] = Field(default_factory=dict, **_OMIT_FALSY)
     silences: dict[str, Silence] = Field(default_factory=dict, **_OMIT_FALSY)
+    raised: int = Field(0, **_OMIT_FALSY)
 
     def step(
         self,
@@ -531,9 +589,10 @@ class AlertBook(BaseModel):
             key = alert_key(self.material_id, warehouse_id, rule_id)
             draft = self._decide(key, rule_id, warehouse_id, extra, ev, cfg, now)
             if draft is None or (
-                # still firing, nothing new, and no suppression to start or end
+                # nothing new, no suppression to start or end, no acknowledgement to publish
                 draft.status is None
                 and not (draft.alert.silenced or draft.alert.inhibited)
+                and not draft.alert.ack_unpublished
                 and not (silencing or rule_id in by_target)
             ):
                 continue
@@ -564,6 +623,7 @@ class AlertBook(BaseModel):
                 if alert.acknowledged_at is not None:
                     return ActionOutcome.DUPLICATE
                 alert.acknowledged_by, alert.acknowledged_at = action.by, action.at
+                alert.ack_unpublished = True
                 return ActionOutcome.APPLIED
             case Silence():
                 if action.matchers.get("material_id", self.material_id) != self.material_id:
@@ -586,6 +646,10 @@ class AlertBook(BaseModel):
                     )
                 return ActionOutcome.APPLIED
         raise AlertBookError(f"not an alert action: {type(action).__name__}")
+
+    def mutes(self, silence: Silence, now: datetime) -> bool:
+        """Whether ``silence`` mutes one of this book's open alerts at event time ``now``."""
+        return any(silence.mutes(self._labels(alert), now) for alert in self.alerts.values())
 
     def retire_rules(
         self, active_rule_ids: Collection[str], now: datetime
@@ -649,7 +713,7 @@ class AlertBook(BaseModel):
                 return None
             self.pending.pop(key, None)
             alert = OpenAlert(
-                id=alert_id(key, now),
+                id=alert_id(key, now, self.raised),
                 rule_id=rule_id,
                 warehouse_id=warehouse_id,
                 severity=_severity(ev),
@@ -661,6 +725,7 @@ class AlertBook(BaseModel):
                 labels=_merged(extra, cfg.labels),
             )
             self.alerts[key] = alert
+            self.raised += 1
             return _Draft(key, alert, ev.values, ev.expression, TransitionStatus.RAISED, None)
         if holds:
             labels = _merged(extra, cfg.labels)
@@ -672,6 +737,7 @@ class AlertBook(BaseModel):
                 draft.status, draft.reason = TransitionStatus.UPDATED, TransitionReason.SEVERITY
                 alert.severity = severity
                 alert.acknowledged_by = alert.acknowledged_at = None
+                alert.ack_unpublished = False
             elif values_changed(alert.values, ev.values, getattr(cfg, "update_on", None)):
                 draft.status, draft.reason = TransitionStatus.UPDATED, TransitionReason.VALUES
             elif alert.acknowledged_at is None and _repeat_due(cfg, alert, now):
@@ -691,9 +757,10 @@ class AlertBook(BaseModel):
                 alert.severity,
             )
         # Between firing and clear: hysteresis keeps the alert as it is; only the
-        # de-escalation clock learns whether its tier is still holding.
+        # de-escalation clock learns whether its tier is still holding, and its
+        # suppression may start or end (the second pass decides).
         _tier(alert, None, ev, cfg, now)
-        return None
+        return _Draft(key, alert, ev.values, ev.expression, None, None, alert.severity)
 
     def _settle(
         self,
@@ -719,27 +786,22 @@ class AlertBook(BaseModel):
             if inhibitions:
                 inhibited_by = self._inhibitors(alert, labels, inhibitions)
         if draft.status is not TransitionStatus.RESOLVED:
-            was_suppressed = alert.silenced or alert.inhibited
-            if (
-                was_suppressed
-                and not (silence_ids or inhibited_by)
-                and draft.status in (None, TransitionStatus.REPEATED)
-                and alert.acknowledged_at is None
-            ):
-                draft.status = TransitionStatus.REPEATED
-                draft.reason = TransitionReason.UNSUPPRESSED
-            if alert.silenced != bool(silence_ids) or alert.inhibited != bool(inhibited_by):
-                alert.silenced, alert.inhibited = bool(silence_ids), bool(inhibited_by)
+            silenced, inhibited = bool(silence_ids), bool(inhibited_by)
+            if draft.status in (None, TransitionStatus.REPEATED):
+                _suppression_news(draft, silenced, inhibited)
+            alert.silenced, alert.inhibited = silenced, inhibited
             if draft.status is None:
                 return None
             if draft.status is not TransitionStatus.RAISED:
                 alert.sequence += 1
-                alert.last_notified_at = now
                 alert.values = dict(draft.values)
-                if draft.status is TransitionStatus.UPDATED:
+                if draft.reason in _NEWS_FOR_PEOPLE:
+                    alert.last_notified_at = now
+                if draft.reason in _NEWS_OF_CONTENT:
                     alert.updated_at = now
         else:
             alert.sequence += 1
+        alert.ack_unpublished = False
         return self._transition(draft, now, silence_ids, inhibited_by, labels or None)
 
     def _transition(
@@ -809,6 +871,34 @@ class AlertBook(BaseModel):
     def _drop_ended_silences(self, now: datetime) -> None:
         for silence_id in [i for i, s in self.silences.items() if s.ends_at <= now]:
             del self.silences[silence_id]
+
+
+_NEWS_OF_CONTENT = frozenset({TransitionReason.SEVERITY, TransitionReason.VALUES})
+_NEWS_FOR_PEOPLE = _NEWS_OF_CONTENT | {
+    TransitionReason.REPEAT_INTERVAL,
+    TransitionReason.UNSUPPRESSED,
+}
+
+
+def _suppression_news(draft: _Draft, silenced: bool, inhibited: bool) -> None:
+    """Make ``draft`` (nothing to say, or a repeat) publish a change of suppression or an ack.
+
+    The reason names the suppression that began, else the one that still
+    holds; an ended suppression is ``unsuppressed``: ``repeated`` so people
+    hear of the alert again, or a quiet ``updated`` if they acknowledged it.
+    """
+    alert = draft.alert
+    if (silenced, inhibited) != (alert.silenced, alert.inhibited):
+        if silenced and (not alert.silenced or not inhibited or alert.inhibited):
+            draft.status, draft.reason = TransitionStatus.UPDATED, TransitionReason.SILENCED
+        elif inhibited:
+            draft.status, draft.reason = TransitionStatus.UPDATED, TransitionReason.INHIBITED
+        else:
+            acknowledged = alert.acknowledged_at is not None
+            draft.status = TransitionStatus.UPDATED if acknowledged else TransitionStatus.REPEATED
+            draft.reason = TransitionReason.UNSUPPRESSED
+    elif draft.status is None and alert.ack_unpublished:
+        draft.status, draft.reason = TransitionStatus.UPDATED, TransitionReason.ACKNOWLEDGED
 
 
 def _event_time(now: datetime) -> datetime:

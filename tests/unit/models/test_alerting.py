@@ -2,8 +2,17 @@
 
 from datetime import UTC, datetime, timedelta
 
-from models.alerting import Alert, evaluate_alerts
-from models.alerts import Acknowledge, Silence, alert_key
+from models.alerting import (
+    Alert,
+    AlertPreview,
+    Verdict,
+    actions_in_force,
+    apply_action,
+    evaluate_alerts,
+    material_clock,
+    preview_alerts,
+)
+from models.alerts import Acknowledge, Expire, Silence, alert_key
 from models.events import MaterialEvent, SalesOrderLine, StockMovement
 from models.priority import TIE_BREAK
 from models.rules.spec import builtin_rules, load_rules
@@ -166,10 +175,17 @@ def test_alert_still_firing_when_its_silence_ends_comes_back_unsuppressed():
     assert back[0].notify and not back[0].silenced
 
 
-def test_acknowledged_alert_is_not_repeated():
+def test_acknowledged_alert_is_published_as_acknowledged_once_and_not_repeated():
     state, raised = raised_gap_scenario()
     ack = Acknowledge(alert_key=GAP_KEY, alert_id=raised.alert_id, by="planner", at=later(1))
-    assert evaluate_alerts(state, RULES, later(1), acknowledgements={GAP_KEY: ack}) == []
+    (acked,) = evaluate_alerts(state, RULES, later(1), acknowledgements={GAP_KEY: ack})
+    assert (acked.status, acked.reason, acked.acknowledged_by) == (
+        "updated",
+        "acknowledged",
+        "planner",
+    )
+    assert acked.alert_id == raised.alert_id and not acked.notify
+    assert evaluate_alerts(state, RULES, later(2), acknowledgements={GAP_KEY: ack}) == []
     for hours in (13, 25, 49):
         assert of_rule(evaluate_alerts(state, RULES, later(hours)), GAP) == []
     assert state.alerts.alerts[GAP_KEY].acknowledged_by == "planner"
@@ -252,3 +268,127 @@ def test_a_kept_tier_is_explained_and_leaves_only_after_clearing_for_deescalate_
         "critical",
         "warning",
     )
+
+
+# --- actions at once and the dry-run's preview (issue 8, items 4 and 5) --------------------
+
+
+def test_an_acknowledgement_applied_at_once_is_published_at_the_material_s_clock():
+    state, raised = raised_gap_scenario()
+    clock = material_clock(state)
+    ack = Acknowledge(alert_key=GAP_KEY, alert_id=raised.alert_id, by="lin", at=later(1000))
+    (acked,) = apply_action(state, ack, RULES)
+    assert (acked.key, acked.status, acked.reason) == (GAP_KEY, "updated", "acknowledged")
+    assert (acked.acknowledged_by, acked.at, acked.notify) == ("lin", clock, False)
+    assert state.alerts.alerts[GAP_KEY].acknowledged_by == "lin"
+    assert material_clock(state) == clock == ORDERED_AT
+    assert apply_action(state, ack, RULES) == []
+
+
+def test_an_acknowledgement_of_another_alert_changes_nothing():
+    state, _ = raised_gap_scenario()
+    other = Acknowledge(alert_key="M1|W9|supply_demand_gap", by="lin", at=later(1))
+    stale = Acknowledge(alert_key=GAP_KEY, alert_id="0" * 16, by="lin", at=later(1))
+    assert apply_action(state, other, RULES) == []
+    assert apply_action(state, stale, RULES) == []
+    assert state.alerts.alerts[GAP_KEY].acknowledged_by is None
+
+
+def test_a_silence_applied_at_once_mutes_open_alerts_and_is_kept_by_their_book():
+    state, _ = raised_gap_scenario()
+    silence = silence_on_m1_until(later(48))
+    muted = apply_action(state, silence, RULES)
+    assert {(a.rule_id, a.status, a.reason) for a in muted} >= {(GAP, "updated", "silenced")}
+    assert all(a.silenced and not a.notify for a in muted)
+    assert set(state.alerts.silences) == {"s1"}
+    # A tick before the mirrored table holds the silence does not unmute anything.
+    assert of_rule(evaluate_alerts(state, RULES, later(1)), GAP) == []
+
+
+def test_an_expiry_applied_at_once_brings_the_alerts_back():
+    state, _ = raised_gap_scenario()
+    silence = silence_on_m1_until(later(48))
+    apply_action(state, silence, RULES)
+    expire = Expire(silence_id="s1", at=ORDERED_AT - timedelta(minutes=30))
+    (back,) = of_rule(apply_action(state, expire, RULES, silences=[silence]), GAP)
+    assert (back.status, back.reason, back.notify) == ("repeated", "unsuppressed", True)
+
+
+def test_an_action_on_a_material_never_evaluated_does_nothing():
+    ack = Acknowledge(alert_key=GAP_KEY, by="lin", at=T0)
+    assert apply_action(MaterialState(material_id="M1"), ack, RULES) == []
+
+
+def test_actions_in_force_follow_the_compacted_topic_later_wins():
+    s1, s2 = silence_on_m1_until(later(5)), silence_on_m1_until(later(9))
+    ack = Acknowledge(alert_key=GAP_KEY, by="lin", at=T0)
+    silences, acks = actions_in_force([s1, ack, s2])
+    assert silences == [s2] and acks == {GAP_KEY: ack}
+    assert actions_in_force([s2, Expire(silence_id="s1", at=T0)]) == ([], {})
+
+
+def rows(previews: list[AlertPreview]) -> dict[str, AlertPreview]:
+    return {preview.rule_id: preview for preview in previews}
+
+
+def test_preview_runs_the_live_lifecycle_on_a_copy():
+    state = gap_scenario()
+    before = state.model_dump_json()
+    preview = rows(preview_alerts(state, RULES, ORDERED_AT))
+    assert state.model_dump_json() == before
+    gap, below = preview[GAP], preview["below_safety_stock"]
+    assert (gap.verdict, gap.severity, gap.published) == (
+        Verdict.RAISE,
+        "critical",
+        "raised (condition)",
+    )
+    assert below.inhibited and below.verdict is Verdict.RAISE
+    live = evaluate_alerts(state, RULES, ORDERED_AT)
+    assert {a.rule_id for a in live} == {p.rule_id for p in preview.values()}
+    assert all(
+        rows(preview_alerts(state, RULES, later(1)))[r].verdict is Verdict.OPEN for r in (GAP,)
+    )
+
+
+SLOW_GAP = load_rules("""
+version: 1
+rules:
+  - id: slow_gap
+    description: Orders beyond stock for a whole day.
+    when: committed_next_7d > on_hand
+    for: 1d
+""")
+
+
+def test_preview_shows_a_condition_waiting_out_its_for_and_when_it_is_due():
+    state = gap_scenario()
+    assert evaluate_alerts(state, SLOW_GAP, ORDERED_AT) == []
+    (pending,) = preview_alerts(state, SLOW_GAP, later(2))
+    assert (pending.rule_id, pending.verdict, pending.since, pending.due) == (
+        "slow_gap",
+        Verdict.PENDING,
+        ORDERED_AT,
+        ORDERED_AT + timedelta(days=1),
+    )
+    assert pending.published is None
+    (due,) = preview_alerts(state, SLOW_GAP, later(24))
+    assert (due.verdict, due.published) == (Verdict.RAISE, "raised (condition)")
+
+
+def test_preview_shows_alerts_kept_by_hysteresis_silenced_and_resolving():
+    state = MaterialState(material_id="M1")
+    apply(state, movement("r1", "receipt", 100, T0))
+    evaluate_alerts(state, SHELF, T0)  # critical at once
+    apply(state, movement("r2", "receipt", 12, T0 + timedelta(hours=1)))  # 112: critical's band
+    silence = Silence(
+        id="s1", matchers={"rule_id": "low_shelf"}, starts_at=T0, ends_at=later(99), created_by="x"
+    )
+    (kept,) = preview_alerts(state, SHELF, T0 + timedelta(hours=1), silences=[silence])
+    assert (kept.verdict, kept.severity, kept.silenced) == (Verdict.KEPT, "critical", True)
+    assert kept.published == "updated (silenced)"
+    apply(state, movement("r3", "receipt", 200, T0 + timedelta(hours=2)))
+    (resolving,) = preview_alerts(state, SHELF, T0 + timedelta(hours=2))
+    assert (resolving.verdict, resolving.published) == (Verdict.RESOLVE, "resolved (cleared)")
+    gone = load_rules("version: 1\nrules:\n  - {id: low_shelf, enabled: false}\n", base=SHELF)
+    (removed,) = preview_alerts(state, gone, T0 + timedelta(hours=2))
+    assert (removed.verdict, removed.published) == (Verdict.RESOLVE, "resolved (rule_removed)")

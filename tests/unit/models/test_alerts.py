@@ -384,6 +384,8 @@ def test_acknowledged_alert_is_not_repeated_until_its_severity_changes():
     ack = Acknowledge(alert_key=KEY, alert_id=raised.alert_id, by="lin", at=at(10))
     assert book.apply(ack) == ActionOutcome.APPLIED
     assert book.apply(ack) == ActionOutcome.DUPLICATE
+    (acked,) = book.step([fire()], SCOPE, at(60), hourly)
+    assert (acked.status, acked.reason, acked.notify) == ("updated", "acknowledged", False)
     assert book.step([fire()], SCOPE, at(120), hourly) == []
     (t,) = book.step([fire(severity="critical")], SCOPE, at(130), hourly)
     assert t.status == "updated" and t.acknowledged_by is None
@@ -422,13 +424,13 @@ def test_silenced_alert_is_tracked_and_reappears_when_the_silence_ends():
     assert book.step([fire(severity="critical")], SCOPE, at(61)) == []
 
 
-def test_silence_ending_while_the_value_is_in_the_band_reappears_when_it_fires_again():
+def test_silence_ending_while_the_value_is_in_the_band_brings_the_open_alert_back():
     book = AlertBook(material_id="M1")
     book.apply(silence(0, 60))
     book.step([fire()], SCOPE, at(0))
-    assert book.step([band()], SCOPE, at(70)) == []
-    (back,) = book.step([fire()], SCOPE, at(80))
+    (back,) = book.step([band(available=10.0)], SCOPE, at(70))
     assert (back.status, back.reason, back.notify) == ("repeated", "unsuppressed", True)
+    assert book.step([fire()], SCOPE, at(80)) == []
 
 
 def test_silence_that_never_muted_a_notified_alert_does_not_repeat_it():
@@ -443,7 +445,7 @@ def test_alert_notified_then_silenced_is_repeated_when_the_silence_ends():
     book = AlertBook(material_id="M1")
     book.step([fire()], SCOPE, at(0))
     book.apply(silence(10, 20))
-    assert book.step([fire()], SCOPE, at(15)) == []
+    assert statuses(book.step([fire()], SCOPE, at(15))) == ["low:updated"]
     assert statuses(book.step([fire()], SCOPE, at(20))) == ["low:repeated"]
 
 
@@ -544,13 +546,13 @@ def test_pending_source_does_not_inhibit():
 
 
 def test_ids_are_deterministic_and_new_for_every_raise():
-    assert alert_id(KEY, at(0)) == alert_id(KEY, at(0).astimezone(SHANGHAI))
+    assert alert_id(KEY, at(0), 0) == alert_id(KEY, at(0).astimezone(SHANGHAI), 0)
     book = AlertBook(material_id="M1")
     (first,) = book.step([fire()], SCOPE, at(0))
     book.step([clear()], SCOPE, at(1))
     (second,) = book.step([fire()], SCOPE, at(2))
-    assert first.alert_id == alert_id(KEY, at(0))
-    assert second.alert_id == alert_id(KEY, at(2)) != first.alert_id
+    assert first.alert_id == alert_id(KEY, at(0), 0)
+    assert second.alert_id == alert_id(KEY, at(2), 1) != first.alert_id
     assert len(first.alert_id) == 16
 
 
@@ -823,13 +825,12 @@ def test_silenced_alert_is_never_notified_while_silenced_and_reappears_after(
         mine = [t for t in transitions if t.rule_id == "a"]
         for t in mine:
             assert t.silenced == muted
-        is_open, fires = key_a in book.alerts, specs["a"][0] == "fire"
-        if is_open and fires and hidden and not muted:
+        is_open = key_a in book.alerts
+        if is_open and hidden and not muted:
             assert mine and mine[0].notify and mine[0].status != "raised"
-        if not is_open:
-            hidden = False
-        elif fires:
-            hidden = muted
+        if is_open and muted and not hidden:
+            assert mine and mine[0].silenced and not mine[0].notify
+        hidden = is_open and muted
 
     run(steps, rules_settings, silences=[muting], acknowledge=False, check=check)
 
@@ -849,13 +850,12 @@ def test_inhibited_alert_is_never_notified_while_the_source_is_open_and_reappear
         for t in mine:
             assert t.inhibited == source_open
             assert t.inhibited_by == ((key_a,) if source_open else ())
-        is_open, fires = key_b in book.alerts, specs["b"][0] == "fire"
-        if is_open and fires and hidden and not source_open:
+        is_open = key_b in book.alerts
+        if is_open and hidden and not source_open:
             assert mine and mine[0].notify and mine[0].status != "raised"
-        if not is_open:
-            hidden = False
-        elif fires:
-            hidden = source_open
+        if is_open and source_open and not hidden:
+            assert mine and mine[0].inhibited and not mine[0].notify
+        hidden = is_open and source_open
 
     inhibitions = [Inhibition(source="a", target="b")]
     run(steps, rules_settings, inhibitions, acknowledge=False, check=check)
@@ -979,3 +979,129 @@ def test_stockout_escalates_at_once_and_de_escalates_only_after_a_clear_day(lead
         waited = cleared_since is not None and now - cleared_since >= wait
         if before_severity == "critical" and outcome.firing and not waited:
             assert after.severity == "critical"  # kept while not cleared for long enough
+
+
+# --- unique ids, published suppression and acknowledgements (issues 7.4, 8.1, 8.5) --------
+
+
+def test_an_alert_raised_again_at_the_same_event_time_gets_new_ids():
+    book = AlertBook(material_id="M1")
+    (first,) = book.step([fire()], SCOPE, at(0))
+    (resolved,) = book.step([clear()], SCOPE, at(0))
+    (again,) = book.step([fire()], SCOPE, at(0))
+    (repeated,) = book.step(
+        [fire()], SCOPE, at(60), {"low": RuleSettings(repeat_interval_seconds=60)}
+    )
+    ids = [t.id for t in (first, resolved, again, repeated)]
+    assert len(set(ids)) == 4, ids
+    assert again.alert_id != first.alert_id
+
+
+# Many steps at one event time: raised, resolved and raised again in one instant.
+same_instant_step_st = st.tuples(
+    st.sampled_from((0, 0, 0, 1, 60)),
+    st.sampled_from(WAREHOUSES),
+    st.fixed_dictionaries({rule: evaluation_st for rule in RULES}),
+    st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(same_instant_step_st, max_size=40), rules_settings=settings_st)
+def test_no_two_different_transitions_share_an_id_and_a_replay_gives_the_same_ids(
+    steps, rules_settings
+):
+    inhibitions = [Inhibition(source="a", target="b")]
+    silences = [
+        Silence(
+            id="s", matchers={"rule_id": "c"}, starts_at=at(30), ends_at=at(300), created_by="lin"
+        )
+    ]
+    _, first = run(steps, rules_settings, inhibitions, silences)
+    _, replayed = run(steps, rules_settings, inhibitions, silences, restart_every_step=True)
+    published = [t for ts in first for t in ts]
+    assert len({t.id for t in published}) == len(published)
+    assert [t.id for ts in replayed for t in ts] == [t.id for t in published]
+
+
+def test_an_open_alert_that_becomes_silenced_is_published_as_updated_silenced():
+    book = AlertBook(material_id="M1")
+    (raised,) = book.step([fire()], SCOPE, at(0))
+    book.apply(silence(10, 20))
+    (muted,) = book.step([fire()], SCOPE, at(15))
+    assert (muted.status, muted.reason, muted.silenced, muted.notify) == (
+        "updated",
+        "silenced",
+        True,
+        False,
+    )
+    assert (muted.alert_id, muted.sequence, muted.silence_ids) == (raised.alert_id, 1, ("s1",))
+    (back,) = book.step([fire()], SCOPE, at(20))
+    assert (back.status, back.reason, back.notify) == ("repeated", "unsuppressed", True)
+
+
+def test_an_open_alert_that_becomes_inhibited_is_published_as_updated_inhibited():
+    book = AlertBook(material_id="M1")
+    inh = STOCKOUT_INHIBITS_LOW
+    book.step([fire("low")], SCOPE, at(0), inhibitions=inh)
+    raised, inhibited = book.step([fire("stockout"), fire("low")], SCOPE, at(5), inhibitions=inh)
+    assert statuses([raised, inhibited]) == ["stockout:raised", "low:updated"]
+    assert (inhibited.reason, inhibited.inhibited, inhibited.notify) == ("inhibited", True, False)
+    assert inhibited.inhibited_by == (alert_key("M1", "W1", "stockout"),)
+    assert book.alerts[KEY].inhibited
+
+
+def test_an_alert_in_its_band_follows_its_suppression_too():
+    book = AlertBook(material_id="M1")
+    inh = STOCKOUT_INHIBITS_LOW
+    book.step([fire("low")], SCOPE, at(0), inhibitions=inh)
+    _, (inhibited,) = (
+        book.step([fire("stockout")], SCOPE, at(5)),
+        book.step([band("low")], SCOPE, at(5), inhibitions=inh),
+    )
+    assert (inhibited.status, inhibited.reason) == ("updated", "inhibited")
+    book.step([clear("stockout")], SCOPE, at(10))
+    (back,) = book.step([band("low")], SCOPE, at(10), inhibitions=inh)
+    assert (back.status, back.reason, back.notify) == ("repeated", "unsuppressed", True)
+
+
+def test_an_acknowledged_alert_whose_suppression_ends_is_updated_without_notifying():
+    book = AlertBook(material_id="M1")
+    (raised,) = book.step([fire()], SCOPE, at(0))
+    book.apply(Acknowledge(alert_key=KEY, alert_id=raised.alert_id, by="lin", at=at(1)))
+    book.step([fire()], SCOPE, at(1))
+    book.apply(silence(10, 20))
+    (muted,) = book.step([fire()], SCOPE, at(15))
+    assert (muted.reason, muted.acknowledged_by) == ("silenced", "lin")
+    (back,) = book.step([fire()], SCOPE, at(25))
+    assert (back.status, back.reason, back.silenced, back.notify) == (
+        "updated",
+        "unsuppressed",
+        False,
+        False,
+    )
+
+
+def test_an_acknowledgement_is_published_by_the_next_step_once():
+    book = AlertBook(material_id="M1")
+    (raised,) = book.step([fire()], SCOPE, at(0))
+    ack = Acknowledge(alert_key=KEY, alert_id=raised.alert_id, by="lin", at=at(3))
+    assert book.apply(ack) == ActionOutcome.APPLIED
+    (acked,) = book.step([band(available=10.0)], SCOPE, at(5))
+    assert (acked.status, acked.reason, acked.acknowledged_by, acked.notify) == (
+        "updated",
+        "acknowledged",
+        "lin",
+        False,
+    )
+    assert acked.acknowledged_at == at(3) and acked.sequence == 1
+    assert book.step([fire()], SCOPE, at(6)) == []
+    assert book.apply(ack) == ActionOutcome.DUPLICATE
+    assert book.step([fire()], SCOPE, at(7)) == []
+
+
+def test_the_book_stores_its_raise_count_in_a_few_bytes():
+    book = AlertBook(material_id="M1")
+    book.step([fire()], SCOPE, at(0))
+    book.step([clear()], SCOPE, at(0))
+    assert book.model_dump_json() == '{"material_id":"M1","raised":1}'
