@@ -17,7 +17,7 @@ clean_up() {
     worker=$(cat "$pid_file")
     kill "$worker" 2>/dev/null && while kill -0 "$worker" 2>/dev/null; do sleep 0.2; done
   fi
-  $sl topics delete --yes | tail -1
+  $sl topics delete --yes | tail -1 || echo "could not delete the topics ${STOCKLOOP_TOPIC_PREFIX}*"
   rm -rf "$STOCKLOOP_DATA_DIR" "$pid_file" "$env_file" .stockloop/demo-simulate.txt
   $sl broker stop
 }
@@ -47,6 +47,7 @@ EOF
 for name in STOCKLOOP_BROKER_HOST STOCKLOOP_BROKER_PORT STOCKLOOP_WEB_PORT; do
   if [ -n "${!name:-}" ]; then echo "$name=${!name}" >>"$env_file"; fi
 done
+trap clean_up EXIT  # a failed run cleans up even with KEEP_RUNNING=1; a finished one keeps it
 
 $sl broker start
 $sl topics apply
@@ -54,7 +55,6 @@ $sl topics apply
 echo "starting the worker (log: $log)"
 $sl worker --loglevel warning >"$log" 2>&1 &
 echo $! >"$pid_file"
-if [ "${KEEP_RUNNING:-0}" != 1 ]; then trap clean_up EXIT; fi
 
 for _ in $(seq 1 120); do
   curl -fs "$web/health" >/dev/null && break
@@ -73,6 +73,7 @@ for material in HP-200 FAB-COT-150; do $sl materials show "$material"; done
 $sl alerts open
 echo "full state as JSON: curl $web/materials/HP-200   rules in force: curl $web/rules"
 if [ "${KEEP_RUNNING:-0}" = 1 ]; then
+  trap - EXIT
   echo
   echo "Worker (pid $(cat "$pid_file")) and broker keep running. This run's topics are named"
   echo "${STOCKLOOP_TOPIC_PREFIX}*, its consumer group $STOCKLOOP_APP_ID: other commands see"
