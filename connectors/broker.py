@@ -352,6 +352,9 @@ class LocalBroker:
             # Tests start consumer groups often; waiting for late joiners only slows them.
             "group.initial.rebalance.delay.ms": "0",
             "num.partitions": "1",
+            # As on production clusters: a client asking for a topic that does not exist
+            # must not create it with num.partitions (1, where the catalogue says 4).
+            "auto.create.topics.enable": "false",
         }
         if self.sasl_ssl is not None:
             properties |= _sasl_ssl_properties(self.sasl_ssl, host, properties)

@@ -16,11 +16,11 @@ import kafka.errors
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import KafkaError
 
+from connectors.kafka_client import BOOTSTRAP_TIMEOUT_MS
 from connectors.kafka_security import BrokerRefusedError, KafkaSecurityError, refusals_explained
 from streams.catalogue import TopicSpec
 from streams.settings import Settings
 
-BOOTSTRAP_TIMEOUT_MS = 5_000
 CREATE_TIMEOUT_MS = 30_000
 
 

@@ -8,12 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connectors.producer import produce
-from connectors.topic_reader import read_topic
 from models.alerting import Alert
 from models.alerts import Acknowledge, Expire, Silence
 from models.events import encode
 from streams.catalogue import ALERT_ACTIONS, ALERTS
+from streams.cli.kafka import publish, read
 from streams.settings import Settings
 
 app = typer.Typer(help="Alerts on stockloop.alerts, and actions on them.", no_args_is_help=True)
@@ -23,7 +22,7 @@ SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 def read_alerts(settings: Settings) -> list[Alert]:
     """Every alert transition on the alerts topic so far."""
-    records = read_topic(settings.topic(ALERTS), settings.bootstrap_servers)
+    records = read(settings, settings.topic(ALERTS))
     return [Alert.model_validate_json(record.value) for record in records]
 
 
@@ -71,9 +70,8 @@ def open_alerts(
 
 def _publish(key: str, action: Acknowledge | Silence | Expire) -> None:
     settings = Settings()
-    summary = produce(
-        [(key, settings.topic(ALERT_ACTIONS), key.encode(), encode(action))],
-        settings.bootstrap_servers,
+    summary = publish(
+        settings, [(key, settings.topic(ALERT_ACTIONS), key.encode(), encode(action))]
     )
     if summary.failed:
         console.print(f"[red]error:[/red] {summary.failed[0]}")

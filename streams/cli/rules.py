@@ -8,13 +8,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connectors.producer import produce
-from connectors.topic_reader import read_topic
 from models.facts import scope_of, warehouse_facts
 from models.rules.evaluate import evaluate_all
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
 from models.state import MaterialState
 from streams.catalogue import RULES
+from streams.cli.kafka import publish, read
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -54,10 +53,7 @@ def apply(file: RuleFileArgument) -> None:
     """Validate a rules file and publish it on stockloop.rules; workers apply it live."""
     _load(file)
     settings = Settings()
-    summary = produce(
-        [(str(file), settings.topic(RULES), b"active", file.read_bytes())],
-        settings.bootstrap_servers,
-    )
+    summary = publish(settings, [(str(file), settings.topic(RULES), b"active", file.read_bytes())])
     if summary.failed:
         console.print(f"[red]error:[/red] {summary.failed[0]}")
         raise typer.Exit(1)
@@ -110,7 +106,10 @@ def _current_states(settings: Settings) -> list[MaterialState]:
     """The latest state per material, read from the materials table's changelog topic."""
     latest: dict[bytes, bytes] = {}
     changelog = f"{settings.app_id}-materials-changelog"
-    for record in read_topic(changelog, settings.bootstrap_servers):
+    first_worker = (
+        f"it appears when the first worker with STOCKLOOP_APP_ID={settings.app_id} starts"
+    )
+    for record in read(settings, changelog, missing_topic_hint=first_worker):
         if record.value is None:
             latest.pop(record.key, None)
         else:

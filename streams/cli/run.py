@@ -8,9 +8,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from connectors.file_import import ImportFileError, count_rows, import_file
-from connectors.producer import ProduceSummary, produce
+from connectors.file_import import ImportFileError, RowKeyError, check_rows, import_file
+from connectors.producer import ProduceSummary
 from connectors.simulator import ErpSimulator
+from streams.catalogue import load_catalogue
+from streams.cli.kafka import check_topics, connection, fail, kafka_errors, publish
 from streams.settings import Settings
 
 console = Console()
@@ -34,24 +36,48 @@ def produce_file(
     file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="A .jsonl or .csv ERP export.")
     ],
+    key_field: Annotated[
+        str | None,
+        typer.Option(
+            help="Key every record by this field of the value (dotted for a nested one); "
+            "for a Debezium change event, a column of the row (after, or before for a "
+            "delete). Default: a line's own key, else its material_id."
+        ),
+    ] = None,
 ) -> None:
-    """Load an ERP export (JSONL or CSV, one event per row) into a topic.
+    """Load an ERP export (JSONL or CSV, one record per row) into a topic, keyed.
 
-    Rows are sent as they are; the worker validates them and dead-letters
-    the bad ones with a reason. Exit code 1 if any row could not be sent.
+    A JSONL line is a record value, or {"key": ..., "value": ...} with its
+    own key (a Debezium export; "value": null is a tombstone). Records of one
+    key go to one partition in file order, so an order line's versions and its
+    delete arrive in order. Every row is keyed before anything is sent: a row
+    that cannot be keyed with --key-field (or, for a compacted topic, at all)
+    stops the load with its line number. Rows are sent as they are otherwise;
+    the worker validates them and dead-letters the bad ones with a reason.
+    Exit code 1 if any row could not be keyed or sent.
     """
     settings = Settings()
     physical = settings.topic(topic)
+    spec = load_catalogue(settings.topics_file).get(topic)
+    compacted = spec is not None and "compact" in spec.config.get("cleanup.policy", "")
     try:
-        total = count_rows(file)
-        with _progress() as progress:
+        total = check_rows(file, key_field, require_keys=compacted)
+        check_topics(settings, [physical])
+        with kafka_errors(), _progress() as progress:
             task = progress.add_task(f"{file.name} -> {physical}", total=total)
             summary = import_file(
-                file, physical, settings.bootstrap_servers, lambda: progress.advance(task)
+                file,
+                physical,
+                connection(settings),
+                key_field,
+                require_keys=compacted,
+                on_row=lambda: progress.advance(task),
             )
+    except RowKeyError as error:
+        needs = f"; {physical} is compacted: every record needs a key" if compacted else ""
+        raise fail(f"{file} {error}{needs}; nothing was sent") from None
     except ImportFileError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from None
+        raise fail(str(error)) from None
     _report(summary)
 
 
@@ -75,9 +101,10 @@ def simulate(
         (f"record {n}", settings.topic(r.topic), r.key, r.value)
         for n, r in enumerate(simulator.run(days), start=1)
     ]
+    check_topics(settings, sorted({topic for _, topic, _, _ in records}))
     with _progress() as progress:
         task = progress.add_task(f"{days} days, {materials} materials", total=len(records))
-        summary = produce(records, settings.bootstrap_servers, lambda: progress.advance(task))
+        summary = publish(settings, records, lambda: progress.advance(task))
     _report(summary)
 
 
@@ -92,8 +119,11 @@ def _progress() -> Progress:
 
 
 def _report(summary: ProduceSummary) -> None:
-    """Print sent/failed; exit 1 if anything failed."""
-    console.print(f"sent {summary.sent}, failed {len(summary.failed)}")
+    """Print what was sent, by kind, and what failed; exit 1 if anything failed."""
+    console.print(
+        f"sent {summary.sent}, failed {len(summary.failed)} (sent: keyed {summary.keyed}, "
+        f"unkeyed {summary.unkeyed}, tombstones {summary.tombstones})"
+    )
     for failure in summary.failed[:20]:
         console.print(f"  [red]{failure}[/red]")
     if summary.failed:

@@ -10,9 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
-from connectors.topic_reader import read_topic
 from models.events import DeadLetter
 from streams.catalogue import DEAD_LETTER
+from streams.cli.kafka import read
 from streams.settings import Settings
 
 console = Console()
@@ -79,7 +79,7 @@ def dead_letters(
     table = Table(title="dead letters")
     for column in ("source", "reason"):
         table.add_column(column)
-    records = read_topic(settings.topic(DEAD_LETTER), settings.bootstrap_servers, idle_ms=2000)
+    records = read(settings, settings.topic(DEAD_LETTER), idle_ms=2000)
     for record in itertools.islice(records, limit):
         letter = DeadLetter.model_validate_json(record.value)
         where = letter.source.topic.removeprefix(settings.topic_prefix)

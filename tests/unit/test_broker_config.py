@@ -80,6 +80,12 @@ def test_internal_topics_of_a_single_node_have_one_replica(settings: Settings) -
     assert {properties[key] for key in replication_keys} == {"1"}
 
 
+def test_clients_cannot_create_topics_by_asking_for_them(settings: Settings) -> None:
+    properties = _properties(LocalBroker(settings).server_properties())
+
+    assert properties["auto.create.topics.enable"] == "false"
+
+
 def test_one_port_for_broker_and_controller_is_refused(settings: Settings) -> None:
     clash = settings.model_copy(update={"controller_port": settings.broker_port})
 
