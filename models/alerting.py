@@ -176,14 +176,15 @@ def actions_in_force(
 
 
 def material_clock(state: MaterialState) -> datetime | None:
-    """The latest event time this material has reached: its last event, or a later tick.
+    """The latest event time this material has reached (None: it has seen no time yet).
 
-    A tick leaves its time in the alert book only (an alert raised, notified
-    or pending then), so the clock is the latest of those and the last event.
-    None for a material that has seen neither.
+    That is the event time it has been brought to (``applied_through``), its
+    last event, or a later step of its alert book (an alert raised, notified
+    or pending then), whichever is latest, so an action never steps the book
+    back in time.
     """
     book = state.alerts
-    times = [state.last_event_time, *book.pending.values()]
+    times = [state.applied_through, state.last_event_time, *book.pending.values()]
     for alert in book.alerts.values():
         times += [alert.updated_at, alert.last_notified_at, alert.deescalating_since]
     return max((time for time in times if time is not None), default=None)

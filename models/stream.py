@@ -4,9 +4,11 @@ from typing import Annotated
 
 from pydantic import Field, TypeAdapter
 
+from models.alerts import AlertActionNotice
 from models.events import MaterialEvent, Tick, Watermark
 
 MaterialStreamRecord = TypeAdapter(
-    Annotated[MaterialEvent | Tick | Watermark, Field(discriminator="type")]
+    Annotated[MaterialEvent | Tick | Watermark | AlertActionNotice, Field(discriminator="type")]
 )
-"""A record of ``stockloop.material-events``: a material's event, a tick, or ingest's watermark."""
+"""A record of ``stockloop.material-events``: a material's event, a tick, ingest's watermark,
+or an alert action to apply at once."""

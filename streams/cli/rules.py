@@ -1,6 +1,7 @@
 """``stockloop rules``: validate, publish and dry-run alert rule files."""
 
-from datetime import datetime
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -8,11 +9,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from models.facts import scope_of, warehouse_facts
-from models.rules.evaluate import evaluate_all
+from models.alerting import (
+    AlertPreview,
+    Verdict,
+    actions_in_force,
+    material_clock,
+    muted_by,
+    preview_alerts,
+)
+from models.alerts import ALERT_ACTIONS as ALERT_ACTIONS_CODEC
+from models.alerts import Acknowledge, Expire, Silence
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
 from models.state import MaterialState
-from streams.catalogue import RULES
+from streams.catalogue import ALERT_ACTIONS, RULES
 from streams.cli.kafka import publish, read
 from streams.settings import Settings
 
@@ -67,39 +76,86 @@ def dry_run(
     file: RuleFileArgument,
     at: Annotated[
         datetime | None,
-        typer.Option(help="Evaluate at this time (ISO); default: each material's last event."),
+        typer.Option(
+            help="Evaluate at this time (ISO; UTC if no zone); default: each material's clock."
+        ),
     ] = None,
 ) -> None:
-    """Which materials would alert, at which severity, against the current state.
+    """What the worker would do with these rules, against the current state.
 
     Reads the latest state of every material from the worker's changelog
-    topic and evaluates the rules; nothing is emitted and no alert changes.
+    topic and the silences and acknowledgements in force, and runs the
+    worker's own alert lifecycle on a copy of each material (its open and
+    pending alerts included): a row says whether the alert would be raised
+    now, stay open, be kept by hysteresis, wait out its `for:` (since when,
+    due when), or resolve, and whether it would be silenced or inhibited.
+    Nothing is emitted and no alert changes.
     """
     rules = _load(file)
     settings = Settings()
     states = _current_states(settings)
+    silences, acknowledgements = actions_in_force(_current_actions(settings))
+    when = None if at is None else at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
     table = Table(title=f"{file}: dry run over {len(states)} materials")
-    for column in ("material", "warehouse", "rule", "severity", "why"):
+    for column in (
+        "material",
+        "warehouse",
+        "rule",
+        "severity",
+        "worker would",
+        "suppressed",
+        "why",
+    ):
         table.add_column(column)
-    firing = 0
+    previews: list[AlertPreview] = []
     for state in sorted(states, key=lambda s: s.material_id):
-        now = at.astimezone() if at else state.last_event_time
-        if now is None:
+        clock = material_clock(state)
+        if clock is None:
             continue
-        for warehouse_id, stock in sorted(state.warehouses.items()):
-            scope = scope_of(state, warehouse_id)
-            for outcome in evaluate_all(rules, warehouse_facts(state, stock, now), scope):
-                if outcome.firing:
-                    firing += 1
-                    table.add_row(
-                        state.material_id,
-                        warehouse_id,
-                        outcome.rule_id,
-                        outcome.severity,
-                        outcome.explain(),
-                    )
+        if when is not None and when > clock:
+            state.replan(when, settings.planning)
+        now = when or clock
+        for row in preview_alerts(state, rules, now, silences, acknowledgements):
+            previews.append(row)
+            table.add_row(
+                row.material_id,
+                row.warehouse_id,
+                row.rule_id,
+                row.severity or "-",
+                _would(row),
+                muted_by(row.silenced, row.inhibited),
+                row.why,
+            )
     console.print(table)
-    console.print(f"{firing} alert(s) would fire; nothing was emitted")
+    count = Counter(row.verdict for row in previews)
+    held = [r for r in previews if r.verdict in (Verdict.RAISE, Verdict.OPEN, Verdict.KEPT)]
+    muted = sum(1 for r in held if r.silenced or r.inhibited)
+    console.print(
+        f"{len(held)} alert(s) would be open ({count[Verdict.RAISE]} raised now, "
+        f"{count[Verdict.KEPT]} kept by hysteresis, {muted} silenced or inhibited), "
+        f"{count[Verdict.PENDING]} pending their for:, {count[Verdict.RESOLVE]} would resolve; "
+        "nothing was emitted"
+    )
+
+
+def _would(row: AlertPreview) -> str:
+    """What the worker would do, and the transition it would publish."""
+    if row.verdict is Verdict.PENDING and row.since and row.due:
+        return f"pending since {row.since:%Y-%m-%d %H:%M}, raised at {row.due:%Y-%m-%d %H:%M}"
+    if row.published and row.verdict is not Verdict.RAISE:
+        return f"{row.verdict}: {row.published}"
+    return str(row.verdict)
+
+
+def _current_actions(settings: Settings) -> list[Acknowledge | Silence | Expire]:
+    """The latest alert action per key, as the worker's mirrored table holds them."""
+    latest: dict[bytes, bytes] = {}
+    for record in read(settings, settings.topic(ALERT_ACTIONS)):
+        if record.value is None:
+            latest.pop(record.key, None)
+        else:
+            latest[record.key] = record.value
+    return [ALERT_ACTIONS_CODEC.validate_json(value) for value in latest.values()]
 
 
 def _current_states(settings: Settings) -> list[MaterialState]:

@@ -1,12 +1,13 @@
 """Alerts through the real pipeline: the supply/demand gap, live rule changes, ticks."""
 
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from models.alerting import Alert
-from tests.integration.harness import Pipeline, wait_until
+from tests.integration.harness import STOCKLOOP, Pipeline, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -183,5 +184,169 @@ def test_rules_dry_run_shows_what_would_fire_against_current_state_without_emitt
     )
     line = next(row for row in shown.splitlines() if "low_on_hand" in row)
     assert "BOLT-1" in line and "critical" in line and "on_hand=40" in line
-    assert "1 alert(s) would fire; nothing was emitted" in shown
+    assert "would raise" in line
+    assert "1 alert(s) would be open (1 raised now, 0 kept by hysteresis" in shown
+    assert "nothing was emitted" in shown
     assert len(pipeline.read_all("stockloop.alerts", expected=1, timeout=3)) == alerts_before
+
+
+def test_rules_dry_run_says_what_the_live_lifecycle_would_do_with_for_and_inhibition(
+    pipeline: Pipeline, tmp_path: Path
+):
+    rules = inhibiting_rules(tmp_path)
+    pipeline.cli("rules", "apply", str(rules))
+    wait_until(lambda: pipeline.control_records("stockloop.rules") >= 1)
+    t0 = datetime(2026, 4, 6, 8, tzinfo=UTC)
+    pipeline.send("erp.stock-movements", movement("r1", "receipt", 5, t0, "CUP-2"))
+    pipeline.flush()
+    alerts_of(pipeline, "empty_shelf", 1)
+    alerts_of(pipeline, "low_on_hand", 1)
+
+    slow = tmp_path / "slow.yaml"
+    slow.write_text(
+        rules.read_text().replace(
+            "inhibit:",
+            "  - id: tiny_shelf\n"
+            "    description: On hand below 8 for a day.\n"
+            "    when: on_hand < 8\n"
+            "    for: 1d\n"
+            "inhibit:",
+        )
+    )
+    rows = dry_run_rows(pipeline, slow)
+    assert "open" in rows["empty_shelf"] and "inhibited" not in rows["empty_shelf"]
+    assert "open" in rows["low_on_hand"] and "inhibited" in rows["low_on_hand"]
+    assert "pending since 2026-04-06 08:00, raised at 2026-04-07 08:00" in rows["tiny_shelf"]
+
+    only_low = low_on_hand_rules(tmp_path, minimum=50, severity="warning")
+    rows = dry_run_rows(pipeline, only_low)
+    assert "would resolve: resolved (rule_removed)" in rows["empty_shelf"]
+    assert "open: repeated (unsuppressed)" in rows["low_on_hand"]
+    assert "inhibited" not in rows["low_on_hand"]
+
+
+def dry_run_rows(pipeline: Pipeline, rules: Path) -> dict[str, str]:
+    """The dry-run's first table line per rule id."""
+    shown = pipeline.cli("rules", "dry-run", str(rules))
+    rows: dict[str, str] = {}
+    for line in shown.splitlines():
+        for rule in ("empty_shelf", "low_on_hand", "tiny_shelf"):
+            if f" {rule} " in line:
+                rows.setdefault(rule, line)
+    assert "nothing was emitted" in shown
+    return rows
+
+
+def inhibiting_rules(directory: Path) -> Path:
+    """Two rules on on hand: an empty shelf inhibits "low on hand" for the same stock."""
+    rules = directory / "inhibiting.yaml"
+    rules.write_text(
+        "version: 1\n"
+        "rules:\n"
+        "  - id: low_on_hand\n"
+        "    description: On hand below 50.\n"
+        "    when: on_hand < 50\n"
+        "    severity: warning\n"
+        "  - id: empty_shelf\n"
+        "    description: On hand below 10.\n"
+        "    when: on_hand < 10\n"
+        "    severity: critical\n"
+        "inhibit:\n"
+        "  - {source: empty_shelf, target: low_on_hand, equal: [material_id, warehouse_id]}\n"
+    )
+    return rules
+
+
+def test_an_alert_inhibited_after_it_was_raised_is_hidden_by_alerts_open_and_marked_with_all(
+    pipeline: Pipeline, tmp_path: Path
+):
+    pipeline.cli("rules", "apply", str(inhibiting_rules(tmp_path)))
+    wait_until(lambda: pipeline.control_records("stockloop.rules") >= 1)
+    t0 = datetime(2026, 4, 6, 8, tzinfo=UTC)
+    pipeline.send("erp.stock-movements", movement("r1", "receipt", 40, t0, "CUP-1"))
+    pipeline.flush()
+    [raised] = alerts_of(pipeline, "low_on_hand", 1)
+    assert raised.notify
+    pipeline.send(
+        "erp.stock-movements", movement("i1", "issue", 35, t0 + timedelta(hours=1), "CUP-1")
+    )
+    pipeline.flush()
+    [empty] = alerts_of(pipeline, "empty_shelf", 1)
+    _, inhibited = alerts_of(pipeline, "low_on_hand", 2)
+    assert (inhibited.status, inhibited.reason, inhibited.notify) == ("updated", "inhibited", False)
+    assert inhibited.inhibited and inhibited.alert_id == raised.alert_id
+    book = pipeline.material("CUP-1")["alerts"]["alerts"]
+    assert book[inhibited.key]["inhibited"] is True and "inhibited" not in book[empty.key]
+
+    listing = pipeline.cli("alerts", "open")
+    assert empty.key in listing and inhibited.key not in listing
+    assert "silenced or inhibited alert(s) not shown (--all)" in listing
+    everything = pipeline.cli("alerts", "open", "--all")
+    row = next(line for line in everything.splitlines() if inhibited.key in line)
+    assert "inhibited" in row and "warning" in row
+    row = next(line for line in everything.splitlines() if empty.key in line)
+    assert "inhibited" not in row.replace("empty_shelf", "")
+
+
+def run_cli(pipeline: Pipeline, *arguments: str) -> subprocess.CompletedProcess:
+    """Run ``stockloop ARGUMENTS`` and return how it ended, whatever its exit code."""
+    return subprocess.run(
+        [STOCKLOOP, *arguments],
+        env=pipeline.env | {"COLUMNS": "250"},
+        capture_output=True,
+        text=True,
+    )
+
+
+def raise_low_on_hand(pipeline: Pipeline, directory: Path, material: str) -> Alert:
+    """Publish the low-on-hand rule and raise it for ``material``: its raised alert."""
+    pipeline.cli(
+        "rules", "apply", str(low_on_hand_rules(directory, minimum=50, severity="warning"))
+    )
+    wait_until(lambda: pipeline.control_records("stockloop.rules") >= 1)
+    t0 = datetime(2026, 4, 6, 8, tzinfo=UTC)
+    pipeline.send("erp.stock-movements", movement("r1", "receipt", 40, t0, material))
+    pipeline.flush()
+    [raised] = alerts_of(pipeline, "low_on_hand", 1)
+    return raised
+
+
+def test_alerts_ack_of_a_key_with_no_open_alert_fails_in_one_line_with_a_suggestion(
+    pipeline: Pipeline, tmp_path: Path
+):
+    raised = raise_low_on_hand(pipeline, tmp_path, "NUT-1")
+    result = run_cli(pipeline, "alerts", "ack", "NUT-1|W1|low_on_hnd", "--by", "lin")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: no open alert has key 'NUT-1|W1|low_on_hnd'; did you mean {raised.key!r}?"
+    ]
+    assert pipeline.read_all("stockloop.alert-actions", expected=1, timeout=3) == []
+
+
+def test_alerts_ack_applies_at_once_and_shows_who_in_alerts_open_and_the_api(tmp_path: Path):
+    """A finished replay (data clock: no ticks) must still show the acknowledgement."""
+    replayed = Pipeline(tmp_path, clock="data")
+    try:
+        replayed.start()
+        raised = raise_low_on_hand(replayed, tmp_path, "NUT-2")
+        said = replayed.cli("alerts", "ack", raised.key, "--by", "lin")
+        assert f"acknowledged {raised.key}" in said
+        _, acked = alerts_of(replayed, "low_on_hand", 2)
+        assert (acked.status, acked.reason, acked.acknowledged_by, acked.notify) == (
+            "updated",
+            "acknowledged",
+            "lin",
+            False,
+        )
+        assert acked.at == raised.at  # at the material's clock: acting does not move its time
+        book = replayed.material("NUT-2")["alerts"]["alerts"]
+        assert book[raised.key]["acknowledged_by"] == "lin"
+        row = next(
+            line for line in replayed.cli("alerts", "open").splitlines() if raised.key in line
+        )
+        assert "lin" in row
+        again = run_cli(replayed, "alerts", "ack", raised.key, "--by", "ana")
+        assert again.returncode == 0
+        assert f"{raised.key} is already acknowledged by lin" in again.stdout
+    finally:
+        replayed.close()
