@@ -657,6 +657,7 @@ def _producer(settings: Settings) -> KafkaProducer:
         acks="all",
         linger_ms=2,
         batch_size=256 * 1024,
+        **settings.kafka_security.kafka_python_kwargs(),
     )
 
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from connectors.file_import import ImportFileError, RowKeyError, check_rows, import_file
+from connectors.kafka_security import refusal
 from connectors.producer import ProduceSummary
 from connectors.simulator import ErpSimulator
 from streams.catalogue import load_catalogue
@@ -24,8 +25,14 @@ def worker(
     """Run a worker: ingest, material state, and the web API (/health, /materials/ID, /metrics).
 
     Configured by STOCKLOOP_* environment variables (see README); start the
-    broker and apply the topics first.
+    broker and apply the topics first. A broker that refuses the worker's login
+    or certificate is one line here: Faust would retry, then end in a traceback.
     """
+    settings = Settings()
+    with kafka_errors():
+        refused = refusal(settings.bootstrap_servers, settings.kafka_security)
+    if refused is not None:
+        raise fail(refused)
     from streams.worker import run  # building the Faust app is only worth it here
 
     run(loglevel)

@@ -176,7 +176,10 @@ class Pipeline:
 
     def changelog_records(self, table: str) -> int:
         """Records written so far to the changelog topic of the worker's table ``table``."""
-        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers)
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            **self.settings.kafka_security.kafka_python_kwargs(),
+        )
         try:
             topic = f"{self.settings.app_id}-{table}-changelog"
             partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
@@ -210,6 +213,7 @@ class Pipeline:
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             consumer_timeout_ms=1000,
+            **self.settings.kafka_security.kafka_python_kwargs(),
         )
         records: list = []
         deadline = time.monotonic() + timeout

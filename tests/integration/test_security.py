@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from tests.integration.harness import STOCKLOOP, Pipeline, wait_until
@@ -121,31 +122,39 @@ def test_the_pipeline_runs_through_a_sasl_ssl_listener(
     secure_broker: None, certificates: Certificates, tmp_path: Path
 ) -> None:
     pipeline = Pipeline(tmp_path, **_secure(certificates))  # creates its topics through it
+    movements = tmp_path / "movements.jsonl"
+    movements.write_bytes(
+        b"".join(
+            orjson.dumps(
+                {
+                    "event_id": event_id,
+                    "event_time": T,
+                    "material_id": "M-1",
+                    "movement_type": "receipt" if event_id == "r1" else "issue",
+                    "warehouse_id": "W1",
+                    "quantity": quantity,
+                }
+            )
+            + b"\n"
+            for event_id, quantity in (("r1", 100), ("i1", 30), ("bad", "lots"))
+        )
+    )
     try:
         pipeline.start()
         pipeline.send(
             "erp.materials",
             {"event_id": "m1", "event_time": T, "material_id": "M-1", "name": "Cotton fabric"},
         )
-        for event_id, kind, quantity in (("r1", "receipt", 100), ("i1", "issue", 30)):
-            pipeline.send(
-                "erp.stock-movements",
-                {
-                    "event_id": event_id,
-                    "event_time": T,
-                    "material_id": "M-1",
-                    "movement_type": kind,
-                    "warehouse_id": "W1",
-                    "quantity": quantity,
-                },
-            )
         pipeline.flush()
+        pipeline.cli("produce", "erp.stock-movements", str(movements))  # the CLI's producer
 
         state = wait_until(
             lambda: (s := pipeline.material("M-1")) and s["events_applied"] == 3 and s
         )
+        letters = wait_until(lambda: "lots" in (out := pipeline.cli("dead-letters")) and out)
 
         assert state["warehouses"]["W1"]["on_hand"] == 70
+        assert "quantity" in letters  # read back by the CLI's consumer
         assert PASSWORD not in httpx.get(f"{pipeline.url}/metrics", timeout=10).text
         assert PASSWORD not in pipeline.log_path.read_text()
     finally:
@@ -181,3 +190,14 @@ def test_the_broker_user_logs_in_with_scram_sha_256_too(
     result = _cli(_secure(certificates) | {"sasl_mechanism": "SCRAM-SHA-256"}, "topics", "list")
 
     assert result.returncode == 0, result.stderr
+
+
+def test_a_worker_whose_login_is_refused_says_why_in_one_line(
+    secure_broker: None, certificates: Certificates
+) -> None:
+    result = _cli(_secure(certificates) | {"sasl_password": "wrong-" + PASSWORD}, "worker")
+
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"refused the login of {USER!r}" in result.stderr
+    assert "pa=ss-w0rd" not in result.stdout + result.stderr
