@@ -2,6 +2,7 @@
 
 import socket
 import ssl
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from connectors.kafka_security import KafkaSecurity, KafkaSecurityError, refusal
 
 PASSWORD = "correct horse battery staple"
+KEY_PASSWORD = "key-secret-42"
 
 
 def test_a_plaintext_client_gets_neither_tls_nor_a_login() -> None:
@@ -64,3 +66,38 @@ def test_nothing_listening_is_not_a_refusal() -> None:
     assert (
         refusal(f"127.0.0.1:{port}", KafkaSecurity("SASL_SSL", username="u", password="p")) is None
     )
+
+
+@pytest.fixture
+def client_certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed client certificate and its key, encrypted with KEY_PASSWORD."""
+    key, certificate = tmp_path / "client.key", tmp_path / "client.pem"
+    request = ["req", "-x509", "-newkey", "rsa:2048", "-days", "1", "-subj", "/CN=client"]
+    files = ["-keyout", str(key), "-out", str(certificate)]
+    subprocess.run(
+        ["openssl", *request, "-passout", f"pass:{KEY_PASSWORD}", *files],
+        check=True,
+        capture_output=True,
+    )
+    return certificate, key
+
+
+def test_a_client_certificate_with_an_encrypted_key_is_loaded(
+    client_certificate: tuple[Path, Path],
+) -> None:
+    certificate, key = client_certificate
+    security = KafkaSecurity("SSL", certfile=certificate, keyfile=key, key_password=KEY_PASSWORD)
+
+    assert security.ssl_context() is not None
+
+
+def test_a_wrong_key_password_is_one_error_without_the_password(
+    client_certificate: tuple[Path, Path],
+) -> None:
+    certificate, key = client_certificate
+    security = KafkaSecurity("SSL", certfile=certificate, keyfile=key, key_password="not-it-77")
+
+    with pytest.raises(KafkaSecurityError) as error:
+        security.ssl_context()
+    assert "client.key" in str(error.value)
+    assert "not-it-77" not in str(error.value)
