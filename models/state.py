@@ -225,7 +225,7 @@ class MaterialState(BaseModel):
     events_applied: int = 0
     last_event_time: datetime | None = None
     applied_through: datetime | None = Field(
-        None, description="Event time up to which every input's events have been applied."
+        None, description="Event time of the last event applied or midnight ticked."
     )
     _touched: tuple[str, ...] = PrivateAttr(default=())
     alerts: AlertBook = Field(

@@ -179,7 +179,6 @@ def advance(
         now = max(to, state.last_event_time or to)
         state.replan(now, context.planning, context.promotions_for(state, now))
         result.alerts += _evaluate(state, now, context)
-    _passed(state, to)
     return result
 
 
@@ -210,6 +209,7 @@ def _evaluate(state: MaterialState, now: datetime, context: StepContext) -> list
 
 
 def _passed(state: MaterialState, at: datetime) -> None:
+    """Note an event or a midnight as done; a mere advance within a day writes nothing."""
     if state.applied_through is None or at > state.applied_through:
         state.applied_through = at
 

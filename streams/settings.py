@@ -89,7 +89,7 @@ class Settings(BaseSettings):
         "their time by this much (no delay once all inputs are read to their end).",
     )
     watermark_interval_s: float = Field(
-        0.5,
+        1.0,
         gt=0,
         description="How often ingest reports its input partitions' event time to the "
         "material partitions (and at once when an input partition has been read to its end).",
