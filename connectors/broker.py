@@ -434,6 +434,11 @@ class LocalBroker:
         self.properties_file.write_text(self.server_properties())
         if not (self.data_dir / "meta.properties").exists():
             self._format_storage(java)
+        elif self.sasl_ssl is not None and self.sasl_ssl.users:
+            self._progress(
+                f"SCRAM users were created when {self.data_dir} was first formatted and are "
+                "kept: a new user or password takes a fresh STOCKLOOP_BROKER_DIR"
+            )
         self._progress(f"launching Kafka {self.version} on {self._address}")
         with self.console_log.open("w") as console:
             process = subprocess.Popen(

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from connectors.broker import (
     BrokerConfigError,
+    BrokerStartError,
     JavaNotFoundError,
     LocalBroker,
     MavenNotFoundError,
@@ -242,3 +243,20 @@ def test_broker_start_with_a_sasl_ssl_port_names_what_else_it_needs(
         " ".join(result.output.split())
     )
     assert not settings.broker_dir.exists()  # refused before writing anything
+
+
+def test_a_restart_says_that_scram_users_come_from_the_first_start(
+    settings: Settings, sasl_ssl: SaslSslListener, path_with_only: Callable[..., None]
+) -> None:
+    path_with_only("java")  # a java that exits at once: the start fails after the notice
+    steps: list[str] = []
+    broker = LocalBroker(settings, progress=steps.append, sasl_ssl=sasl_ssl)
+    broker.jars_marker.parent.mkdir(parents=True)
+    broker.jars_marker.touch()
+    broker.data_dir.mkdir(parents=True)
+    (broker.data_dir / "meta.properties").touch()  # formatted by an earlier start
+
+    with pytest.raises(BrokerStartError):
+        broker.start(timeout=5)
+
+    assert any("SCRAM users were created when" in step for step in steps), steps
