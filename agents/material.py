@@ -16,7 +16,8 @@ import faust
 from aiokafka.partitioner import DefaultPartitioner
 
 from agents.dead_letters import dead_letter
-from models.alerts import ALERT_ACTIONS, Acknowledge, Silence
+from models.alerting import apply_action
+from models.alerts import ALERT_ACTIONS, Acknowledge, AlertActionNotice, Silence
 from models.events import MaterialEvent, PromotionEvent, SourcePosition, Tick, Watermark, encode
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
 from models.state import MaterialState, Outcome
@@ -255,6 +256,26 @@ async def on_event(
         END_TO_END_SECONDS.observe(max(time_module.time() - message.timestamp, 0.0))
 
 
+async def on_action(notice: AlertActionNotice, partition: int, context: StepContext) -> None:
+    """Apply an acknowledgement or silence at once, to its material or every one of the partition.
+
+    The action is taken from the notice, not the mirrored table, which may
+    not hold it yet; acting never moves a material's time.
+    """
+    material_ids = [notice.material_id] if notice.material_id else _materials_in(partition)
+    for material_id in material_ids:
+        stored = materials_table.get(material_id)
+        if stored is None:
+            continue
+        state = MaterialState.model_validate_json(stored)
+        alerts = apply_action(
+            state, notice.action, context.rules, context.silences, context.acknowledgements
+        )
+        if (acted := _stored(state)) != stored:
+            materials_table[material_id] = acted
+        await publish(StepResult(alerts=alerts))
+
+
 @app.agent(material_events_topic)
 async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
     """Receive events into their materials' states and apply them in event-time order.
@@ -285,6 +306,8 @@ async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
                     # Inputs still behind (a backlog): the wall clock waits for event time.
                     now = max(item.at, to) if progress.clock.caught_up else to
                     await on_time(message.partition, progress, now, context, live=True)
+            case AlertActionNotice():
+                await on_action(item, message.partition, context)
             case MaterialEvent():
                 source = item.source or SourcePosition(
                     topic=message.topic, partition=message.partition, offset=message.offset
