@@ -1,24 +1,32 @@
 """Integration harness: real worker processes on the real broker that `make test` starts.
 
 Each test gets its own app id, topic prefix, web port and state directory, so
-tests never see each other's records or consumer groups.
+tests never see each other's records or consumer groups. A test that stops or
+tunes the broker itself starts a ``PrivateBroker`` of its own.
 """
 
 import os
+import random
 import signal
 import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from connectors.broker import LocalBroker
 from connectors.topic_admin import apply_catalogue
+from models.events import MaterialEvent, SalesOrderLine, StockMovement
+from models.state import MaterialState
 from streams.catalogue import load_catalogue
 from streams.settings import PROJECT_ROOT, Settings
 
@@ -51,6 +59,90 @@ def wait_until(
         time.sleep(interval)
     detail = describe() if describe else last
     raise AssertionError(f"condition not met within {timeout}s; last value: {detail!r}")
+
+
+MATERIALS = [f"M-{n:03d}" for n in range(24)]
+STREAM_START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def synthetic_stream(count: int, seed: int = 7) -> list[StockMovement | SalesOrderLine]:
+    """Receipts, issues, adjustments and order-line versions over many materials."""
+    rng = random.Random(seed)
+    events: list[StockMovement | SalesOrderLine] = []
+    for n in range(count):
+        material = rng.choice(MATERIALS)
+        warehouse = rng.choice(["W1", "W2"])
+        at = STREAM_START + timedelta(minutes=n)
+        roll = rng.random()
+        if roll < 0.2:
+            events.append(
+                SalesOrderLine(
+                    event_id=f"so-{n}",
+                    event_time=at,
+                    material_id=material,
+                    order_id=f"SO{rng.randrange(40)}",
+                    line_id="10",
+                    warehouse_id=warehouse,
+                    quantity=rng.randrange(1, 50),
+                    due_date=date(2026, 3, 20),
+                    status=rng.choice(["confirmed", "partially_shipped", "cancelled"]),
+                )
+            )
+            continue
+        kind = "receipt" if roll < 0.55 else "issue" if roll < 0.95 else "adjustment"
+        events.append(
+            StockMovement(
+                event_id=f"mv-{n}",
+                event_time=at,
+                material_id=material,
+                movement_type=kind,
+                warehouse_id=warehouse,
+                quantity=rng.randrange(1, 40) * (-1 if kind == "adjustment" else 1),
+                batch_id=f"B{n}" if kind == "receipt" else None,
+                unit_cost=round(rng.uniform(1, 20), 2),
+            )
+        )
+    return events
+
+
+def topic_of(event: StockMovement | SalesOrderLine) -> str:
+    return "erp.sales-orders" if isinstance(event, SalesOrderLine) else "erp.stock-movements"
+
+
+def stock_view(state: dict) -> dict:
+    """What a clean run must agree on: stock per warehouse and the number of events applied."""
+    return {
+        "events_applied": state["events_applied"],
+        "warehouses": {
+            wid: {
+                "on_hand": w["on_hand"],
+                "committed": w["committed"],
+                "batches": [(b["batch_id"], b["quantity"]) for b in w["batches"]],
+                "committed_lines": sorted(w["committed_lines"]),
+            }
+            for wid, w in state["warehouses"].items()
+        },
+    }
+
+
+def clean_run(events: Iterable[StockMovement | SalesOrderLine]) -> dict[str, dict]:
+    """The stock view of every material after ``events``, applied once each, in order."""
+    states: dict[str, MaterialState] = {}
+    for event in events:
+        state = states.setdefault(event.material_id, MaterialState(material_id=event.material_id))
+        state.apply(MaterialEvent(event=event))
+    return {m: stock_view(s.model_dump(mode="json")) for m, s in states.items()}
+
+
+@dataclass(frozen=True)
+class ChangelogExtent:
+    """What one changelog partition still holds: ``log_start`` is what the broker reports
+    as its earliest offset, ``first_record`` the offset of the first record still there."""
+
+    log_start: int
+    first_record: int | None
+    records: int
+    end: int
 
 
 class Pipeline:
@@ -224,6 +316,132 @@ class Pipeline:
             consumer.close()
         return records
 
+    def send_events(self, events: Iterable[StockMovement | SalesOrderLine]) -> None:
+        """Produce ERP events to their topics, keyed by material so each keeps its order."""
+        for event in events:
+            self.send(
+                topic_of(event), event.model_dump(mode="json"), key=event.material_id.encode()
+            )
+        self.flush()
+
+    def applied(self) -> float:
+        """Input records applied to material state so far, over every input topic."""
+        return sum(value for (_, outcome), value in self.counters().items() if outcome == "applied")
+
+    def assert_caught_up(self, expected: dict[str, dict], timeout: float) -> None:
+        """Wait until every material has applied what ``clean_run`` did; then compare stock."""
+
+        def behind() -> dict[str, tuple[int | None, int]]:
+            """Materials not yet caught up: (events applied, events expected)."""
+            applied = {m: self.material(m) for m in expected}
+            return {
+                m: (state and state["events_applied"], expected[m]["events_applied"])
+                for m, state in applied.items()
+                if state is None or state["events_applied"] < expected[m]["events_applied"]
+            }
+
+        def described() -> dict[str, object]:
+            return {"behind": behind(), "counters": self.counters()}
+
+        wait_until(lambda: not behind(), timeout=timeout, interval=1.0, describe=described)
+        for material, view in expected.items():
+            assert stock_view(self.material(material)) == view, material
+
+    def changelog_topic(self, table: str) -> str:
+        """The changelog topic Faust keeps for the worker's table ``table``."""
+        return f"{self.settings.app_id}-{table}-changelog"
+
+    def configure_changelogs(self, config: Mapping[str, str]) -> list[str]:
+        """Set topic ``config`` on every changelog topic of this app; the topics changed."""
+        admin = KafkaAdminClient(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            **self.settings.kafka_security.kafka_python_kwargs(),
+        )
+        try:
+            changelogs = sorted(
+                topic
+                for topic in admin.list_topics()
+                if topic.startswith(f"{self.settings.app_id}-") and topic.endswith("-changelog")
+            )
+            admin.alter_configs(
+                [
+                    ConfigResource(ConfigResourceType.TOPIC, t, configs=dict(config))
+                    for t in changelogs
+                ]
+            )
+        finally:
+            admin.close()
+        return changelogs
+
+    def changelog_extent(self, table: str) -> dict[int, ChangelogExtent]:
+        """Per partition of ``table``'s changelog: where it starts, what it still holds."""
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            enable_auto_commit=False,
+            **self.settings.kafka_security.kafka_python_kwargs(),
+        )
+        try:
+            topic = self.changelog_topic(table)
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+            starts = consumer.beginning_offsets(partitions)
+            ends = consumer.end_offsets(partitions)
+            consumer.assign(partitions)
+            consumer.seek_to_beginning()
+            offsets: dict[TopicPartition, list[int]] = {tp: [] for tp in partitions}
+            while any(consumer.position(tp) < ends[tp] for tp in partitions):
+                for tp, records in consumer.poll(timeout_ms=1000).items():
+                    offsets[tp].extend(record.offset for record in records)
+            return {
+                tp.partition: ChangelogExtent(
+                    log_start=starts[tp],
+                    first_record=offsets[tp][0] if offsets[tp] else None,
+                    records=len(offsets[tp]),
+                    end=ends[tp],
+                )
+                for tp in partitions
+            }
+        finally:
+            consumer.close()
+
     def close(self) -> None:
         self.stop()
         self.producer.close()
+
+
+class _TunedBroker(LocalBroker):
+    """The local broker with some ``server.properties`` of the test's own."""
+
+    def __init__(self, settings: Settings, properties: Mapping[str, str]) -> None:
+        super().__init__(settings)
+        self.extra_properties = dict(properties)
+
+    def server_properties(self) -> str:
+        extra = "".join(f"{key}={value}\n" for key, value in self.extra_properties.items())
+        return super().server_properties() + extra
+
+
+class PrivateBroker:
+    """A Kafka broker one test owns: its own ports and directory.
+
+    The test can stop it, restart it or tune it (``properties``, e.g. the log
+    cleaner's back-off) without touching the broker the other tests share.
+    The controller listens on ``port + 1``. Pipelines reach it with
+    ``Pipeline(root, broker_port=broker.port)``.
+    """
+
+    def __init__(self, root: Path, port: int, properties: Mapping[str, str] | None = None) -> None:
+        self.port = port
+        settings = Settings(broker_port=port, controller_port=port + 1, broker_dir=root)
+        self._broker = _TunedBroker(settings, properties or {})
+
+    def start(self) -> float:
+        """Start it (data kept from an earlier start); seconds until it answered."""
+        started = time.monotonic()
+        self._broker.start()
+        return time.monotonic() - started
+
+    def stop(self) -> float:
+        """Stop it as ``stockloop broker stop`` does (SIGTERM, a clean shutdown); seconds taken."""
+        started = time.monotonic()
+        self._broker.stop()
+        return time.monotonic() - started
