@@ -193,6 +193,14 @@ async def advance_materials(
         await publish(result)
 
 
+def _newest_event(material_id: str, partition: int) -> datetime | None:
+    """A material's newest event time, if it belongs to ``partition``."""
+    if _partition_of(material_id) != partition:
+        return None
+    stored = materials_table.get(material_id)
+    return MaterialState.model_validate_json(stored).last_event_time if stored else None
+
+
 def _materials_in(partition: int) -> list[str]:
     keys = (k.decode() if isinstance(k, bytes) else k for k in materials_table)
     return sorted(k for k in keys if _partition_of(k) == partition)
@@ -215,7 +223,7 @@ async def on_time(
         if progress.pruned_on is None or to.date() >= progress.pruned_on + PRUNE_EVERY:
             progress.pruned_on = to.date()
             horizon = timedelta(days=app_settings.planning.dedup_horizon_days)
-            prune(to - horizon, lambda material_id: _partition_of(material_id) == partition)
+            prune(horizon, lambda material_id: _newest_event(material_id, partition))
         PROCESSING_SECONDS.labels("tick").observe(time_module.perf_counter() - started)
     else:
         waiting, progress.waiting = sorted(progress.waiting), set()

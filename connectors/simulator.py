@@ -43,6 +43,7 @@ class Record:
     topic: str
     key: bytes
     value: bytes
+    at: datetime | None = None
 
 
 @dataclass
@@ -111,7 +112,8 @@ class ErpSimulator:
             today = self.start + timedelta(days=day)
             if day == FESTIVAL_ANNOUNCED_DAY:
                 yield self._festival_promotion(today)
-            yield from self._day(today)
+            # An ERP's change log is in commit order: each topic in event-time order.
+            yield from sorted(self._day(today), key=lambda record: record.at)
         yield from self._broken(opening + timedelta(days=days))
 
     def _festival(self) -> tuple[date, date]:
@@ -203,6 +205,7 @@ class ErpSimulator:
                         "status": "ordered",
                     }
                 ),
+                at,
             )
 
     def _master(self, item: _Item, at: datetime) -> Record:
@@ -255,7 +258,10 @@ class ErpSimulator:
             "posted_at": _epoch_micros(at),
         }
         return Record(
-            "erp.stock-movements", item.material_id.encode(), _change("inv_transaction", row, at)
+            "erp.stock-movements",
+            item.material_id.encode(),
+            _change("inv_transaction", row, at),
+            at,
         )
 
     def _order_line(
@@ -284,7 +290,7 @@ class ErpSimulator:
         }
         op = "c" if status == "C" else "u"
         return Record(
-            "erp.sales-orders", item.material_id.encode(), _change("so_line", row, at, op)
+            "erp.sales-orders", item.material_id.encode(), _change("so_line", row, at, op), at
         )
 
     def _broken(self, at: datetime) -> Iterator[Record]:

@@ -119,7 +119,7 @@ def too_old_reason(state: MaterialState, envelope: MaterialEvent, config: Planni
     return (
         f"event_time={event.event_time.isoformat()}: older than the de-duplication horizon "
         f"({config.dedup_horizon_days} days before {state.material_id}'s clock "
-        f"{state.applied_through.isoformat() if state.applied_through else '-'}); "
+        f"{state.last_event_time.isoformat() if state.last_event_time else '-'}); "
         "a re-send could not be told from a new event"
     )
 
@@ -135,6 +135,9 @@ def receive(
     Two checks make a re-send a no-op: the source offset (a record read twice
     after a crash) and the event id, remembered for ``dedup_horizon_days`` of
     event time (an ERP or a CDC re-snapshot sending the same event again).
+    The horizon counts back from the material's newest event, not from a
+    tick: a live worker's wall-clock ticks must not make history loaded
+    after them too old.
     """
     event = envelope.event
     if not state.accept(envelope) or applied.seen(state.material_id, event.event_id):
@@ -142,8 +145,8 @@ def receive(
     horizon = timedelta(days=config.dedup_horizon_days)
     if (
         isinstance(event, _STOCK_OR_DEMAND)
-        and state.applied_through is not None
-        and event.event_time < state.applied_through - horizon
+        and state.last_event_time is not None
+        and event.event_time < state.last_event_time - horizon
     ):
         return Received.TOO_OLD
     applied.remember(state.material_id, event.event_id, event.event_time)

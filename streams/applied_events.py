@@ -2,13 +2,14 @@
 
 A material's state stays small (it is written to the changelog on every
 event); the ids it has received live here instead, one small record each,
-and are dropped once they are older than the de-duplication horizon in event
-time: older stock and demand events are refused before the look-up
-(``models.step.receive``), so an id that old is never asked for.
+and are dropped once they are older than the de-duplication horizon before
+their material's newest event: older stock and demand events are refused
+before the look-up (``models.step.receive``), so an id that old is never
+asked for.
 """
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from streams.app import applied_events_table
 
@@ -34,13 +35,22 @@ class TableAppliedEvents:
         applied_events_table[_key(material_id, event_id)] = event_time.isoformat().encode()
 
 
-def prune(before: datetime, in_partition: Callable[[str], bool]) -> int:
-    """Drop the ids of events older than ``before`` whose material is in this partition."""
+def prune(horizon: timedelta, newest_event: Callable[[str], datetime | None]) -> int:
+    """Drop the ids of events older than ``horizon`` before their material's newest event.
+
+    ``newest_event`` gives a material's newest event time, or None for a
+    material of another partition (left alone: its ids belong to another
+    partition's changelog).
+    """
+    newest: dict[str, datetime | None] = {}
     expired = []
     for key, stored in list(applied_events_table.items()):
         text = key.decode() if isinstance(key, bytes) else key
         material_id = text.split(_SEPARATOR, 1)[0]
-        if in_partition(material_id) and datetime.fromisoformat(stored.decode()) < before:
+        if material_id not in newest:
+            newest[material_id] = newest_event(material_id)
+        clock = newest[material_id]
+        if clock is not None and datetime.fromisoformat(stored.decode()) < clock - horizon:
             expired.append(key)
     for key in expired:
         del applied_events_table[key]

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
         "events/s, 100 halved the ingest-to-applied p50 (1.5 s to 0.7-0.9 s).",
     )
     lateness_s: float = Field(
-        86_400.0,
+        3_600.0,
         ge=0,
         description="How far an input partition may deliver events out of event-time order: "
         "while inputs are being caught up on, events are applied once every input has passed "

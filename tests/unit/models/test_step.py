@@ -28,9 +28,8 @@ from streams.catalogue import INPUT_KINDS
 from streams.settings import Settings
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-LATENESS = timedelta(days=1)
-"""The simulator posts each day's movements at random hours, so a topic is up to a day out of
-event-time order: the default ``STOCKLOOP_LATENESS_S``."""
+LATENESS = timedelta(hours=1)
+"""The default ``STOCKLOOP_LATENESS_S``."""
 CONTEXT = StepContext(rules=builtin_rules())
 
 
@@ -80,10 +79,17 @@ def test_a_full_re_snapshot_after_ten_thousand_further_events_changes_nothing():
 def test_a_stock_event_older_than_the_horizon_is_refused_not_applied():
     state, applied = MaterialState(material_id="M1"), AppliedEventIds()
     received_and_applied(state, [movement(0, "receipt", 5)], applied)
-    advance(state, T0 + timedelta(days=60), CONTEXT)
+    received_and_applied(state, [movement(60 * 24 * 60, "receipt", 5)], applied)
     ancient = movement(-10, "receipt", 5, "never-seen")
     assert receive(state, ancient, applied) is Received.TOO_OLD
-    assert state.warehouses["W1"].on_hand == 5 and not state.pending
+    assert state.warehouses["W1"].on_hand == 10 and not state.pending
+
+
+def test_a_live_tick_does_not_make_history_loaded_after_it_too_old():
+    state, applied = MaterialState(material_id="M1"), AppliedEventIds()
+    received_and_applied(state, [movement(0, "receipt", 5)], applied)
+    advance(state, T0 + timedelta(days=200), CONTEXT, evaluate_at_end=True)
+    assert receive(state, movement(60, "receipt", 5), applied) is Received.PENDING
 
 
 def test_a_redelivered_record_is_a_duplicate_even_with_a_new_event_id():
@@ -192,6 +198,30 @@ def arrival_order(topics: dict[str, list[MaterialEvent]], rng: random.Random) ->
         busy = [topic for topic, queue in queues.items() if queue]
         order.append(queues[rng.choices(busy, weights=[speeds[t] for t in busy])[0]].pop(0))
     return order
+
+
+def test_events_out_of_order_within_the_lateness_give_the_same_outputs():
+    """Each topic shuffled locally (no event more than 40 minutes behind one sent before it)."""
+    rng = random.Random(5)
+    jittered = {
+        topic: sorted(
+            events, key=lambda e: e.event.event_time + rng.random() * timedelta(minutes=40)
+        )
+        for topic, events in TOPICS.items()
+    }
+    for events in jittered.values():
+        for offset, envelope in enumerate(events):
+            source = envelope.source.model_copy(update={"offset": offset})
+            events[offset] = envelope.model_copy(update={"source": source})
+    states, alerts = run_worker(jittered, random.Random(6), report_every=5)
+
+    def without_offsets(stored: str) -> dict:  # the shuffle gave the records new offsets
+        return {k: v for k, v in orjson.loads(stored).items() if k != "source_offsets"}
+
+    assert {m: without_offsets(s) for m, s in states.items()} == {
+        m: without_offsets(s) for m, s in REFERENCE_STATES.items()
+    }
+    assert by_material(alerts) == by_material(REFERENCE_ALERTS)
 
 
 def test_a_backlog_replay_counts_no_in_order_demand_as_late():
