@@ -169,13 +169,14 @@ async def advance_materials(
     to: datetime,
     context: StepContext,
     evaluate_at_end: bool = False,
-) -> None:
-    """Bring materials of ``partition`` to event time ``to``, writing only those that changed.
+) -> set[str]:
+    """Bring materials of ``partition`` to event time ``to``; those with events still waiting.
 
     Planning is by the day, so most advances of a quiet material change
     nothing: it is written only when its state changed, which keeps quiet
     materials out of the changelog.
     """
+    waiting = set()
     for material_id in material_ids:
         stored = materials_table.get(material_id)
         if stored is None:
@@ -190,7 +191,10 @@ async def advance_materials(
         else:
             materials_table[material_id] = advanced
             TICKED_MATERIALS.labels("changed").inc()
+        if state.pending:
+            waiting.add(material_id)
         await publish(result)
+    return waiting
 
 
 def _newest_event(material_id: str, partition: int) -> datetime | None:
@@ -218,8 +222,9 @@ async def on_time(
     started = time_module.perf_counter()
     if live or progress.scanned_day is None or to.date() > progress.scanned_day:
         progress.scanned_day = max(to.date(), progress.scanned_day or to.date())
-        progress.waiting.clear()
-        await advance_materials(partition, _materials_in(partition), to, context, live)
+        progress.waiting = await advance_materials(
+            partition, _materials_in(partition), to, context, live
+        )
         if progress.pruned_on is None or to.date() >= progress.pruned_on + PRUNE_EVERY:
             progress.pruned_on = to.date()
             horizon = timedelta(days=app_settings.planning.dedup_horizon_days)
@@ -227,7 +232,7 @@ async def on_time(
         PROCESSING_SECONDS.labels("tick").observe(time_module.perf_counter() - started)
     else:
         waiting, progress.waiting = sorted(progress.waiting), set()
-        await advance_materials(partition, waiting, to, context)
+        progress.waiting |= await advance_materials(partition, waiting, to, context)
     PENDING_MATERIALS.labels(str(partition)).set(len(progress.waiting))
 
 
