@@ -45,25 +45,32 @@ class AppliedEvents(Protocol):
     """Event ids a material has received, for exact de-duplication beyond its own state.
 
     The worker keeps them in a table of their own (one small record per
-    event), so a material's state does not grow with its history.
+    event), so a material's state does not grow with its history. Each id
+    keeps the source position of the record that brought it: the id and the
+    state are written to two changelogs, and a crash between the two writes
+    must not make the record's own redelivery look like a re-send.
     """
 
-    def seen(self, material_id: str, event_id: str) -> bool: ...
+    def received_from(self, material_id: str, event_id: str) -> str | None:
+        """The source position the id came with ('' if none), None if never received."""
+        ...
 
-    def remember(self, material_id: str, event_id: str, event_time: datetime) -> None: ...
+    def remember(
+        self, material_id: str, event_id: str, event_time: datetime, source: str
+    ) -> None: ...
 
 
 class AppliedEventIds:
     """``AppliedEvents`` in memory: for replays, dry-runs, benchmarks and tests."""
 
     def __init__(self) -> None:
-        self._ids: dict[tuple[str, str], datetime] = {}
+        self._ids: dict[tuple[str, str], str] = {}
 
-    def seen(self, material_id: str, event_id: str) -> bool:
-        return (material_id, event_id) in self._ids
+    def received_from(self, material_id: str, event_id: str) -> str | None:
+        return self._ids.get((material_id, event_id))
 
-    def remember(self, material_id: str, event_id: str, event_time: datetime) -> None:
-        self._ids[(material_id, event_id)] = event_time
+    def remember(self, material_id: str, event_id: str, event_time: datetime, source: str) -> None:
+        self._ids[(material_id, event_id)] = source
 
 
 class Received(StrEnum):
@@ -140,7 +147,12 @@ def receive(
     after them too old.
     """
     event = envelope.event
-    if not state.accept(envelope) or applied.seen(state.material_id, event.event_id):
+    if not state.accept(envelope):
+        return Received.DUPLICATE
+    source = _position(envelope)
+    received_from = applied.received_from(state.material_id, event.event_id)
+    # The same record again, which the state never took in: the id was written, then a crash.
+    if received_from is not None and not (source and received_from == source):
         return Received.DUPLICATE
     horizon = timedelta(days=config.dedup_horizon_days)
     if (
@@ -149,7 +161,7 @@ def receive(
         and event.event_time < state.last_event_time - horizon
     ):
         return Received.TOO_OLD
-    applied.remember(state.material_id, event.event_id, event.event_time)
+    applied.remember(state.material_id, event.event_id, event.event_time, source)
     key = _order(envelope)
     index = len(state.pending)
     while index > 0 and _order(state.pending[index - 1]) > key:
@@ -215,6 +227,11 @@ def _passed(state: MaterialState, at: datetime) -> None:
     """Note an event or a midnight as done; a mere advance within a day writes nothing."""
     if state.applied_through is None or at > state.applied_through:
         state.applied_through = at
+
+
+def _position(envelope: MaterialEvent) -> str:
+    source = envelope.source
+    return f"{source.topic}:{source.partition}:{source.offset}" if source else ""
 
 
 def _order(envelope: MaterialEvent) -> tuple[datetime, int, str]:

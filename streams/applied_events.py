@@ -21,18 +21,20 @@ def _key(material_id: str, event_id: str) -> str:
 
 
 class TableAppliedEvents:
-    """``models.step.AppliedEvents`` over the ``applied-events`` table.
+    """``models.step.AppliedEvents`` over the ``applied-events`` table: event time and source.
 
     Used inside the material agent only, where the table reads and writes the
     partition of the record being processed: the same partition as the
     material's own state.
     """
 
-    def seen(self, material_id: str, event_id: str) -> bool:
-        return _key(material_id, event_id) in applied_events_table
+    def received_from(self, material_id: str, event_id: str) -> str | None:
+        stored = applied_events_table.get(_key(material_id, event_id))
+        return None if stored is None else stored.decode().split(_SEPARATOR, 1)[1]
 
-    def remember(self, material_id: str, event_id: str, event_time: datetime) -> None:
-        applied_events_table[_key(material_id, event_id)] = event_time.isoformat().encode()
+    def remember(self, material_id: str, event_id: str, event_time: datetime, source: str) -> None:
+        stored = f"{event_time.isoformat()}{_SEPARATOR}{source}"
+        applied_events_table[_key(material_id, event_id)] = stored.encode()
 
 
 def prune(horizon: timedelta, newest_event: Callable[[str], datetime | None]) -> int:
@@ -50,7 +52,8 @@ def prune(horizon: timedelta, newest_event: Callable[[str], datetime | None]) ->
         if material_id not in newest:
             newest[material_id] = newest_event(material_id)
         clock = newest[material_id]
-        if clock is not None and datetime.fromisoformat(stored.decode()) < clock - horizon:
+        event_time = datetime.fromisoformat(stored.decode().split(_SEPARATOR, 1)[0])
+        if clock is not None and event_time < clock - horizon:
             expired.append(key)
     for key in expired:
         del applied_events_table[key]

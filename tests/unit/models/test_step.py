@@ -101,6 +101,18 @@ def test_a_redelivered_record_is_a_duplicate_even_with_a_new_event_id():
     assert receive(state, again, applied) is Received.DUPLICATE
 
 
+def test_a_record_redelivered_after_a_crash_between_the_id_and_the_state_is_taken_in():
+    """The id table was written, the state was not (SIGKILL between the two changelogs)."""
+    state, applied = MaterialState(material_id="M1"), AppliedEventIds()
+    source = SourcePosition(topic="erp", partition=0, offset=7)
+    receipt = movement(0, "receipt", 10).model_copy(update={"source": source})
+    assert receive(state, receipt, applied) is Received.PENDING
+    restored = MaterialState(material_id="M1")  # what the state's changelog still held
+    assert receive(restored, receipt, applied) is Received.PENDING
+    re_sent = receipt.model_copy(update={"source": source.model_copy(update={"offset": 9})})
+    assert receive(restored, re_sent, applied) is Received.DUPLICATE
+
+
 # --- order-independence ---------------------------------------------------------------------
 
 
