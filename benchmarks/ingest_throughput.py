@@ -925,13 +925,14 @@ def material_agent_costs(
     context = StepContext(rules=builtin_rules(), planning=settings.planning)
     applied = AppliedEventIds()
 
-    def step(state: MaterialState, envelope: MaterialEvent) -> None:
+    def receive_and_apply(state: MaterialState, envelope: MaterialEvent) -> None:
         receive(state, envelope, applied, settings.planning)
         advance(state, envelope.event.event_time, context)
 
     for envelope in envelopes[:-timed]:
         material_id = envelope.event.material_id
-        step(states.setdefault(material_id, MaterialState(material_id=material_id)), envelope)
+        state = states.setdefault(material_id, MaterialState(material_id=material_id))
+        receive_and_apply(state, envelope)
     table = {
         key: state.model_dump_json(exclude_computed_fields=True).encode()
         for key, state in states.items()
@@ -949,7 +950,7 @@ def material_agent_costs(
             else MaterialState(material_id=material_id)
         )
         t2 = time.perf_counter()
-        step(state, envelope)
+        receive_and_apply(state, envelope)
         t3 = time.perf_counter()
         table[material_id] = state.model_dump_json(exclude_computed_fields=True).encode()
         t4 = time.perf_counter()
