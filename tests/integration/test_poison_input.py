@@ -9,7 +9,6 @@ almost a mebibyte, event times centuries off, dates at the end of the calendar.
 import random
 import re
 from collections import Counter
-from typing import Any
 
 import httpx
 import orjson
@@ -21,6 +20,7 @@ from connectors.simulator import ErpSimulator
 from models.events import DeadLetter
 from streams.catalogue import INPUT_TOPICS
 from tests.integration.harness import Pipeline, wait_until
+from tests.json_paths import paths, replaced
 
 pytestmark = pytest.mark.integration
 
@@ -70,25 +70,6 @@ def _is_json(value: bytes) -> bool:
     return True
 
 
-def _paths(document: Any, prefix: tuple = ()) -> list[tuple]:
-    paths = [prefix]
-    if isinstance(document, dict):
-        for key, value in document.items():
-            paths += _paths(value, (*prefix, key))
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            paths += _paths(value, (*prefix, index))
-    return paths
-
-
-def _replaced(document: Any, path: tuple, value: Any) -> Any:
-    if not path:
-        return value
-    copy = document.copy()
-    copy[path[0]] = _replaced(document[path[0]], path[1:], value)
-    return copy
-
-
 REPLACEMENTS = [
     None,
     True,
@@ -112,8 +93,8 @@ def mutated(rng: random.Random, value: bytes) -> bytes:
     if rng.random() < 0.6:
         document = orjson.loads(value)
         for _ in range(rng.randint(1, 3)):
-            path = rng.choice(_paths(document))
-            document = _replaced(document, path, rng.choice(REPLACEMENTS))
+            path = rng.choice(paths(document))
+            document = replaced(document, path, rng.choice(REPLACEMENTS))
         return orjson.dumps(document)
     data = bytearray(value)
     for _ in range(rng.randint(1, 4)):

@@ -26,6 +26,7 @@ from tests.debezium import (
     so_line,
     with_schema,
 )
+from tests.json_paths import paths, replaced
 
 MAPPING = load_mapping(Path(connectors.__file__).parent / "mappings" / "example-erp.yaml")
 MAX_BYTES = 65_536
@@ -188,33 +189,13 @@ JSON_VALUES = st.recursive(
 )
 
 
-def _paths(document: Any, prefix: tuple = ()) -> list[tuple]:
-    """Every path to a value inside a JSON document, the root included."""
-    paths = [prefix]
-    if isinstance(document, dict):
-        for key, value in document.items():
-            paths += _paths(value, (*prefix, key))
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            paths += _paths(value, (*prefix, index))
-    return paths
-
-
-def _replaced(document: Any, path: tuple, value: Any) -> Any:
-    if not path:
-        return value
-    copy = document.copy()
-    copy[path[0]] = _replaced(document[path[0]], path[1:], value)
-    return copy
-
-
 @st.composite
 def mutated_records(draw: st.DrawFn) -> tuple[str, bytes]:
     """A valid plain or Debezium record with one to three values replaced by anything."""
     kind, document = draw(st.sampled_from(VALID_DOCUMENTS))
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        path = draw(st.sampled_from(_paths(document)))
-        document = _replaced(document, path, draw(JSON_VALUES))
+        path = draw(st.sampled_from(paths(document)))
+        document = replaced(document, path, draw(JSON_VALUES))
     return kind, dumps(document)
 
 
