@@ -58,6 +58,9 @@ app = faust.App(
     web_bind=settings.web_host,
     topic_partitions=catalogue[MATERIAL_EVENTS].partitions,
     topic_replication_factor=catalogue[MATERIAL_EVENTS].replication_factor,
+    # Also what makes table recovery finish after the log cleaner: Faust seeks one before a
+    # compacted changelog's first offset and relies on the reset (faust-streaming#176;
+    # tests/integration/test_changelog_compaction.py).
     consumer_auto_offset_reset="earliest",
     broker_session_timeout=settings.session_timeout_s,
     broker_heartbeat_interval=settings.session_timeout_s / 5,
