@@ -82,6 +82,9 @@ class Metrics:
     """``stockloop_events_total`` by (unprefixed topic, outcome)."""
     late_demand: float
     alerts: float
+    processed: float
+    """Records the agents have handled (``stockloop_processing_seconds_count``): moves while
+    events are only received into ``pending``, when no outcome is counted yet."""
 
     def received(self) -> float:
         return sum(v for (_, outcome), v in self.events.items() if outcome == "received")
@@ -159,12 +162,14 @@ class Deployment:
 
     def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
-            tail = self.log_path.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"worker exited with {self.process.returncode}:\n{tail}")
+            raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]
 
     def metrics(self) -> Metrics:
         events: dict[tuple[str, str], float] = {}
-        late = alerts = 0.0
+        late = alerts = processed = 0.0
         for family in text_string_to_metric_families(self.http.get("/metrics").text):
             for sample in family.samples:
                 if sample.name == "stockloop_events_total":
@@ -174,7 +179,9 @@ class Deployment:
                     late += sample.value
                 elif sample.name == "stockloop_alerts_total":
                     alerts += sample.value
-        return Metrics(events, late, alerts)
+                elif sample.name == "stockloop_processing_seconds_count":
+                    processed += sample.value
+        return Metrics(events, late, alerts, processed)
 
     def peak_rss_mib(self) -> float:
         """The worker's peak resident memory (VmHWM), in MiB."""
@@ -274,7 +281,12 @@ def catch_up(deployment: Deployment, expected: int, settle: float) -> tuple[floa
     while True:
         deployment.check_alive()
         metrics, now = deployment.metrics(), time.perf_counter()
-        key = (tuple(sorted(metrics.events.items())), metrics.late_demand, metrics.alerts)
+        key = (
+            tuple(sorted(metrics.events.items())),
+            metrics.late_demand,
+            metrics.alerts,
+            metrics.processed,
+        )
         if key != last:
             last, changed_at, progressed_at = key, now, now
             complete = metrics.received() >= expected and metrics.unresolved() == 0
@@ -284,11 +296,13 @@ def catch_up(deployment: Deployment, expected: int, settle: float) -> tuple[floa
         elif now - progressed_at > STALL_S:
             raise RuntimeError(
                 f"stuck for {STALL_S:.0f} s: {metrics.received():.0f} of {expected} received, "
-                f"{metrics.unresolved():.0f} without an outcome"
+                f"{metrics.unresolved():.0f} without an outcome; worker log:\n"
+                + deployment.log_tail()
             )
         console.print(
             f"  {now - started:6.0f} s  received {metrics.received():7.0f}/{expected}"
-            f"  waiting {metrics.unresolved():6.0f}  alerts {metrics.alerts:5.0f}",
+            f"  waiting {metrics.unresolved():6.0f}  alerts {metrics.alerts:5.0f}"
+            f"  handled {metrics.processed:7.0f}",
             highlight=False,
         )
         time.sleep(POLL_S)
@@ -306,6 +320,9 @@ def run_once(records: list[Record], materials: list[str], settle: float) -> RunR
             states = {m: deployment.material(m) for m in materials}
             alerts = deployment.alerts()
             peak = deployment.peak_rss_mib()
+        except Exception:
+            console.print(f"worker log of {deployment.settings.app_id}:\n{deployment.log_tail()}")
+            raise
         finally:
             deployment.stop()
     outcomes: Counter[str] = Counter()
