@@ -6,22 +6,27 @@ input has passed a time and events up to it can be applied in order
 (``models.watermark``). Reports go to every partition on a timer, and at once
 to the partition an event went to when that event was the last one its input
 partition held: live, an event is applied without waiting for the timer.
+Input partitions far ahead of the slowest are paused until it catches up, so
+a backlog is read roughly in event-time order.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiokafka.partitioner import DefaultPartitioner
 from faust.types import TP, Message
 
-from models.events import encode
-from models.watermark import InputProgress, input_position
+from models.events import Watermark, encode
+from models.watermark import InputProgress, ahead, input_position
 from streams.app import app, material_events_topic, settings
 from streams.catalogue import INPUT_TOPICS
+from streams.metrics import HELD_BACK_PARTITIONS
 
 progress = InputProgress()
 partitioner = DefaultPartitioner()
 PARTITIONS = list(range(app.conf.topic_partitions))
 _input_topics = {settings.topic(name) for name in INPUT_TOPICS}
+held_back: set[str] = set()
+"""Input partitions this worker paused for being ahead in event time."""
 
 
 def partition_of(material_id: str) -> int:
@@ -36,7 +41,7 @@ def _highwater(tp: TP) -> int | None:
         return None
 
 
-def _report() -> bytes | None:
+def _report() -> Watermark | None:
     """This worker's report on its input partitions, or None while it has none."""
     if app.rebalancing:
         return None
@@ -49,7 +54,30 @@ def _report() -> bytes | None:
         input_position(tp.topic, tp.partition): app.consumer._committed_offset.get(tp)
         for tp in inputs
     }
-    return encode(progress.watermark(highwaters, committed))
+    return progress.watermark(highwaters, committed)
+
+
+def _hold_back(report: Watermark) -> None:
+    """Pause the input partitions far ahead in event time; resume those the others caught up on.
+
+    Only partitions this module paused are resumed, and nothing while Faust
+    recovers tables (it pauses and resumes partitions itself then).
+    """
+    if app.in_recovery:
+        return
+    by_position = {input_position(tp.topic, tp.partition): tp for tp in app.consumer.assignment()}
+    inputs = [position for position, tp in by_position.items() if tp.topic in _input_topics]
+    lead = timedelta(seconds=settings.lateness_s)
+    wanted = ahead(report, lead, progress.unstarted(report, inputs))
+    pause = {by_position[p] for p in wanted - held_back if p in by_position}
+    resume = {by_position[p] for p in held_back - wanted if p in by_position}
+    if pause:
+        app.consumer.pause_partitions(pause)
+    if resume:
+        app.consumer.resume_partitions(resume)
+    held_back.clear()
+    held_back.update(p for p in wanted if p in by_position)
+    HELD_BACK_PARTITIONS.set(len(held_back))
 
 
 async def processed(message: Message, event_time: datetime | None, sent_to: int | None) -> None:
@@ -59,7 +87,7 @@ async def processed(message: Message, event_time: datetime | None, sent_to: int 
         return
     highwater = _highwater(TP(message.topic, message.partition))
     if highwater is not None and message.offset + 1 >= highwater and (report := _report()):
-        await material_events_topic.send(key=b"watermark", value=report, partition=sent_to)
+        await material_events_topic.send(key=b"watermark", value=encode(report), partition=sent_to)
 
 
 @app.timer(interval=settings.watermark_interval_s)
@@ -68,5 +96,7 @@ async def report_watermarks() -> None:
     report = _report()
     if report is None:
         return
+    _hold_back(report)
+    value = encode(report)
     for partition in PARTITIONS:
-        await material_events_topic.send(key=b"watermark", value=report, partition=partition)
+        await material_events_topic.send(key=b"watermark", value=value, partition=partition)

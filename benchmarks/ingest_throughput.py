@@ -692,9 +692,10 @@ def _raise_on_failed_sends(futures: Sequence[Any]) -> None:
 def drain(worker: Worker, expected: int) -> Drain:
     """Poll ``/metrics`` until ``expected`` records are counted.
 
-    The clock starts at the first poll that sees an applied event, and the
-    records counted by then are left out of the rate, so a worker's start-up
-    and the poll interval do not pollute it.
+    The clock starts at the first poll that sees a received record, so a
+    worker's start-up does not pollute the rate. Events wait for the
+    watermark before they are applied (and counted), so the worker is stuck
+    only when neither ingest nor the material agent moves.
     """
     first: tuple[float, float, float, float] | None = None
     baseline = worker.snapshot()
@@ -705,12 +706,13 @@ def drain(worker: Worker, expected: int) -> Drain:
             worker.check_alive()
             snapshot, now = worker.snapshot(), time.perf_counter()
             progress.update(task, completed=snapshot.counted)
-            if first is None and snapshot.outcomes.get("applied", 0.0) > 0:
+            if first is None and snapshot.outcomes.get("received", 0.0) > 0:
                 first = (now, snapshot.counted, worker.cpu_seconds(), worker.cpu_wait_seconds())
             if snapshot.counted >= expected:
                 break
-            if snapshot.counted > progressed[1]:
-                progressed = (now, snapshot.counted)
+            moved = snapshot.counted + snapshot.outcomes.get("received", 0.0)
+            if moved > progressed[1]:
+                progressed = (now, moved)
             elif now - progressed[0] > STALL_S:
                 raise RuntimeError(
                     f"worker stuck at {snapshot.counted:.0f} of {expected} records counted "

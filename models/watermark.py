@@ -74,6 +74,37 @@ class InputProgress:
                 inputs[position] = InputClock(time=newest, idle=idle)
         return Watermark(inputs=inputs)
 
+    def unstarted(self, report: Watermark, assigned: Collection[str]) -> bool:
+        """Some assigned input has records but none processed yet: its time is unknown."""
+        return any(position not in report.inputs for position in assigned)
+
+
+def ahead(report: Watermark, lead: timedelta, unstarted: bool = False) -> set[str]:
+    """Input partitions more than ``lead`` ahead of the slowest one still being read.
+
+    Ingest pauses them, as Kafka Streams picks the record with the lowest
+    timestamp: topics are read at very different speeds in a backlog (a
+    busy partition was seen 20 hours behind the rest), and events that
+    time has not yet passed wait in their material's state meanwhile.
+    While an input has not delivered its first record (``unstarted``), its
+    time is unknown and every other busy input waits for it.
+
+    >>> from datetime import UTC
+    >>> at = lambda h: InputClock(time=datetime(2026, 3, 1, h, tzinfo=UTC))
+    >>> report = Watermark(inputs={"a:0": at(1), "b:0": at(9), "c:0": at(2)})
+    >>> sorted(ahead(report, timedelta(hours=2)))
+    ['b:0']
+    >>> sorted(ahead(report, timedelta(hours=2), unstarted=True))
+    ['a:0', 'b:0', 'c:0']
+    """
+    busy = {p: c.time for p, c in report.inputs.items() if not c.idle and c.time is not None}
+    if not busy:
+        return set()
+    if unstarted:
+        return set(busy)
+    slowest = min(busy.values())
+    return {position for position, time in busy.items() if time > slowest + lead}
+
 
 class PartitionClock:
     """A material partition's side: the event time all of its inputs have passed.

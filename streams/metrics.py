@@ -75,3 +75,8 @@ AGENT_CRASHES = Counter(
     "Agent crashes Faust restarted, by agent; each pauses the agent's input (see /health).",
     ["agent"],
 )
+HELD_BACK_PARTITIONS = Gauge(
+    "stockloop_held_back_input_partitions",
+    "Input partitions this worker paused for being ahead of the slowest one in event time "
+    "by more than STOCKLOOP_LATENESS_S (a backlog is read roughly in event-time order).",
+)
