@@ -6,8 +6,9 @@ input has passed a time and events up to it can be applied in order
 (``models.watermark``). Reports go to every partition on a timer, and at once
 to the partition an event went to when that event was the last one its input
 partition held: live, an event is applied without waiting for the timer.
-Input partitions far ahead of the slowest are paused until it catches up, so
-a backlog is read roughly in event-time order.
+Input partitions far ahead of the slowest are not fetched until it catches up
+(``streams.transport.hold_back``), so a backlog is read roughly in event-time
+order.
 """
 
 from datetime import datetime, timedelta
@@ -20,13 +21,12 @@ from models.watermark import InputProgress, ahead, input_position
 from streams.app import app, material_events_topic, settings
 from streams.catalogue import INPUT_TOPICS
 from streams.metrics import HELD_BACK_PARTITIONS
+from streams.transport import hold_back
 
 progress = InputProgress()
 partitioner = DefaultPartitioner()
 PARTITIONS = list(range(app.conf.topic_partitions))
 _input_topics = {settings.topic(name) for name in INPUT_TOPICS}
-held_back: set[str] = set()
-"""Input partitions this worker paused for being ahead in event time."""
 
 
 def partition_of(material_id: str) -> int:
@@ -58,26 +58,14 @@ def _report() -> Watermark | None:
 
 
 def _hold_back(report: Watermark) -> None:
-    """Pause the input partitions far ahead in event time; resume those the others caught up on.
-
-    Only partitions this module paused are resumed, and nothing while Faust
-    recovers tables (it pauses and resumes partitions itself then).
-    """
-    if app.in_recovery:
-        return
+    """Fetch nothing from the input partitions far ahead in event time until the others catch up."""
     by_position = {input_position(tp.topic, tp.partition): tp for tp in app.consumer.assignment()}
     inputs = [position for position, tp in by_position.items() if tp.topic in _input_topics]
     lead = timedelta(seconds=settings.lateness_s)
     wanted = ahead(report, lead, progress.unstarted(report, inputs))
-    pause = {by_position[p] for p in wanted - held_back if p in by_position}
-    resume = {by_position[p] for p in held_back - wanted if p in by_position}
-    if pause:
-        app.consumer.pause_partitions(pause)
-    if resume:
-        app.consumer.resume_partitions(resume)
-    held_back.clear()
-    held_back.update(p for p in wanted if p in by_position)
-    HELD_BACK_PARTITIONS.set(len(held_back))
+    held = frozenset(by_position[p] for p in wanted if p in by_position)
+    hold_back(held)
+    HELD_BACK_PARTITIONS.set(len(held))
 
 
 async def processed(message: Message, event_time: datetime | None, sent_to: int | None) -> None:

@@ -82,7 +82,7 @@ class InputProgress:
 def ahead(report: Watermark, lead: timedelta, unstarted: bool = False) -> set[str]:
     """Input partitions more than ``lead`` ahead of the slowest one still being read.
 
-    Ingest pauses them, as Kafka Streams picks the record with the lowest
+    Ingest holds them back, as Kafka Streams picks the record with the lowest
     timestamp: topics are read at very different speeds in a backlog (a
     busy partition was seen 20 hours behind the rest), and events that
     time has not yet passed wait in their material's state meanwhile.

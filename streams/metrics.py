@@ -77,6 +77,6 @@ AGENT_CRASHES = Counter(
 )
 HELD_BACK_PARTITIONS = Gauge(
     "stockloop_held_back_input_partitions",
-    "Input partitions this worker paused for being ahead of the slowest one in event time "
+    "Input partitions this worker holds back for being ahead of the slowest one in event time "
     "by more than STOCKLOOP_LATENESS_S (a backlog is read roughly in event-time order).",
 )
