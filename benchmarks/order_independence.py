@@ -33,6 +33,7 @@ Run beside a private broker::
 Each run stops the worker it started and leaves its topics on the (throwaway) broker.
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -164,13 +165,24 @@ class Deployment:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
 
+    def _get(self, path: str) -> httpx.Response:
+        """GET from the worker; a refused connection is first explained by a dead worker."""
+        try:
+            return self.http.get(path)
+        except httpx.TransportError:
+            if self.process is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(timeout=5)
+            self.check_alive()
+            raise
+
     def log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]
 
     def metrics(self) -> Metrics:
         events: dict[tuple[str, str], float] = {}
         late = alerts = processed = 0.0
-        for family in text_string_to_metric_families(self.http.get("/metrics").text):
+        for family in text_string_to_metric_families(self._get("/metrics").text):
             for sample in family.samples:
                 if sample.name == "stockloop_events_total":
                     topic = sample.labels["topic"].removeprefix(self.settings.topic_prefix)
@@ -193,7 +205,7 @@ class Deployment:
 
     def material(self, material_id: str) -> dict[str, Any] | None:
         """The material's state, parsed, with this run's topic prefix taken out of it."""
-        response = self.http.get(f"/materials/{material_id}")
+        response = self._get(f"/materials/{material_id}")
         if response.status_code == 404:
             return None
         response.raise_for_status()
