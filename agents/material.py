@@ -130,6 +130,23 @@ class AlertContext:
         )
 
 
+class LazyContext:
+    """The step context, read from the global tables only if a record needs it.
+
+    Most records of a backlog only go into pending; reading every alert
+    action and promotion for each of them was measurable.
+    """
+
+    def __init__(self, alert_context: AlertContext) -> None:
+        self._alert_context = alert_context
+        self._context: StepContext | None = None
+
+    def get(self) -> StepContext:
+        if self._context is None:
+            self._context = self._alert_context.step_context()
+        return self._context
+
+
 async def publish(result: StepResult) -> None:
     """Count the applied events and send alert transitions keyed by alert key (ordered)."""
     for envelope in result.applied:
@@ -241,7 +258,7 @@ async def on_event(
     source: SourcePosition,
     message: faust.types.Message,
     progress: PartitionTime,
-    context: StepContext,
+    context: LazyContext,
 ) -> None:
     """Receive one event into its material; apply it (and what waited) if time has passed it."""
     state = load_state(item.event.material_id)
@@ -259,7 +276,7 @@ async def on_event(
     result = StepResult()
     if to is not None and item.event.event_time <= to:
         late_before = state.late_demand_events
-        result = advance(state, to, context)
+        result = advance(state, to, context.get())
         LATE_DEMAND.inc(state.late_demand_events - late_before)
     if state.pending:
         progress.waiting.add(state.material_id)
@@ -305,7 +322,7 @@ async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
         item = MaterialStreamRecord.validate_json(message.value)
         progress = partitions.setdefault(message.partition, PartitionTime())
         alert_context.refresh()
-        context = alert_context.step_context()
+        context = LazyContext(alert_context)
         match item:
             case Watermark():
                 if progress.clock.update(item):
@@ -313,14 +330,14 @@ async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
                         progress.clock.value.timestamp()
                     )
                     if (to := progress.applicable()) is not None:
-                        await on_time(message.partition, progress, to, context, live=False)
+                        await on_time(message.partition, progress, to, context.get(), live=False)
             case Tick():
                 if (to := progress.applicable()) is not None:
                     # Inputs still behind (a backlog): the wall clock waits for event time.
                     now = max(item.at, to) if progress.clock.caught_up else to
-                    await on_time(message.partition, progress, now, context, live=True)
+                    await on_time(message.partition, progress, now, context.get(), live=True)
             case AlertActionNotice():
-                await on_action(item, message.partition, context)
+                await on_action(item, message.partition, context.get())
             case MaterialEvent():
                 source = item.source or SourcePosition(
                     topic=message.topic, partition=message.partition, offset=message.offset
