@@ -11,6 +11,7 @@ Input partitions far ahead of the slowest are not fetched until it catches up
 order.
 """
 
+import logging
 from datetime import datetime, timedelta
 
 from aiokafka.partitioner import DefaultPartitioner
@@ -23,6 +24,7 @@ from streams.catalogue import INPUT_TOPICS
 from streams.metrics import HELD_BACK_PARTITIONS
 from streams.transport import hold_back
 
+log = logging.getLogger(__name__)
 progress = InputProgress()
 partitioner = DefaultPartitioner()
 PARTITIONS = list(range(app.conf.topic_partitions))
@@ -69,13 +71,23 @@ def _hold_back(report: Watermark) -> None:
 
 
 async def processed(message: Message, event_time: datetime | None, sent_to: int | None) -> None:
-    """Count one input record as processed; report at once if it was its partition's last."""
+    """Count one input record as processed; report at once if it was its partition's last.
+
+    Never raises: the record already has its outcome, and a report that could
+    not be sent now goes with the next timer.
+    """
     progress.record(input_position(message.topic, message.partition), message.offset, event_time)
     if sent_to is None:
         return
     highwater = _highwater(TP(message.topic, message.partition))
-    if highwater is not None and message.offset + 1 >= highwater and (report := _report()):
-        await material_events_topic.send(key=b"watermark", value=encode(report), partition=sent_to)
+    if highwater is None or message.offset + 1 < highwater:
+        return
+    try:
+        if report := _report():
+            value = encode(report)
+            await material_events_topic.send(key=b"watermark", value=value, partition=sent_to)
+    except Exception:  # the timer reports again within watermark_interval_s
+        log.exception("cannot send the watermark report after %s", message.tp)
 
 
 @app.timer(interval=settings.watermark_interval_s)
