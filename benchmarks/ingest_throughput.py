@@ -26,20 +26,16 @@ leaves them in place; it stops the worker it started and nothing else.
 """
 
 import base64
-import contextlib
 import math
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -54,6 +50,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from worker_process import WorkerProcess, free_port, wait_until
 
 from connectors.cdc import decode_record
 from connectors.mapping import CdcMapping, load_mapping
@@ -63,9 +60,8 @@ from models.rules.spec import builtin_rules
 from models.state import MaterialState
 from models.step import AppliedEventIds, StepContext, advance, receive
 from streams.catalogue import INPUT_KINDS, SALES_ORDERS, SHIPMENTS, STOCK_MOVEMENTS, load_catalogue
-from streams.settings import PROJECT_ROOT, Settings
+from streams.settings import Settings
 
-STOCKLOOP = PROJECT_ROOT / ".venv" / "bin" / "stockloop"
 HISTORY = timedelta(days=2)  # event times start this long before the run: recent, never future
 EPOCH = datetime(1970, 1, 1)
 WAREHOUSES = ("SH01", "SH02")
@@ -484,72 +480,28 @@ class Snapshot:
         }
 
 
-class Worker:
+class Worker(WorkerProcess):
     """One ``stockloop worker`` process with its own app id, topics, port and state directory."""
 
     def __init__(self, settings: Settings, log_path: Path) -> None:
         self.settings = settings
-        self.log_path = log_path
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{settings.web_port}", timeout=10)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> float:
-        """Start the worker; the seconds until its ``/health`` answers 200."""
-        env = {
-            **os.environ,
-            "STOCKLOOP_APP_ID": self.settings.app_id,
-            "STOCKLOOP_TOPIC_PREFIX": self.settings.topic_prefix,
-            "STOCKLOOP_WEB_PORT": str(self.settings.web_port),
-            "STOCKLOOP_DATA_DIR": str(self.settings.data_dir),
-        }
-        started = time.perf_counter()
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(STOCKLOOP), "worker", "--loglevel", "warning"],
-                env=env,
-                cwd=PROJECT_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        _wait_until(self._healthy, timeout=90, what="worker /health")
-        return time.perf_counter() - started
-
-    def _healthy(self) -> bool:
-        self.check_alive()
-        try:
-            return self.http.get("/health").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def check_alive(self) -> None:
-        """Stop the benchmark with the worker's log if the worker has died.
-
-        Exit code 0 means it was stopped cleanly, by a SIGTERM from outside.
-        """
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
-
-    def _get(self, path: str) -> httpx.Response:
-        """GET from the worker; a refused connection is first explained by a dead worker."""
-        try:
-            return self.http.get(path)
-        except httpx.TransportError:
-            if self.process is not None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.process.wait(timeout=5)
-            self.check_alive()
-            raise
-
-    def log_tail(self) -> str:
-        """The end of the worker's log, where a crash explains itself."""
-        return self.log_path.read_text(errors="replace")[-3000:]
+        super().__init__(
+            {
+                "app_id": settings.app_id,
+                "topic_prefix": settings.topic_prefix,
+                "web_port": settings.web_port,
+                "data_dir": settings.data_dir,
+            },
+            settings.web_port,
+            log_path,
+            timeout=10,
+        )
 
     def snapshot(self) -> Snapshot:
         """Parse ``/metrics``."""
         outcomes: dict[str, float] = defaultdict(float)
         histograms: dict[str, dict[float, float]] = defaultdict(dict)
-        for family in text_string_to_metric_families(self._get("/metrics").text):
+        for family in text_string_to_metric_families(self.get("/metrics").text):
             for sample in family.samples:
                 if sample.name == "stockloop_events_total":
                     outcomes[sample.labels["outcome"]] += sample.value
@@ -561,21 +513,11 @@ class Worker:
 
     def material(self, material_id: str) -> bytes | None:
         """The material's state JSON as ``GET /materials/{id}`` returns it; None if unknown."""
-        response = self._get(f"/materials/{material_id}")
+        response = self.get(f"/materials/{material_id}")
         if response.status_code == 404:
             return None
         response.raise_for_status()
         return response.content
-
-    def memory_kib(self) -> dict[str, int]:
-        """Peak (VmHWM) and current (VmRSS) resident memory of the worker process, in KiB."""
-        assert self.process is not None
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return {
-            line.split(":")[0]: int(line.split()[1])
-            for line in status.splitlines()
-            if line.startswith(("VmHWM:", "VmRSS:"))
-        }
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time the worker has used, all its threads (RocksDB's too)."""
@@ -593,34 +535,6 @@ class Worker:
         """
         assert self.process is not None
         return int(Path(f"/proc/{self.process.pid}/schedstat").read_text().split()[1]) / 1e9
-
-    def stop(self) -> None:
-        """SIGTERM, as a deployment would stop it; SIGKILL only if it will not exit."""
-        self.http.close()
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-
-def _wait_until(
-    check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not done within {timeout:.0f}s")
-        time.sleep(interval)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- phases -----------------------------------------------------------------------------------
@@ -764,7 +678,7 @@ def steady(
     prober.start()
     sent_rate = _paced_send(producer, settings, records, rate, f"steady {rate}/s")
     finished_sending = time.perf_counter()
-    _wait_until(
+    wait_until(
         lambda: worker.snapshot().counted >= expected,
         timeout=120,
         what=f"steady {rate}/s drain",
@@ -1251,7 +1165,7 @@ def main(
     settings = Settings(
         app_id=f"bench-{run_id}",
         topic_prefix=f"bench-{run_id}.",
-        web_port=_free_port(),
+        web_port=free_port(),
         data_dir=run_dir / "data",
     )
     mapping = load_mapping(settings.mapping_file)

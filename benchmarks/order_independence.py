@@ -33,46 +33,34 @@ Run beside a private broker::
 Each run stops the worker it started and leaves its topics on the (throwaway) broker.
 """
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
 import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import orjson
 import typer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
+from worker_process import WorkerProcess, free_port
 
 from connectors.simulator import ErpSimulator, Record
 from connectors.topic_admin import apply_catalogue
 from streams.catalogue import load_catalogue
-from streams.settings import PROJECT_ROOT, Settings
+from streams.settings import Settings
 
-STOCKLOOP = PROJECT_ROOT / ".venv" / "bin" / "stockloop"
 ALERTS_TOPIC = "stockloop.alerts"
 OUTCOMES = ("applied", "duplicate", "dead_lettered", "tombstone")
 POLL_S = 1.0
 STALL_S = 120.0  # no outcome counted for this long: the worker is stuck
 
 console = Console()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)
@@ -100,22 +88,20 @@ class Metrics:
         )
 
 
-class Deployment:
+class Deployment(WorkerProcess):
     """One isolated stockloop deployment: its own topics, app id, port, state, and one worker."""
 
     def __init__(self, root: Path) -> None:
         run_id = uuid.uuid4().hex[:8]
-        self.overrides: dict[str, object] = {
+        overrides: dict[str, object] = {
             "app_id": f"order-{run_id}",
             "topic_prefix": f"order-{run_id}.",
-            "web_port": _free_port(),
+            "web_port": free_port(),
             "data_dir": root / "data",
             "clock": "data",
         }
-        self.settings = Settings(**self.overrides)
-        self.log_path = root / "worker.log"
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.settings.web_port}", timeout=30)
-        self.process: subprocess.Popen[bytes] | None = None
+        self.settings = Settings(**overrides)
+        super().__init__(overrides, self.settings.web_port, root / "worker.log", timeout=30)
         apply_catalogue(load_catalogue(self.settings.topics_file), self.settings)
 
     def produce(self, records: list[Record]) -> None:
@@ -139,50 +125,10 @@ class Deployment:
         if failed:
             raise RuntimeError(f"{len(failed)} records not acknowledged: {failed[0].exception}")
 
-    def start(self) -> None:
-        """Start the worker with this deployment's settings; return once ``/health`` is 200."""
-        env = dict(os.environ)
-        env |= {f"STOCKLOOP_{name.upper()}": str(value) for name, value in self.overrides.items()}
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(STOCKLOOP), "worker", "--loglevel", "warning"],
-                env=env,
-                cwd=PROJECT_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        _wait_until(self._healthy, timeout=120, what="worker /health")
-
-    def _healthy(self) -> bool:
-        self.check_alive()
-        try:
-            return self.http.get("/health").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def check_alive(self) -> None:
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
-
-    def _get(self, path: str) -> httpx.Response:
-        """GET from the worker; a refused connection is first explained by a dead worker."""
-        try:
-            return self.http.get(path)
-        except httpx.TransportError:
-            if self.process is not None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.process.wait(timeout=5)
-            self.check_alive()
-            raise
-
-    def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:]
-
     def metrics(self) -> Metrics:
         events: dict[tuple[str, str], float] = {}
         late = alerts = processed = 0.0
-        for family in text_string_to_metric_families(self._get("/metrics").text):
+        for family in text_string_to_metric_families(self.get("/metrics").text):
             for sample in family.samples:
                 if sample.name == "stockloop_events_total":
                     topic = sample.labels["topic"].removeprefix(self.settings.topic_prefix)
@@ -197,15 +143,11 @@ class Deployment:
 
     def peak_rss_mib(self) -> float:
         """The worker's peak resident memory (VmHWM), in MiB."""
-        assert self.process is not None
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmHWM in /proc status")
+        return self.memory_kib()["VmHWM"] / 1024
 
     def material(self, material_id: str) -> dict[str, Any] | None:
         """The material's state, parsed, with this run's topic prefix taken out of it."""
-        response = self._get(f"/materials/{material_id}")
+        response = self.get(f"/materials/{material_id}")
         if response.status_code == 404:
             return None
         response.raise_for_status()
@@ -236,26 +178,6 @@ class Deployment:
         finally:
             consumer.close()
         return dict(by_key)
-
-    def stop(self) -> None:
-        """SIGTERM, as a deployment would stop it; SIGKILL only if it will not exit."""
-        self.http.close()
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-
-def _wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(0.25)
 
 
 @dataclass(frozen=True)
@@ -327,7 +249,7 @@ def run_once(records: list[Record], materials: list[str], settle: float) -> RunR
         console.print(f"run {deployment.settings.app_id}: producing {len(records)} records")
         deployment.produce(records)
         try:
-            deployment.start()
+            deployment.start(health_timeout=120)
             seconds, metrics = catch_up(deployment, len(records), settle)
             states = {m: deployment.material(m) for m in materials}
             alerts = deployment.alerts()

@@ -1,0 +1,118 @@
+"""A ``stockloop worker`` process for the benchmarks: start, probe, read, stop.
+
+The benchmarks run as scripts (``python benchmarks/NAME.py``), so they import
+this module by its name from their own directory.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import httpx
+
+from streams.settings import PROJECT_ROOT
+
+STOCKLOOP = PROJECT_ROOT / ".venv" / "bin" / "stockloop"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a worker's web server."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
+    """Poll ``check`` until it holds; a ``TimeoutError`` naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not done within {timeout:.0f}s")
+        time.sleep(interval)
+
+
+class WorkerProcess:
+    """One worker process with the given ``STOCKLOOP_*`` settings, its log in a file."""
+
+    def __init__(
+        self, settings: Mapping[str, object], web_port: int, log_path: Path, timeout: float
+    ) -> None:
+        self.environment = {
+            **os.environ,
+            **{f"STOCKLOOP_{name.upper()}": str(value) for name, value in settings.items()},
+        }
+        self.log_path = log_path
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{web_port}", timeout=timeout)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, health_timeout: float = 90.0) -> float:
+        """Start the worker; the seconds until its ``/health`` answers 200."""
+        started = time.perf_counter()
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(STOCKLOOP), "worker", "--loglevel", "warning"],
+                env=self.environment,
+                cwd=PROJECT_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(self._healthy, timeout=health_timeout, what="worker /health")
+        return time.perf_counter() - started
+
+    def _healthy(self) -> bool:
+        self.check_alive()
+        try:
+            return self.http.get("/health").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def check_alive(self) -> None:
+        """Stop the benchmark with the worker's log if the worker has died.
+
+        Exit code 0 means it was stopped cleanly, by a SIGTERM from outside.
+        """
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"worker exited with {self.process.returncode}:\n{self.log_tail()}")
+
+    def get(self, path: str) -> httpx.Response:
+        """GET from the worker; a refused connection is first explained by a dead worker."""
+        try:
+            return self.http.get(path)
+        except httpx.TransportError:
+            if self.process is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(timeout=5)
+            self.check_alive()
+            raise
+
+    def log_tail(self) -> str:
+        """The end of the worker's log, where a crash explains itself."""
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+    def memory_kib(self) -> dict[str, int]:
+        """Peak (VmHWM) and current (VmRSS) resident memory of the worker process, in KiB."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return {
+            line.split(":")[0]: int(line.split()[1])
+            for line in status.splitlines()
+            if line.startswith(("VmHWM:", "VmRSS:"))
+        }
+
+    def stop(self) -> None:
+        """SIGTERM, as a deployment would stop it; SIGKILL only if it will not exit."""
+        self.http.close()
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
