@@ -175,10 +175,6 @@ class PartitionTime:
         self.scanned_day: date | None = None
         self.pruned_on: date | None = None
 
-    def applicable(self) -> datetime | None:
-        """Up to when events may be applied (``PartitionClock.applicable``)."""
-        return self.clock.applicable()
-
 
 async def advance_materials(
     partition: int,
@@ -272,7 +268,7 @@ async def on_event(
         EVENTS.labels(source.topic, "dead_lettered").inc()
         store_state(state)
         return
-    to = progress.applicable()
+    to = progress.clock.applicable()
     result = StepResult()
     if to is not None and item.event.event_time <= to:
         late_before = state.late_demand_events
@@ -329,10 +325,10 @@ async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
                     WATERMARK_SECONDS.labels(str(message.partition)).set(
                         progress.clock.value.timestamp()
                     )
-                    if (to := progress.applicable()) is not None:
+                    if (to := progress.clock.applicable()) is not None:
                         await on_time(message.partition, progress, to, context.get(), live=False)
             case Tick():
-                if (to := progress.applicable()) is not None:
+                if (to := progress.clock.applicable()) is not None:
                     # Inputs still behind (a backlog): the wall clock waits for event time.
                     now = max(item.at, to) if progress.clock.caught_up else to
                     await on_time(message.partition, progress, now, context.get(), live=True)
