@@ -38,15 +38,19 @@ def test_materials_show_puts_an_alerts_numbers_beside_the_current_ones(pipeline:
             "status": "confirmed",
         },
     )
-    # Still short, same severity: the alert keeps the numbers it read at 09:00.
-    pipeline.send("erp.stock-movements", movement("i1", "issue", 30, T0 + timedelta(hours=2)))
     pipeline.flush()
-    wait_until(lambda: (pipeline.material("FAB-1") or {}).get("events_applied") == 3)
 
     def shown_with_alert() -> str | None:
         output = pipeline.cli("materials", "show", "FAB-1")
         return output if "supply_demand_gap" in output else None
 
+    # The alert is raised at 09:00 before the issue is sent: with every input read to its
+    # end, an issue read before the order would be applied first and raise it at 10:00.
+    wait_until(shown_with_alert, timeout=60, interval=1)
+    # Still short, same severity: the alert keeps the numbers it read at 09:00.
+    pipeline.send("erp.stock-movements", movement("i1", "issue", 30, T0 + timedelta(hours=2)))
+    pipeline.flush()
+    wait_until(lambda: (pipeline.material("FAB-1") or {}).get("events_applied") == 3)
     lines = wait_until(shown_with_alert, timeout=60, interval=1).splitlines()
     assert any("as of 2026-04-06 10:00" in line for line in lines if "FAB-1" in line)
     assert any("now (2026-04-06 10:00)" in line for line in lines)
