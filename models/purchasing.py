@@ -401,6 +401,9 @@ class PurchaseRequestAction(BaseModel):
         description="What the person decided."
     )
     request_id: Id = Field(description="The request it applies to.")
+    material_id: Id = Field(
+        description="The request's material: the action is routed to the worker that owns it."
+    )
     by: Id = Field(description="Who decided (user name or e-mail).")
     reason: Text | None = Field(None, description="Why, in their words.")
     quantity: Positive | None = Field(

@@ -19,6 +19,8 @@ ALERTS = "stockloop.alerts"
 RULES = "stockloop.rules"
 ALERT_ACTIONS = "stockloop.alert-actions"
 DEAD_LETTER = "stockloop.dead-letter"
+PURCHASE_REQUESTS = "stockloop.purchase-requests"
+PURCHASE_REQUEST_ACTIONS = "stockloop.purchase-request-actions"
 
 INPUT_KINDS = {
     MATERIALS: "material",

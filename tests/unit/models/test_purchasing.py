@@ -61,7 +61,9 @@ def proposal(**overrides: object) -> PurchaseRequest:
 
 def action(kind: str, at: datetime = T0, **fields: object) -> PurchaseRequestAction:
     request = fields.pop("request_id", proposal().request_id)
-    return PurchaseRequestAction(action=kind, request_id=request, by="alice", at=at, **fields)
+    return PurchaseRequestAction(
+        action=kind, request_id=request, material_id="M1", by="alice", at=at, **fields
+    )
 
 
 def later(hours: float) -> datetime:
@@ -362,7 +364,7 @@ def test_a_change_of_quantity_needs_a_positive_finite_quantity(quantity):
 
 def test_an_action_names_who_took_it():
     with pytest.raises(ValidationError, match="by"):
-        PurchaseRequestAction(action="approve", request_id="pr-1", by="  ", at=T0)
+        PurchaseRequestAction(action="approve", request_id="pr-1", material_id="M1", by="  ", at=T0)
 
 
 def test_an_action_needs_an_aware_event_time():
