@@ -37,6 +37,7 @@ from streams.app import (
 from streams.app import settings as app_settings
 from streams.applied_events import TableAppliedEvents, prune
 from streams.catalogue import INPUT_TOPICS
+from streams.material_states import MaterialStates
 from streams.metrics import (
     ALERTS,
     END_TO_END_SECONDS,
@@ -60,24 +61,12 @@ EXPECTED_INPUTS = [
 """Every input partition a material partition waits for (all of them may hold its events)."""
 PRUNE_EVERY = timedelta(days=7)
 applied_events = TableAppliedEvents()
+states = MaterialStates()
 
 
 def load_state(material_id: str) -> MaterialState:
     """The stored state of a material, or a fresh one for a material not seen before."""
-    stored = materials_table.get(material_id)
-    if stored is None:
-        return MaterialState(material_id=material_id)
-    return MaterialState.model_validate_json(stored)
-
-
-def store_state(state: MaterialState) -> None:
-    """Write a material's state."""
-    materials_table[state.material_id] = _stored(state)
-
-
-def _stored(state: MaterialState) -> bytes:
-    """A material's state as the table holds it: derived fields are left out, recomputed on read."""
-    return state.__pydantic_serializer__.to_json(state, exclude_computed_fields=True)
+    return states.get_or_new(material_id)
 
 
 @lru_cache(maxsize=1024)
@@ -191,19 +180,18 @@ async def advance_materials(
     """
     waiting = set()
     for material_id in material_ids:
-        stored = materials_table.get(material_id)
-        if stored is None:
+        state = states.get(material_id)
+        if state is None:
             continue
-        state = MaterialState.model_validate_json(stored)
         late_before = state.late_demand_events
-        result = advance(state, to, context, evaluate_at_end)
+        try:
+            result = advance(state, to, context, evaluate_at_end)
+        except BaseException:
+            states.forget(material_id)
+            raise
         LATE_DEMAND.inc(state.late_demand_events - late_before)
-        advanced = _stored(state)
-        if advanced == stored:
-            TICKED_MATERIALS.labels("unchanged").inc()
-        else:
-            materials_table[material_id] = advanced
-            TICKED_MATERIALS.labels("changed").inc()
+        changed = states.store(state)
+        TICKED_MATERIALS.labels("changed" if changed else "unchanged").inc()
         if state.pending:
             waiting.add(material_id)
         await publish(result)
@@ -214,8 +202,8 @@ def _newest_event(material_id: str, partition: int) -> datetime | None:
     """A material's newest event time, if it belongs to ``partition``."""
     if _partition_of(material_id) != partition:
         return None
-    stored = materials_table.get(material_id)
-    return MaterialState.model_validate_json(stored).last_event_time if stored else None
+    state = states.get(material_id)
+    return state.last_event_time if state else None
 
 
 def _materials_in(partition: int) -> list[str]:
@@ -266,7 +254,7 @@ async def on_event(
         reason = too_old_reason(state, item, app_settings.planning)
         await dead_letter(source, reason, message.key, message.value)
         EVENTS.labels(source.topic, "dead_lettered").inc()
-        store_state(state)
+        states.store(state)
         return
     to = progress.clock.applicable()
     result = StepResult()
@@ -276,7 +264,7 @@ async def on_event(
         LATE_DEMAND.inc(state.late_demand_events - late_before)
     if state.pending:
         progress.waiting.add(state.material_id)
-    store_state(state)
+    states.store(state)
     await publish(result)
     if message.timestamp and any(e is item for e in result.applied):
         END_TO_END_SECONDS.observe(max(time_module.time() - message.timestamp, 0.0))
@@ -290,15 +278,17 @@ async def on_action(notice: AlertActionNotice, partition: int, context: StepCont
     """
     material_ids = [notice.material_id] if notice.material_id else _materials_in(partition)
     for material_id in material_ids:
-        stored = materials_table.get(material_id)
-        if stored is None:
+        state = states.get(material_id)
+        if state is None:
             continue
-        state = MaterialState.model_validate_json(stored)
-        alerts = apply_action(
-            state, notice.action, context.rules, context.silences, context.acknowledgements
-        )
-        if (acted := _stored(state)) != stored:
-            materials_table[material_id] = acted
+        try:
+            alerts = apply_action(
+                state, notice.action, context.rules, context.silences, context.acknowledgements
+            )
+        except BaseException:
+            states.forget(material_id)
+            raise
+        states.store(state)
         await publish(StepResult(alerts=alerts))
 
 
@@ -341,6 +331,7 @@ async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
                 try:
                     await on_event(item, source, message, progress, context)
                 except Exception as error:  # a bug must not lose the event: dead-letter it
+                    states.forget(item.event.material_id)
                     log.exception("cannot apply event %s", item.event.event_id)
                     reason = f"internal error applying the event: {type(error).__name__}: {error}"
                     await dead_letter(source, reason.replace("\n", " "), message.key, message.value)

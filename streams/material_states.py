@@ -1,0 +1,76 @@
+"""The materials table, read through a cache of parsed states.
+
+Every event touches its material at least twice (received into ``pending``,
+then applied once event time has passed it), and a day change touches every
+material of a partition. Parsing a stored state costs more than applying an
+event to it (``make bench``: 365 µs for a 5.4 KB state), so the worker keeps
+the states it parsed last, each beside the exact bytes it was parsed from.
+A cached state is used only while the table still holds those bytes: a
+restore, a rebalance or another writer can never make it serve a stale state.
+"""
+
+from collections import OrderedDict
+
+from models.state import MaterialState
+from streams.app import materials_table
+
+
+def stored_form(state: MaterialState) -> bytes:
+    """A material's state as the table holds it: derived fields are left out, recomputed on read."""
+    return state.__pydantic_serializer__.to_json(state, exclude_computed_fields=True)
+
+
+class MaterialStates:
+    """Material states by id: parsed once, written only when they changed.
+
+    ``size`` bounds the cache: a parsed state takes several times the memory
+    of its JSON, and the cache only has to span the time between an event's
+    arrival and its application.
+    """
+
+    def __init__(self, size: int = 2048) -> None:
+        self._size = size
+        self._parsed: OrderedDict[str, tuple[bytes, MaterialState]] = OrderedDict()
+
+    def get(self, material_id: str) -> MaterialState | None:
+        """The stored state of a material, or None if it has none."""
+        stored = materials_table.get(material_id)
+        if stored is None:
+            self._parsed.pop(material_id, None)
+            return None
+        cached = self._parsed.get(material_id)
+        if cached is not None and cached[0] == stored:
+            self._parsed.move_to_end(material_id)
+            return cached[1]
+        state = MaterialState.model_validate_json(stored)
+        self._remember(material_id, stored, state)
+        return state
+
+    def get_or_new(self, material_id: str) -> MaterialState:
+        """The stored state of a material, or a fresh one for a material not seen before."""
+        return self.get(material_id) or MaterialState(material_id=material_id)
+
+    def store(self, state: MaterialState) -> bool:
+        """Write a state if it differs from the stored one; whether it was written.
+
+        Quiet materials brought to a new time often do not change, and
+        writing them anyway would fill the changelog with copies.
+        """
+        material_id = state.material_id
+        stored = stored_form(state)
+        cached = self._parsed.get(material_id)
+        previous = cached[0] if cached and cached[1] is state else materials_table.get(material_id)
+        if stored != previous:
+            materials_table[material_id] = stored
+        self._remember(material_id, stored, state)
+        return stored != previous
+
+    def forget(self, material_id: str) -> None:
+        """Drop a parsed state that may have been changed without being stored (a failed step)."""
+        self._parsed.pop(material_id, None)
+
+    def _remember(self, material_id: str, stored: bytes, state: MaterialState) -> None:
+        self._parsed[material_id] = (stored, state)
+        self._parsed.move_to_end(material_id)
+        while len(self._parsed) > self._size:
+            self._parsed.popitem(last=False)
