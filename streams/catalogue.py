@@ -21,6 +21,12 @@ ALERT_ACTIONS = "stockloop.alert-actions"
 DEAD_LETTER = "stockloop.dead-letter"
 PURCHASE_REQUESTS = "stockloop.purchase-requests"
 PURCHASE_REQUEST_ACTIONS = "stockloop.purchase-request-actions"
+TRANSFERS = "stockloop.transfers"
+REVIEWS = "stockloop.reviews"
+REVIEW_ACTIONS = "stockloop.review-actions"
+SHORTAGES = "stockloop.shortages"
+PRODUCTION_ORDERS = "erp.production-orders"
+BOMS = "erp.boms"
 
 INPUT_KINDS = {
     MATERIALS: "material",
@@ -39,7 +45,11 @@ class TopicSpec(BaseModel):
     ``schemas`` name the pydantic models of its values (``module.Class``), so
     the schema export reads its list from here: a new record type on a topic
     is one more line in ``topics.yaml``. A ``planned`` topic is declared for
-    consumers to plan with, but nothing writes it yet, so it has no schema.
+    consumers to plan with, but nothing writes it yet. It may already name its
+    schemas (the model exists in the core before an agent writes it), so that a
+    consumer can build against the published schema; a topic that is written
+    must name them. ``planned`` changes nothing else: ``topics apply`` creates
+    a planned topic like any other.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -57,10 +67,6 @@ class TopicSpec(BaseModel):
 
     @model_validator(mode="after")
     def _schemas_unless_planned(self) -> "TopicSpec":
-        if self.planned and self.schemas:
-            raise ValueError(
-                f"{self.name}: a planned topic has no schemas yet; drop one of the two"
-            )
         if not self.planned and not self.schemas:
             raise ValueError(
                 f"{self.name}: name the schema of its values (schemas: [module.Class]), "

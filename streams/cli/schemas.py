@@ -28,7 +28,7 @@ def export(
 
     Each file says which topics carry it (``x-topics``) and how the value is
     encoded (``x-value-format``: json, or yaml for the rule file, whose text
-    parses to a document the schema describes). Planned topics have no schema yet.
+    parses to a document the schema describes). A planned topic's schemas are exported too.
     """
     try:
         schemas = value_schemas(load_catalogue(Settings().topics_file))
