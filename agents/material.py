@@ -2,7 +2,8 @@
 
 Events are received into their material's state and applied in event-time
 order once every input has passed their time (``models.step``,
-``models.watermark``); alert transitions go to ``stockloop.alerts``. Ingest's
+``models.watermark``); alert transitions go to ``stockloop.alerts``, purchase
+request transitions to ``stockloop.purchase-requests``. Ingest's
 watermark reports move time on; a new day, or a live tick, brings every
 material of the partition along, so time-based rules fire without input.
 """
@@ -19,9 +20,18 @@ from agents.dead_letters import dead_letter
 from models.alerting import apply_action
 from models.alerts import ALERT_ACTIONS, Acknowledge, AlertActionNotice, Silence
 from models.events import MaterialEvent, PromotionEvent, SourcePosition, Tick, Watermark, encode
+from models.purchasing import RequestActionNotice
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
 from models.state import MaterialState, Outcome
-from models.step import Received, StepContext, StepResult, advance, receive, too_old_reason
+from models.step import (
+    Received,
+    StepContext,
+    StepResult,
+    advance,
+    decide_request,
+    receive,
+    too_old_reason,
+)
 from models.stream import MaterialStreamRecord
 from models.watermark import PartitionClock, input_position
 from streams.app import (
@@ -32,6 +42,7 @@ from streams.app import (
     category_promotions_table,
     material_events_topic,
     materials_table,
+    purchase_requests_topic,
     rules_table,
 )
 from streams.app import settings as app_settings
@@ -45,6 +56,7 @@ from streams.metrics import (
     LATE_DEMAND,
     PENDING_MATERIALS,
     PROCESSING_SECONDS,
+    PURCHASE_REQUESTS,
     RULE_ERRORS,
     TICKED_MATERIALS,
     WATERMARK_SECONDS,
@@ -137,13 +149,16 @@ class LazyContext:
 
 
 async def publish(result: StepResult) -> None:
-    """Count the applied events and send alert transitions keyed by alert key (ordered)."""
+    """Count the applied events; send alert transitions keyed by alert key, requests by id."""
     for envelope in result.applied:
         topic = envelope.source.topic if envelope.source else "unknown"
         EVENTS.labels(topic, Outcome.APPLIED.value).inc()
     for alert in result.alerts:
         await alerts_topic.send(key=alert.key.encode(), value=encode(alert))
         ALERTS.labels(alert.rule_id, alert.status, alert.severity or "none").inc()
+    for request in result.requests:
+        await purchase_requests_topic.send(key=request.request_id.encode(), value=encode(request))
+        PURCHASE_REQUESTS.labels(request.status).inc()
 
 
 def _partition_of(material_id: str) -> int:
@@ -292,6 +307,26 @@ async def on_action(notice: AlertActionNotice, partition: int, context: StepCont
         await publish(StepResult(alerts=alerts))
 
 
+async def on_request_action(notice: RequestActionNotice, message: faust.types.Message) -> None:
+    """Apply a person's decision to its request at once, or dead-letter it with the reason."""
+    action = notice.action
+    state = states.get(action.material_id)
+    try:
+        if state is None:
+            raise ValueError(f"material_id={action.material_id}: no such material here")
+        result = decide_request(state, action)
+    except ValueError as error:
+        if state is not None:
+            states.forget(state.material_id)
+        source = SourcePosition(
+            topic=message.topic, partition=message.partition, offset=message.offset
+        )
+        await dead_letter(source, str(error), message.key, message.value)
+        return
+    states.store(state)
+    await publish(result)
+
+
 @app.agent(material_events_topic)
 async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
     """Receive events into their materials' states and apply them in event-time order.
@@ -324,6 +359,8 @@ async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
                     await on_time(message.partition, progress, now, context.get(), live=True)
             case AlertActionNotice():
                 await on_action(item, message.partition, context.get())
+            case RequestActionNotice():
+                await on_request_action(item, message)
             case MaterialEvent():
                 source = item.source or SourcePosition(
                     topic=message.topic, partition=message.partition, offset=message.offset

@@ -208,6 +208,8 @@ class InTransitLine(_Event):
     ordered_at: EventTime
     eta: date
     status: InTransitStatus
+    purchase_request_id: Id | None = None
+    """The stockloop purchase request this PO line orders, when the ERP keeps it."""
 
     @model_validator(mode="after")
     def _dates_near_the_event(self) -> "InTransitLine":

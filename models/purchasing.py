@@ -422,6 +422,20 @@ class PurchaseRequestAction(BaseModel):
         return self
 
 
+class RequestActionNotice(BaseModel):
+    """A decision on a request, forwarded onto ``stockloop.material-events`` keyed by its material.
+
+    ``stockloop.purchase-request-actions`` is keyed by request id, as people
+    and workflow tools know requests; the material's worker holds the
+    request, so the decision travels to it in order with the material's events.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["request_action"] = "request_action"
+    action: PurchaseRequestAction
+
+
 def apply_action(request: PurchaseRequest, action: PurchaseRequestAction) -> PurchaseRequest:
     """The request after a person's approve, reject or change of quantity."""
     if action.request_id != request.request_id:

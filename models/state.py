@@ -31,6 +31,7 @@ from models.events import (
 )
 from models.lead_time import LeadTimeStats
 from models.planning import DemandSource, PlanningConfig, PolicySnapshot, Promotion, plan
+from models.replenishment import RequestBook
 
 DEFAULT_CONFIG = PlanningConfig()
 
@@ -231,6 +232,9 @@ class MaterialState(BaseModel):
     alerts: AlertBook = Field(
         default_factory=lambda data: AlertBook(material_id=data["material_id"]),
         description="Open and pending alerts of this material.",
+    )
+    requests: RequestBook = Field(
+        default_factory=RequestBook, description="Open purchase requests of this material."
     )
 
     @computed_field

@@ -7,8 +7,10 @@ benchmarks and a replay give the same outputs for the same events:
   it as a duplicate, exactly, by event id);
 - ``advance`` applies pending events up to an event time that every input has
   passed (``models.watermark``), oldest first, and evaluates the rules after
-  each event and at each midnight in between. What comes out depends on the
-  events and their times only, not on the order in which topics were read.
+  each event and at each midnight in between, then raises the purchase
+  requests the plans call for (``models.replenishment``). What comes out
+  depends on the events and their times only, not on the order in which
+  topics were read.
 
 An event that arrives after its time has been passed is still applied (stock
 must move), at once; that is the one way arrival order can show, and the
@@ -23,6 +25,7 @@ from typing import Protocol
 
 from models.alerting import Alert, evaluate_alerts
 from models.alerts import Acknowledge, Silence
+from models.approval import ApprovalPolicy, default_approval_policy
 from models.events import (
     InTransitLine,
     MaterialEvent,
@@ -31,6 +34,8 @@ from models.events import (
     StockMovement,
 )
 from models.planning import PlanningConfig, Promotion
+from models.purchasing import PurchaseRequest, PurchaseRequestAction
+from models.replenishment import act, replenish, take_over
 from models.rules.spec import RuleFile
 from models.state import DEFAULT_CONFIG, MaterialState
 
@@ -83,10 +88,11 @@ class Received(StrEnum):
 
 @dataclass(frozen=True)
 class StepContext:
-    """What a step reads besides the material: rules, planning settings and alert actions."""
+    """What a step reads besides the material: rules, planning, approval policy, alert actions."""
 
     rules: RuleFile
     planning: PlanningConfig = DEFAULT_CONFIG
+    approval: ApprovalPolicy = field(default_factory=default_approval_policy)
     category_promotions: Mapping[str, Sequence[PromotionEvent]] = field(default_factory=dict)
     silences: Sequence[Silence] = ()
     acknowledgements: Mapping[str, Acknowledge] = field(default_factory=dict)
@@ -114,10 +120,11 @@ class StepContext:
 
 @dataclass
 class StepResult:
-    """What a step did: the events it applied and the alert transitions to publish."""
+    """What a step did: the events it applied, and the alert and request transitions to publish."""
 
     applied: list[MaterialEvent] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    requests: list[PurchaseRequest] = field(default_factory=list)
 
 
 def too_old_reason(state: MaterialState, envelope: MaterialEvent, config: PlanningConfig) -> str:
@@ -183,18 +190,29 @@ def advance(
     result = StepResult()
     while state.pending and state.pending[0].event.event_time <= to:
         envelope = state.pending.pop(0)
-        at = envelope.event.event_time
-        _midnights(state, at, context, result)
-        state.apply_event(envelope.event, context.planning, context.promotions_for(state, at))
+        event = envelope.event
+        _midnights(state, event.event_time, context, result)
+        if isinstance(event, InTransitLine):
+            result.requests += take_over(state, event)
+        state.apply_event(event, context.planning, context.promotions_for(state, event.event_time))
         result.applied.append(envelope)
-        result.alerts += _evaluate(state, state.last_event_time or at, context)
-        _passed(state, at)
+        _evaluate(state, state.last_event_time or event.event_time, context, result)
+        _passed(state, event.event_time)
     _midnights(state, to, context, result)
     if evaluate_at_end and state.applied_through is not None:
         now = max(to, state.last_event_time or to)
         state.replan(now, context.planning, context.promotions_for(state, now))
-        result.alerts += _evaluate(state, now, context)
+        _evaluate(state, now, context, result)
     return result
+
+
+def decide_request(state: MaterialState, action: PurchaseRequestAction) -> StepResult:
+    """Apply a person's decision on one of the material's requests; it never moves its time.
+
+    Raises ``ValueError`` (one line) when the request is not open or the
+    decision does not fit its status.
+    """
+    return StepResult(requests=act(state, action))
 
 
 def _midnights(
@@ -207,13 +225,16 @@ def _midnights(
     while day <= until.date():
         midnight = datetime.combine(day, time(), tzinfo=until.tzinfo)
         state.replan(midnight, context.planning, context.promotions_for(state, midnight))
-        result.alerts += _evaluate(state, midnight, context)
+        _evaluate(state, midnight, context, result)
         _passed(state, midnight)
         day += timedelta(days=1)
 
 
-def _evaluate(state: MaterialState, now: datetime, context: StepContext) -> list[Alert]:
-    return evaluate_alerts(
+def _evaluate(
+    state: MaterialState, now: datetime, context: StepContext, result: StepResult
+) -> None:
+    """Evaluate the rules for the warehouses just brought up to date, then the supply they need."""
+    result.alerts += evaluate_alerts(
         state,
         context.rules,
         now,
@@ -221,6 +242,7 @@ def _evaluate(state: MaterialState, now: datetime, context: StepContext) -> list
         context.acknowledgements,
         state.touched_warehouses,
     )
+    result.requests += replenish(state, now, context.approval, state.touched_warehouses)
 
 
 def _passed(state: MaterialState, at: datetime) -> None:

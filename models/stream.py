@@ -6,9 +6,13 @@ from pydantic import Field, TypeAdapter
 
 from models.alerts import AlertActionNotice
 from models.events import MaterialEvent, Tick, Watermark
+from models.purchasing import RequestActionNotice
 
 MaterialStreamRecord = TypeAdapter(
-    Annotated[MaterialEvent | Tick | Watermark | AlertActionNotice, Field(discriminator="type")]
+    Annotated[
+        MaterialEvent | Tick | Watermark | AlertActionNotice | RequestActionNotice,
+        Field(discriminator="type"),
+    ]
 )
 """A record of ``stockloop.material-events``: a material's event, a tick, ingest's watermark,
-or an alert action to apply at once."""
+or an alert action or request decision to apply at once."""

@@ -17,6 +17,8 @@ from streams.catalogue import (
     INPUT_TOPICS,
     MATERIAL_EVENTS,
     PROMOTIONS,
+    PURCHASE_REQUEST_ACTIONS,
+    PURCHASE_REQUESTS,
     RULES,
     load_catalogue,
 )
@@ -89,6 +91,8 @@ dead_letter_topic = _raw_topic(DEAD_LETTER)
 alerts_topic = _raw_topic(ALERTS)
 rules_topic = _raw_topic(RULES)
 alert_actions_topic = _raw_topic(ALERT_ACTIONS)
+purchase_requests_topic = _raw_topic(PURCHASE_REQUESTS)
+purchase_request_actions_topic = _raw_topic(PURCHASE_REQUEST_ACTIONS)
 
 
 class RawTable(faust.Table):

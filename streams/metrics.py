@@ -34,6 +34,11 @@ ALERTS = Counter(
     "Alert transitions published, by rule, status and severity.",
     ["rule", "status", "severity"],
 )
+PURCHASE_REQUESTS = Counter(
+    "stockloop_purchase_requests",
+    "Purchase request transitions published, by status.",
+    ["status"],
+)
 RULE_ERRORS = Counter(
     "stockloop_rule_errors",
     "Published rule files that failed validation (the previous rules stayed in force).",

@@ -7,11 +7,18 @@ import faust
 import agents.control
 import agents.ingest
 import agents.material
+import agents.request_actions
 import streams.views
 from streams import worker_log
 from streams.app import app, settings
 
-AGENT_MODULES = (agents.control, agents.ingest, agents.material, streams.views)
+AGENT_MODULES = (
+    agents.control,
+    agents.ingest,
+    agents.material,
+    agents.request_actions,
+    streams.views,
+)
 
 
 def run(loglevel: str = "info") -> None:

@@ -1,0 +1,215 @@
+"""Purchase requests raised by the material step: one per need, approved or waiting, ordered,
+cancelled or expired, and the same whatever order the events arrive in."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.events import (
+    InTransitLine,
+    MaterialEvent,
+    MaterialMaster,
+    SalesOrderLine,
+    StockMovement,
+)
+from models.purchasing import PurchaseRequestAction, RequestStatus
+from models.rules.spec import builtin_rules
+from models.state import MaterialState
+from models.step import AppliedEventIds, StepContext, StepResult, advance, decide_request, receive
+
+T0 = datetime(2026, 4, 6, 8, tzinfo=UTC)
+CONTEXT = StepContext(rules=builtin_rules())
+
+
+def master(unit_cost: float = 12.5) -> MaterialMaster:
+    return MaterialMaster(
+        event_id=f"m-{unit_cost}",
+        event_time=T0,
+        material_id="M1",
+        name="Hex bolt M8",
+        unit_cost=unit_cost,
+        moq=40,
+        pack_size=10,
+        preferred_supplier="S1",
+    )
+
+
+def movement(event_id: str, kind: str, quantity: float, hours: float) -> StockMovement:
+    return StockMovement(
+        event_id=event_id,
+        event_time=T0 + timedelta(hours=hours),
+        material_id="M1",
+        movement_type=kind,
+        warehouse_id="W1",
+        quantity=quantity,
+    )
+
+
+def order(event_id: str, quantity: float, hours: float) -> SalesOrderLine:
+    return SalesOrderLine(
+        event_id=event_id,
+        event_time=T0 + timedelta(hours=hours),
+        material_id="M1",
+        order_id="SO-1",
+        line_id="1",
+        warehouse_id="W1",
+        quantity=quantity,
+        due_date=(T0 + timedelta(days=5)).date(),
+        status="confirmed",
+    )
+
+
+def po_line(quantity: float, hours: float, request_id: str | None) -> InTransitLine:
+    return InTransitLine(
+        event_id=f"po-{hours}",
+        event_time=T0 + timedelta(hours=hours),
+        material_id="M1",
+        line_id="PO-1/1",
+        supplier_id="S1",
+        warehouse_id="W1",
+        quantity=quantity,
+        ordered_at=T0 + timedelta(hours=hours),
+        eta=(T0 + timedelta(days=14)).date(),
+        status="ordered",
+        purchase_request_id=request_id,
+    )
+
+
+def short_by_50(unit_cost: float = 12.5) -> list:
+    """100 on hand, 150 confirmed: the position is -50 at 09:00."""
+    return [master(unit_cost), movement("r1", "receipt", 100, 0.5), order("so1", 150, 1)]
+
+
+def run(events: list, state: MaterialState | None = None, hours: float = 6) -> StepResult:
+    state = state if state is not None else MaterialState(material_id="M1")
+    applied = AppliedEventIds()
+    for event in events:
+        receive(state, MaterialEvent(event=event), applied)
+    return advance(state, T0 + timedelta(hours=hours), CONTEXT)
+
+
+def statuses(result: StepResult) -> list[tuple[str, str]]:
+    return [(r.request_id, r.status) for r in result.requests]
+
+
+def test_a_shortage_raises_one_request_up_to_order_up_to_in_whole_packs():
+    state = MaterialState(material_id="M1")
+    result = run(short_by_50(), state)
+    proposed, approved = result.requests
+    assert [proposed.status, approved.status] == [RequestStatus.PROPOSED, RequestStatus.APPROVED]
+    assert proposed.request_id == approved.request_id
+    # order-up-to 0 (no demand history yet) minus position -50 = 50: five packs, above the MOQ.
+    assert (approved.quantity, approved.amount, approved.currency) == (50, 625, "EUR")
+    assert approved.supplier_id == "S1" and approved.warehouse_id == "W1"
+    assert approved.created_at == T0 + timedelta(hours=1)
+    assert approved.alert_ids and all(a in _open_alert_ids(state) for a in approved.alert_ids)
+    assert "below auto-approval limit 5,000.00 EUR" in (approved.reason or "")
+    assert list(state.requests.open) == [approved.request_id]
+
+
+def test_updates_of_the_alert_do_not_raise_a_second_request():
+    """The order shrinks twice: the alert's numbers move, the open request still covers it."""
+    result = run([*short_by_50(), order("so1-v2", 140, 2), order("so1-v3", 120, 3)])
+    assert any(alert.status == "updated" for alert in result.alerts)
+    assert len({request_id for request_id, _ in statuses(result)}) == 1
+
+
+def test_a_second_request_comes_only_when_the_first_is_not_enough():
+    """An issue of 30 outside the order: position 100 - 30 + 50 - 150 = -30; MOQ makes it 40."""
+    result = run([*short_by_50(), movement("i1", "issue", 30, 2)])
+    ids = list(dict.fromkeys(request_id for request_id, _ in statuses(result)))
+    assert len(ids) == 2
+    second = [r for r in result.requests if r.request_id == ids[1]]
+    assert second[-1].quantity == 40 and second[-1].status == RequestStatus.APPROVED
+
+
+def test_above_the_amount_the_request_waits_for_the_approver_of_its_band():
+    result = run(short_by_50(unit_cost=200))
+    _, pending = result.requests
+    assert pending.status == RequestStatus.PENDING_APPROVAL
+    assert (pending.amount, pending.approver) == (10_000, "buyer")
+
+
+def test_a_person_approves_a_pending_request_and_an_unknown_one_is_refused():
+    state = MaterialState(material_id="M1")
+    request = run(short_by_50(unit_cost=200), state).requests[-1]
+    decision = PurchaseRequestAction(
+        action="approve",
+        request_id=request.request_id,
+        material_id="M1",
+        by="alice",
+        at=T0 + timedelta(hours=7),
+    )
+    (approved,) = decide_request(state, decision).requests
+    assert (approved.status, approved.decided_by) == (RequestStatus.APPROVED, "alice")
+    unknown = decision.model_copy(update={"request_id": "pr-0000000000000000"})
+    with pytest.raises(ValueError, match="request_id=pr-0000000000000000: no open request"):
+        decide_request(state, unknown)
+
+
+def test_a_po_line_naming_the_request_orders_it_and_is_counted_once():
+    state = MaterialState(material_id="M1")
+    request = run(short_by_50(), state).requests[-1]
+    result = run([po_line(50, 7, request.request_id)], state, hours=8)
+    assert statuses(result) == [(request.request_id, RequestStatus.ORDERED)]
+    ordered = result.requests[0]
+    assert (ordered.ordered_quantity, ordered.erp_reference) == (50, "PO-1/1")
+    assert state.requests.open == {}
+
+
+def test_a_po_line_of_the_same_supplier_takes_over_an_open_request_it_does_not_name():
+    state = MaterialState(material_id="M1")
+    request = run(short_by_50(), state).requests[-1]
+    result = run([po_line(60, 7, None)], state, hours=8)
+    assert statuses(result) == [(request.request_id, RequestStatus.ORDERED)]
+
+
+def test_an_undecided_request_is_cancelled_when_the_need_goes():
+    state = MaterialState(material_id="M1")
+    request = run(short_by_50(unit_cost=200), state).requests[-1]
+    result = run([movement("r2", "receipt", 500, 7)], state, hours=8)
+    assert statuses(result) == [(request.request_id, RequestStatus.CANCELLED)]
+    assert "need gone" in (result.requests[0].reason or "")
+
+
+def test_an_approved_request_not_ordered_in_time_expires_and_the_need_raises_a_new_one():
+    state = MaterialState(material_id="M1")
+    request = run(short_by_50(), state).requests[-1]
+    result = advance(state, T0 + timedelta(days=15), CONTEXT)
+    expired = [r for r in result.requests if r.request_id == request.request_id]
+    assert [r.status for r in expired] == [RequestStatus.EXPIRED]
+    assert expired[0].at == datetime(2026, 4, 21, tzinfo=UTC)  # first midnight after 14 days
+    assert any(r.request_id != request.request_id for r in result.requests)
+
+
+def test_midnights_alone_raise_requests_when_the_plan_grows():
+    """30 issued on a quiet day: once the day has closed (one grace day), the forecast, and
+    the reorder point with it, rise at midnight, and the 10 left on hand are short."""
+    state = MaterialState(material_id="M1")
+    run([master(), movement("r1", "receipt", 40, 0.5), movement("i1", "issue", 30, 1)], state)
+    assert advance(state, T0 + timedelta(days=1, hours=1), CONTEXT).requests == []
+    result = advance(state, T0 + timedelta(days=2, hours=1), CONTEXT)
+    assert [r.status for r in result.requests] == ["proposed", "pending_approval"]
+    assert result.requests[0].created_at == datetime(2026, 4, 8, tzinfo=UTC)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_requests_do_not_depend_on_the_order_events_arrive_in(rng: random.Random):
+    events = [
+        *short_by_50(),
+        movement("i1", "issue", 30, 2),
+        order("so1-v2", 170, 3),
+        movement("i2", "issue", 10, 4),
+    ]
+    reference = run(events).requests
+    shuffled = list(events)
+    rng.shuffle(shuffled)
+    assert run(shuffled).requests == reference
+
+
+def _open_alert_ids(state: MaterialState) -> set[str]:
+    return {alert.id for alert in state.alerts.alerts.values()}
