@@ -93,6 +93,8 @@ class RequestStatus(StrEnum):
     - **pending_approval**: too large (or too unusual) to approve automatically;
       waits for its ``approver``, who approves or rejects it.
     - **approved**: the ERP's purchase requisition; a buyer places the order.
+      When the hand-off has posted it, the ERP's reference is recorded
+      (``erp_reference``) and the status stays approved.
     - **ordered**: a PO line took over its quantity (``ordered_quantity``); the
       supply now counts as in transit, no longer as an open request. A PO placed
       in the ERP before the request was approved here also takes it over:
@@ -121,6 +123,8 @@ OPEN_STATUSES = frozenset(
 """Statuses whose quantity is still to be ordered: it counts in the inventory position."""
 
 _UNDECIDED = frozenset({RequestStatus.PROPOSED, RequestStatus.PENDING_APPROVAL})
+_HANDED_OFF = frozenset({RequestStatus.APPROVED, RequestStatus.ORDERED})
+"""Statuses of a request that is the ERP's requisition, so the ERP can have a reference for it."""
 
 
 def inventory_position(
@@ -286,7 +290,9 @@ class PurchaseRequest(BaseModel):
         0.0, description="Quantity the PO line that took the request over ordered, in `unit`."
     )
     erp_reference: Text | None = Field(
-        None, description="The ERP's reference for the order (PO line), once ordered."
+        None,
+        description="The ERP's reference: its purchase requisition once handed off, "
+        "the PO line once ordered.",
     )
 
     @model_validator(mode="after")
@@ -391,14 +397,17 @@ class PurchaseRequestAction(BaseModel):
 
     ``approve`` and ``reject`` decide a proposed or pending request;
     ``change_quantity`` sets a new ``quantity`` (required for it, refused for
-    the others) on any request not yet ordered, keeping its status.
+    the others) on any request not yet ordered, keeping its status;
+    ``record_reference`` records the ``erp_reference`` (required for it,
+    refused for the others) the ERP gave an approved or ordered request when
+    the hand-off posted it, keeping its status.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
     schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Version of this schema.")
-    action: Literal["approve", "reject", "change_quantity"] = Field(
-        description="What the person decided."
+    action: Literal["approve", "reject", "change_quantity", "record_reference"] = Field(
+        description="What the person decided, or record_reference from the ERP hand-off."
     )
     request_id: Id = Field(description="The request it applies to.")
     material_id: Id = Field(
@@ -409,6 +418,11 @@ class PurchaseRequestAction(BaseModel):
     quantity: Positive | None = Field(
         None, description="New quantity, in the request's unit; only for change_quantity."
     )
+    erp_reference: Text | None = Field(
+        None,
+        description="The ERP's reference for the request (its requisition number); "
+        "only for record_reference.",
+    )
     at: EventTime = Field(description="Event time of the decision.")
 
     @model_validator(mode="after")
@@ -418,6 +432,15 @@ class PurchaseRequestAction(BaseModel):
         if self.action != "change_quantity" and self.quantity is not None:
             raise ValueError(
                 f"quantity={self.quantity!r}: only allowed for change_quantity, not {self.action}"
+            )
+        if self.action == "record_reference" and not self.erp_reference:
+            raise ValueError(
+                f"erp_reference={self.erp_reference!r}: required (not empty) for record_reference"
+            )
+        if self.action != "record_reference" and self.erp_reference is not None:
+            raise ValueError(
+                f"erp_reference={self.erp_reference!r}: only allowed for record_reference, "
+                f"not {self.action}"
             )
         return self
 
@@ -437,7 +460,12 @@ class RequestActionNotice(BaseModel):
 
 
 def apply_action(request: PurchaseRequest, action: PurchaseRequestAction) -> PurchaseRequest:
-    """The request after a person's approve, reject or change of quantity."""
+    """The request after a person's approve, reject or change of quantity, or the ERP's reference.
+
+    Recording a reference keeps the status: the request is still to be ordered
+    (approved) or is ordered already. The reference it already has is refused,
+    so a hand-off that posted the request twice records it once.
+    """
     if action.request_id != request.request_id:
         raise RequestTransitionError(
             f"request_id={action.request_id}: action for another request than {request.request_id}"
@@ -474,6 +502,21 @@ def apply_action(request: PurchaseRequest, action: PurchaseRequestAction) -> Pur
                 f"by {action.by}{note}",
                 quantity=quantity,
                 amount=request_amount(quantity, request.unit_cost),
+            )
+        case "record_reference":
+            _require(request, "record the ERP reference of", _HANDED_OFF)
+            reference = action.erp_reference or ""
+            if reference == request.erp_reference:
+                raise RequestTransitionError(
+                    f"request_id={request.request_id}: erp_reference={reference!r} is already "
+                    "recorded"
+                )
+            return _next(
+                request,
+                request.status,
+                action.at,
+                f"handed off to the ERP: {reference}",
+                erp_reference=reference,
             )
     raise RequestTransitionError(f"action={action.action!r}: not a purchase request action")
 

@@ -377,6 +377,31 @@ def test_an_action_of_an_unknown_kind_is_refused():
         action("order")
 
 
+@pytest.mark.parametrize("reference", [None, "", "   "])
+def test_recording_a_reference_needs_one(reference):
+    with pytest.raises(ValidationError) as refused:
+        action("record_reference", erp_reference=reference)
+    [problem] = refused.value.errors()
+    assert problem["msg"].endswith(": required (not empty) for record_reference")
+
+
+@pytest.mark.parametrize("kind", ["approve", "reject"])
+def test_a_decision_refuses_an_erp_reference(kind):
+    expected = f"erp_reference='REQ-1': only allowed for record_reference, not {kind}"
+    with pytest.raises(ValidationError, match=expected):
+        action(kind, erp_reference="REQ-1")
+
+
+def test_recording_a_reference_refuses_a_quantity():
+    with pytest.raises(ValidationError, match="only allowed for change_quantity, not record_ref"):
+        action("record_reference", erp_reference="REQ-1", quantity=5.0)
+
+
+def test_a_recorded_reference_survives_the_wire_unchanged():
+    recorded = action("record_reference", erp_reference="REQ-00017")
+    assert PurchaseRequestAction.model_validate_json(encode(recorded)) == recorded
+
+
 # --- transitions -------------------------------------------------------------------------
 
 
@@ -430,6 +455,13 @@ TRANSITIONS: dict[str, tuple[Callable[[PurchaseRequest], PurchaseRequest], str, 
         lambda r: apply_action(r, action("change_quantity", AT, quantity=100.0)),
         "change the quantity of",
         set(OPEN_STATUSES),
+    ),
+    "record_reference": (
+        lambda r: apply_action(
+            r, action("record_reference", AT, erp_reference=f"REQ-{r.sequence}")
+        ),
+        "record the ERP reference of",
+        {RequestStatus.APPROVED, RequestStatus.ORDERED},
     ),
     "approve_automatically": (
         lambda r: approve_automatically(r, AT, "small"),
@@ -499,6 +531,41 @@ def test_a_change_of_quantity_recomputes_the_amount_and_keeps_the_status():
     assert (request.quantity, request.amount) == (400, 1000)
     assert request.reason == "quantity 260 -> 400 EA by alice"
     assert request.decided_by == AUTOMATIC_DECIDER
+
+
+def test_the_erp_reference_of_an_approved_request_is_recorded_and_it_stays_approved():
+    before = approved()
+    request = apply_action(before, action("record_reference", later(3), erp_reference="REQ-17"))
+    assert (request.status, request.erp_reference) == (RequestStatus.APPROVED, "REQ-17")
+    assert request.reason == "handed off to the ERP: REQ-17"
+    assert (request.sequence, request.at) == (before.sequence + 1, later(3))
+    assert (request.decided_by, request.approved_at) == (before.decided_by, before.approved_at)
+    assert open_quantity(request) == before.quantity
+
+
+def test_the_erp_reference_of_an_ordered_request_is_recorded_and_it_stays_ordered():
+    request = apply_action(ordered(), action("record_reference", later(3), erp_reference="REQ-9"))
+    assert (request.status, request.erp_reference) == (RequestStatus.ORDERED, "REQ-9")
+    assert open_quantity(request) == 0
+
+
+def test_recording_the_same_reference_again_is_refused_with_one_line():
+    request = apply_action(approved(), action("record_reference", later(3), erp_reference="REQ-17"))
+    with pytest.raises(RequestTransitionError) as refused:
+        apply_action(request, action("record_reference", later(4), erp_reference="REQ-17"))
+    expected = f"request_id={request.request_id}: erp_reference='REQ-17' is already recorded"
+    assert str(refused.value) == expected
+
+
+@given(reference=st.text(min_size=1, max_size=256).map(str.strip).filter(bool))
+def test_recording_a_reference_changes_nothing_but_the_reference_and_the_transition(
+    reference: str,
+):
+    before = approved()
+    after = apply_action(before, action("record_reference", later(3), erp_reference=reference))
+    transition = {"id", "sequence", "at", "reason", "erp_reference"}
+    assert after.erp_reference == reference
+    assert after.model_dump(exclude=transition) == before.model_dump(exclude=transition)
 
 
 def test_an_action_for_another_request_is_refused():
