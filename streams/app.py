@@ -13,6 +13,7 @@ from connectors.kafka_security import KafkaSecurity
 from streams.catalogue import (
     ALERT_ACTIONS,
     ALERTS,
+    AVAILABILITY,
     DEAD_LETTER,
     INPUT_TOPICS,
     MATERIAL_EVENTS,
@@ -93,6 +94,7 @@ rules_topic = _raw_topic(RULES)
 alert_actions_topic = _raw_topic(ALERT_ACTIONS)
 purchase_requests_topic = _raw_topic(PURCHASE_REQUESTS)
 purchase_request_actions_topic = _raw_topic(PURCHASE_REQUEST_ACTIONS)
+availability_topic = _raw_topic(AVAILABILITY)
 
 
 class RawTable(faust.Table):

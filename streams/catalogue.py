@@ -27,6 +27,7 @@ REVIEW_ACTIONS = "stockloop.review-actions"
 SHORTAGES = "stockloop.shortages"
 PRODUCTION_ORDERS = "erp.production-orders"
 BOMS = "erp.boms"
+AVAILABILITY = "stockloop.availability"
 
 INPUT_KINDS = {
     MATERIALS: "material",
