@@ -3,7 +3,8 @@
 Events are received into their material's state and applied in event-time
 order once every input has passed their time (``models.step``,
 ``models.watermark``); alert transitions go to ``stockloop.alerts``, purchase
-request transitions to ``stockloop.purchase-requests``. Ingest's
+request transitions to ``stockloop.purchase-requests``, transfers between its
+warehouses to ``stockloop.transfers``. Ingest's
 watermark reports move time on; a new day, or a live tick, brings every
 material of the partition along, so time-based rules fire without input.
 """
@@ -44,6 +45,7 @@ from streams.app import (
     materials_table,
     purchase_requests_topic,
     rules_table,
+    transfers_topic,
 )
 from streams.app import settings as app_settings
 from streams.applied_events import TableAppliedEvents, prune
@@ -59,6 +61,7 @@ from streams.metrics import (
     PURCHASE_REQUESTS,
     RULE_ERRORS,
     TICKED_MATERIALS,
+    TRANSFERS,
     WATERMARK_SECONDS,
 )
 
@@ -149,13 +152,16 @@ class LazyContext:
 
 
 async def publish(result: StepResult) -> None:
-    """Count the applied events; send alert transitions keyed by alert key, requests by id."""
+    """Count applied events; send alert transitions by alert key, transfers and requests by id."""
     for envelope in result.applied:
         topic = envelope.source.topic if envelope.source else "unknown"
         EVENTS.labels(topic, Outcome.APPLIED.value).inc()
     for alert in result.alerts:
         await alerts_topic.send(key=alert.key.encode(), value=encode(alert))
         ALERTS.labels(alert.rule_id, alert.status, alert.severity or "none").inc()
+    for transfer in result.transfers:
+        await transfers_topic.send(key=transfer.transfer_id.encode(), value=encode(transfer))
+        TRANSFERS.labels(transfer.status).inc()
     for request in result.requests:
         await purchase_requests_topic.send(key=request.request_id.encode(), value=encode(request))
         PURCHASE_REQUESTS.labels(request.status).inc()

@@ -1,12 +1,16 @@
-"""Replenishment: the purchase requests a material's plans call for, raised in its step.
+"""Replenishment: the transfers and purchase requests a material's plans call for, in its step.
 
 After every event and midnight the step asks, for each warehouse it brought
 up to date, whether supply is needed: the inventory position (on hand + in
-transit + open requests − committed) is at or below the reorder point, or an
-open ``stockout_risk`` or ``supply_demand_gap`` alert says stock runs short
-while the position is still below the order-up-to level. If so, one request
-brings the position up to order-up-to; it is approved on the spot or waits
-for an approver, as the approval policy says (``models.approval``).
+transit + incoming transfers + open requests − committed − outgoing
+transfers) is at or below the reorder point, or an open ``stockout_risk`` or
+``supply_demand_gap`` alert says stock runs short while the position is
+still below the order-up-to level. If so, the position is brought up to
+order-up-to: first by transfers from warehouses of the same material that
+hold a surplus (``models.transfers``: moving stock costs less than buying
+it), then by one purchase request for what they cannot give, approved on
+the spot or waiting for an approver, as the approval policy says
+(``models.approval``).
 
 Because open requests count in the position, an alert that updates ten times
 yields one request, and a second one comes only when the first is not
@@ -20,14 +24,15 @@ raises the same requests with the same ids.
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from models.alerts import _OMIT_FALSY
 from models.approval import ApprovalPolicy, decide
-from models.events import InTransitLine
+from models.events import InTransitLine, MovementType, StockMovement
 from models.planning import PolicySnapshot
 from models.purchasing import (
     PurchaseRequest,
@@ -45,6 +50,18 @@ from models.purchasing import (
     propose,
     suggested_quantity,
 )
+from models.transfers import (
+    Transfer,
+    TransferLanes,
+    TransferStatus,
+    choose_transfers,
+    propose_transfer,
+    supply_of,
+)
+from models.transfers import approve as approve_transfer
+from models.transfers import cancel as cancel_transfer
+from models.transfers import receive as receive_transfer
+from models.transfers import ship as ship_transfer
 
 if TYPE_CHECKING:
     from models.state import MaterialState
@@ -78,29 +95,77 @@ class RequestBook(BaseModel):
         return request
 
 
+_UNSHIPPED = frozenset({TransferStatus.PROPOSED, TransferStatus.APPROVED})
+_TRANSFERS_OPEN = _UNSHIPPED | {TransferStatus.SHIPPED}
+AUTOMATIC = "stockloop"
+"""Who decides what the policy decides on its own."""
+
+
+class TransferBook(BaseModel):
+    """A material's transfers between warehouses not yet received, cancelled or rejected."""
+
+    open: dict[str, Transfer] = Field(default_factory=dict, **_OMIT_FALSY)
+    raised: int = Field(0, **_OMIT_FALSY)
+
+    def incoming(self, warehouse_id: str) -> float:
+        """Quantity on its way to a warehouse, or promised to it, and not received yet."""
+        return sum(
+            t.shipped_quantity if t.shipped_quantity is not None else t.quantity
+            for t in self.open.values()
+            if t.to_warehouse == warehouse_id
+        )
+
+    def outgoing(self, warehouse_id: str) -> float:
+        """Quantity a warehouse has promised to others and still holds (not shipped yet)."""
+        return sum(
+            t.quantity
+            for t in self.open.values()
+            if t.from_warehouse == warehouse_id and t.status in _UNSHIPPED
+        )
+
+    def record(self, transfer: Transfer) -> Transfer:
+        """Keep a transfer's latest transition (drop it once closed); return it for publishing."""
+        if transfer.status in _TRANSFERS_OPEN:
+            self.open[transfer.transfer_id] = transfer
+        else:
+            self.open.pop(transfer.transfer_id, None)
+        return transfer
+
+
+@dataclass
+class Replenishment:
+    """What replenishing did: transfer and purchase request transitions, in order."""
+
+    transfers: list[Transfer] = field(default_factory=list)
+    requests: list[PurchaseRequest] = field(default_factory=list)
+
+
 def replenish(
     state: "MaterialState",
     now: datetime,
     policy: ApprovalPolicy,
+    lanes: TransferLanes,
     warehouses: Iterable[str],
-) -> list[PurchaseRequest]:
-    """Raise, cancel or expire requests for ``warehouses`` at event time ``now``.
-
-    Returns the transitions to publish, in order.
-    """
-    book = state.requests
-    transitions = [
-        book.record(expired)
-        for request in list(book.open.values())
-        if (expired := expire_if_due(request, now, policy.expiry_days)) is not None
-    ]
+) -> Replenishment:
+    """Expire what waited too long, then cover each short warehouse of ``warehouses`` at ``now``."""
+    out = Replenishment()
+    book, moves = state.requests, state.transfers
+    for request in list(book.open.values()):
+        if (expired := expire_if_due(request, now, policy.expiry_days)) is not None:
+            out.requests.append(book.record(expired))
+    for transfer in list(moves.open.values()):
+        if transfer.status in _UNSHIPPED and now - transfer.created_at > _days(policy.expiry_days):
+            reason = f"not shipped within {policy.expiry_days} d"
+            out.transfers.append(
+                moves.record(cancel_transfer(transfer, by=AUTOMATIC, at=now, reason=reason))
+            )
     for warehouse_id in sorted(warehouses):
         stock = state.warehouses.get(warehouse_id)
         plan = stock.policy if stock is not None else None
         if stock is None or plan is None:
             continue
         requested = book.requested(warehouse_id)
-        position = inventory_position(stock.on_hand, stock.in_transit, requested, stock.committed)
+        position = _position(state, warehouse_id) + requested
         alert_ids = sorted(
             alert.id
             for alert in state.alerts.alerts.values()
@@ -108,11 +173,14 @@ def replenish(
         )
         short = position <= plan.reorder_point or (alert_ids and position < plan.order_up_to)
         if not short:
-            transitions += _cancel_unneeded(book, warehouse_id, position - requested, plan, now)
+            out.requests += _cancel_unneeded(book, warehouse_id, position - requested, plan, now)
             continue
+        position += _transfer_in(state, warehouse_id, plan, position, alert_ids, lanes, now, out)
         master = state.master
         moq = master.moq if master else 0.0
         pack_size = master.pack_size if master else 1.0
+        if position > plan.reorder_point and not alert_ids:
+            continue
         if suggested_quantity(plan.order_up_to, position, moq, pack_size) <= 0:
             continue
         raised = book.raised.get(warehouse_id, 0)
@@ -135,9 +203,90 @@ def replenish(
             raised=raised,
             currency=policy.currency,
         )
-        transitions.append(book.record(request))
-        transitions.append(book.record(_decide(state, request, policy, now)))
-    return transitions
+        out.requests.append(book.record(request))
+        out.requests.append(book.record(_decide(state, request, policy, now)))
+    return out
+
+
+def _position(state: "MaterialState", warehouse_id: str) -> float:
+    """A warehouse's inventory position before purchase requests, transfers counted."""
+    stock = state.warehouses[warehouse_id]
+    moves = state.transfers
+    return inventory_position(
+        on_hand=stock.on_hand,
+        in_transit=stock.in_transit + moves.incoming(warehouse_id),
+        open_requested=0.0,
+        committed=stock.committed + moves.outgoing(warehouse_id),
+    )
+
+
+def _transfer_in(
+    state: "MaterialState",
+    warehouse_id: str,
+    plan: PolicySnapshot,
+    position: float,
+    alert_ids: list[str],
+    lanes: TransferLanes,
+    now: datetime,
+    out: Replenishment,
+) -> float:
+    """Propose (and approve) transfers from warehouses with a surplus; the quantity they bring."""
+    needed = plan.order_up_to - position
+    if needed <= 0:
+        return 0.0
+    sources = []
+    for source_id, stock in sorted(state.warehouses.items()):
+        supply = supply_of(source_id, stock) if source_id != warehouse_id else None
+        if supply is not None:
+            promised = state.transfers.outgoing(source_id)
+            sources.append(supply.model_copy(update={"available": supply.available - promised}))
+    stockout = plan.projected_stockout_date
+    needed_by_days = (stockout - now.date()).days if stockout is not None else None
+    chosen = choose_transfers(warehouse_id, needed, sources, lanes, needed_by_days)
+    moves = state.transfers
+    unit = state.master.unit if state.master else "EA"
+    for suggestion in chosen.transfers:
+        proposed = propose_transfer(
+            state.material_id,
+            suggestion,
+            now=now,
+            raised=moves.raised,
+            unit=unit,
+            needed_by=stockout,
+            alert_ids=alert_ids,
+        )
+        moves.raised += 1
+        out.transfers.append(moves.record(proposed))
+        approved = approve_transfer(
+            proposed, by=AUTOMATIC, at=now, reason="moving own stock needs no purchase approval"
+        )
+        out.transfers.append(moves.record(approved))
+    return sum(suggestion.quantity for suggestion in chosen.transfers)
+
+
+def move_stock(state: "MaterialState", movement: StockMovement) -> list[Transfer]:
+    """A transfer movement ships or receives the oldest open transfer it fits.
+
+    Called before the movement is applied. A transfer_out at the source
+    ships the oldest transfer not shipped yet; a transfer_in at the
+    destination receives the oldest shipped one. Movements that match no
+    transfer are the ERP's own moves, applied as stock and nothing more.
+    """
+    moves = state.transfers
+    oldest = sorted(moves.open.values(), key=lambda t: (t.created_at, t.transfer_id))
+    at = movement.event_time
+    if movement.movement_type == MovementType.TRANSFER_OUT:
+        for transfer in oldest:
+            if transfer.from_warehouse == movement.warehouse_id and transfer.status in _UNSHIPPED:
+                return [moves.record(ship_transfer(transfer, quantity=movement.quantity, at=at))]
+    if movement.movement_type == MovementType.TRANSFER_IN:
+        for transfer in oldest:
+            if (
+                transfer.to_warehouse == movement.warehouse_id
+                and transfer.status == TransferStatus.SHIPPED
+            ):
+                return [moves.record(receive_transfer(transfer, quantity=movement.quantity, at=at))]
+    return []
 
 
 def take_over(state: "MaterialState", line: InTransitLine) -> list[PurchaseRequest]:
@@ -202,6 +351,10 @@ def _decide(
     if decision.auto_approved:
         return approve_automatically(request, now, decision.reason)
     return await_approval(request, decision.approver or "buyer", now, decision.reason)
+
+
+def _days(days: float) -> timedelta:
+    return timedelta(days=days)
 
 
 def _usual_quantity(state: "MaterialState", warehouse_id: str) -> float | None:

@@ -31,7 +31,7 @@ from models.events import (
 )
 from models.lead_time import LeadTimeStats
 from models.planning import DemandSource, PlanningConfig, PolicySnapshot, Promotion, plan
-from models.replenishment import RequestBook
+from models.replenishment import RequestBook, TransferBook
 
 DEFAULT_CONFIG = PlanningConfig()
 
@@ -235,6 +235,9 @@ class MaterialState(BaseModel):
     )
     requests: RequestBook = Field(
         default_factory=RequestBook, description="Open purchase requests of this material."
+    )
+    transfers: TransferBook = Field(
+        default_factory=TransferBook, description="Open transfers between its warehouses."
     )
 
     @computed_field

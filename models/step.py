@@ -35,9 +35,10 @@ from models.events import (
 )
 from models.planning import PlanningConfig, Promotion
 from models.purchasing import PurchaseRequest, PurchaseRequestAction
-from models.replenishment import act, replenish, take_over
+from models.replenishment import act, move_stock, replenish, take_over
 from models.rules.spec import RuleFile
 from models.state import DEFAULT_CONFIG, MaterialState
+from models.transfers import Transfer, TransferLanes
 
 _APPLY_FIRST = {"material": 0, "promotion": 1, "in_transit": 2, "order_line": 3, "movement": 4}
 """Events with the same time apply in this order: master data before what it plans, supply
@@ -93,6 +94,7 @@ class StepContext:
     rules: RuleFile
     planning: PlanningConfig = DEFAULT_CONFIG
     approval: ApprovalPolicy = field(default_factory=default_approval_policy)
+    lanes: TransferLanes = field(default_factory=TransferLanes)
     category_promotions: Mapping[str, Sequence[PromotionEvent]] = field(default_factory=dict)
     silences: Sequence[Silence] = ()
     acknowledgements: Mapping[str, Acknowledge] = field(default_factory=dict)
@@ -120,10 +122,11 @@ class StepContext:
 
 @dataclass
 class StepResult:
-    """What a step did: the events it applied, and the alert and request transitions to publish."""
+    """What a step did: the events it applied, and the transitions to publish."""
 
     applied: list[MaterialEvent] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    transfers: list[Transfer] = field(default_factory=list)
     requests: list[PurchaseRequest] = field(default_factory=list)
 
 
@@ -194,6 +197,8 @@ def advance(
         _midnights(state, event.event_time, context, result)
         if isinstance(event, InTransitLine):
             result.requests += take_over(state, event)
+        if isinstance(event, StockMovement):
+            result.transfers += move_stock(state, event)
         state.apply_event(event, context.planning, context.promotions_for(state, event.event_time))
         result.applied.append(envelope)
         _evaluate(state, state.last_event_time or event.event_time, context, result)
@@ -242,7 +247,9 @@ def _evaluate(
         context.acknowledgements,
         state.touched_warehouses,
     )
-    result.requests += replenish(state, now, context.approval, state.touched_warehouses)
+    replenished = replenish(state, now, context.approval, context.lanes, state.touched_warehouses)
+    result.transfers += replenished.transfers
+    result.requests += replenished.requests
 
 
 def _passed(state: MaterialState, at: datetime) -> None:

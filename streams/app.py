@@ -21,6 +21,7 @@ from streams.catalogue import (
     PURCHASE_REQUEST_ACTIONS,
     PURCHASE_REQUESTS,
     RULES,
+    TRANSFERS,
     load_catalogue,
 )
 from streams.settings import get_settings
@@ -94,6 +95,7 @@ rules_topic = _raw_topic(RULES)
 alert_actions_topic = _raw_topic(ALERT_ACTIONS)
 purchase_requests_topic = _raw_topic(PURCHASE_REQUESTS)
 purchase_request_actions_topic = _raw_topic(PURCHASE_REQUEST_ACTIONS)
+transfers_topic = _raw_topic(TRANSFERS)
 availability_topic = _raw_topic(AVAILABILITY)
 
 

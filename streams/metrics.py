@@ -34,6 +34,11 @@ ALERTS = Counter(
     "Alert transitions published, by rule, status and severity.",
     ["rule", "status", "severity"],
 )
+TRANSFERS = Counter(
+    "stockloop_transfers",
+    "Transfer transitions between warehouses published, by status.",
+    ["status"],
+)
 PURCHASE_REQUESTS = Counter(
     "stockloop_purchase_requests",
     "Purchase request transitions published, by status.",

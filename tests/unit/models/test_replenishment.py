@@ -213,3 +213,50 @@ def test_requests_do_not_depend_on_the_order_events_arrive_in(rng: random.Random
 
 def _open_alert_ids(state: MaterialState) -> set[str]:
     return {alert.id for alert in state.alerts.alerts.values()}
+
+
+def receipt_at(warehouse_id: str, quantity: float, hours: float) -> StockMovement:
+    return movement(f"r-{warehouse_id}-{hours}", "receipt", quantity, hours).model_copy(
+        update={"warehouse_id": warehouse_id}
+    )
+
+
+def transfer_movement(kind: str, warehouse_id: str, quantity: float, hours: float):
+    return movement(f"{kind}-{hours}", kind, quantity, hours).model_copy(
+        update={"warehouse_id": warehouse_id}
+    )
+
+
+def test_a_surplus_in_another_warehouse_is_moved_before_anything_is_bought():
+    state = MaterialState(material_id="M1")
+    result = run([*short_by_50(), receipt_at("W2", 500, 0.75)], state)
+    proposed, approved = result.transfers
+    assert [proposed.status, approved.status] == ["proposed", "approved"]
+    assert (approved.from_warehouse, approved.to_warehouse, approved.quantity) == ("W2", "W1", 50)
+    assert result.requests == []
+
+
+def test_a_transfer_is_shipped_and_received_by_the_erps_transfer_movements():
+    state = MaterialState(material_id="M1")
+    transfer = run([*short_by_50(), receipt_at("W2", 500, 0.75)], state).transfers[-1]
+    result = run(
+        [
+            transfer_movement("transfer_out", "W2", 50, 7),
+            transfer_movement("transfer_in", "W1", 50, 9),
+        ],
+        state,
+        hours=10,
+    )
+    assert [(t.transfer_id, t.status) for t in result.transfers] == [
+        (transfer.transfer_id, "shipped"),
+        (transfer.transfer_id, "received"),
+    ]
+    assert state.transfers.open == {} and result.requests == []
+
+
+def test_what_the_surplus_cannot_give_is_requested_from_the_supplier():
+    """W2 holds 20 with no need of its own: 20 move, the other 30 (raised to the MOQ) are bought."""
+    state = MaterialState(material_id="M1")
+    result = run([*short_by_50(), receipt_at("W2", 20, 0.75)], state)
+    assert [t.quantity for t in result.transfers] == [20, 20]
+    assert [r.quantity for r in result.requests] == [40, 40]
