@@ -20,6 +20,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from agents.dead_letters import dead_letter
 from models.alerting import apply_action
 from models.alerts import ALERT_ACTIONS, Acknowledge, AlertActionNotice, Silence
+from models.availability import availability_of
 from models.events import MaterialEvent, PromotionEvent, SourcePosition, Tick, Watermark, encode
 from models.purchasing import RequestActionNotice
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
@@ -39,6 +40,7 @@ from streams.app import (
     alert_actions_table,
     alerts_topic,
     app,
+    availability_topic,
     catalogue,
     category_promotions_table,
     material_events_topic,
@@ -151,11 +153,19 @@ class LazyContext:
         return self._context
 
 
-async def publish(result: StepResult) -> None:
-    """Count applied events; send alert transitions by alert key, transfers and requests by id."""
+async def publish(result: StepResult, state: MaterialState | None = None) -> None:
+    """Count applied events; send alert transitions by alert key, transfers and requests by id.
+
+    A ``state`` that applied events also publishes its availability, which
+    other materials' shortage analyses read (``models.availability``).
+    """
     for envelope in result.applied:
         topic = envelope.source.topic if envelope.source else "unknown"
         EVENTS.labels(topic, Outcome.APPLIED.value).inc()
+    if state is not None and result.applied:
+        await availability_topic.send(
+            key=state.material_id.encode(), value=encode(availability_of(state))
+        )
     for alert in result.alerts:
         await alerts_topic.send(key=alert.key.encode(), value=encode(alert))
         ALERTS.labels(alert.rule_id, alert.status, alert.severity or "none").inc()
@@ -215,7 +225,7 @@ async def advance_materials(
         TICKED_MATERIALS.labels("changed" if changed else "unchanged").inc()
         if state.pending:
             waiting.add(material_id)
-        await publish(result)
+        await publish(result, state)
     return waiting
 
 
@@ -286,7 +296,7 @@ async def on_event(
     if state.pending:
         progress.waiting.add(state.material_id)
     states.store(state)
-    await publish(result)
+    await publish(result, state)
     if message.timestamp and any(e is item for e in result.applied):
         END_TO_END_SECONDS.observe(max(time_module.time() - message.timestamp, 0.0))
 
