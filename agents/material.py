@@ -4,7 +4,8 @@ Events are received into their material's state and applied in event-time
 order once every input has passed their time (``models.step``,
 ``models.watermark``); alert transitions go to ``stockloop.alerts``, purchase
 request transitions to ``stockloop.purchase-requests``, transfers between its
-warehouses to ``stockloop.transfers``. Ingest's
+warehouses to ``stockloop.transfers``, dead-stock reviews to
+``stockloop.reviews``. Ingest's
 watermark reports move time on; a new day, or a live tick, brings every
 material of the partition along, so time-based rules fire without input.
 """
@@ -23,6 +24,7 @@ from models.alerts import ALERT_ACTIONS, Acknowledge, AlertActionNotice, Silence
 from models.availability import availability_of
 from models.events import MaterialEvent, PromotionEvent, SourcePosition, Tick, Watermark, encode
 from models.purchasing import RequestActionNotice
+from models.reviews import ReviewActionNotice
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
 from models.state import MaterialState, Outcome
 from models.step import (
@@ -31,6 +33,7 @@ from models.step import (
     StepResult,
     advance,
     decide_request,
+    decide_review,
     receive,
     too_old_reason,
 )
@@ -46,6 +49,7 @@ from streams.app import (
     material_events_topic,
     materials_table,
     purchase_requests_topic,
+    reviews_topic,
     rules_table,
     transfers_topic,
 )
@@ -61,6 +65,7 @@ from streams.metrics import (
     PENDING_MATERIALS,
     PROCESSING_SECONDS,
     PURCHASE_REQUESTS,
+    REVIEWS,
     RULE_ERRORS,
     TICKED_MATERIALS,
     TRANSFERS,
@@ -154,7 +159,7 @@ class LazyContext:
 
 
 async def publish(result: StepResult, state: MaterialState | None = None) -> None:
-    """Count applied events; send alert transitions by alert key, transfers and requests by id.
+    """Count applied events; send alert transitions by alert key, the rest by their own ids.
 
     A ``state`` that applied events also publishes its availability, which
     other materials' shortage analyses read (``models.availability``).
@@ -175,6 +180,9 @@ async def publish(result: StepResult, state: MaterialState | None = None) -> Non
     for request in result.requests:
         await purchase_requests_topic.send(key=request.request_id.encode(), value=encode(request))
         PURCHASE_REQUESTS.labels(request.status).inc()
+    for review in result.reviews:
+        await reviews_topic.send(key=review.review_id.encode(), value=encode(review))
+        REVIEWS.labels(review.status).inc()
 
 
 def _partition_of(material_id: str) -> int:
@@ -323,14 +331,19 @@ async def on_action(notice: AlertActionNotice, partition: int, context: StepCont
         await publish(StepResult(alerts=alerts))
 
 
-async def on_request_action(notice: RequestActionNotice, message: faust.types.Message) -> None:
-    """Apply a person's decision to its request at once, or dead-letter it with the reason."""
+async def on_decision(
+    notice: RequestActionNotice | ReviewActionNotice, message: faust.types.Message
+) -> None:
+    """Apply a decision on a request or review at once, or dead-letter it with the reason."""
     action = notice.action
     state = states.get(action.material_id)
     try:
         if state is None:
             raise ValueError(f"material_id={action.material_id}: no such material here")
-        result = decide_request(state, action)
+        if isinstance(notice, RequestActionNotice):
+            result = decide_request(state, notice.action)
+        else:
+            result = decide_review(state, notice.action)
     except ValueError as error:
         if state is not None:
             states.forget(state.material_id)
@@ -375,8 +388,8 @@ async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
                     await on_time(message.partition, progress, now, context.get(), live=True)
             case AlertActionNotice():
                 await on_action(item, message.partition, context.get())
-            case RequestActionNotice():
-                await on_request_action(item, message)
+            case RequestActionNotice() | ReviewActionNotice():
+                await on_decision(item, message)
             case MaterialEvent():
                 source = item.source or SourcePosition(
                     topic=message.topic, partition=message.partition, offset=message.offset

@@ -394,6 +394,9 @@ class ReviewAction(BaseModel):
 
     action: Literal["opinion", "decide"]
     review_id: Id
+    material_id: Id = Field(
+        description="The review's material: the action is routed to the worker that owns it."
+    )
     role: Role | None = Field(None, description="The role giving its opinion (opinion only).")
     by: Id
     text: Text = Field("", description="The opinion, or a comment on the decision.")
@@ -416,6 +419,20 @@ class ReviewAction(BaseModel):
             if self.role is not None:
                 raise ValueError("role is for opinions; a decision is taken by its owner")
         return self
+
+
+class ReviewActionNotice(BaseModel):
+    """An opinion or decision, forwarded onto ``stockloop.material-events`` keyed by its material.
+
+    ``stockloop.review-actions`` is keyed by review id, as people know
+    reviews; the material's worker holds the review, so the action travels
+    to it in order with the material's events.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["review_action"] = "review_action"
+    action: ReviewAction
 
 
 def _next(review: Review, at: datetime, **changes: object) -> Review:

@@ -32,6 +32,7 @@ from models.events import (
 from models.lead_time import LeadTimeStats
 from models.planning import DemandSource, PlanningConfig, PolicySnapshot, Promotion, plan
 from models.replenishment import RequestBook, TransferBook
+from models.reviewing import ReviewBook
 
 DEFAULT_CONFIG = PlanningConfig()
 
@@ -238,6 +239,9 @@ class MaterialState(BaseModel):
     )
     transfers: TransferBook = Field(
         default_factory=TransferBook, description="Open transfers between its warehouses."
+    )
+    reviews: ReviewBook = Field(
+        default_factory=ReviewBook, description="Dead-stock reviews waiting for a decision."
     )
 
     @computed_field

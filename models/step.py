@@ -36,6 +36,8 @@ from models.events import (
 from models.planning import PlanningConfig, Promotion
 from models.purchasing import PurchaseRequest, PurchaseRequestAction
 from models.replenishment import act, move_stock, replenish, take_over
+from models.reviewing import act_on_review, review
+from models.reviews import Review, ReviewAction, ReviewPolicy, default_review_policy
 from models.rules.spec import RuleFile
 from models.state import DEFAULT_CONFIG, MaterialState
 from models.transfers import Transfer, TransferLanes
@@ -95,6 +97,7 @@ class StepContext:
     planning: PlanningConfig = DEFAULT_CONFIG
     approval: ApprovalPolicy = field(default_factory=default_approval_policy)
     lanes: TransferLanes = field(default_factory=TransferLanes)
+    reviews: ReviewPolicy = field(default_factory=default_review_policy)
     category_promotions: Mapping[str, Sequence[PromotionEvent]] = field(default_factory=dict)
     silences: Sequence[Silence] = ()
     acknowledgements: Mapping[str, Acknowledge] = field(default_factory=dict)
@@ -128,6 +131,7 @@ class StepResult:
     alerts: list[Alert] = field(default_factory=list)
     transfers: list[Transfer] = field(default_factory=list)
     requests: list[PurchaseRequest] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
 
 
 def too_old_reason(state: MaterialState, envelope: MaterialEvent, config: PlanningConfig) -> str:
@@ -211,6 +215,15 @@ def advance(
     return result
 
 
+def decide_review(state: MaterialState, action: ReviewAction) -> StepResult:
+    """Apply an opinion or the decision on one of the material's reviews; never moves its time.
+
+    Raises ``ValueError`` (one line) when the review is not open or the
+    action does not fit it.
+    """
+    return StepResult(reviews=act_on_review(state, action))
+
+
 def decide_request(state: MaterialState, action: PurchaseRequestAction) -> StepResult:
     """Apply a person's decision on one of the material's requests; it never moves its time.
 
@@ -238,8 +251,9 @@ def _midnights(
 def _evaluate(
     state: MaterialState, now: datetime, context: StepContext, result: StepResult
 ) -> None:
-    """Evaluate the rules for the warehouses just brought up to date, then the supply they need."""
-    result.alerts += evaluate_alerts(
+    """Evaluate the rules for the warehouses just brought up to date, then what they call for:
+    reviews of dead stock, transfers and purchases of missing stock."""
+    alerts = evaluate_alerts(
         state,
         context.rules,
         now,
@@ -247,6 +261,8 @@ def _evaluate(
         context.acknowledgements,
         state.touched_warehouses,
     )
+    result.alerts += alerts
+    result.reviews += review(state, alerts, now, context.reviews)
     replenished = replenish(state, now, context.approval, context.lanes, state.touched_warehouses)
     result.transfers += replenished.transfers
     result.requests += replenished.requests

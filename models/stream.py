@@ -7,12 +7,18 @@ from pydantic import Field, TypeAdapter
 from models.alerts import AlertActionNotice
 from models.events import MaterialEvent, Tick, Watermark
 from models.purchasing import RequestActionNotice
+from models.reviews import ReviewActionNotice
 
 MaterialStreamRecord = TypeAdapter(
     Annotated[
-        MaterialEvent | Tick | Watermark | AlertActionNotice | RequestActionNotice,
+        MaterialEvent
+        | Tick
+        | Watermark
+        | AlertActionNotice
+        | RequestActionNotice
+        | ReviewActionNotice,
         Field(discriminator="type"),
     ]
 )
 """A record of ``stockloop.material-events``: a material's event, a tick, ingest's watermark,
-or an alert action or request decision to apply at once."""
+or an alert action, request decision or review action to apply at once."""

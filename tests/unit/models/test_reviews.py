@@ -52,13 +52,24 @@ def opened(owner: str | None = "ann") -> Review:
 
 def opinion(role: str, at: datetime, text: str = "no market", by: str = "bo") -> ReviewAction:
     return ReviewAction(
-        action="opinion", review_id=opened().review_id, role=role, by=by, text=text, at=at
+        action="opinion",
+        review_id=opened().review_id,
+        material_id="M1",
+        role=role,
+        by=by,
+        text=text,
+        at=at,
     )
 
 
 def decide(decision: str, at: datetime, by: str = "ann") -> ReviewAction:
     return ReviewAction(
-        action="decide", review_id=opened().review_id, by=by, decision=decision, at=at
+        action="decide",
+        review_id=opened().review_id,
+        material_id="M1",
+        by=by,
+        decision=decision,
+        at=at,
     )
 
 
@@ -221,7 +232,9 @@ def test_an_action_the_review_cannot_take_is_refused_in_one_line(actions, messag
 
 
 def test_an_action_for_another_review_is_refused():
-    action = ReviewAction(action="decide", review_id="other", by="ann", decision="keep", at=days(1))
+    action = ReviewAction(
+        action="decide", review_id="other", material_id="M1", by="ann", decision="keep", at=days(1)
+    )
     with pytest.raises(ReviewTransitionError, match="action for review other applied to review"):
         apply_review_action(opened(), action)
 
@@ -243,7 +256,7 @@ def test_an_action_for_another_review_is_refused():
     ],
 )
 def test_a_malformed_action_is_refused_with_a_one_line_reason(fields, message):
-    data = {"review_id": "r1", "by": "ann", "at": T0.isoformat(), **fields}
+    data = {"review_id": "r1", "material_id": "M1", "by": "ann", "at": T0.isoformat(), **fields}
     with pytest.raises(ValidationError) as refused:
         ReviewAction.model_validate(data)
     reason = describe_validation_error(refused.value)
