@@ -95,6 +95,23 @@ class Settings(BaseSettings):
         "material partitions (and at once when an input partition has been read to its end).",
     )
 
+    erp_handoff_url: str | None = Field(
+        None,
+        description="ERP hand-off: the endpoint `stockloop requests handoff` posts approved "
+        "purchase requests to (docs/erp-handoff.md); its --url overrides it.",
+    )
+    erp_handoff_token: SecretStr | None = Field(
+        None,
+        description="ERP hand-off: bearer token sent to the ERP; never logged or shown "
+        "(--token-env names another variable that holds it).",
+    )
+    erp_handoff_reference_field: str = Field(
+        "reference",
+        min_length=1,
+        description="ERP hand-off: the field of the ERP's JSON answer that holds its reference; "
+        "a dotted name reaches into an object (data.requisition_no).",
+    )
+
     security_protocol: SecurityProtocol = Field(
         "PLAINTEXT",
         description="How clients reach the broker: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT "

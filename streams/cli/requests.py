@@ -36,6 +36,7 @@ from models.purchasing import (
     apply_action,
 )
 from streams.catalogue import PURCHASE_REQUEST_ACTIONS, PURCHASE_REQUESTS
+from streams.cli.handoff import handoff
 from streams.cli.kafka import check_topics, fail, publish, read
 from streams.settings import Settings
 
@@ -452,3 +453,6 @@ def export(
     except OSError as error:
         raise fail(f"cannot write {output}: {error.strerror or error}") from None
     console.print(f"wrote {written} purchase requests to {output}", highlight=False, soft_wrap=True)
+
+
+app.command()(handoff)
