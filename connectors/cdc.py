@@ -17,7 +17,12 @@ topics, so a record value comes in one of three shapes, told apart by its keys:
   defaults to the kind of the topic it was read from.
 
 Plain and CDC events both end in ``parse_input_event``, so they meet one
-schema. A record that cannot become an event raises ``InvalidRecord``, whose
+schema. The records of the shortage analysis (production orders, BOM lines)
+take the same three shapes and end in ``parse_production_record``
+(``decode_production_record``): a deleted production order row is a cancelled
+order, a deleted BOM line row a deleted line.
+
+A record that cannot become an event raises ``InvalidRecord``, whose
 message is the one-line dead-letter reason; nothing else escapes, so a bad
 record never crashes a worker (``tests/unit/connectors/test_poison_records.py``
 feeds arbitrary and mutated records to prove it). A tombstone (null value) is
@@ -42,10 +47,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import orjson
-from pydantic import AwareDatetime, ValidationError
+from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError
 
 from connectors.mapping import EVENT_MODELS, CdcMapping, ColumnMapping, Encoding, TableMapping
 from models.events import (
@@ -57,7 +62,9 @@ from models.events import (
     parse_input_event,
     show,
 )
+from models.production import BomLine, ProductionOrder, ProductionOrderStatus
 
+Record = TypeVar("Record")
 MAX_REASON_CHARS = 1_000
 
 
@@ -112,7 +119,7 @@ class EventTimeWindow:
         except ValueError:
             return self.now.replace(year=year, day=28)
 
-    def check(self, event: InputEvent) -> None:
+    def check(self, event: InputEvent | ProductionOrder | BomLine) -> None:
         """Refuse an event whose event time lies outside the window, naming both."""
         if not self.earliest <= event.event_time <= self.latest:
             raise InvalidRecord(
@@ -135,15 +142,46 @@ def decode_record(
     leaves out its ``kind``; with a ``window``, an event time outside it is
     refused. Raises ``InvalidRecord`` for anything unusable.
     """
-    event = _decode(value, default_kind, mapping, max_bytes)
+    event = _decode(value, default_kind, mapping, max_bytes, parse_input_event)
     if event is not None and window is not None:
         window.check(event)
     return event
 
 
+ProductionRecord = Annotated[ProductionOrder | BomLine, Field(discriminator="kind")]
+_production_record: TypeAdapter[ProductionOrder | BomLine] = TypeAdapter(ProductionRecord)
+
+
+def parse_production_record(fields: dict[str, Any]) -> ProductionOrder | BomLine:
+    """Validate a plain dict (with ``kind``) as a production order or a BOM line."""
+    return _production_record.validate_python(fields)
+
+
+def decode_production_record(
+    value: bytes | None,
+    default_kind: str,
+    mapping: CdcMapping,
+    max_bytes: int,
+    window: EventTimeWindow | None = None,
+) -> ProductionOrder | BomLine | None:
+    """The production order or BOM line in one record value, or None for a tombstone.
+
+    As ``decode_record``, for ``erp.production-orders`` and ``erp.boms``: a
+    record of any other kind (a sales order line on ``erp.boms``) is refused.
+    """
+    record = _decode(value, default_kind, mapping, max_bytes, parse_production_record)
+    if record is not None and window is not None:
+        window.check(record)
+    return record
+
+
 def _decode(
-    value: bytes | None, default_kind: str, mapping: CdcMapping, max_bytes: int
-) -> InputEvent | None:
+    value: bytes | None,
+    default_kind: str,
+    mapping: CdcMapping,
+    max_bytes: int,
+    parse: Callable[[dict[str, Any]], Record],
+) -> Record | None:
     if value is None:
         return None
     if len(value) > max_bytes:
@@ -160,9 +198,9 @@ def _decode(
     if not isinstance(document, dict):
         raise InvalidRecord(f"value: expected a JSON object, got {_json_type(document)}")
     if "op" in document and "source" in document and ("before" in document or "after" in document):
-        return _decode_change(document, schema, mapping)
+        return _decode_change(document, schema, mapping, parse)
     try:
-        return parse_input_event({"kind": default_kind, **document})
+        return parse({"kind": default_kind, **document})
     except ValidationError as error:
         raise InvalidRecord(describe_validation_error(error)) from error
 
@@ -187,13 +225,20 @@ _DELETED: dict[str, dict[str, Any]] = {
     "material": {"active": False},
     "order_line": {"status": OrderStatus.CANCELLED},
     "in_transit": {"status": InTransitStatus.CANCELLED},
+    "production_order": {"status": ProductionOrderStatus.CANCELLED},
+    "bom_line": {"deleted": True},
 }
 
 # Source fields that place a change in the database log, per connector.
 _LOG_POSITION = ("lsn", "change_lsn", "scn", "file", "pos", "row")
 
 
-def _decode_change(envelope: dict[str, Any], schema: Any, mapping: CdcMapping) -> InputEvent:
+def _decode_change(
+    envelope: dict[str, Any],
+    schema: Any,
+    mapping: CdcMapping,
+    parse: Callable[[dict[str, Any]], Record],
+) -> Record:
     """The input event a Debezium change event stands for, per the table's mapping."""
     op = envelope["op"]
     if not isinstance(op, str) or op not in _IMAGE_OF_OP:
@@ -237,7 +282,7 @@ def _decode_change(envelope: dict[str, Any], schema: Any, mapping: CdcMapping) -
     if "event_time" not in fields:
         fields["event_time"] = _commit_time(source)
     try:
-        return parse_input_event(fields)
+        return parse(fields)
     except ValidationError as error:
         raise InvalidRecord(_explain(error, table, origins, row, codecs, op)) from error
 

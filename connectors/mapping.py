@@ -14,7 +14,8 @@ The shape of a mapping file::
       - table: inv_transaction       # matched against Debezium's source.table
         db: erp                      # optional: also match source.db
         schema: public               # optional: also match source.schema
-        kind: movement               # material | movement | order_line | in_transit
+        kind: movement               # material | movement | order_line | in_transit,
+                                     # production_order | bom_line (for the shortages)
         key_columns: [trans_id]      # the table's primary key
         event_id_columns: [trans_id] # optional: columns naming one immutable event
         fields:                      # event field: column, or column with how to read it
@@ -69,15 +70,22 @@ from pydantic import (
 )
 
 from models.events import InTransitLine, MaterialMaster, SalesOrderLine, StockMovement
+from models.production import BomLine, ProductionOrder
 
-EventKind = Literal["material", "movement", "order_line", "in_transit"]
+EventKind = Literal[
+    "material", "movement", "order_line", "in_transit", "production_order", "bom_line"
+]
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {
     "material": MaterialMaster,
     "movement": StockMovement,
     "order_line": SalesOrderLine,
     "in_transit": InTransitLine,
+    "production_order": ProductionOrder,
+    "bom_line": BomLine,
 }
+"""The record each table kind becomes. The production kinds feed the shortage analysis, not the
+material events: ``connectors.cdc.decode_production_record`` reads them."""
 
 # Set by the decoder from the table and its identifying columns, never by a column.
 _DERIVED_FIELDS = frozenset({"kind", "event_id"})

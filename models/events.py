@@ -361,7 +361,16 @@ _KEPT_KEY_BYTES = 1_024
 
 
 _input_event = TypeAdapter(InputEvent)
-_EVENT_KINDS = {"material", "movement", "order_line", "in_transit", "promotion"}
+# Union tags that lead a validation error's location; production kinds: connectors.cdc.
+_EVENT_KINDS = {
+    "material",
+    "movement",
+    "order_line",
+    "in_transit",
+    "promotion",
+    "production_order",
+    "bom_line",
+}
 
 
 def parse_input_event(

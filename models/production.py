@@ -163,3 +163,39 @@ def what_if_order(fields: Mapping[str, object], now: datetime) -> ProductionOrde
         "status": ProductionOrderStatus.PLANNED,
     }
     return ProductionOrder.model_validate({**defaults, **fields})
+
+
+def bom_line_key(line: BomLine) -> str:
+    """The key of a line in the table of current BOM lines: ``parent|component``.
+
+    >>> bom_line_key(BomLine(event_id="b1", event_time="2026-11-30T08:00:00Z",
+    ...                      parent_id="X", component_id="A", quantity_per=2))
+    'X|A'
+    """
+    return f"{line.parent_id}|{line.component_id}"
+
+
+def fold_bom_line(current: BomLine | None, line: BomLine) -> BomLine | None:
+    """The line a table of current BOM lines holds after ``line`` arrives; None: no line.
+
+    The newer version wins, as in ``bom_from_lines``; a deleted newer version
+    removes the line. An older version arriving late changes nothing.
+    """
+    if current is not None and _version(line) < _version(current):
+        return current
+    return None if line.deleted else line
+
+
+def fold_order(current: ProductionOrder | None, order: ProductionOrder) -> ProductionOrder | None:
+    """The order a table of open production orders holds after ``order`` arrives; None: none.
+
+    The newer version wins (event time, then event id); a closed or cancelled
+    newer version removes the order, which then no longer competes for
+    components. An older version arriving late changes nothing.
+    """
+    if current is not None and (order.event_time, order.event_id) < (
+        current.event_time,
+        current.event_id,
+    ):
+        return current
+    return order if order.is_open else None

@@ -14,13 +14,16 @@ from streams.catalogue import (
     ALERT_ACTIONS,
     ALERTS,
     AVAILABILITY,
+    BOMS,
     DEAD_LETTER,
     INPUT_TOPICS,
     MATERIAL_EVENTS,
+    PRODUCTION_ORDERS,
     PROMOTIONS,
     PURCHASE_REQUEST_ACTIONS,
     PURCHASE_REQUESTS,
     RULES,
+    SHORTAGES,
     TRANSFERS,
     load_catalogue,
 )
@@ -97,6 +100,8 @@ purchase_requests_topic = _raw_topic(PURCHASE_REQUESTS)
 purchase_request_actions_topic = _raw_topic(PURCHASE_REQUEST_ACTIONS)
 transfers_topic = _raw_topic(TRANSFERS)
 availability_topic = _raw_topic(AVAILABILITY)
+production_topics = _raw_topic(PRODUCTION_ORDERS, BOMS)
+shortages_topic = _raw_topic(SHORTAGES)
 
 
 class RawTable(faust.Table):
@@ -171,4 +176,24 @@ applied_events_table = _table(
     catalogue[MATERIAL_EVENTS].partitions,
     "Event time of every event id a material received, for exact de-duplication, "
     "pruned after the de-duplication horizon (streams.applied_events).",
+)
+availability_table = _table(
+    RawGlobalTable,
+    "availability",
+    catalogue[AVAILABILITY].partitions,
+    "MaterialAvailability per material id, mirrored from stockloop.availability: what every "
+    "component offers per warehouse, for the shortage analysis.",
+)
+bom_lines_table = _table(
+    RawGlobalTable,
+    "bom-lines",
+    catalogue[BOMS].partitions,
+    "The current BomLine per 'parent|component', folded from erp.boms (a deleted line is removed).",
+)
+production_orders_table = _table(
+    RawGlobalTable,
+    "production-orders",
+    catalogue[PRODUCTION_ORDERS].partitions,
+    "The latest version of each open ProductionOrder by order id, folded from "
+    "erp.production-orders: the orders that compete for components.",
 )

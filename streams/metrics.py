@@ -90,3 +90,9 @@ HELD_BACK_PARTITIONS = Gauge(
     "Input partitions this worker holds back for being ahead of the slowest one in event time "
     "by more than STOCKLOOP_LATENESS_S (a backlog is read roughly in event-time order).",
 )
+SHORTAGE_SECONDS = Histogram(
+    "stockloop_shortage_analysis_seconds",
+    "Time to analyse one production order version: read the BOM, the open orders and the "
+    "components' availability from the mirrored tables, explode and net.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
+)

@@ -8,6 +8,7 @@ import agents.control
 import agents.ingest
 import agents.material
 import agents.request_actions
+import agents.shortages
 import streams.views
 from streams import worker_log
 from streams.app import app, settings
@@ -17,6 +18,7 @@ AGENT_MODULES = (
     agents.ingest,
     agents.material,
     agents.request_actions,
+    agents.shortages,
     streams.views,
 )
 

@@ -4,7 +4,18 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from streams.cli import alerts, broker, materials, requests, rules, run, schemas, status, topics
+from streams.cli import (
+    alerts,
+    broker,
+    materials,
+    requests,
+    rules,
+    run,
+    schemas,
+    shortage,
+    status,
+    topics,
+)
 from streams.settings import Settings, refused_settings
 
 app = typer.Typer(
@@ -20,6 +31,7 @@ app.add_typer(materials.app, name="materials")
 app.add_typer(rules.app, name="rules")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(requests.app, name="requests")
+app.command()(shortage.shortage)
 app.command()(run.worker)
 app.command("produce")(run.produce_file)
 app.command()(run.simulate)

@@ -86,9 +86,6 @@ def test_the_response_topics_are_planned_with_their_published_schemas(tmp_path: 
         TRANSFERS: "Transfer",
         REVIEWS: "Review",
         REVIEW_ACTIONS: "ReviewAction",
-        SHORTAGES: "ShortageResult",
-        PRODUCTION_ORDERS: "ProductionOrder",
-        BOMS: "BomLine",
     }
     exported = _export(tmp_path)
     schemas = value_schemas(CATALOGUE)
@@ -129,3 +126,11 @@ def test_a_schema_that_does_not_import_names_its_topic(tmp_path: Path):
     )
     with pytest.raises(CatalogueError, match=r"out\.x: schema 'models\.events\.Nope'"):
         value_schemas(load_catalogue(topics))
+
+
+def test_the_shortage_topics_are_written_with_their_schemas():
+    schemas = value_schemas(CATALOGUE)
+    written = {SHORTAGES: "ShortageResult", PRODUCTION_ORDERS: "ProductionOrder", BOMS: "BomLine"}
+    for topic, name in written.items():
+        assert not CATALOGUE[topic].planned, topic
+        assert schemas[name].topics == (topic,)

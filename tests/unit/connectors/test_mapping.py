@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import connectors
-from connectors.mapping import CdcMapping, Encoding, MappingError, load_mapping
+from connectors.mapping import EVENT_MODELS, CdcMapping, Encoding, MappingError, load_mapping
 
 EXAMPLE = Path(connectors.__file__).parent / "mappings" / "example-erp.yaml"
 
@@ -41,15 +41,10 @@ def refusal(tmp_path: Path, text: str) -> str:
     return str(caught.value)
 
 
-def test_example_mapping_covers_all_four_event_kinds() -> None:
+def test_example_mapping_covers_every_table_kind() -> None:
     mapping = load_mapping(EXAMPLE)
 
-    assert {table.kind for table in mapping.tables} == {
-        "material",
-        "movement",
-        "order_line",
-        "in_transit",
-    }
+    assert {table.kind for table in mapping.tables} == set(EVENT_MODELS)
     assert mapping.timezone == ZoneInfo("Asia/Shanghai")
 
 
@@ -178,7 +173,7 @@ def test_every_problem_is_reported_on_its_own_line(tmp_path: Path) -> None:
     assert len(lines) == 2
     assert lines[0].endswith(
         "table 'so_line': kind: Input should be 'material', "
-        "'movement', 'order_line' or 'in_transit'"
+        "'movement', 'order_line', 'in_transit', 'production_order' or 'bom_line'"
     )
     assert lines[1].endswith(
         "table 'so_line': key_columns: Tuple should have at least 1 item after validation, not 0"

@@ -14,6 +14,9 @@ from models.production import (
     ProductionOrder,
     ProductionOrderStatus,
     bom_from_lines,
+    bom_line_key,
+    fold_bom_line,
+    fold_order,
     what_if_order,
 )
 
@@ -161,3 +164,63 @@ def test_a_what_if_question_without_a_need_date_is_refused():
     with pytest.raises(ValidationError) as caught:
         what_if_order({"material_id": "X", "warehouse_id": "W1", "quantity": 5}, T)
     assert describe_validation_error(caught.value) == "need_date: field required"
+
+
+def fold_lines(lines: list[BomLine]) -> dict[str, BomLine]:
+    """The table of current BOM lines after ``lines`` arrive in this order."""
+    table: dict[str, BomLine] = {}
+    for line in lines:
+        folded = fold_bom_line(table.get(bom_line_key(line)), line)
+        if folded is None:
+            table.pop(bom_line_key(line), None)
+        else:
+            table[bom_line_key(line)] = folded
+    return table
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from("ABC"), st.booleans()), min_size=1, max_size=12).map(
+        lambda changes: [
+            version(f"b{i:02}", i, component_id=component, deleted=deleted)
+            for i, (component, deleted) in enumerate(changes)
+        ]
+    )
+)
+def test_folding_lines_into_the_table_keeps_the_bom_that_all_versions_give(lines: list[BomLine]):
+    table = fold_lines(lines)
+    assert bom_from_lines(table.values()) == bom_from_lines(lines)
+    assert not any(line.deleted for line in table.values())
+
+
+def test_a_bom_line_is_kept_under_parent_and_component():
+    assert list(fold_lines([version("b1", 0)])) == ["X|A"]
+
+
+def test_a_late_older_version_of_a_bom_line_changes_nothing():
+    newer = version("b2", 5, quantity_per=3)
+    assert fold_bom_line(newer, version("b1", 0, quantity_per=1)) is newer
+
+
+def test_a_deleted_version_removes_the_bom_line():
+    assert fold_lines([version("b1", 0), version("b2", 5, deleted=True)]) == {}
+
+
+def order_version(event_id: str, minutes: int, **changes: object) -> ProductionOrder:
+    fields = order_fields(event_id=event_id, event_time=T + timedelta(minutes=minutes))
+    return ProductionOrder.model_validate({**fields, **changes})
+
+
+def test_a_newer_open_version_of_an_order_replaces_the_held_one():
+    released = order_version("mo-2", 5, status="released", quantity=12)
+    assert fold_order(order_version("mo-1", 0), released) is released
+
+
+@pytest.mark.parametrize("status", ["closed", "cancelled"])
+def test_a_closed_or_cancelled_order_leaves_the_open_orders(status: str):
+    assert fold_order(order_version("mo-1", 0), order_version("mo-2", 5, status=status)) is None
+
+
+def test_a_late_older_version_of_an_order_changes_nothing():
+    held = order_version("mo-3", 9, quantity=3)
+    assert fold_order(held, order_version("mo-2", 5, status="cancelled")) is held
+    assert fold_order(None, order_version("mo-1", 0)) == order_version("mo-1", 0)

@@ -1,0 +1,205 @@
+"""Shortage analysis: each open production order netted against its components' availability.
+
+A production order needs many components, each owned by the worker of its own
+material. Rather than ask each one (a scatter-gather: an order of 200
+components would be 200 round trips and a join state), every material
+publishes its availability to the compacted ``stockloop.availability`` after
+each applied event, and every worker mirrors that topic into a global table:
+an order's analysis then reads its components locally, in one pass. BOM lines
+and open production orders are folded into global tables the same way, so any
+worker can analyse any order.
+
+An order version that is new or changed and open is analysed at once
+(``models.bom.analyse_shortage``); the result goes to ``stockloop.shortages``
+keyed by order id, and each missing part to its material's partition of
+``stockloop.material-events`` as an ``ExpediteNotice``. Every record of
+``erp.production-orders`` and ``erp.boms`` has one outcome
+(``streams.metrics.EVENTS``): applied, duplicate (an older version than the one
+held), tombstone, or dead-lettered with its one-line reason.
+"""
+
+import logging
+import time
+from collections.abc import Iterator, Mapping, MutableMapping
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import faust
+from faust.types import Message
+
+from agents.dead_letters import dead_letter
+from agents.watermarks import partition_of
+from connectors.cdc import EventTimeWindow, InvalidRecord, decode_production_record
+from connectors.mapping import load_mapping
+from models.availability import MaterialAvailability
+from models.bom import BomCycleError, ComponentAvailability, ShortageResult, analyse_shortage
+from models.events import SourcePosition, encode
+from models.expedite import expedite_notices
+from models.production import (
+    BomLine,
+    ProductionOrder,
+    bom_from_lines,
+    bom_line_key,
+    fold_bom_line,
+    fold_order,
+)
+from streams.app import (
+    app,
+    availability_table,
+    availability_topic,
+    bom_lines_table,
+    material_events_topic,
+    production_orders_table,
+    production_topics,
+    settings,
+    shortages_topic,
+)
+from streams.catalogue import BOMS, PRODUCTION_ORDERS
+from streams.metrics import CONTROL_RECORDS, EVENTS, SHORTAGE_SECONDS
+
+log = logging.getLogger(__name__)
+mapping = load_mapping(settings.mapping_file)
+_kind_of_topic = {
+    settings.topic(PRODUCTION_ORDERS): "production_order",
+    settings.topic(BOMS): "bom_line",
+}
+
+
+@app.agent(availability_topic)
+async def mirror_availability(stream: faust.StreamT[bytes]) -> None:
+    """Copy each material's latest availability into the availability table."""
+    async for record in stream.events():
+        message = record.message
+        if message.key is None:
+            continue
+        if message.value is None:
+            availability_table.pop(message.key.decode(), None)
+        else:
+            availability_table[message.key.decode()] = message.value
+        CONTROL_RECORDS.labels(message.topic).inc()
+
+
+@app.agent(production_topics)
+async def analyse_orders(stream: faust.StreamT[bytes]) -> None:
+    """Fold BOM lines and orders into their tables; analyse each new open order version."""
+    async for record in stream.events():
+        message = record.message
+        EVENTS.labels(message.topic, "received").inc()
+        try:
+            outcome = await _handle(message)
+        except Exception as error:  # one record's failure, foreseen or a bug, is its outcome
+            source = SourcePosition(
+                topic=message.topic, partition=message.partition, offset=message.offset
+            )
+            reason = str(error) if isinstance(error, InvalidRecord) else _internal(error, source)
+            await dead_letter(source, reason, message.key, message.value, message.timestamp)
+            outcome = "dead_lettered"
+        EVENTS.labels(message.topic, outcome).inc()
+
+
+async def _handle(message: Message) -> str:
+    """Apply one record; its outcome. Raises ``InvalidRecord`` for a record to dead-letter."""
+    record = decode_production_record(
+        message.value,
+        _kind_of_topic[message.topic],
+        mapping,
+        settings.max_event_bytes,
+        EventTimeWindow(now=datetime.now(UTC), years=settings.event_time_window_years),
+    )
+    if record is None:
+        return "tombstone"
+    if isinstance(record, BomLine):
+        key = bom_line_key(record)
+        current = _stored(bom_lines_table, key, BomLine)
+        return _store(bom_lines_table, key, current, fold_bom_line(current, record))
+    current_order = _stored(production_orders_table, record.order_id, ProductionOrder)
+    folded = fold_order(current_order, record)
+    outcome = _store(production_orders_table, record.order_id, current_order, folded)
+    if folded is record:
+        await _publish(_analysed(record))
+    return outcome
+
+
+def _analysed(order: ProductionOrder) -> ShortageResult:
+    """The order's shortage result from the mirrored tables; a BOM cycle refuses the order."""
+    started = time.perf_counter()
+    bom = bom_from_lines(BomLine.model_validate_json(raw) for raw in bom_lines_table.values())
+    competing = [
+        ProductionOrder.model_validate_json(raw) for raw in production_orders_table.values()
+    ]
+    try:
+        result = analyse_shortage(
+            order, bom, WarehouseAvailability(availability_table, order.warehouse_id), competing
+        )
+    except BomCycleError as error:
+        raise InvalidRecord(f"order {order.order_id}: {error}") from None
+    SHORTAGE_SECONDS.observe(time.perf_counter() - started)
+    return result
+
+
+async def _publish(result: ShortageResult) -> None:
+    """The result on ``stockloop.shortages``; each missing part to its material's partition."""
+    await shortages_topic.send(key=result.order_id.encode(), value=encode(result))
+    for notice in expedite_notices(result):
+        await material_events_topic.send(
+            key=notice.material_id.encode(),
+            value=encode(notice),
+            partition=partition_of(notice.material_id),
+        )
+
+
+class WarehouseAvailability(Mapping[str, ComponentAvailability]):
+    """The availability table seen from one warehouse: each material's row there, read lazily.
+
+    The analysis looks up only the items of the orders it nets, so only those
+    records are parsed. A material without a record, or without stock in the
+    warehouse, has no row: nothing there, nothing coming.
+    """
+
+    def __init__(self, table: Mapping[str, bytes], warehouse_id: str) -> None:
+        self._table = table
+        self._warehouse_id = warehouse_id
+
+    def __getitem__(self, material_id: str) -> ComponentAvailability:
+        raw = self._table.get(material_id)
+        row = (
+            None
+            if raw is None
+            else MaterialAvailability.model_validate_json(raw).in_warehouse(self._warehouse_id)
+        )
+        if row is None:
+            raise KeyError(material_id)
+        return row
+
+    def __iter__(self) -> Iterator[str]:
+        return (material_id for material_id in self._table if material_id in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+Stored = TypeVar("Stored", BomLine, ProductionOrder)
+
+
+def _stored(table: Mapping[str, bytes], key: str, model: type[Stored]) -> Stored | None:
+    raw = table.get(key)
+    return None if raw is None else model.model_validate_json(raw)
+
+
+def _store(
+    table: MutableMapping[str, bytes], key: str, current: Stored | None, folded: Stored | None
+) -> str:
+    """Write what the fold left; "duplicate" when it kept the held version over an older one."""
+    if folded is not None and folded is current:
+        return "duplicate"
+    if folded is None:
+        table.pop(key, None)
+    else:
+        table[key] = encode(folded)
+    return "applied"
+
+
+def _internal(error: Exception, source: SourcePosition) -> str:
+    """The dead-letter reason for a failure no check foresaw (a bug), logged with its trace."""
+    log.exception("internal error on %s", source)
+    return str(InvalidRecord(f"internal error: {type(error).__name__}: {error}"))

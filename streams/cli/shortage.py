@@ -1,0 +1,220 @@
+"""``stockloop shortage ORDER.json``: can we build this many of an item by then? Nothing is created.
+
+The question is a production order that does not exist yet (``what_if_order``:
+material, warehouse, quantity and need date suffice). The command reads what
+the worker reads, to the end of each topic: the BOM lines of ``erp.boms``, the
+open orders of ``erp.production-orders`` (those ahead of the question take
+their components first) and each material's latest availability on
+``stockloop.availability``; then it runs the same analysis as the shortage
+agent (``models.bom.analyse_shortage``) and prints it. It writes nothing:
+no result, no expedite notice.
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from kafka.consumer.fetcher import ConsumerRecord
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from connectors.cdc import InvalidRecord, decode_production_record
+from connectors.mapping import load_mapping
+from models.availability import MaterialAvailability
+from models.bom import (
+    BomCycleError,
+    ComponentAvailability,
+    ShortageResult,
+    analyse_shortage,
+    describe_shortage,
+)
+from models.events import describe_validation_error
+from models.production import BomLine, ProductionOrder, bom_from_lines, fold_order, what_if_order
+from streams.catalogue import AVAILABILITY, BOMS, PRODUCTION_ORDERS
+from streams.cli.kafka import check_topics, fail, read
+from streams.cli.requests import quantity_text
+from streams.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    """How ``shortage`` prints: a table for people, JSON (the ``ShortageResult``) for scripts."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+# --- the pure part: fold what was read, print the result ------------------------------------
+
+
+def latest_availability(
+    records: Iterable[tuple[bytes | None, bytes | None]],
+) -> dict[str, MaterialAvailability]:
+    """Each material's availability: its last record by key in read order; a tombstone removes it.
+
+    ``stockloop.availability`` is keyed by material, so each material's records
+    are in one partition, in the order they were published.
+    """
+    latest: dict[str, MaterialAvailability] = {}
+    for key, value in records:
+        if key is None:
+            continue
+        if value is None:
+            latest.pop(key.decode(), None)
+        else:
+            latest[key.decode()] = MaterialAvailability.model_validate_json(value)
+    return latest
+
+
+def in_warehouse(
+    availability: Mapping[str, MaterialAvailability], warehouse_id: str
+) -> dict[str, ComponentAvailability]:
+    """Every material's row in one warehouse; a material without stock there has none."""
+    rows = {
+        material_id: record.in_warehouse(warehouse_id)
+        for material_id, record in availability.items()
+    }
+    return {material_id: row for material_id, row in rows.items() if row is not None}
+
+
+def open_orders(orders: Iterable[ProductionOrder]) -> list[ProductionOrder]:
+    """The open production orders after every version read (``fold_order`` per order id)."""
+    held: dict[str, ProductionOrder | None] = {}
+    for order in orders:
+        held[order.order_id] = fold_order(held.get(order.order_id), order)
+    return [order for order in held.values() if order is not None]
+
+
+COLUMNS = (
+    "component",
+    "level",
+    "required",
+    "available",
+    "arriving in time",
+    "to build",
+    "missing",
+    "covered by",
+)
+
+
+def shortage_table(result: ShortageResult) -> Table:
+    """One row per item of the order's structure, by level then id; missing parts in red."""
+    table = Table(title=f"{result.order_id}: {quantity_text(result.quantity)} {result.material_id}")
+    for column in COLUMNS:
+        table.add_column(
+            column, justify="left" if column in {"component", "covered by"} else "right"
+        )
+    for line in result.components:
+        name = f"{'  ' * (line.level - 1)}{line.component_id}"
+        missing = quantity_text(line.missing)
+        table.add_row(
+            f"[bold]{name}[/]" if line.assembly else name,
+            str(line.level),
+            quantity_text(line.required),
+            quantity_text(line.available),
+            quantity_text(line.arriving_in_time),
+            quantity_text(line.to_build) if line.assembly else "-",
+            f"[red]{missing}[/]" if line.missing > 0 else missing,
+            line.covered_by.isoformat() if line.covered_by else "never",
+        )
+    return table
+
+
+def summary(result: ShortageResult) -> list[str]:
+    """The lines under the table: the one-line answer, kit completeness, earliest start."""
+    start = result.earliest_feasible_start
+    return [
+        describe_shortage(result),
+        f"kit completeness {result.kit_completeness:.0%} of parts, "
+        f"{result.quantity_completeness:.0%} of their quantity",
+        "earliest feasible start "
+        + (start.isoformat() if start else "unknown: some part has no supply coming"),
+    ]
+
+
+# --- reading the topics ---------------------------------------------------------------------
+
+
+def _decoded(settings: Settings, topic: str, kind: str) -> list[ProductionOrder | BomLine]:
+    """Every usable record of a production topic; the unusable are the worker's dead letters."""
+    mapping = load_mapping(settings.mapping_file)
+    records: list[ProductionOrder | BomLine] = []
+    for record in read(settings, settings.topic(topic)):
+        try:
+            decoded = decode_production_record(
+                record.value, kind, mapping, settings.max_event_bytes
+            )
+        except InvalidRecord:
+            continue
+        if decoded is not None:
+            records.append(decoded)
+    return records
+
+
+def _key_value(record: ConsumerRecord) -> tuple[bytes | None, bytes | None]:
+    return record.key, record.value
+
+
+def analyse(settings: Settings, order: ProductionOrder) -> ShortageResult:
+    """The question's analysis against the topics as they are now."""
+    check_topics(settings, [settings.topic(t) for t in (BOMS, PRODUCTION_ORDERS, AVAILABILITY)])
+    bom_records = _decoded(settings, BOMS, "bom_line")
+    order_records = _decoded(settings, PRODUCTION_ORDERS, "production_order")
+    records = read(settings, settings.topic(AVAILABILITY))
+    availability = latest_availability(_key_value(record) for record in records)
+    bom = bom_from_lines(line for line in bom_records if isinstance(line, BomLine))
+    if order.material_id not in bom:
+        raise fail(
+            f"{order.material_id}: no BOM lines on {settings.topic(BOMS)}; nothing to explode"
+        )
+    competing = open_orders(o for o in order_records if isinstance(o, ProductionOrder))
+    try:
+        return analyse_shortage(
+            order, bom, in_warehouse(availability, order.warehouse_id), competing
+        )
+    except BomCycleError as error:
+        raise fail(str(error)) from None
+
+
+OrderFile = Annotated[
+    Path,
+    typer.Argument(
+        help="JSON with material_id, warehouse_id, quantity and need_date "
+        "(order_id, rush optional).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+
+
+def shortage(
+    order_file: OrderFile,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = (
+        OutputFormat.TABLE
+    ),
+) -> None:
+    """Can we build it by then? Which components are short, until when. Creates nothing."""
+    try:
+        fields = orjson.loads(order_file.read_bytes())
+    except orjson.JSONDecodeError as error:
+        raise fail(f"{order_file}: not JSON: {error}") from None
+    if not isinstance(fields, dict):
+        raise fail(f"{order_file}: expected a JSON object")
+    try:
+        order = what_if_order(fields, now=datetime.now(UTC))
+    except ValidationError as error:
+        raise fail(f"{order_file}: {describe_validation_error(error)}") from None
+    result = analyse(Settings(), order)
+    if output is OutputFormat.JSON:
+        typer.echo(result.model_dump_json())
+        return
+    console.print(shortage_table(result))
+    for line in summary(result):
+        console.print(line, highlight=False)

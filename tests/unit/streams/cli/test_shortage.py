@@ -1,0 +1,97 @@
+"""``stockloop shortage``: what it folds from the topics it reads, and what it prints."""
+
+from datetime import UTC, date, datetime, timedelta
+
+from rich.console import Console
+
+from models.availability import MaterialAvailability
+from models.bom import ComponentAvailability, analyse_shortage
+from models.production import BomLine, ProductionOrder
+from streams.cli.shortage import (
+    in_warehouse,
+    latest_availability,
+    open_orders,
+    shortage_table,
+    summary,
+)
+
+T = datetime(2026, 11, 30, 8, tzinfo=UTC)
+NEED = date(2026, 12, 4)
+
+
+def record(material_id: str, on_hand: float, warehouse_id: str = "W1") -> bytes:
+    row = ComponentAvailability(component_id=material_id, on_hand_available=on_hand)
+    availability = MaterialAvailability(
+        material_id=material_id, as_of=T, warehouses={warehouse_id: row}
+    )
+    return availability.model_dump_json().encode()
+
+
+def order(event_id: str, minutes: int, order_id: str = "MO-1", **changes: object):
+    fields = {
+        "event_id": event_id,
+        "event_time": T + timedelta(minutes=minutes),
+        "material_id": "X",
+        "order_id": order_id,
+        "warehouse_id": "W1",
+        "quantity": 10,
+        "need_date": NEED,
+        "status": "planned",
+    }
+    return ProductionOrder.model_validate({**fields, **changes})
+
+
+def test_each_material_keeps_its_last_availability_and_a_tombstone_removes_it():
+    latest = latest_availability(
+        [
+            (b"A", record("A", 5)),
+            (b"B", record("B", 7)),
+            (b"A", record("A", 9)),
+            (b"B", None),
+            (None, record("C", 1)),
+        ]
+    )
+    assert {m: a.warehouses["W1"].on_hand_available for m, a in latest.items()} == {"A": 9}
+
+
+def test_only_materials_with_stock_records_in_the_warehouse_have_a_row_there():
+    latest = latest_availability([(b"A", record("A", 5)), (b"B", record("B", 7, "W2"))])
+    assert list(in_warehouse(latest, "W1")) == ["A"]
+
+
+def test_open_orders_are_the_latest_open_version_of_each_order():
+    orders = [
+        order("e1", 0),
+        order("e2", 5, quantity=12),
+        order("e3", 0, order_id="MO-2"),
+        order("e4", 5, order_id="MO-2", status="closed"),
+    ]
+    assert [(o.order_id, o.quantity) for o in open_orders(orders)] == [("MO-1", 12)]
+
+
+def test_the_table_shows_every_item_and_the_summary_the_answer():
+    bom = {
+        "X": [BomLine(event_id="b1", event_time=T, parent_id="X", component_id="P", quantity_per=2)]
+    }
+    result = analyse_shortage(
+        order("e1", 0), bom, {"P": ComponentAvailability(component_id="P", on_hand_available=5)}
+    )
+    console = Console(width=200, record=True)
+    console.print(shortage_table(result))
+    for line in summary(result):
+        console.print(line)
+    text = console.export_text()
+
+    assert "arriving in time" in text
+    assert [cell.strip() for cell in text.splitlines()[4].split("│")[1:-1]] == [
+        "P",
+        "1",
+        "20",
+        "5",
+        "0",
+        "-",
+        "15",
+        "never",
+    ]
+    assert "kit completeness 0% of parts, 25% of their quantity" in text
+    assert "earliest feasible start unknown: some part has no supply coming" in text
