@@ -40,14 +40,18 @@ Examples
 ([('W2', 60.0, 1.0)], 40.0)
 """
 
+import difflib
+import functools
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from models.events import (
@@ -59,10 +63,14 @@ from models.events import (
     Quantity,
     Text,
     describe_validation_error,
+    show,
 )
+from models.rules.spec import _StrictLoader
 from models.state import WarehouseStock
 
 Days = Annotated[float, Field(ge=0, le=3650, allow_inf_nan=False)]
+LaneDays = Annotated[float, Field(ge=0, le=3650, allow_inf_nan=False, strict=True)]
+"""Days of a transfer lane as a person writes them: a number, never ``yes`` or ``"2"``."""
 
 
 def _q(quantity: float) -> float:
@@ -129,10 +137,23 @@ class TransferLanes(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    default_days: Days = Field(2.0, description="Lead time of a pair not listed in lanes.")
-    lanes: dict[Id, dict[Id, Days]] = Field(
+    default_days: LaneDays = Field(2.0, description="Lead time of a pair not listed in lanes.")
+    lanes: dict[Id, dict[Id, LaneDays]] = Field(
         default_factory=dict, description="from warehouse -> to warehouse -> days."
     )
+
+    @model_validator(mode="after")
+    def _between_two_warehouses(self) -> "TransferLanes":
+        loops = [
+            f"lanes.{source}.{source}: a lane goes from a warehouse to another one, "
+            f"not to itself, got {days:g} days"
+            for source, targets in self.lanes.items()
+            for target, days in targets.items()
+            if source == target
+        ]
+        if loops:
+            raise ValueError("\n".join(loops))
+        return self
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> "TransferLanes":
@@ -142,6 +163,100 @@ class TransferLanes(BaseModel):
     def lead_time_days(self, from_warehouse: str, to_warehouse: str) -> float:
         """Days a transfer from ``from_warehouse`` to ``to_warehouse`` takes."""
         return self.lanes.get(from_warehouse, {}).get(to_warehouse, self.default_days)
+
+
+class TransferLanesError(ValueError):
+    """Transfer lanes that cannot be accepted; ``problems`` holds one line per problem.
+
+    Each line names the source (file), the field path, the value and why, as
+    the approval policy's errors do.
+    """
+
+    def __init__(self, problems: Sequence[str], source: str) -> None:
+        self.problems = tuple(f"{source}: {problem}" for problem in problems)
+        self.source = source
+        super().__init__("\n".join(self.problems))
+
+
+def load_transfer_lanes(text: str, source: str = "<transfer lanes>") -> TransferLanes:
+    """Read and validate transfer lanes from YAML text; ``source`` names it in errors.
+
+    An empty file (every line commented out) is the default lanes. Raises
+    ``TransferLanesError`` with one line per problem.
+
+    >>> load_transfer_lanes("default_days: 3\\nlanes: {W1: {W2: 1.5}}").lead_time_days("W1", "W2")
+    1.5
+    >>> try:
+    ...     load_transfer_lanes("lanes: {W1: {W2: -2}}", "lanes.yaml")
+    ... except TransferLanesError as error:
+    ...     print(error)
+    lanes.yaml: lanes.W1.W2: days must not be negative, got -2
+    """
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1} col {mark.column + 1}: " if mark else ""
+        problem = " ".join(part for part in (error.context, error.problem) if part)
+        raise TransferLanesError([f"not valid YAML: {where}{problem}"], source) from None
+    except yaml.YAMLError as error:
+        raise TransferLanesError([f"not valid YAML: {error}".splitlines()[0]], source) from None
+    if data is None:
+        return TransferLanes()
+    if not isinstance(data, Mapping):
+        raise TransferLanesError(
+            [
+                "transfer lanes are a mapping with default_days and lanes, "
+                f"e.g. {{default_days: 2, lanes: {{W1: {{W2: 1.5}}}}}}, got {type(data).__name__}"
+            ],
+            source,
+        )
+    try:
+        return TransferLanes.model_validate(data)
+    except ValidationError as error:
+        raise TransferLanesError(_lane_problems(error), source) from None
+
+
+@functools.cache
+def default_transfer_lanes() -> TransferLanes:
+    """The default transfer lanes shipped in ``transfer_lanes.yaml``: 2 days between any two."""
+    path = Path(__file__).with_name("transfer_lanes.yaml")
+    return load_transfer_lanes(path.read_text(encoding="utf-8"), str(path))
+
+
+def _lane_problems(error: ValidationError) -> list[str]:
+    """One line per problem: the field path (warehouse ids as written), then why."""
+    problems: list[str] = []
+    for item in error.errors(include_url=False):
+        loc = [str(part) for part in item["loc"] if part != "[key]"]
+        for line in _lane_message(item, loc).splitlines():
+            problems.append(": ".join(part for part in (".".join(loc), line) if part))
+    return problems
+
+
+def _lane_message(item: Mapping[str, Any], loc: Sequence[str]) -> str:
+    kind, given = item["type"], item.get("input")
+    if kind == "value_error":
+        return str(item["ctx"]["error"])
+    if kind == "extra_forbidden":
+        allowed = list(TransferLanes.model_fields)
+        close = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(allowed)})"
+        return f"unknown field{hint}"
+    if "[key]" in item["loc"]:
+        if kind == "string_type":
+            return f"a warehouse id is text; quote it in YAML (e.g. '{given}'), got {show(given)}"
+        return f"a warehouse id must be non-empty and not start with a space, got {show(given)}"
+    if kind == "greater_than_equal":
+        return f"days must not be negative, got {show(given)}"
+    if kind == "less_than_equal":
+        return f"days must be at most 3650 (ten years), got {show(given)}"
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return f"days must be a plain, finite number (e.g. 1.5), got {show(given)}"
+    if kind == "dict_type":
+        example = "{W1: {W2: 1.5}}" if len(loc) == 1 else "{W2: 1.5}"
+        return f"expected a mapping, e.g. {example}, got {show(given)}"
+    return f"{item['msg']}, got {show(given)}"
 
 
 @dataclass(frozen=True, slots=True)

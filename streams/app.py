@@ -18,6 +18,7 @@ from streams.catalogue import (
     DEAD_LETTER,
     INPUT_TOPICS,
     MATERIAL_EVENTS,
+    POLICIES,
     PRODUCTION_ORDERS,
     PROMOTIONS,
     PURCHASE_REQUEST_ACTIONS,
@@ -95,6 +96,7 @@ material_events_topic = _raw_topic(MATERIAL_EVENTS)
 dead_letter_topic = _raw_topic(DEAD_LETTER)
 alerts_topic = _raw_topic(ALERTS)
 rules_topic = _raw_topic(RULES)
+policies_topic = _raw_topic(POLICIES)
 alert_actions_topic = _raw_topic(ALERT_ACTIONS)
 purchase_requests_topic = _raw_topic(PURCHASE_REQUESTS)
 purchase_request_actions_topic = _raw_topic(PURCHASE_REQUEST_ACTIONS)
@@ -163,6 +165,12 @@ rules_table = _table(
     "rules",
     catalogue[RULES].partitions,
     "The active rule file (YAML) under key 'active', mirrored from stockloop.rules.",
+)
+policies_table = _table(
+    RawGlobalTable,
+    "policies",
+    catalogue[POLICIES].partitions,
+    "Published response policies (YAML) by name, mirrored from stockloop.policies.",
 )
 alert_actions_table = _table(
     RawGlobalTable,

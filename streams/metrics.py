@@ -48,6 +48,12 @@ RULE_ERRORS = Counter(
     "stockloop_rule_errors",
     "Published rule files that failed validation (the previous rules stayed in force).",
 )
+POLICY_ERRORS = Counter(
+    "stockloop_policy_errors",
+    "Published response policies that failed validation, by policy (approval, reviews, "
+    "transfer-lanes); the previous one, or the default, stayed in force.",
+    ["policy"],
+)
 LATE_DEMAND = Counter(
     "stockloop_late_demand_events",
     "Demand events for a day already closed (past the grace period): stock moved, "
@@ -61,7 +67,8 @@ TICKED_MATERIALS = Counter(
 )
 CONTROL_RECORDS = Counter(
     "stockloop_control_records",
-    "Records of the control topics (rules, alert actions) copied into this worker's tables.",
+    "Records of the control topics (rules, policies, alert actions) copied into this worker's "
+    "tables.",
     ["topic"],
 )
 WATERMARK_SECONDS = Gauge(

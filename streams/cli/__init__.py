@@ -8,6 +8,7 @@ from streams.cli import (
     alerts,
     broker,
     materials,
+    policies,
     requests,
     rules,
     run,
@@ -29,6 +30,7 @@ app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(materials.app, name="materials")
 app.add_typer(rules.app, name="rules")
+app.add_typer(policies.app, name="policies")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(requests.app, name="requests")
 app.command()(shortage.shortage)

@@ -4,6 +4,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -13,6 +14,7 @@ from models.state import WarehouseStock
 from models.transfers import (
     Transfer,
     TransferLanes,
+    TransferLanesError,
     TransferStatus,
     TransferSuggestion,
     TransferTransitionError,
@@ -20,6 +22,8 @@ from models.transfers import (
     approve,
     cancel,
     choose_transfers,
+    default_transfer_lanes,
+    load_transfer_lanes,
     propose_transfer,
     receive,
     reject,
@@ -385,3 +389,83 @@ def test_a_transfer_record_refuses_unknown_fields_and_survives_json():
     assert Transfer.model_validate_json(transfer.model_dump_json()) == transfer
     with pytest.raises(ValidationError, match="extra"):
         Transfer.model_validate(transfer.model_dump() | {"colour": "red"})
+
+
+# --- transfer lanes from YAML -------------------------------------------------------------
+
+
+def _refusal(text: str) -> list[str]:
+    with pytest.raises(TransferLanesError) as refused:
+        load_transfer_lanes(text, "lanes.yaml")
+    assert str(refused.value) == "\n".join(refused.value.problems)
+    return list(refused.value.problems)
+
+
+def test_lanes_from_yaml_give_each_directed_lane_its_days_and_the_rest_the_default():
+    lanes = load_transfer_lanes("default_days: 4\nlanes: {W1: {W2: 1.5}, W2: {W1: 3}}")
+    assert lanes.lead_time_days("W1", "W2") == 1.5
+    assert lanes.lead_time_days("W2", "W1") == 3.0
+    assert lanes.lead_time_days("W1", "W3") == 4.0
+
+
+def test_the_shipped_lanes_file_is_the_default_lanes():
+    assert default_transfer_lanes() == TransferLanes()
+
+
+def test_an_empty_lanes_file_is_the_default_lanes():
+    assert load_transfer_lanes("# every line commented out\n") == TransferLanes()
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "default_dayz: 3",
+            "lanes.yaml: default_dayz: unknown field (did you mean 'default_days'",
+        ),
+        ("lanes: {W1: {W2: 1}}\ncolour: red", "lanes.yaml: colour: unknown field (allowed: "),
+        ("default_days: -1", "lanes.yaml: default_days: days must not be negative, got -1"),
+        ("lanes: {W1: {W2: -0.5}}", "lanes.yaml: lanes.W1.W2: days must not be negative, got -0.5"),
+        ("lanes: {W1: {W1: 1.5}}", "lanes.yaml: lanes.W1.W1: a lane goes from a warehouse to"),
+        ("default_days: yes", "lanes.yaml: default_days: days must be a plain, finite number"),
+        ("lanes: {W1: {W2: two}}", "lanes.yaml: lanes.W1.W2: days must be a plain, finite number"),
+        ("default_days: 5000", "lanes.yaml: default_days: days must be at most 3650"),
+        ("lanes: {1001: {W2: 1}}", "lanes.yaml: lanes.1001: a warehouse id is text; quote it"),
+        ("lanes: {W1: 2}", "lanes.yaml: lanes.W1: expected a mapping, e.g. {W2: 1.5}, got 2"),
+        ("lanes: [W1, W2]", "lanes.yaml: lanes: expected a mapping, e.g. {W1: {W2: 1.5}}"),
+        ("- W1\n- W2", "lanes.yaml: transfer lanes are a mapping with default_days and lanes"),
+        ("lanes: {W1: {W2: 1}\n", "lanes.yaml: not valid YAML: line "),
+        ("lanes: {W1: {W2: 1}, W1: {W3: 2}}", "lanes.yaml: not valid YAML: "),
+    ],
+)
+def test_a_wrong_lanes_file_is_refused_naming_the_field_and_the_value(text, problem):
+    problems = _refusal(text)
+    assert len(problems) == 1
+    assert problems[0].startswith(problem), problems
+
+
+def test_every_problem_of_a_lanes_file_is_one_line_of_its_own():
+    problems = _refusal("default_days: -1\nlanes: {W1: {W2: -2, W3: 1}, W4: {W5: x}}")
+    assert problems == [
+        "lanes.yaml: default_days: days must not be negative, got -1",
+        "lanes.yaml: lanes.W1.W2: days must not be negative, got -2",
+        "lanes.yaml: lanes.W4.W5: days must be a plain, finite number (e.g. 1.5), got 'x'",
+    ]
+
+
+def test_a_lane_to_itself_is_refused_also_from_a_mapping():
+    with pytest.raises(ValidationError, match=re.escape("lanes.W2.W2: a lane goes from")):
+        TransferLanes.from_mapping({"lanes": {"W2": {"W1": 1, "W2": 0}}})
+
+
+@given(
+    default_days=st.floats(min_value=0, max_value=3650),
+    days=st.dictionaries(
+        st.sampled_from(["W1", "W2", "W3"]),
+        st.dictionaries(st.sampled_from(["W4", "W5"]), st.floats(min_value=0, max_value=3650)),
+    ),
+)
+def test_lanes_written_as_yaml_load_back_equal(default_days, days):
+    lanes = TransferLanes(default_days=default_days, lanes=days)
+    text = yaml.safe_dump(lanes.model_dump())
+    assert load_transfer_lanes(text) == lanes

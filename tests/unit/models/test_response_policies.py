@@ -1,0 +1,52 @@
+"""The response policies by name: one loader for the three files, one-line problems."""
+
+import pytest
+
+from models.approval import ApprovalPolicy
+from models.response_policies import (
+    POLICY_NAMES,
+    PolicyError,
+    ResponsePolicies,
+    default_file,
+    default_policy,
+    describe,
+    load_policy,
+)
+from models.transfers import TransferLanes
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+def test_each_shipped_file_loads_as_its_default_policy(name: str):
+    file = default_file(name)
+    assert load_policy(name, file.read_bytes(), str(file)) == default_policy(name)
+    assert "\n" not in describe(default_policy(name))
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("approval", b"currency: eur\n", "a.yaml: currency: a currency is a three-letter"),
+        ("reviews", b"decision_deadline_days: 0\n", "a.yaml: decision_deadline_days=0: "),
+        ("transfer-lanes", b"lanes: {W1: {W2: -1}}\n", "a.yaml: lanes.W1.W2: days must not be"),
+        ("transfer-lanes", b"\xff\xfe", "a.yaml: not UTF-8 text"),
+    ],
+)
+def test_every_problem_line_starts_with_the_source_then_names_the_field(name, text, problem):
+    with pytest.raises(PolicyError) as refused:
+        load_policy(name, text, "a.yaml")
+    assert refused.value.problems[0].startswith(problem), refused.value.problems
+
+
+def test_an_unknown_policy_name_is_refused():
+    with pytest.raises(ValueError, match="policies are approval, reviews, transfer-lanes"):
+        load_policy("lanes", "", "a.yaml")
+
+
+def test_a_policy_takes_the_place_of_its_own_kind_only():
+    lanes = TransferLanes(default_days=5)
+    policies = ResponsePolicies().with_policy("transfer-lanes", lanes)
+    assert policies.lanes is lanes
+    assert policies.approval == ResponsePolicies().approval
+    with pytest.raises(TypeError, match="must be ApprovalPolicy, got TransferLanes"):
+        policies.with_policy("approval", lanes)
+    assert isinstance(policies.approval, ApprovalPolicy)
