@@ -10,6 +10,7 @@ from streams.cli import (
     materials,
     policies,
     requests,
+    reviews,
     rules,
     run,
     schemas,
@@ -33,6 +34,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(policies.app, name="policies")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(requests.app, name="requests")
+app.add_typer(reviews.app, name="reviews")
 app.command()(shortage.shortage)
 app.command()(run.worker)
 app.command("produce")(run.produce_file)
