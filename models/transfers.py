@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -66,7 +66,9 @@ from models.events import (
     show,
 )
 from models.rules.spec import _StrictLoader
-from models.state import WarehouseStock
+
+if TYPE_CHECKING:
+    from models.state import WarehouseStock
 
 Days = Annotated[float, Field(ge=0, le=3650, allow_inf_nan=False)]
 LaneDays = Annotated[float, Field(ge=0, le=3650, allow_inf_nan=False, strict=True)]
@@ -106,7 +108,7 @@ class WarehouseSupply(BaseModel):
         return _q(max(min(above_safety, above_target), 0.0))
 
 
-def supply_of(warehouse_id: str, stock: WarehouseStock) -> WarehouseSupply | None:
+def supply_of(warehouse_id: str, stock: "WarehouseStock") -> WarehouseSupply | None:
     """A warehouse's stock as a transfer source; None before its policy is planned.
 
     A warehouse without a policy does not know what it needs itself, so it
