@@ -23,6 +23,7 @@ from models.alerting import apply_action
 from models.alerts import ALERT_ACTIONS, Acknowledge, AlertActionNotice, Silence
 from models.availability import availability_of
 from models.events import MaterialEvent, PromotionEvent, SourcePosition, Tick, Watermark, encode
+from models.expedite import ExpediteNotice
 from models.purchasing import RequestActionNotice
 from models.reviews import ReviewActionNotice
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
@@ -34,6 +35,7 @@ from models.step import (
     advance,
     decide_request,
     decide_review,
+    expedite_request,
     receive,
     too_old_reason,
 )
@@ -71,6 +73,7 @@ from streams.metrics import (
     TRANSFERS,
     WATERMARK_SECONDS,
 )
+from streams.policies import current_policies
 
 log = logging.getLogger(__name__)
 partitioner = DefaultPartitioner()
@@ -108,7 +111,8 @@ def _action(stored: bytes) -> Acknowledge | Silence:
 
 
 class AlertContext:
-    """Rules, silences, acknowledgements and promotions as the global tables hold them now.
+    """Rules, response policies, silences, acknowledgements and promotions as the global
+    tables hold them now.
 
     A rule file that fails validation (it should not: ``stockloop rules apply``
     validates first) is reported and the last good one stays in force.
@@ -132,9 +136,13 @@ class AlertContext:
             event = _promotion(stored)
             if event.category is not None:
                 promotions.setdefault(event.category, []).append(event)
+        policies = current_policies()
         return StepContext(
             rules=self.rules,
             planning=app_settings.planning,
+            approval=policies.approval,
+            lanes=policies.lanes,
+            reviews=policies.reviews,
             category_promotions=promotions,
             silences=[a for a in actions if isinstance(a, Silence)],
             acknowledgements={a.alert_key: a for a in actions if isinstance(a, Acknowledge)},
@@ -331,6 +339,18 @@ async def on_action(notice: AlertActionNotice, partition: int, context: StepCont
         await publish(StepResult(alerts=alerts))
 
 
+async def on_expedite(notice: ExpediteNotice, context: StepContext) -> None:
+    """A production order lacks this part: raise an expedited request at once."""
+    state = states.get(notice.material_id) or MaterialState(material_id=notice.material_id)
+    try:
+        result = expedite_request(state, notice, context)
+    except BaseException:
+        states.forget(state.material_id)
+        raise
+    states.store(state)
+    await publish(result)
+
+
 async def on_decision(
     notice: RequestActionNotice | ReviewActionNotice, message: faust.types.Message
 ) -> None:
@@ -390,6 +410,8 @@ async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
                 await on_action(item, message.partition, context.get())
             case RequestActionNotice() | ReviewActionNotice():
                 await on_decision(item, message)
+            case ExpediteNotice():
+                await on_expedite(item, context.get())
             case MaterialEvent():
                 source = item.source or SourcePosition(
                     topic=message.topic, partition=message.partition, offset=message.offset

@@ -64,6 +64,7 @@ from models.transfers import receive as receive_transfer
 from models.transfers import ship as ship_transfer
 
 if TYPE_CHECKING:
+    from models.expedite import ExpediteNotice
     from models.state import MaterialState
 
 SUPPLY_ALERTS = frozenset({"stockout_risk", "supply_demand_gap"})
@@ -81,6 +82,11 @@ class RequestBook(BaseModel):
 
     open: dict[str, PurchaseRequest] = Field(default_factory=dict, **_OMIT_FALSY)
     raised: dict[str, int] = Field(default_factory=dict, **_OMIT_FALSY)
+    expedited: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Requests raised for a production order's missing part, by 'order|component'.",
+        **_OMIT_FALSY,
+    )
 
     def requested(self, warehouse_id: str) -> float:
         """Quantity requested for a warehouse and not yet ordered."""
@@ -92,6 +98,11 @@ class RequestBook(BaseModel):
             self.open[request.request_id] = request
         else:
             self.open.pop(request.request_id, None)
+            for need, ids in list(self.expedited.items()):
+                if request.request_id in ids:
+                    ids.remove(request.request_id)
+                    if not ids:
+                        del self.expedited[need]
         return request
 
 
@@ -262,6 +273,56 @@ def _transfer_in(
         )
         out.transfers.append(moves.record(approved))
     return sum(suggestion.quantity for suggestion in chosen.transfers)
+
+
+def expedite(
+    state: "MaterialState", notice: "ExpediteNotice", policy: ApprovalPolicy
+) -> list[PurchaseRequest]:
+    """A production order lacks this part: request what the open requests for it do not cover.
+
+    The shortage analysis counts stock and supply in transit, not requests
+    nobody has ordered yet, so a later analysis of the same order names the
+    same need again: only the part its open requests do not cover yet is
+    requested. The request is at the order's event time (or the material's
+    own, if later: acting never moves a material back in time).
+    """
+    book = state.requests
+    need = notice.expedite_id
+    covered = sum(open_quantity(book.open[r]) for r in book.expedited.get(need, ()))
+    missing = notice.quantity - covered
+    if missing <= 0:
+        return []
+    stock = state.warehouses.get(notice.warehouse_id)
+    plan = stock.policy if stock is not None else None
+    master = state.master
+    now = max(notice.at, state.applied_through or notice.at)
+    raised = book.raised.get(notice.warehouse_id, 0)
+    book.raised[notice.warehouse_id] = raised + 1
+    unit = master.unit if master else "EA"
+    request = propose(
+        material_id=state.material_id,
+        warehouse_id=notice.warehouse_id,
+        unit=unit,
+        unit_cost=master.unit_cost if master else 0.0,
+        moq=master.moq if master else 0.0,
+        pack_size=master.pack_size if master else 1.0,
+        supplier_id=(plan.supplier_id if plan else None)
+        or (master.preferred_supplier if master else None),
+        reorder_point=0.0,
+        order_up_to=missing,
+        projected_stockout_date=notice.needed_by,
+        lead_time_days=plan.lead_time_days if plan else 0.0,
+        position=0.0,
+        alert_ids=(),
+        now=now,
+        raised=raised,
+        currency=policy.currency,
+    )
+    order, by = notice.order_id, notice.needed_by
+    why = f"expedite: production order {order} lacks {missing:g} {unit} by {by}"
+    request = request.model_copy(update={"explanation": f"{why}; {request.explanation}"})
+    book.expedited.setdefault(need, []).append(request.request_id)
+    return [book.record(request), book.record(_decide(state, request, policy, now))]
 
 
 def move_stock(state: "MaterialState", movement: StockMovement) -> list[Transfer]:

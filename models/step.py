@@ -33,9 +33,10 @@ from models.events import (
     SalesOrderLine,
     StockMovement,
 )
+from models.expedite import ExpediteNotice
 from models.planning import PlanningConfig, Promotion
 from models.purchasing import PurchaseRequest, PurchaseRequestAction
-from models.replenishment import act, move_stock, replenish, take_over
+from models.replenishment import act, expedite, move_stock, replenish, take_over
 from models.reviewing import act_on_review, review
 from models.reviews import Review, ReviewAction, ReviewPolicy, default_review_policy
 from models.rules.spec import RuleFile
@@ -222,6 +223,13 @@ def decide_review(state: MaterialState, action: ReviewAction) -> StepResult:
     action does not fit it.
     """
     return StepResult(reviews=act_on_review(state, action))
+
+
+def expedite_request(
+    state: MaterialState, notice: ExpediteNotice, context: StepContext
+) -> StepResult:
+    """A production order lacks this part: an expedited purchase request for what is missing."""
+    return StepResult(requests=expedite(state, notice, context.approval))
 
 
 def decide_request(state: MaterialState, action: PurchaseRequestAction) -> StepResult:

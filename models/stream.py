@@ -6,6 +6,7 @@ from pydantic import Field, TypeAdapter
 
 from models.alerts import AlertActionNotice
 from models.events import MaterialEvent, Tick, Watermark
+from models.expedite import ExpediteNotice
 from models.purchasing import RequestActionNotice
 from models.reviews import ReviewActionNotice
 
@@ -16,9 +17,11 @@ MaterialStreamRecord = TypeAdapter(
         | Watermark
         | AlertActionNotice
         | RequestActionNotice
-        | ReviewActionNotice,
+        | ReviewActionNotice
+        | ExpediteNotice,
         Field(discriminator="type"),
     ]
 )
 """A record of ``stockloop.material-events``: a material's event, a tick, ingest's watermark,
-or an alert action, request decision or review action to apply at once."""
+an alert action, request decision or review action to apply at once, or a production
+order's missing part to expedite."""

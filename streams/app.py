@@ -23,6 +23,8 @@ from streams.catalogue import (
     PROMOTIONS,
     PURCHASE_REQUEST_ACTIONS,
     PURCHASE_REQUESTS,
+    REVIEW_ACTIONS,
+    REVIEWS,
     RULES,
     SHORTAGES,
     TRANSFERS,
@@ -101,6 +103,8 @@ alert_actions_topic = _raw_topic(ALERT_ACTIONS)
 purchase_requests_topic = _raw_topic(PURCHASE_REQUESTS)
 purchase_request_actions_topic = _raw_topic(PURCHASE_REQUEST_ACTIONS)
 transfers_topic = _raw_topic(TRANSFERS)
+reviews_topic = _raw_topic(REVIEWS)
+review_actions_topic = _raw_topic(REVIEW_ACTIONS)
 availability_topic = _raw_topic(AVAILABILITY)
 production_topics = _raw_topic(PRODUCTION_ORDERS, BOMS)
 shortages_topic = _raw_topic(SHORTAGES)

@@ -39,6 +39,11 @@ TRANSFERS = Counter(
     "Transfer transitions between warehouses published, by status.",
     ["status"],
 )
+REVIEWS = Counter(
+    "stockloop_reviews",
+    "Dead-stock review transitions published, by status.",
+    ["status"],
+)
 PURCHASE_REQUESTS = Counter(
     "stockloop_purchase_requests",
     "Purchase request transitions published, by status.",

@@ -7,7 +7,7 @@ import faust
 import agents.control
 import agents.ingest
 import agents.material
-import agents.request_actions
+import agents.decisions
 import agents.shortages
 import streams.views
 from streams import worker_log
@@ -17,7 +17,7 @@ AGENT_MODULES = (
     agents.control,
     agents.ingest,
     agents.material,
-    agents.request_actions,
+    agents.decisions,
     agents.shortages,
     streams.views,
 )

@@ -15,10 +15,19 @@ from models.events import (
     SalesOrderLine,
     StockMovement,
 )
+from models.expedite import ExpediteNotice
 from models.purchasing import PurchaseRequestAction, RequestStatus
 from models.rules.spec import builtin_rules
 from models.state import MaterialState
-from models.step import AppliedEventIds, StepContext, StepResult, advance, decide_request, receive
+from models.step import (
+    AppliedEventIds,
+    StepContext,
+    StepResult,
+    advance,
+    decide_request,
+    expedite_request,
+    receive,
+)
 
 T0 = datetime(2026, 4, 6, 8, tzinfo=UTC)
 CONTEXT = StepContext(rules=builtin_rules())
@@ -260,3 +269,28 @@ def test_what_the_surplus_cannot_give_is_requested_from_the_supplier():
     result = run([*short_by_50(), receipt_at("W2", 20, 0.75)], state)
     assert [t.quantity for t in result.transfers] == [20, 20]
     assert [r.quantity for r in result.requests] == [40, 40]
+
+
+def shortage(quantity: float) -> ExpediteNotice:
+    return ExpediteNotice(
+        material_id="M1",
+        warehouse_id="W1",
+        quantity=quantity,
+        needed_by=(T0 + timedelta(days=4)).date(),
+        order_id="MO-1",
+        shortage_id="s1",
+        at=T0 + timedelta(hours=2),
+    )
+
+
+def test_a_production_orders_missing_part_raises_an_expedited_request_once_per_need():
+    state = MaterialState(material_id="M1")
+    run([master(), movement("r1", "receipt", 10, 0.5)], state)
+    _, approved = expedite_request(state, shortage(25), CONTEXT).requests
+    assert (approved.status, approved.quantity) == ("approved", 40)  # raised to the MOQ
+    assert approved.explanation.startswith("expedite: production order MO-1 lacks 25 EA by")
+    assert approved.needed_by == (T0 + timedelta(days=4)).date()
+    # A later analysis of the same order: what the open request covers is not asked again.
+    assert expedite_request(state, shortage(30), CONTEXT).requests == []
+    more = expedite_request(state, shortage(60), CONTEXT).requests
+    assert [r.quantity for r in more] == [40, 40]  # 20 more, raised to the MOQ
