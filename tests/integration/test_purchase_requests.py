@@ -80,7 +80,7 @@ def test_an_alert_that_updates_several_times_gives_exactly_one_request(pipeline:
     assert approved["id"] == f"{approved['request_id']}-1"
 
 
-def test_a_pending_request_is_approved_by_a_person_and_a_bad_decision_is_dead_lettered(
+def test_a_pending_request_is_approved_through_the_cli_and_a_bad_decision_is_dead_lettered(
     pipeline: Pipeline,
 ):
     send_shortage(pipeline, "PUMP-1", unit_cost=200)
@@ -92,16 +92,11 @@ def test_a_pending_request_is_approved_by_a_person_and_a_bad_decision_is_dead_le
         "buyer",
     )
 
-    decision = {
-        "action": "approve",
-        "request_id": pending["request_id"],
-        "material_id": "PUMP-1",
-        "by": "alice",
-        "reason": "needed for the line",
-        "at": (T0 + timedelta(hours=5)).isoformat(),
-    }
+    sent = pipeline.cli(
+        "requests", "approve", pending["request_id"], "--by", "alice", "--reason", "line stops"
+    )
+    assert pending["request_id"] in sent
     key = pending["request_id"].encode()
-    pipeline.send("stockloop.purchase-request-actions", orjson.dumps(decision), key=key)
     pipeline.send("stockloop.purchase-request-actions", b'{"action": "approve"}', key=key)
     pipeline.flush()
 

@@ -59,7 +59,9 @@ def test_a_short_warehouse_beside_a_surplus_one_gets_a_transfer_and_no_request(
     assert records(pipeline, "stockloop.purchase-requests", 1) == []
 
 
-def test_a_dead_stock_alert_opens_a_review_that_a_decision_closes(pipeline: Pipeline):
+def test_a_dead_stock_alert_opens_a_review_that_a_decision_through_the_cli_closes(
+    pipeline: Pipeline,
+):
     pipeline.send("erp.stock-movements", receipt("DUST-1", "W1", 100, T0))
     # The material's own clock moves 62 days on: its W1 stock has not moved since.
     pipeline.send("erp.stock-movements", receipt("DUST-1", "W9", 1, T0 + timedelta(days=62)))
@@ -70,18 +72,7 @@ def test_a_dead_stock_alert_opens_a_review_that_a_decision_closes(pipeline: Pipe
         "W1",
         400,
     )
-    decision = {
-        "action": "decide",
-        "review_id": review["review_id"],
-        "material_id": "DUST-1",
-        "by": "ann",
-        "decision": "discount",
-        "at": (T0 + timedelta(days=63)).isoformat(),
-    }
-    pipeline.send(
-        "stockloop.review-actions", orjson.dumps(decision), key=review["review_id"].encode()
-    )
-    pipeline.flush()
+    pipeline.cli("reviews", "decide", review["review_id"], "discount", "--by", "ann")
     decided = wait_until(lambda: records(pipeline, "stockloop.reviews", 2)[1:], timeout=60)[0]
     assert (decided["status"], decided["decision"], decided["decided_by"]) == (
         "decided",
