@@ -5,9 +5,9 @@ import sys
 import faust
 
 import agents.control
+import agents.decisions
 import agents.ingest
 import agents.material
-import agents.decisions
 import agents.shortages
 import streams.views
 from streams import worker_log
