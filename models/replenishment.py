@@ -390,7 +390,27 @@ def act(state: "MaterialState", action: PurchaseRequestAction) -> list[PurchaseR
             f"request_id={action.request_id}: no open request of {state.material_id} "
             "(unknown, or already ordered, rejected, cancelled or expired)"
         )
+    if _already_applied(request, action):
+        return []
     return [state.requests.record(apply_action(request, action))]
+
+
+def _already_applied(request: PurchaseRequest, action: PurchaseRequestAction) -> bool:
+    """The request's latest transition is this very action: a redelivery after a restart.
+
+    The decision reaches the material at least once; the second delivery must
+    change nothing, and is not a mistake to dead-letter either.
+    """
+    if request.at != action.at:
+        return False
+    match action.action:
+        case "approve":
+            return request.status == RequestStatus.APPROVED and request.decided_by == action.by
+        case "change_quantity":
+            return request.quantity == action.quantity
+        case "record_reference":
+            return request.erp_reference == action.erp_reference
+    return False
 
 
 def _decide(

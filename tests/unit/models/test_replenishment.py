@@ -142,7 +142,7 @@ def test_above_the_amount_the_request_waits_for_the_approver_of_its_band():
     assert (pending.amount, pending.approver) == (10_000, "buyer")
 
 
-def test_a_person_approves_a_pending_request_and_an_unknown_one_is_refused():
+def test_a_person_approves_a_pending_request_once_and_an_unknown_one_is_refused():
     state = MaterialState(material_id="M1")
     request = run(short_by_50(unit_cost=200), state).requests[-1]
     decision = PurchaseRequestAction(
@@ -154,6 +154,7 @@ def test_a_person_approves_a_pending_request_and_an_unknown_one_is_refused():
     )
     (approved,) = decide_request(state, decision).requests
     assert (approved.status, approved.decided_by) == (RequestStatus.APPROVED, "alice")
+    assert decide_request(state, decision).requests == []  # delivered again: nothing changes
     unknown = decision.model_copy(update={"request_id": "pr-0000000000000000"})
     with pytest.raises(ValueError, match="request_id=pr-0000000000000000: no open request"):
         decide_request(state, unknown)
