@@ -1,6 +1,6 @@
 """``stockloop materials show``: a material's state, read from a worker's API."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import httpx
@@ -9,7 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from models.alerting import Alert
+from models.purchasing import PurchaseRequest
+from models.transfers import Transfer
 from streams.cli.alerts import SEVERITY_STYLE, read_alerts
+from streams.cli.requests import STATUS_STYLE, listing_order, quantity_text
 from streams.settings import Settings
 
 app = typer.Typer(help="Read material state from a running worker.", no_args_is_help=True)
@@ -21,7 +24,8 @@ def show(
     material_id: Annotated[str, typer.Argument(help="Material id, e.g. M-1001.")],
     json: Annotated[bool, typer.Option("--json", help="Print the raw JSON state.")] = False,
 ) -> None:
-    """Print one material's stock position per warehouse (GET /materials/ID), and its open alerts.
+    """Print one material's stock position per warehouse (GET /materials/ID), its open alerts,
+    and its open purchase requests and transfers, if any.
 
     The stock is as of the last event the worker applied; an alert's numbers
     are as of its last transition (a rule re-notifies only on a severity
@@ -77,6 +81,94 @@ def show(
         )
     console.print(table)
     _print_open_alerts(material_id, state, as_of, settings)
+    requests = open_requests(state)
+    if requests:
+        console.print(requests_table(material_id, requests, expedited_orders(state)))
+    transfers = open_transfers(state)
+    if transfers:
+        console.print(transfers_table(material_id, transfers))
+
+
+def open_requests(state: dict[str, Any]) -> list[PurchaseRequest]:
+    """The material's open purchase requests in the worker's state, the most urgent first."""
+    held = (state.get("requests") or {}).get("open") or {}
+    return listing_order(PurchaseRequest.model_validate(request) for request in held.values())
+
+
+def expedited_orders(state: dict[str, Any]) -> dict[str, str]:
+    """Production order id by request id, for the requests raised for an order's missing part."""
+    expedited = (state.get("requests") or {}).get("expedited") or {}
+    return {
+        request_id: need.split("|", 1)[0]
+        for need, request_ids in expedited.items()
+        for request_id in request_ids
+    }
+
+
+def open_transfers(state: dict[str, Any]) -> list[Transfer]:
+    """The material's transfers not yet received, cancelled or rejected, oldest first."""
+    held = (state.get("transfers") or {}).get("open") or {}
+    transfers = (Transfer.model_validate(transfer) for transfer in held.values())
+    return sorted(transfers, key=lambda t: (t.created_at, t.transfer_id))
+
+
+def requests_table(
+    material_id: str, requests: list[PurchaseRequest], expedited: dict[str, str]
+) -> Table:
+    """Open purchase requests: what, for when, where they stand, and what raised them."""
+    table = Table(title=f"{len(requests)} open purchase requests of {material_id}")
+    for column in (
+        "request",
+        "warehouse",
+        "quantity",
+        "amount",
+        "needed by",
+        "latest order date",
+        "status",
+        "raised for",
+    ):
+        table.add_column(column, justify="right" if column in {"quantity", "amount"} else "left")
+    for request in requests:
+        style = STATUS_STYLE.get(request.status, "")
+        table.add_row(
+            request.request_id,
+            request.warehouse_id,
+            f"{quantity_text(request.quantity)} {request.unit}",
+            f"{request.amount:,.2f} {request.currency}",
+            _day(request.needed_by),
+            _day(request.latest_order_date),
+            f"[{style}]{request.status.value}[/]",
+            _raised_for(request, expedited),
+        )
+    return table
+
+
+def _raised_for(request: PurchaseRequest, expedited: dict[str, str]) -> str:
+    """What raised a request: a production order's missing part, a supply alert, or the reorder
+    point (without an alert, a request is raised only at or below it)."""
+    if request.request_id in expedited:
+        return f"order {expedited[request.request_id]}"
+    return "supply alert" if request.alert_ids else "reorder point"
+
+
+def transfers_table(material_id: str, transfers: list[Transfer]) -> Table:
+    """Open transfers between the material's warehouses: from where, how much, by when."""
+    table = Table(title=f"{len(transfers)} open transfers of {material_id}")
+    columns = ("transfer", "from", "to", "quantity", "lead time", "needed by", "status", "since")
+    for column in columns:
+        table.add_column(column, justify="right" if column in {"quantity", "lead time"} else "left")
+    for transfer in transfers:
+        table.add_row(
+            transfer.transfer_id,
+            transfer.from_warehouse,
+            transfer.to_warehouse,
+            f"{quantity_text(transfer.quantity)} {transfer.unit}",
+            f"{transfer.lead_time_days:g} d",
+            _day(transfer.needed_by),
+            transfer.status.value,
+            f"{transfer.at:%Y-%m-%d %H:%M}",
+        )
+    return table
 
 
 def _print_open_alerts(
@@ -121,6 +213,10 @@ def _current(stock: dict[str, Any], fact: str) -> object:
 
 def _number(value: object) -> str:
     return f"{value:,.6g}" if isinstance(value, int | float) else "-"
+
+
+def _day(day: date | None) -> str:
+    return day.isoformat() if day else "-"
 
 
 def _time(value: str | None) -> str:

@@ -8,8 +8,13 @@ their components first) and each material's latest availability on
 ``stockloop.availability``; then it runs the same analysis as the shortage
 agent (``models.bom.analyse_shortage``) and prints it. It writes nothing:
 no result, no expedite notice.
+
+``stockloop shortage --order ORDER_ID`` prints instead what the worker found
+for a real order: its latest ``ShortageResult`` on ``stockloop.shortages``,
+in the same table.
 """
 
+import difflib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -35,7 +40,7 @@ from models.bom import (
 )
 from models.events import describe_validation_error
 from models.production import BomLine, ProductionOrder, bom_from_lines, fold_order, what_if_order
-from streams.catalogue import AVAILABILITY, BOMS, PRODUCTION_ORDERS
+from streams.catalogue import AVAILABILITY, BOMS, PRODUCTION_ORDERS, SHORTAGES
 from streams.cli.kafka import check_topics, fail, read
 from streams.cli.requests import quantity_text
 from streams.settings import Settings
@@ -90,6 +95,30 @@ def open_orders(orders: Iterable[ProductionOrder]) -> list[ProductionOrder]:
     for order in orders:
         held[order.order_id] = fold_order(held.get(order.order_id), order)
     return [order for order in held.values() if order is not None]
+
+
+def latest_results(results: Iterable[ShortageResult]) -> dict[str, ShortageResult]:
+    """Each order's result for its newest version analysed (event time, then event id).
+
+    By the order's version, not by arrival, as the worker folds orders
+    (``fold_order``): a result published again after a restart changes nothing.
+    """
+    latest: dict[str, ShortageResult] = {}
+    for result in results:
+        known = latest.get(result.order_id)
+        if known is None or (result.analysed_at, result.order_event_id) >= (
+            known.analysed_at,
+            known.order_event_id,
+        ):
+            latest[result.order_id] = result
+    return latest
+
+
+def unknown_order(order_id: str, known: Iterable[str], topic: str) -> str:
+    """Why ``--order`` finds nothing: no result names the order; the closest one, if close."""
+    close = difflib.get_close_matches(order_id, list(known), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"no shortage result for order {order_id!r} on {topic}{hint}"
 
 
 COLUMNS = (
@@ -183,24 +212,80 @@ def analyse(settings: Settings, order: ProductionOrder) -> ShortageResult:
         raise fail(str(error)) from None
 
 
+def worker_result(settings: Settings, order_id: str) -> ShortageResult:
+    """The worker's latest result for a production order, from ``stockloop.shortages``."""
+    topic = settings.topic(SHORTAGES)
+    check_topics(settings, [topic])
+    results: list[ShortageResult] = []
+    skipped = 0
+    for record in read(settings, topic):
+        if record.value is not None:
+            try:
+                results.append(ShortageResult.model_validate_json(record.value))
+            except ValidationError:
+                skipped += 1
+    if skipped:
+        err_console.print(
+            f"[yellow]warning:[/yellow] skipped {skipped} record(s) on {topic} "
+            "that are not shortage results"
+        )
+    latest = latest_results(results)
+    if order_id not in latest:
+        raise fail(unknown_order(order_id, latest, topic))
+    return latest[order_id]
+
+
 OrderFile = Annotated[
-    Path,
+    Path | None,
     typer.Argument(
         help="JSON with material_id, warehouse_id, quantity and need_date "
         "(order_id, rush optional).",
         exists=True,
         dir_okay=False,
+        metavar="ORDER.json",
+        show_default=False,
     ),
 ]
 
 
 def shortage(
-    order_file: OrderFile,
+    order_file: OrderFile = None,
+    order_id: Annotated[
+        str | None,
+        typer.Option(
+            "--order",
+            metavar="ORDER_ID",
+            help="Instead of ORDER.json: the worker's latest result for this production order.",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = (
         OutputFormat.TABLE
     ),
 ) -> None:
-    """Can we build it by then? Which components are short, until when. Creates nothing."""
+    """Can we build it by then? Which components are short, until when. Creates nothing.
+
+    With --order ORDER_ID, what the worker found for a real production order
+    (its latest result on stockloop.shortages), in the same form.
+    """
+    if order_file is not None and order_id is not None:
+        raise fail("give ORDER.json (a question) or --order ORDER_ID (a real order), not both")
+    if order_id is not None:
+        result = worker_result(Settings(), order_id)
+    elif order_file is not None:
+        result = analyse(Settings(), _question(order_file))
+    else:
+        raise fail("give ORDER.json (a question) or --order ORDER_ID (a real order)")
+    if output is OutputFormat.JSON:
+        typer.echo(result.model_dump_json())
+        return
+    console.print(shortage_table(result))
+    for line in summary(result):
+        console.print(line, highlight=False)
+
+
+def _question(order_file: Path) -> ProductionOrder:
+    """The what-if order that ORDER.json asks about; exits with one line if it cannot be one."""
     try:
         fields = orjson.loads(order_file.read_bytes())
     except orjson.JSONDecodeError as error:
@@ -208,13 +293,6 @@ def shortage(
     if not isinstance(fields, dict):
         raise fail(f"{order_file}: expected a JSON object")
     try:
-        order = what_if_order(fields, now=datetime.now(UTC))
+        return what_if_order(fields, now=datetime.now(UTC))
     except ValidationError as error:
         raise fail(f"{order_file}: {describe_validation_error(error)}") from None
-    result = analyse(Settings(), order)
-    if output is OutputFormat.JSON:
-        typer.echo(result.model_dump_json())
-        return
-    console.print(shortage_table(result))
-    for line in summary(result):
-        console.print(line, highlight=False)

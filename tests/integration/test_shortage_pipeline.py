@@ -253,3 +253,6 @@ def test_a_production_order_of_a_three_level_bom_gets_its_hand_checked_shortage(
     assert "earliest feasible start 2026-04-18" in table
     assert "kit completeness 25% of parts" in table
     assert len(pipeline.read_all("stockloop.shortages", 2, timeout=3)) == 1
+    # The worker's own result for the real order, as stockloop shortage --order prints it.
+    assert orjson.loads(pipeline.cli("shortage", "--order", "MO-1", "--format", "json")) == result
+    assert "earliest feasible start 2026-04-18" in pipeline.cli("shortage", "--order", "MO-1")

@@ -10,9 +10,11 @@ from models.production import BomLine, ProductionOrder
 from streams.cli.shortage import (
     in_warehouse,
     latest_availability,
+    latest_results,
     open_orders,
     shortage_table,
     summary,
+    unknown_order,
 )
 
 T = datetime(2026, 11, 30, 8, tzinfo=UTC)
@@ -95,3 +97,23 @@ def test_the_table_shows_every_item_and_the_summary_the_answer():
     ]
     assert "kit completeness 0% of parts, 25% of their quantity" in text
     assert "earliest feasible start unknown: some part has no supply coming" in text
+
+
+def test_an_orders_latest_result_is_that_of_its_newest_version_whatever_the_arrival_order():
+    bom = {
+        "X": [BomLine(event_id="b1", event_time=T, parent_id="X", component_id="P", quantity_per=2)]
+    }
+    stock = {"P": ComponentAvailability(component_id="P", on_hand_available=20)}
+    first = analyse_shortage(order("e1", 0), bom, stock)
+    changed = analyse_shortage(order("e2", 5, quantity=12), bom, stock)
+    other = analyse_shortage(order("e3", 0, order_id="MO-2"), bom, stock)
+    latest = latest_results([changed, other, first, changed])
+    assert {order_id: r.quantity for order_id, r in latest.items()} == {"MO-1": 12, "MO-2": 10}
+    assert latest["MO-1"].missing_components == ("P",)
+
+
+def test_an_order_without_a_result_is_named_with_the_closest_known_one():
+    assert unknown_order("MO-240071", ["MO-240017", "MO-1"], "stockloop.shortages") == (
+        "no shortage result for order 'MO-240071' on stockloop.shortages; did you mean 'MO-240017'?"
+    )
+    assert "did you mean" not in unknown_order("XYZ", ["MO-240017"], "stockloop.shortages")
