@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The demo: a local broker, the topics, a worker, 60 days of simulated ERP traffic
 # (plain JSON and Debezium change events, three of them broken on purpose), then what the
-# worker made of it. Each run has its own topic prefix, app id and state directory, and
-# removes them at the end. KEEP_RUNNING=1 leaves broker, worker and topics up to explore,
-# with this run's settings in .stockloop/demo.env; `scripts/demo.sh stop` ends such a run.
+# worker made of it: stock, alerts, purchase requests, a transfer, a dead-stock review, and
+# the shortage analysis of a production order released at the end. Each run has its own
+# topic prefix, app id and state directory, and removes them at the end. KEEP_RUNNING=1
+# leaves broker, worker and topics up to explore, with this run's settings in
+# .stockloop/demo.env; `scripts/demo.sh stop` ends such a run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sl=.venv/bin/stockloop
 env_file=.stockloop/demo.env
 pid_file=.stockloop/demo-worker.pid
+order_file=.stockloop/demo-order.jsonl
+days=60
 web="http://127.0.0.1:${STOCKLOOP_WEB_PORT:-6066}"
 
 # Stop the worker, delete this run's topics and state, stop the broker.
@@ -18,7 +22,7 @@ clean_up() {
     kill "$worker" 2>/dev/null && while kill -0 "$worker" 2>/dev/null; do sleep 0.2; done
   fi
   $sl topics delete --yes | tail -1 || echo "could not delete the topics ${STOCKLOOP_TOPIC_PREFIX}*"
-  rm -rf "$STOCKLOOP_DATA_DIR" "$pid_file" "$env_file" .stockloop/demo-simulate.txt
+  rm -rf "$STOCKLOOP_DATA_DIR" "$pid_file" "$env_file" "$order_file" .stockloop/demo-simulate.txt
   $sl broker stop
 }
 
@@ -62,15 +66,38 @@ for _ in $(seq 1 120); do
   sleep 1
 done
 
-$sl simulate --days 60 --materials 6 | tee .stockloop/demo-simulate.txt
+$sl simulate --days "$days" --materials 6 | tee .stockloop/demo-simulate.txt
 sent=$(sed -n 's/^sent \([0-9]*\).*/\1/p' .stockloop/demo-simulate.txt)
 $sl status --wait-for "$sent"
 echo
 echo "Three records above were broken on purpose (truncated JSON, a quantity of 'twelve',"
 echo "a change event of an unmapped table): each must be refused here, with its reason."
 $sl dead-letters
-for material in HP-200 FAB-COT-150; do $sl materials show "$material"; done
+$sl materials show FAB-COT-150
 $sl alerts open
+echo
+echo "What the worker does about them. Purchase requests waiting for a buyer's decision"
+echo "(every request: stockloop requests list; decide: stockloop requests approve|reject):"
+$sl requests list --status pending_approval
+echo
+echo "HP-200: a key account's order leaves SH01 short; the old stock nobody sells in BJ03"
+echo "goes there first (open transfers), and gets a dead-stock review:"
+$sl materials show HP-200
+$sl reviews list
+echo
+echo "The ERP releases production order MO-240017 (20 desk fans FAN-24V in SZ02) now that its"
+echo "history is in: the worker analyses an order when it reads it, against its components' stock."
+.venv/bin/python -c "from connectors.simulator import ErpSimulator
+print(ErpSimulator().production_order(days=$days).value.decode())" >"$order_file"
+$sl produce erp.production-orders "$order_file" --key-field order_id
+$sl status --wait-for "$((sent + 1))" --timeout 60 >/dev/null ||
+  { echo "the worker did not take the production order within 60 s (log: $log)"; exit 1; }
+$sl shortage --order MO-240017
+for _ in $(seq 1 20); do  # the missing part's expedited request, raised by its own material
+  curl -fs "$web/materials/PCB-DRV" | grep -q MO-240017 && break
+  sleep 0.5
+done
+$sl requests list --material PCB-DRV
 echo "full state as JSON: curl $web/materials/HP-200   rules in force: curl $web/rules"
 if [ "${KEEP_RUNNING:-0}" = 1 ]; then
   trap - EXIT
