@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import faust
 from aiokafka.partitioner import DefaultPartitioner
+from pydantic import BaseModel
 
 from agents.dead_letters import dead_letter
 from models.alerting import apply_action
@@ -27,7 +28,7 @@ from models.expedite import ExpediteNotice
 from models.purchasing import RequestActionNotice
 from models.reviews import ReviewActionNotice
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
-from models.state import MaterialState, Outcome
+from models.state import MaterialState, Outcome, Outgoing
 from models.step import (
     Received,
     StepContext,
@@ -57,22 +58,30 @@ from streams.app import (
 )
 from streams.app import settings as app_settings
 from streams.applied_events import TableAppliedEvents, prune
-from streams.catalogue import INPUT_TOPICS
-from streams.material_states import MaterialStates
-from streams.metrics import (
+from streams.catalogue import (
     ALERTS,
+    AVAILABILITY,
+    INPUT_TOPICS,
+    PURCHASE_REQUESTS,
+    REVIEWS,
+    TRANSFERS,
+)
+from streams.material_states import MaterialStates
+from streams.metrics import ALERTS as ALERTS_PUBLISHED
+from streams.metrics import (
     END_TO_END_SECONDS,
     EVENTS,
     LATE_DEMAND,
     PENDING_MATERIALS,
     PROCESSING_SECONDS,
-    PURCHASE_REQUESTS,
-    REVIEWS,
+    RESENT_OUTPUTS,
     RULE_ERRORS,
     TICKED_MATERIALS,
-    TRANSFERS,
     WATERMARK_SECONDS,
 )
+from streams.metrics import PURCHASE_REQUESTS as PURCHASE_REQUESTS_PUBLISHED
+from streams.metrics import REVIEWS as REVIEWS_PUBLISHED
+from streams.metrics import TRANSFERS as TRANSFERS_PUBLISHED
 from streams.policies import current_policies
 
 log = logging.getLogger(__name__)
@@ -87,6 +96,13 @@ EXPECTED_INPUTS = [
 PRUNE_EVERY = timedelta(days=7)
 applied_events = TableAppliedEvents()
 states = MaterialStates()
+_output_topics = {
+    ALERTS: alerts_topic,
+    AVAILABILITY: availability_topic,
+    PURCHASE_REQUESTS: purchase_requests_topic,
+    REVIEWS: reviews_topic,
+    TRANSFERS: transfers_topic,
+}
 
 
 def load_state(material_id: str) -> MaterialState:
@@ -166,31 +182,66 @@ class LazyContext:
         return self._context
 
 
-async def publish(result: StepResult, state: MaterialState | None = None) -> None:
-    """Count applied events; send alert transitions by alert key, the rest by their own ids.
+def _outputs(result: StepResult, state: MaterialState, offset: int) -> list[Outgoing]:
+    """A step's output records: alert transitions by alert key, the rest by their own ids.
 
-    A ``state`` that applied events also publishes its availability, which
-    other materials' shortage analyses read (``models.availability``).
+    A step that applied events also publishes the material's availability,
+    which other materials' shortage analyses read (``models.availability``).
     """
+    records: list[tuple[str, str, BaseModel]] = []
+    if result.applied:
+        records.append((AVAILABILITY, state.material_id, availability_of(state)))
+    records += [(ALERTS, alert.key, alert) for alert in result.alerts]
+    records += [(TRANSFERS, t.transfer_id, t) for t in result.transfers]
+    records += [(PURCHASE_REQUESTS, r.request_id, r) for r in result.requests]
+    records += [(REVIEWS, r.review_id, r) for r in result.reviews]
+    return [
+        Outgoing(offset=offset, topic=topic, key=key, value=encode(value).decode())
+        for topic, key, value in records
+    ]
+
+
+async def settle(state: MaterialState, result: StepResult, cause: faust.types.Message) -> bool:
+    """Store a stepped state with its outputs in its outbox, then send them; whether it changed.
+
+    Outputs whose cause is committed are dropped from the outbox first:
+    Faust flushes every send before it commits (``models.state.Outgoing``).
+    """
+    committed = app.consumer._committed_offset.get(cause.tp)
+    outgoing = _outputs(result, state, cause.offset)
+    kept = [o for o in state.outbox if committed is None or o.offset >= committed]
+    if outgoing or len(kept) != len(state.outbox):
+        state.outbox = kept + outgoing
+    changed = states.store(state)
     for envelope in result.applied:
         topic = envelope.source.topic if envelope.source else "unknown"
         EVENTS.labels(topic, Outcome.APPLIED.value).inc()
-    if state is not None and result.applied:
-        await availability_topic.send(
-            key=state.material_id.encode(), value=encode(availability_of(state))
-        )
     for alert in result.alerts:
-        await alerts_topic.send(key=alert.key.encode(), value=encode(alert))
-        ALERTS.labels(alert.rule_id, alert.status, alert.severity or "none").inc()
+        ALERTS_PUBLISHED.labels(alert.rule_id, alert.status, alert.severity or "none").inc()
     for transfer in result.transfers:
-        await transfers_topic.send(key=transfer.transfer_id.encode(), value=encode(transfer))
-        TRANSFERS.labels(transfer.status).inc()
+        TRANSFERS_PUBLISHED.labels(transfer.status).inc()
     for request in result.requests:
-        await purchase_requests_topic.send(key=request.request_id.encode(), value=encode(request))
-        PURCHASE_REQUESTS.labels(request.status).inc()
+        PURCHASE_REQUESTS_PUBLISHED.labels(request.status).inc()
     for review in result.reviews:
-        await reviews_topic.send(key=review.review_id.encode(), value=encode(review))
-        REVIEWS.labels(review.status).inc()
+        REVIEWS_PUBLISHED.labels(review.status).inc()
+    await _send(outgoing)
+    return changed
+
+
+async def resend_outbox(partition: int) -> None:
+    """Send again what the partition's previous owner may not have delivered before it stopped."""
+    for material_id in _materials_in(partition):
+        state = states.get(material_id)
+        if state is not None and state.outbox:
+            await _send(state.outbox)
+            RESENT_OUTPUTS.inc(len(state.outbox))
+
+
+async def _send(outgoing: list[Outgoing]) -> None:
+    for record in outgoing:
+        await _output_topics[record.topic].send(
+            key=record.key.encode(), value=record.value.encode()
+        )
 
 
 def _partition_of(material_id: str) -> int:
@@ -217,6 +268,7 @@ async def advance_materials(
     material_ids: list[str],
     to: datetime,
     context: StepContext,
+    cause: faust.types.Message,
     evaluate_at_end: bool = False,
 ) -> set[str]:
     """Bring materials of ``partition`` to event time ``to``; those with events still waiting.
@@ -237,11 +289,10 @@ async def advance_materials(
             states.forget(material_id)
             raise
         LATE_DEMAND.inc(state.late_demand_events - late_before)
-        changed = states.store(state)
+        changed = await settle(state, result, cause)
         TICKED_MATERIALS.labels("changed" if changed else "unchanged").inc()
         if state.pending:
             waiting.add(material_id)
-        await publish(result, state)
     return waiting
 
 
@@ -259,7 +310,11 @@ def _materials_in(partition: int) -> list[str]:
 
 
 async def on_time(
-    partition: int, progress: PartitionTime, to: datetime, context: StepContext, live: bool
+    progress: PartitionTime,
+    to: datetime,
+    context: StepContext,
+    cause: faust.types.Message,
+    live: bool,
 ) -> None:
     """Event time moved on to ``to`` here: apply what waited for it, tick on a new day.
 
@@ -268,10 +323,11 @@ async def on_time(
     materials with waiting events are advanced.
     """
     started = time_module.perf_counter()
+    partition = cause.partition
     if live or progress.scanned_day is None or to.date() > progress.scanned_day:
         progress.scanned_day = max(to.date(), progress.scanned_day or to.date())
         progress.waiting = await advance_materials(
-            partition, _materials_in(partition), to, context, live
+            partition, _materials_in(partition), to, context, cause, live
         )
         if progress.pruned_on is None or to.date() >= progress.pruned_on + PRUNE_EVERY:
             progress.pruned_on = to.date()
@@ -280,7 +336,7 @@ async def on_time(
         PROCESSING_SECONDS.labels("tick").observe(time_module.perf_counter() - started)
     else:
         waiting, progress.waiting = sorted(progress.waiting), set()
-        progress.waiting |= await advance_materials(partition, waiting, to, context)
+        progress.waiting |= await advance_materials(partition, waiting, to, context, cause)
     PENDING_MATERIALS.labels(str(partition)).set(len(progress.waiting))
 
 
@@ -301,7 +357,7 @@ async def on_event(
         reason = too_old_reason(state, item, app_settings.planning)
         await dead_letter(source, reason, message.key, message.value)
         EVENTS.labels(source.topic, "dead_lettered").inc()
-        states.store(state)
+        await settle(state, StepResult(), message)
         return
     to = progress.clock.applicable()
     result = StepResult()
@@ -311,19 +367,20 @@ async def on_event(
         LATE_DEMAND.inc(state.late_demand_events - late_before)
     if state.pending:
         progress.waiting.add(state.material_id)
-    states.store(state)
-    await publish(result, state)
+    await settle(state, result, message)
     if message.timestamp and any(e is item for e in result.applied):
         END_TO_END_SECONDS.observe(max(time_module.time() - message.timestamp, 0.0))
 
 
-async def on_action(notice: AlertActionNotice, partition: int, context: StepContext) -> None:
+async def on_action(
+    notice: AlertActionNotice, context: StepContext, cause: faust.types.Message
+) -> None:
     """Apply an acknowledgement or silence at once, to its material or every one of the partition.
 
     The action is taken from the notice, not the mirrored table, which may
     not hold it yet; acting never moves a material's time.
     """
-    material_ids = [notice.material_id] if notice.material_id else _materials_in(partition)
+    material_ids = [notice.material_id] if notice.material_id else _materials_in(cause.partition)
     for material_id in material_ids:
         state = states.get(material_id)
         if state is None:
@@ -335,11 +392,12 @@ async def on_action(notice: AlertActionNotice, partition: int, context: StepCont
         except BaseException:
             states.forget(material_id)
             raise
-        states.store(state)
-        await publish(StepResult(alerts=alerts))
+        await settle(state, StepResult(alerts=alerts), cause)
 
 
-async def on_expedite(notice: ExpediteNotice, context: StepContext) -> None:
+async def on_expedite(
+    notice: ExpediteNotice, context: StepContext, cause: faust.types.Message
+) -> None:
     """A production order lacks this part: raise an expedited request at once."""
     state = states.get(notice.material_id) or MaterialState(material_id=notice.material_id)
     try:
@@ -347,8 +405,7 @@ async def on_expedite(notice: ExpediteNotice, context: StepContext) -> None:
     except BaseException:
         states.forget(state.material_id)
         raise
-    states.store(state)
-    await publish(result)
+    await settle(state, result, cause)
 
 
 async def on_decision(
@@ -372,8 +429,7 @@ async def on_decision(
         )
         await dead_letter(source, str(error), message.key, message.value)
         return
-    states.store(state)
-    await publish(result)
+    await settle(state, result, message)
 
 
 @app.agent(material_events_topic)
@@ -390,7 +446,10 @@ async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
         started = time_module.perf_counter()
         message = record.message
         item = MaterialStreamRecord.validate_json(message.value)
-        progress = partitions.setdefault(message.partition, PartitionTime())
+        progress = partitions.get(message.partition)
+        if progress is None:
+            progress = partitions[message.partition] = PartitionTime()
+            await resend_outbox(message.partition)
         alert_context.refresh()
         context = LazyContext(alert_context)
         match item:
@@ -400,18 +459,18 @@ async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
                         progress.clock.value.timestamp()
                     )
                     if (to := progress.clock.applicable()) is not None:
-                        await on_time(message.partition, progress, to, context.get(), live=False)
+                        await on_time(progress, to, context.get(), message, live=False)
             case Tick():
                 if (to := progress.clock.applicable()) is not None:
                     # Inputs still behind (a backlog): the wall clock waits for event time.
                     now = max(item.at, to) if progress.clock.caught_up else to
-                    await on_time(message.partition, progress, now, context.get(), live=True)
+                    await on_time(progress, now, context.get(), message, live=True)
             case AlertActionNotice():
-                await on_action(item, message.partition, context.get())
+                await on_action(item, context.get(), message)
             case RequestActionNotice() | ReviewActionNotice():
                 await on_decision(item, message)
             case ExpediteNotice():
-                await on_expedite(item, context.get())
+                await on_expedite(item, context.get(), message)
             case MaterialEvent():
                 source = item.source or SourcePosition(
                     topic=message.topic, partition=message.partition, offset=message.offset

@@ -199,6 +199,24 @@ class WarehouseStock(BaseModel):
                 self.batches.pop(0)
 
 
+class Outgoing(BaseModel):
+    """An output record of this material not yet known to be on its topic.
+
+    The state and the outputs go to different topics, so a crash can keep
+    the one and lose the other; the input is then not read again (the state
+    says it was applied) and the output would be lost for good. So the
+    worker keeps each output here with the offset of the input record that
+    caused it, sends the outputs again when it takes over the material's
+    partition, and drops them once that offset is committed (Faust flushes
+    every send before it commits). At least once: consumers deduplicate by id.
+    """
+
+    offset: int = Field(description="Offset on stockloop.material-events of the cause.")
+    topic: str = Field(description="Output topic, without the prefix.")
+    key: str
+    value: str = Field(description="The record as JSON text.")
+
+
 class MaterialState(BaseModel):
     """Everything stockloop knows about one material, across warehouses."""
 
@@ -242,6 +260,10 @@ class MaterialState(BaseModel):
     )
     reviews: ReviewBook = Field(
         default_factory=ReviewBook, description="Dead-stock reviews waiting for a decision."
+    )
+    outbox: list[Outgoing] = Field(
+        default_factory=list,
+        description="Outputs sent since the last committed input offset (see Outgoing).",
     )
 
     @computed_field

@@ -39,6 +39,11 @@ TRANSFERS = Counter(
     "Transfer transitions between warehouses published, by status.",
     ["status"],
 )
+RESENT_OUTPUTS = Counter(
+    "stockloop_resent_outputs",
+    "Output records sent again on taking over a partition: a previous owner may have "
+    "stopped before they reached their topic (at least once; consumers deduplicate by id).",
+)
 REVIEWS = Counter(
     "stockloop_reviews",
     "Dead-stock review transitions published, by status.",
