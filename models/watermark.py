@@ -62,21 +62,26 @@ class InputProgress:
 
         A partition is idle once the next offset to process reaches its high
         watermark; before the first record, the committed offset stands in.
-        A partition with nothing known yet is left out: the receivers keep
-        the last report about it.
+        A partition with records but none processed yet is reported busy at
+        an unknown time: it holds the receivers' clocks where they are. Left
+        out, it let them keep what an earlier reader had said of it, and
+        after a restart a stale "idle" from the previous process let time run
+        past the partition's whole backlog (its demand all counted as late).
         """
         inputs: dict[str, InputClock] = {}
         for position, highwater in highwaters.items():
             next_offset = self._next_offset.get(position, committed.get(position))
             idle = highwater is not None and (highwater == 0 or (next_offset or 0) >= highwater)
-            newest = self._newest.get(position)
-            if newest is not None or idle:
-                inputs[position] = InputClock(time=newest, idle=idle)
+            inputs[position] = InputClock(time=self._newest.get(position), idle=idle)
         return Watermark(inputs=inputs)
 
     def unstarted(self, report: Watermark, assigned: Collection[str]) -> bool:
         """Some assigned input has records but none processed yet: its time is unknown."""
-        return any(position not in report.inputs for position in assigned)
+        return any(
+            (clock := report.inputs.get(position)) is None
+            or (clock.time is None and not clock.idle)
+            for position in assigned
+        )
 
 
 def ahead(report: Watermark, lead: timedelta, unstarted: bool = False) -> set[str]:
