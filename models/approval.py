@@ -62,7 +62,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -75,7 +74,7 @@ from pydantic import (
 )
 
 from models.events import AbcClass
-from models.rules.spec import _StrictLoader
+from models.rules.spec import parse_yaml
 
 __all__ = [
     "ApprovalDecision",
@@ -369,14 +368,9 @@ def load_approval_policy(text: str, source: str = "<approval policy>") -> Approv
     Raises ``ApprovalPolicyError`` with one line per problem.
     """
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        where = f"line {mark.line + 1} col {mark.column + 1}: " if mark else ""
-        problem = " ".join(part for part in (error.context, error.problem) if part)
-        raise ApprovalPolicyError([f"not valid YAML: {where}{problem}"], source) from None
-    except yaml.YAMLError as error:
-        raise ApprovalPolicyError([f"not valid YAML: {error}"], source) from None
+        data = parse_yaml(text)
+    except ValueError as error:
+        raise ApprovalPolicyError([str(error)], source) from None
     if data is None:
         raise ApprovalPolicyError(["the policy is empty; give at least 'currency'"], source)
     if not isinstance(data, Mapping):

@@ -46,7 +46,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from models.events import (
@@ -58,6 +57,7 @@ from models.events import (
     describe_validation_error,
     show,
 )
+from models.rules.spec import parse_yaml
 
 _ROLE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
@@ -167,14 +167,9 @@ def load_review_policy(text: str) -> ReviewPolicy:
     roles.sales.deadline_day: unknown field (did you mean 'deadline_days'?) (+1 more)
     """
     try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        where = f"line {mark.line + 1} col {mark.column + 1}: " if mark else ""
-        problem = " ".join(part for part in (error.context, error.problem) if part)
-        raise ReviewPolicyError(f"not valid YAML: {where}{problem}") from None
-    except yaml.YAMLError as error:
-        raise ReviewPolicyError(f"not valid YAML: {error}".splitlines()[0]) from None
+        data = parse_yaml(text)
+    except ValueError as error:
+        raise ReviewPolicyError(str(error)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -51,7 +51,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from models.events import (
@@ -65,7 +64,7 @@ from models.events import (
     describe_validation_error,
     show,
 )
-from models.rules.spec import _StrictLoader
+from models.rules.spec import parse_yaml
 
 if TYPE_CHECKING:
     from models.state import WarehouseStock
@@ -195,14 +194,9 @@ def load_transfer_lanes(text: str, source: str = "<transfer lanes>") -> Transfer
     lanes.yaml: lanes.W1.W2: days must not be negative, got -2
     """
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        where = f"line {mark.line + 1} col {mark.column + 1}: " if mark else ""
-        problem = " ".join(part for part in (error.context, error.problem) if part)
-        raise TransferLanesError([f"not valid YAML: {where}{problem}"], source) from None
-    except yaml.YAMLError as error:
-        raise TransferLanesError([f"not valid YAML: {error}".splitlines()[0]], source) from None
+        data = parse_yaml(text)
+    except ValueError as error:
+        raise TransferLanesError([str(error)], source) from None
     if data is None:
         return TransferLanes()
     if not isinstance(data, Mapping):

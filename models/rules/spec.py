@@ -702,6 +702,23 @@ _StrictLoader.add_constructor(
 )
 
 
+def parse_yaml(text: str) -> object:
+    """YAML text as data, a key given twice refused; ``ValueError`` with a one-line reason.
+
+    Every YAML file stockloop reads (rules, approval policy, review policy,
+    transfer lanes) goes through here, so each reports a syntax error alike.
+    """
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1} col {mark.column + 1}: " if mark else ""
+        problem = " ".join(part for part in (error.context, error.problem) if part)
+        raise ValueError(f"not valid YAML: {where}{problem}") from None
+    except yaml.YAMLError as error:
+        raise ValueError(f"not valid YAML: {error}".splitlines()[0]) from None
+
+
 def _read(source: str | bytes | os.PathLike[str] | Mapping[str, Any]) -> tuple[Any, str | None]:
     if isinstance(source, Mapping):
         return source, None
@@ -718,14 +735,9 @@ def _read(source: str | bytes | os.PathLike[str] | Mapping[str, Any]) -> tuple[A
         except UnicodeDecodeError as error:
             raise RuleSpecError([f"rules are not UTF-8 text: {error}"], name) from None
     try:
-        data = yaml.load(source, Loader=_StrictLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        where = f"line {mark.line + 1} col {mark.column + 1}: " if mark else ""
-        problem = " ".join(part for part in (error.context, error.problem) if part)
-        raise RuleSpecError([f"not valid YAML: {where}{problem}"], name) from None
-    except yaml.YAMLError as error:
-        raise RuleSpecError([f"not valid YAML: {error}"], name) from None
+        data = parse_yaml(source)
+    except ValueError as error:
+        raise RuleSpecError([str(error)], name) from None
     if not isinstance(data, Mapping):
         raise RuleSpecError(
             [f"a rules file is a mapping with 'version: 1' and 'rules', got {type(data).__name__}"],
