@@ -16,8 +16,9 @@ the address itself; a webhook, Slack, DingTalk, WeCom or Feishu address is the
 *name* of an endpoint whose URL and secret come from the delivery settings.
 """
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -125,3 +126,57 @@ class Delivery(BaseModel):
     status: DeliveryStatus
     at: datetime  # wall-clock time of the attempt: delivery lives outside event time
     reason: str | None = None  # one line, e.g. "HTTP 429 from dingtalk 'buyers' (rate limited)"
+
+
+class QuietHours(BaseModel):
+    """A recipient's local night: only critical items break through; the rest waits."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: time
+    end: time  # may be before start: the quiet hours span midnight
+
+
+class Person(BaseModel):
+    """A recipient from the routing file's directory: how and when to reach them.
+
+    ``channels`` carry everything routed to them; ``critical_channels`` are
+    added for critical items and escalations (the article: the most urgent by
+    SMS). ``escalate_to`` is the next person in the chain when they do not
+    acknowledge in time.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Id
+    name: Text
+    language: Literal["en", "zh-CN"] = "en"
+    timezone: Id = "UTC"  # an IANA zone, e.g. Asia/Shanghai
+    channels: tuple[Destination, ...]
+    critical_channels: tuple[Destination, ...] = ()
+    digest_at: time = time(8, 30)  # local time of the daily digest
+    quiet_hours: QuietHours | None = None
+    escalate_to: Id | None = None
+
+
+class RouteMatch(BaseModel):
+    """What a matching route says about one item: who hears of it, and when.
+
+    Times have Alertmanager's meanings: ``group_wait`` before a new group's
+    first message, ``group_interval`` between messages about new items of a
+    group, ``repeat_interval`` before a still-open item is told again.
+    ``digest`` sends the item with the recipient's next daily digest instead.
+    ``escalate_after`` (critical alerts, pending approvals): not acknowledged
+    within this time, it goes to each recipient's ``escalate_to``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    route: Text  # the matched route's path, e.g. "root/critical/purchasing"
+    recipients: tuple[Id, ...]  # person ids, groups already expanded
+    group_by: tuple[Id, ...] = ("rule_id", "warehouse_id")
+    group_wait: timedelta = timedelta(seconds=30)
+    group_interval: timedelta = timedelta(minutes=5)
+    repeat_interval: timedelta = timedelta(hours=4)
+    digest: bool = False
+    escalate_after: timedelta | None = None
