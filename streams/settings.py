@@ -112,6 +112,21 @@ class Settings(BaseSettings):
         "a dotted name reaches into an object (data.requisition_no).",
     )
 
+    public_url: str | None = Field(
+        None,
+        description="Notifications: the worker's address as people reach it (e.g. "
+        "https://stockloop.example.com); links to materials and one-click actions start with it. "
+        "Unset: notifications carry no links.",
+    )
+    action_link_secret: SecretStr | None = Field(
+        None,
+        description="Notifications: the key that signs one-click action links (acknowledge, "
+        "approve); unset: notifications offer no actions. Never logged or shown.",
+    )
+    action_link_ttl_s: float = Field(
+        7 * 86_400.0, gt=0, description="Notifications: how long an action link stays valid."
+    )
+
     security_protocol: SecurityProtocol = Field(
         "PLAINTEXT",
         description="How clients reach the broker: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT "
