@@ -24,6 +24,7 @@ from models.policy import (
     safety_stock_of_lead_time_demand,
     service_z,
 )
+from models.priority import PriorityConfig
 
 
 class DemandSource(StrEnum):
@@ -81,6 +82,12 @@ class PlanningConfig(BaseModel):
     )
     category_profiles: Mapping[str, CategoryProfile] = Field(
         default_factory=dict, description="Starting demand profile of new materials by category."
+    )
+    priority: PriorityConfig = Field(
+        default_factory=PriorityConfig,
+        description="How alerts' value at risk is priced (customer weights, holding cost, "
+        "write-off share, update threshold), "
+        "e.g. STOCKLOOP_PLANNING__PRIORITY__HOLDING_COST_RATE=0.2.",
     )
 
 

@@ -7,16 +7,66 @@ of two alerts with the same value at risk, the one that runs out sooner
 comes first.
 """
 
+from collections.abc import Mapping
 from datetime import date
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from models.state import WarehouseStock
+if TYPE_CHECKING:
+    # models.state imports models.planning, which imports this module.
+    from models.state import WarehouseStock
 
 TIE_BREAK = 0.001
 
 CUSTOMER_WEIGHT = {1: 3.0, 2: 2.0, 3: 1.0, 4: 0.75, 5: 0.5}
 """Weight of an unserved order by customer priority (1 = key account)."""
+
+
+class PriorityConfig(BaseModel):
+    """How value at risk is priced: customer weights, holding cost, write-off, update threshold.
+
+    One per deployment (settings: ``STOCKLOOP_PLANNING__PRIORITY__HOLDING_COST_RATE=0.2``,
+    ``STOCKLOOP_PLANNING__PRIORITY__CUSTOMER_WEIGHTS='{"1": 4.0}'``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    customer_weights: Mapping[Annotated[int, Field(ge=1, le=5)], Annotated[float, Field(ge=0)]] = (
+        Field(
+            default_factory=lambda: dict(CUSTOMER_WEIGHT),
+            description="Weight of an unserved order's value by customer priority "
+            "(1 = key account ... 5); tiers not given keep their default weight.",
+        )
+    )
+    holding_cost_rate: float = Field(
+        0.25,
+        ge=0,
+        description="Cost of holding stock per year, as a share of its value "
+        "(capital, storage, insurance); prices stock that does not move.",
+    )
+    write_off_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of the value of dead stock or an aged batch expected to be written off.",
+    )
+    update_threshold: float = Field(
+        0.1,
+        ge=0,
+        description="An open alert's value at risk is published again when it moves by more "
+        "than this share (0.1 = 10 %) since it was last published.",
+    )
+
+    @field_validator("customer_weights", mode="after")
+    @classmethod
+    def _keep_default_tiers(cls, weights: Mapping[int, float]) -> dict[int, float]:
+        # A setting that re-weighs the key account alone must not unweigh the other tiers.
+        return {**CUSTOMER_WEIGHT, **weights}
+
+    def customer_weight(self, customer_priority: int) -> float:
+        """Weight of an unserved order of a customer of this priority."""
+        return self.customer_weights.get(customer_priority, 1.0)
 
 
 class Priority(BaseModel):
@@ -28,10 +78,10 @@ class Priority(BaseModel):
     score: float
 
 
-def priority_of(stock: WarehouseStock, days_of_cover: float | None) -> Priority:
+def priority_of(stock: "WarehouseStock", days_of_cover: float | None) -> Priority:
     """Value at risk of one material in one warehouse, and a sortable score.
 
-    >>> from models.state import CommittedLine
+    >>> from models.state import CommittedLine, WarehouseStock
     >>> stock = WarehouseStock(on_hand=10)
     >>> stock.committed_lines["SO1/1"] = CommittedLine(order_id="SO1", line_id="1",
     ...     quantity=30, shipped_quantity=0, due_date=date(2026, 5, 2), unit_price=4.0,
