@@ -55,6 +55,15 @@ class Destination(BaseModel):
     address: Text
 
 
+class NotificationAction(BaseModel):
+    """A one-click action: a signed link (``models.action_links``) that writes an action."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    label: Text  # in the recipient's language
+    url: str
+
+
 class NotificationItem(BaseModel):
     """One thing a notification is about: an alert transition or a response event."""
 
@@ -70,15 +79,7 @@ class NotificationItem(BaseModel):
     rule_id: Id | None = None
     summary: Text  # one line in the recipient's language
     link: Text | None = None  # to the material or the request, when a base URL is set
-
-
-class NotificationAction(BaseModel):
-    """A one-click action: a signed link that writes to an actions topic."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    label: Text
-    url: Text
+    actions: tuple[NotificationAction, ...] = ()  # offered to this item's recipient
 
 
 class Notification(BaseModel):
