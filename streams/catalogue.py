@@ -29,6 +29,9 @@ SHORTAGES = "stockloop.shortages"
 PRODUCTION_ORDERS = "erp.production-orders"
 BOMS = "erp.boms"
 AVAILABILITY = "stockloop.availability"
+NOTIFICATION_INBOX = "stockloop.notification-inbox"
+NOTIFICATIONS = "stockloop.notifications"
+DELIVERIES = "stockloop.deliveries"
 
 INPUT_KINDS = {
     MATERIALS: "material",
