@@ -38,6 +38,12 @@ what consumers must hear about. The semantics follow Alertmanager and PagerDuty:
   ``repeat_interval_seconds`` have passed since the last raised/updated/repeated
   transition. An acknowledgement stops repeats (including the ``unsuppressed``
   one below) until the severity changes.
+- **Inhibition never hides a worse alert.** A source alert inhibits a target
+  only while the source's severity is at least the target's (Alertmanager's
+  inhibit rules are written so: a critical source mutes warning targets). A
+  target that escalates above its source is no longer inhibited: its
+  ``updated`` (reason ``severity``) notifies; a source that de-escalates below
+  its target releases it with ``repeated``, reason ``unsuppressed``.
 - **Silences and inhibition never drop state.** A silenced or inhibited alert
   is raised, updated and resolved as usual, but its transitions say
   ``silenced=True`` / ``inhibited=True`` and the caller does not notify.
@@ -164,6 +170,20 @@ TIER_RANK: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
 """Severities, lowest first: escalation moves up this order, de-escalation down."""
 
 
+def inhibits(source_severity: str, target_severity: str) -> bool:
+    """Whether a source alert at ``source_severity`` may inhibit a target at ``target_severity``.
+
+    Only when the source is at least as severe: inhibition hides a symptom
+    behind its worse cause, never a worse alert behind a milder one.
+
+    >>> inhibits("critical", "warning"), inhibits("warning", "warning")
+    (True, True)
+    >>> inhibits("warning", "critical")
+    False
+    """
+    return TIER_RANK.get(source_severity, 1) >= TIER_RANK.get(target_severity, 1)
+
+
 def values_changed(
     old: Mapping[str, float | None],
     new: Mapping[str, float | None],
@@ -285,7 +305,9 @@ class Inhibition(BaseModel):
     """While a ``source`` alert is open, ``target`` alerts with ``equal`` labels are inhibited.
 
     Example: a stock-out inhibits "below safety stock" for the same material
-    and warehouse.
+    and warehouse. Only a source at least as severe as the target inhibits it
+    (``inhibits``): a critical aged batch is news even while its material is a
+    dead-stock warning.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -857,11 +879,19 @@ class AlertBook(BaseModel):
     def _inhibitors(
         self, alert: OpenAlert, labels: dict[str, str], inhibitions: Sequence[Inhibition]
     ) -> tuple[str, ...]:
-        """Keys of open source alerts that inhibit ``alert`` (it may itself be resolved)."""
+        """Keys of open source alerts that inhibit ``alert`` (it may itself be resolved).
+
+        Severities are those after this step's first pass, so a target that
+        escalates past its source in this step is already free of it.
+        """
         found: list[str] = []
         for rule in inhibitions:
             for key, source in self.alerts.items():
-                if source.rule_id != rule.source or source is alert:
+                if (
+                    source.rule_id != rule.source
+                    or source is alert
+                    or not inhibits(source.severity, alert.severity)
+                ):
                     continue
                 source_labels = self._labels(source)
                 if all(source_labels.get(name) == labels.get(name) for name in rule.equal):

@@ -53,7 +53,9 @@ back to warning only beyond 70 % of it, and only after a day::
     deescalate_after: 1d
 
 A rule file adds ``version: 1``, ``inhibit`` (a firing source rule silences
-a target rule for alerts whose ``equal`` attributes match) and ``defaults``
+a target rule for alerts whose ``equal`` attributes match, while the source's
+severity is at least the target's: never a worse alert behind a milder one)
+and ``defaults``
 (``repeat_interval``, for rules that do not give their own). ``load_rules``
 reads one; ``merge`` lays a user file over the built-in pack by rule id: the
 same id replaces the rule, a bare ``{id: ..., enabled: false}`` switches it
@@ -573,7 +575,12 @@ class RuleAlertSettings:
 
 
 class Inhibition(BaseModel):
-    """While ``source`` fires for an item, ``target`` stays silent for items equal on ``equal``."""
+    """While ``source`` fires for an item, ``target`` stays silent for items equal on ``equal``.
+
+    Only while the source's alert is at least as severe as the target's
+    (``models.alerts.inhibits``): a target that escalates past its source
+    notifies, as Alertmanager's inhibit rules from critical to warning do.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from models.alerts import (
     ALERT_ACTIONS,
+    TIER_RANK,
     Acknowledge,
     ActionOutcome,
     AlertBook,
@@ -542,6 +543,71 @@ def test_pending_source_does_not_inhibit():
     assert statuses(ts) == ["low:raised"] and ts[0].notify
 
 
+def test_a_milder_source_does_not_inhibit_a_worse_target():
+    book = AlertBook(material_id="M1")
+    inh = STOCKOUT_INHIBITS_LOW
+    ts = book.step(
+        [fire("stockout", "warning"), fire("low", "critical")], SCOPE, at(0), inhibitions=inh
+    )
+    assert [(t.rule_id, t.inhibited, t.notify) for t in ts] == [
+        ("stockout", False, True),
+        ("low", False, True),
+    ]
+    assert not book.alerts[KEY].inhibited
+
+
+def test_an_equally_severe_source_inhibits_its_target():
+    book = AlertBook(material_id="M1")
+    ts = book.step(
+        [fire("stockout", "critical"), fire("low", "critical")],
+        SCOPE,
+        at(0),
+        inhibitions=STOCKOUT_INHIBITS_LOW,
+    )
+    assert ts[1].inhibited and not ts[1].notify
+
+
+def test_a_target_that_escalates_past_its_source_is_released_and_notifies():
+    book = AlertBook(material_id="M1")
+    inh = STOCKOUT_INHIBITS_LOW
+    first = book.step([fire("stockout"), fire("low")], SCOPE, at(0), inhibitions=inh)
+    assert first[1].inhibited
+    (worse,) = book.step([fire("stockout"), fire("low", "critical")], SCOPE, at(5), inhibitions=inh)
+    assert (worse.status, worse.reason, worse.severity) == ("updated", "severity", "critical")
+    assert (worse.inhibited, worse.inhibited_by, worse.notify) == (False, (), True)
+    assert not book.alerts[KEY].inhibited
+
+
+def test_a_source_that_de_escalates_below_its_target_releases_it_as_unsuppressed():
+    book = AlertBook(material_id="M1")
+    inh = STOCKOUT_INHIBITS_LOW
+    both_critical = [fire("stockout", "critical"), fire("low", "critical")]
+    book.step(both_critical, SCOPE, at(0), inhibitions=inh)
+    milder, back = book.step(
+        [fire("stockout", "warning"), fire("low", "critical")], SCOPE, at(5), inhibitions=inh
+    )
+    assert (milder.rule_id, milder.severity) == ("stockout", "warning")
+    assert (back.status, back.reason, back.inhibited, back.notify) == (
+        "repeated",
+        "unsuppressed",
+        False,
+        True,
+    )
+
+
+def test_a_target_that_de_escalates_to_its_source_severity_is_inhibited_again():
+    book = AlertBook(material_id="M1")
+    inh = STOCKOUT_INHIBITS_LOW
+    book.step([fire("stockout"), fire("low", "critical")], SCOPE, at(0), inhibitions=inh)
+    (milder,) = book.step([fire("stockout"), fire("low")], SCOPE, at(5), inhibitions=inh)
+    assert (milder.status, milder.severity, milder.inhibited, milder.notify) == (
+        "updated",
+        "warning",
+        True,
+        False,
+    )
+
+
 # --- ids, rules reload, errors, serialisation ----------------------------------------
 
 
@@ -837,7 +903,7 @@ def test_silenced_alert_is_never_notified_while_silenced_and_reappears_after(
 
 @settings(max_examples=300, deadline=None)
 @given(steps=st.lists(single_warehouse_step_st, max_size=40), rules_settings=steady_settings_st)
-def test_inhibited_alert_is_never_notified_while_the_source_is_open_and_reappears_after(
+def test_inhibited_alert_is_never_notified_while_an_as_severe_source_is_open_and_reappears_after(
     steps, rules_settings
 ):
     key_a, key_b = alert_key("M1", "W1", "a"), alert_key("M1", "W1", "b")
@@ -845,20 +911,53 @@ def test_inhibited_alert_is_never_notified_while_the_source_is_open_and_reappear
 
     def check(book, now, warehouse, specs, transitions):
         nonlocal hidden
-        source_open = key_a in book.alerts
+        source, target = book.alerts.get(key_a), book.alerts.get(key_b)
+
+        def inhibited(severity: str) -> bool:
+            return source is not None and TIER_RANK[source.severity] >= TIER_RANK[severity]
+
         mine = [t for t in transitions if t.rule_id == "b"]
         for t in mine:
-            assert t.inhibited == source_open
-            assert t.inhibited_by == ((key_a,) if source_open else ())
-        is_open = key_b in book.alerts
-        if is_open and hidden and not source_open:
+            assert t.inhibited == inhibited(t.severity)
+            assert t.inhibited_by == ((key_a,) if inhibited(t.severity) else ())
+        is_open = target is not None
+        inhibiting = is_open and inhibited(target.severity)
+        if is_open and hidden and not inhibiting:
             assert mine and mine[0].notify and mine[0].status != "raised"
-        if is_open and source_open and not hidden:
+        if is_open and inhibiting and not hidden:
             assert mine and mine[0].inhibited and not mine[0].notify
-        hidden = is_open and source_open
+        hidden = is_open and inhibiting
 
     inhibitions = [Inhibition(source="a", target="b")]
     run(steps, rules_settings, inhibitions, acknowledge=False, check=check)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(step_st, max_size=40), rules_settings=settings_st)
+def test_an_inhibited_alert_is_never_more_severe_than_its_inhibiting_source(steps, rules_settings):
+    inhibitions = [
+        Inhibition(source="a", target="b"),
+        Inhibition(source="c", target="b"),
+        Inhibition(source="b", target="c"),
+    ]
+
+    def check(book, now, warehouse, specs, transitions):
+        for t in transitions:
+            assert t.inhibited == bool(t.inhibited_by)
+            for source_key in t.inhibited_by:
+                source = book.alerts[source_key]
+                assert TIER_RANK[source.severity] >= TIER_RANK[t.severity]
+        sources_of = {"b": ("a", "c"), "c": ("b",)}
+        for alert in book.alerts.values():
+            if alert.inhibited and alert.warehouse_id == warehouse:
+                assert any(
+                    source.rule_id in sources_of.get(alert.rule_id, ())
+                    and source.warehouse_id == warehouse
+                    and TIER_RANK[source.severity] >= TIER_RANK[alert.severity]
+                    for source in book.alerts.values()
+                )
+
+    run(steps, rules_settings, inhibitions, check=check)
 
 
 @settings(max_examples=150, deadline=None)
