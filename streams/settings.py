@@ -8,7 +8,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, FilePath, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
@@ -16,6 +24,98 @@ from models.planning import PlanningConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CACHE_ROOT = Path.home() / ".cache" / "stockloop"
+
+
+class DeliverySettings(BaseModel):
+    """How ``stockloop deliver`` reaches people: endpoints, mail server, SMS provider, patience.
+
+    Set as ``STOCKLOOP_DELIVERY__<FIELD>``, e.g. ``STOCKLOOP_DELIVERY__SMTP_HOST``.
+    Secrets (the SMTP password, the SMS secret, the endpoint directory, which
+    holds robot URLs with tokens) are ``SecretStr``: never logged or shown.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    endpoints_file: FilePath | None = Field(
+        None,
+        description="YAML or JSON endpoint directory: webhook, Slack, DingTalk, WeCom and Feishu "
+        "endpoint names to URL and secret (connectors/delivery/endpoints.py).",
+    )
+    endpoints: SecretStr | None = Field(
+        None,
+        description="The endpoint directory itself, as JSON, for deployments without a file; "
+        "used when endpoints_file is not set.",
+    )
+    smtp_host: str | None = Field(None, description="Mail server for email; none: no email.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="Mail server port.")
+    smtp_user: str | None = Field(None, description="Mail server login; none: no login.")
+    smtp_password: SecretStr | None = Field(None, description="Mail server password.")
+    smtp_starttls: bool = Field(True, description="Upgrade the mail connection with STARTTLS.")
+    smtp_from: str = Field(
+        "stockloop <stockloop@localhost>", min_length=3, description="From header of emails."
+    )
+    sms_provider: Literal["twilio", "aliyun"] | None = Field(
+        None, description="SMS API: twilio (Twilio-style) or aliyun (Alibaba Cloud SMS-style)."
+    )
+    sms_url: str | None = Field(
+        None,
+        description="SMS API base URL, e.g. https://api.twilio.com or https://dysmsapi.aliyuncs.com.",
+    )
+    sms_account: str | None = Field(None, description="Twilio Account SID or AccessKey ID.")
+    sms_secret: SecretStr | None = Field(None, description="Twilio auth token or AccessKey secret.")
+    sms_sender: str | None = Field(None, description="Twilio From number, or Alibaba SignName.")
+    sms_template: str | None = Field(
+        None, description="Alibaba TemplateCode; its ${message} variable carries the text."
+    )
+    timeout_s: float = Field(
+        10.0, gt=0, le=300, description="How long one attempt may wait for a platform's answer."
+    )
+    max_attempts: int = Field(
+        5, ge=1, le=50, description="Attempts per destination before it is recorded as failed."
+    )
+    first_backoff_s: float = Field(
+        1.0, ge=0, le=3600, description="Longest wait before the first retry (full jitter)."
+    )
+    max_backoff_s: float = Field(
+        60.0, ge=0, le=3600, description="Longest wait between attempts, however many failed."
+    )
+    dingtalk_per_minute: int = Field(
+        20, ge=1, le=10_000, description="Messages per minute to one DingTalk robot (its limit)."
+    )
+    wecom_per_minute: int = Field(
+        20, ge=1, le=10_000, description="Messages per minute to one WeCom robot (its limit)."
+    )
+    feishu_per_minute: int = Field(
+        100, ge=1, le=10_000, description="Messages per minute to one Feishu bot (its limit)."
+    )
+    slack_per_minute: int = Field(
+        60, ge=1, le=10_000, description="Messages per minute to one Slack incoming webhook."
+    )
+    webhook_per_minute: int | None = Field(
+        None, ge=1, description="Messages per minute to one webhook endpoint; none: no limit."
+    )
+    sms_per_minute: int | None = Field(
+        None, ge=1, description="SMS per minute through the provider account; none: no limit."
+    )
+    email_per_minute: int | None = Field(
+        None, ge=1, description="Emails per minute through the mail server; none: no limit."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        """A half-configured SMS provider is refused at start-up, not at the first SMS."""
+        if self.sms_provider is not None:
+            needed = ["sms_url", "sms_account", "sms_secret", "sms_sender"]
+            if self.sms_provider == "aliyun":
+                needed.append("sms_template")
+            for name in needed:
+                if getattr(self, name) is None:
+                    raise ValueError(
+                        f"{name.upper()} is required with SMS_PROVIDER={self.sms_provider}"
+                    )
+        if self.first_backoff_s > self.max_backoff_s:
+            raise ValueError("FIRST_BACKOFF_S is longer than MAX_BACKOFF_S")
+        return self
 
 
 class Settings(BaseSettings):
@@ -125,6 +225,12 @@ class Settings(BaseSettings):
     )
     action_link_ttl_s: float = Field(
         7 * 86_400.0, gt=0, description="Notifications: how long an action link stays valid."
+    )
+
+    delivery: DeliverySettings = Field(
+        default_factory=DeliverySettings,
+        description="Delivery of notifications (`stockloop deliver`), e.g. "
+        "STOCKLOOP_DELIVERY__SMTP_HOST=mail.example.com.",
     )
 
     security_protocol: SecurityProtocol = Field(
