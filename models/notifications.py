@@ -79,6 +79,7 @@ class NotificationItem(BaseModel):
     rule_id: Id | None = None
     summary: Text  # one line in the recipient's language
     link: Text | None = None  # to the material or the request, when a base URL is set
+    closes: bool = False  # the subject ends here: resolved, ordered, received, decided ...
     actions: tuple[NotificationAction, ...] = ()  # offered to this item's recipient
 
 

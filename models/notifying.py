@@ -1,0 +1,559 @@
+"""The notification router's core: one person's inbox, and what it tells them when.
+
+One ``Inbox`` per recipient (a Faust table keyed by recipient) holds the
+*subjects* the person hears about (an alert, a purchase request, a transfer, a
+review, a production order's shortage: whatever an item's ``subject_id``
+names), the groups that bundle them, and the day of the last digest. Three
+pure functions move it in event time:
+
+- ``receive`` puts a routed item in its group. Group key: the recipient and the
+  values of the route's ``group_by`` labels. Alertmanager's meanings: a new group
+  waits ``group_wait`` before its first message, so that what arrives together
+  is told together; a group that has sent collects new items for
+  ``group_interval`` (messages go out on its ticks, ``sent_at + k *
+  group_interval``). An update of a subject not yet told replaces the queued
+  version (the later by event time and id wins, whatever the arrival order).
+  A subject already told is told again only when it is news (its severity
+  rose) or, unacknowledged, after the route's ``repeat_interval``: otherwise
+  the update only refreshes what the next reminder says. A closing item (a
+  resolved alert, a request ordered, rejected, cancelled or expired, a transfer
+  received, a decided review, a covered shortage) ends the subject's reminders;
+  it is told in the next digest if the subject was told, and not at all if it
+  came and went before anyone was told.
+- ``due`` (on a tick) sends what fell due: groups whose wait passed, escalations,
+  reminders and the daily digest.
+- ``acknowledge`` stops the reminders and the escalation of a subject (a
+  person's acknowledgement or approval) until its severity rises.
+
+Digests: items of ``digest`` routes, and everything that is not critical and
+falls due inside the recipient's quiet hours (group messages and reminders
+alike), wait for the recipient's daily digest at ``digest_at`` local time
+(``zoneinfo``, so 08:30 stays 08:30 across a DST change). One digest per local
+day, none when there is nothing in it. Critical items break through quiet hours.
+
+Escalation: a subject whose route sets ``escalate_after`` (a critical alert, a
+request pending approval) and that is not acknowledged that long after it
+arrived (or after its severity last rose) is sent once, as an ``escalation``,
+to the recipient's ``escalate_to``, on that person's channels and critical
+channels, in their language.
+
+Determinism: every notification is formed at an event time computed from the
+inputs (a group's flush time, a reminder's or escalation's due time, the
+digest's local time of day), never at the tick's ``now``, and lists its items
+sorted. Its id is ``sha256(recipient, group key, sorted item ids, formation
+time)``, 16 hex digits. Items received in any order before a flush give the
+same notifications (``tests/unit/models/test_notifying.py`` checks it with
+hypothesis). An item belongs to a flush when it arrived (``now`` of its
+``receive``) at or before the flush time.
+
+State stays small: a subject without news for ``FORGET_AFTER`` is dropped
+(open alerts repeat, open requests expire, well within it), and a group
+without subjects is dropped (a new item starts it again, with ``group_wait``).
+
+Examples
+--------
+>>> from datetime import UTC, datetime, timedelta
+>>> from models.notifications import Destination, NotificationItem, Person, RouteMatch
+>>> t0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+>>> li = Person(id="li", name="Li Wei", channels=(Destination(channel="email", address="li@x"),))
+>>> match = RouteMatch(route="root/buyers", recipients=("li",))
+>>> item = NotificationItem(kind="alert", id="a1-0", subject_id="a1", at=t0, severity="warning",
+...     material_id="M1", warehouse_id="W1", rule_id="stockout_risk", summary="stock-out risk M1")
+>>> labels = {"rule_id": "stockout_risk", "warehouse_id": "W1"}
+>>> inbox, sent = receive(Inbox(recipient="li"), item, labels, match, li, t0)
+>>> sent
+[]
+>>> inbox, sent = due(inbox, {"li": li}, t0 + timedelta(seconds=30))
+>>> [(n.urgency.value, n.title, n.at.time().isoformat()) for n in sent]
+[('immediate', '[Warning] stock-out risk M1', '09:00:30')]
+>>> inbox, sent = due(inbox, {"li": li}, t0 + timedelta(hours=4, seconds=30))
+>>> [(n.urgency.value, n.title) for n in sent]
+[('reminder', 'Reminder, still open: stock-out risk M1')]
+>>> inbox = acknowledge(inbox, "a1", t0 + timedelta(hours=5))
+>>> due(inbox, {"li": li}, t0 + timedelta(hours=9))[1]
+[]
+"""
+
+import hashlib
+import operator
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+from pydantic import BaseModel, Field
+
+from models.notifications import (
+    Destination,
+    Notification,
+    NotificationItem,
+    Person,
+    RouteMatch,
+    Urgency,
+)
+from models.rendering import ordered, render, severity_rank
+
+FORGET_AFTER = timedelta(days=30)
+"""A subject without news (no item, not queued) for this long leaves the inbox."""
+
+DIGEST = "digest"
+"""Group key suffix of a recipient's daily digest."""
+
+_OMIT_FALSY = {"exclude_if": operator.not_}
+
+
+class Subject(BaseModel):
+    """One thing a person hears about over time, in its latest version.
+
+    ``queued``: waiting for its group's next message or for the digest, since
+    ``queued_at`` (the arrival of the earliest queued version). ``told_at`` /
+    ``told_severity``: when it was last told (a message, a reminder or a
+    digest), at what severity. ``since``: start of the current unacknowledged
+    episode, the escalation clock. ``closed``: its closing item waits for the
+    digest; then the subject leaves.
+    """
+
+    item: NotificationItem
+    group_key: str
+    digest: bool = Field(False, **_OMIT_FALSY)
+    repeat_interval: timedelta
+    escalate_after: timedelta | None = Field(None, **_OMIT_FALSY)
+    since: datetime
+    queued: Literal["group", "digest"] | None = Field(None, **_OMIT_FALSY)
+    queued_at: datetime | None = Field(None, **_OMIT_FALSY)
+    told_at: datetime | None = Field(None, **_OMIT_FALSY)
+    told_severity: str | None = Field(None, **_OMIT_FALSY)
+    acknowledged: bool = Field(False, **_OMIT_FALSY)
+    escalated: bool = Field(False, **_OMIT_FALSY)
+    closed: bool = Field(False, **_OMIT_FALSY)
+
+
+class Group(BaseModel):
+    """A group's timing (from the latest route that fed it) and its last message."""
+
+    wait: timedelta
+    interval: timedelta
+    sent_at: datetime | None = Field(None, **_OMIT_FALSY)
+
+
+class Inbox(BaseModel):
+    """What one recipient has been told and is about to be told; stored per recipient.
+
+    Serialised compactly (defaults and empty fields are left out):
+    ``Inbox.model_validate_json(inbox.model_dump_json())`` gives it back.
+    """
+
+    recipient: str
+    subjects: dict[str, Subject] = Field(default_factory=dict, **_OMIT_FALSY)
+    groups: dict[str, Group] = Field(default_factory=dict, **_OMIT_FALSY)
+    digest_day: date | None = Field(None, **_OMIT_FALSY)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def group_key(recipient: str, group_by: Iterable[str], labels: Mapping[str, str]) -> str:
+    """The group of an item: the recipient and the values of the route's ``group_by`` labels.
+
+    >>> group_key("li", ("rule_id", "warehouse_id"), {"rule_id": "stockout_risk"})
+    'li|rule_id=stockout_risk,warehouse_id='
+    """
+    return f"{recipient}|" + ",".join(f"{name}={labels.get(name, '')}" for name in group_by)
+
+
+def notification_id(recipient: str, key: str, item_ids: Iterable[str], at: datetime) -> str:
+    """Deterministic notification id: recipient, group key, sorted item ids and formation time.
+
+    >>> t = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    >>> notification_id("li", "li|x", ["b", "a"], t) == notification_id("li", "li|x", ["a", "b"], t)
+    True
+    """
+    content = orjson.dumps(["notification", recipient, key, sorted(item_ids), _utc(at).isoformat()])
+    return hashlib.sha256(content).hexdigest()[:16]
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"now {moment.isoformat()}: must be timezone-aware (event time, UTC)")
+    return moment.astimezone(UTC)
+
+
+def _zone(person: Person) -> ZoneInfo:
+    try:
+        return ZoneInfo(person.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"person {person.id!r}: timezone {person.timezone!r} is not an IANA zone "
+            "(e.g. Asia/Shanghai)"
+        ) from None
+
+
+def in_quiet_hours(person: Person, moment: datetime) -> bool:
+    """Whether ``moment`` falls in the person's local quiet hours (start included, end not).
+
+    >>> from datetime import time
+    >>> from models.notifications import QuietHours
+    >>> night = QuietHours(start=time(22), end=time(7))
+    >>> p = Person(id="p", name="P", timezone="Asia/Shanghai", channels=(), quiet_hours=night)
+    >>> in_quiet_hours(p, datetime(2026, 3, 2, 15, tzinfo=UTC))  # 23:00 in Shanghai
+    True
+    >>> in_quiet_hours(p, datetime(2026, 3, 2, 23, tzinfo=UTC))  # 07:00 in Shanghai
+    False
+    """
+    quiet = person.quiet_hours
+    if quiet is None or quiet.start == quiet.end:
+        return False
+    local = _utc(moment).astimezone(_zone(person)).time()
+    if quiet.start < quiet.end:
+        return quiet.start <= local < quiet.end
+    return local >= quiet.start or local < quiet.end
+
+
+def digest_time(person: Person, now: datetime) -> tuple[date, datetime]:
+    """The latest digest time at or before ``now``: the local day and the instant in UTC.
+
+    A ``digest_at`` that does not exist on a spring-forward day is taken with
+    the offset before the change (02:30 in Berlin on 2026-03-29 is 03:30 CEST);
+    one that exists twice in autumn is the first.
+
+    >>> p = Person(id="p", name="P", timezone="Europe/Berlin", channels=())
+    >>> day, at = digest_time(p, datetime(2026, 3, 29, 7, tzinfo=UTC))  # 09:00 CEST
+    >>> str(day), str(at)
+    ('2026-03-29', '2026-03-29 06:30:00+00:00')
+    """
+    zone = _zone(person)
+    day = _utc(now).astimezone(zone).date()
+    instant = datetime.combine(day, person.digest_at, tzinfo=zone).astimezone(UTC)
+    if instant > now:
+        day -= timedelta(days=1)
+        instant = datetime.combine(day, person.digest_at, tzinfo=zone).astimezone(UTC)
+    return day, instant
+
+
+def destinations(person: Person, critical: bool) -> tuple[Destination, ...]:
+    """The person's channels, plus their critical channels for critical items and escalations."""
+    chosen = (*person.channels, *person.critical_channels) if critical else person.channels
+    return tuple(dict.fromkeys(chosen))
+
+
+def _newer(item: NotificationItem, than: NotificationItem) -> bool:
+    return (item.at, item.id) > (than.at, than.id)
+
+
+def _notification(
+    urgency: Urgency,
+    subjects: Sequence[Subject],
+    person: Person,
+    key: str,
+    at: datetime,
+    escalated_from: Person | None = None,
+) -> Notification:
+    items = ordered(s.item for s in subjects)
+    severity = items[0].severity
+    message = render(
+        urgency,
+        items,
+        person.language,
+        recipient_name=person.name,
+        escalated_from=escalated_from.name if escalated_from is not None else None,
+    )
+    critical = urgency is Urgency.ESCALATION or (
+        urgency is not Urgency.DIGEST and severity == "critical"
+    )
+    return Notification(
+        id=notification_id(person.id, key, [item.id for item in items], at),
+        recipient=person.id,
+        group_key=key,
+        urgency=urgency,
+        severity=severity,
+        at=at,
+        language=person.language,
+        destinations=destinations(person, critical),
+        title=message.title,
+        body=message.body,
+        html=message.html,
+        short=message.short,
+        items=tuple(items),
+        actions=tuple(dict.fromkeys(action for item in items for action in item.actions)),
+    )
+
+
+def _told(subject: Subject, at: datetime) -> Subject:
+    return subject.model_copy(
+        update={
+            "queued": None,
+            "queued_at": None,
+            "told_at": at,
+            "told_severity": subject.item.severity,
+        }
+    )
+
+
+# --- receive ------------------------------------------------------------------------------
+
+
+def receive(
+    inbox: Inbox,
+    item: NotificationItem,
+    labels: Mapping[str, str],
+    match: RouteMatch,
+    person: Person,
+    now: datetime,
+) -> tuple[Inbox, list[Notification]]:
+    """Take one routed item for the inbox's recipient at event time ``now``.
+
+    ``labels`` are the item's routing labels (for the group key), ``match`` the
+    route that sent it here, ``person`` the recipient; the item carries its
+    one-click actions (acknowledge, approve). Returns the new inbox and the messages due at
+    ``now`` for the item's group (a ``group_wait`` of zero, or a group tick that
+    has passed); ``due`` sends everything else.
+    """
+    if person.id != inbox.recipient:
+        raise ValueError(f"receive: person {person.id!r} is not the inbox's {inbox.recipient!r}")
+    now = _utc(now)
+    subjects = dict(inbox.subjects)
+    old = subjects.get(item.subject_id)
+    key = group_key(inbox.recipient, match.group_by, labels)
+    if old is not None and not _newer(item, old.item):
+        # A duplicate, or older than the version held: only its arrival counts, so that the
+        # queue starts at the earliest arrival whatever order the versions came in.
+        if old.queued_at is None or old.queued_at <= now:
+            return inbox, []
+        subjects[item.subject_id] = old.model_copy(update={"queued_at": now})
+        return _flush_groups(inbox.model_copy(update={"subjects": subjects}), person, now)
+    queued_at = min(old.queued_at, now) if old is not None and old.queued_at is not None else now
+    if item.closes:
+        if old is None or old.told_at is None:
+            # Never told: nothing to tell. The closed subject stays (until FORGET_AFTER) so that
+            # an older version arriving late does not open it again.
+            subjects[item.subject_id] = Subject(
+                item=item,
+                group_key=key,
+                repeat_interval=match.repeat_interval,
+                since=now,
+                closed=True,
+            )
+            return _tidy(inbox.model_copy(update={"subjects": subjects})), []
+        subjects[item.subject_id] = old.model_copy(
+            update={
+                "item": item,
+                "closed": True,
+                "queued": "digest",
+                "queued_at": queued_at,
+            }
+        )
+        return inbox.model_copy(update={"subjects": subjects}), []
+    news = old is None or old.closed or old.told_at is None
+    rose = (
+        old is not None
+        and old.told_severity is not None
+        and severity_rank(item.severity) > severity_rank(old.told_severity)
+    )
+    settings = {
+        "item": item,
+        "group_key": key,
+        "digest": match.digest,
+        "repeat_interval": match.repeat_interval,
+        "escalate_after": match.escalate_after,
+    }
+    if old is None or old.closed:
+        subject = Subject(**settings, since=now)
+    elif rose:
+        subject = old.model_copy(
+            update={**settings, "since": now, "acknowledged": False, "escalated": False}
+        )
+    else:
+        subject = old.model_copy(update=settings)
+    if news or rose:
+        subject = subject.model_copy(
+            update={"queued": "digest" if match.digest else "group", "queued_at": queued_at}
+        )
+    subjects[item.subject_id] = subject
+    groups = dict(inbox.groups)
+    if subject.queued == "group":
+        group = groups.get(key)
+        timing = {"wait": match.group_wait, "interval": match.group_interval}
+        groups[key] = group.model_copy(update=timing) if group else Group(**timing)
+    inbox = inbox.model_copy(update={"subjects": subjects, "groups": groups})
+    inbox, sent = _flush_groups(inbox, person, now)
+    return _tidy(inbox), sent
+
+
+# --- due ----------------------------------------------------------------------------------
+
+
+def _flush_at(group: Group, earliest: datetime) -> datetime:
+    """When a group sends what it holds: ``group_wait`` after it formed, else its next tick."""
+    if group.sent_at is None:
+        return earliest + group.wait
+    if not group.interval:
+        return max(earliest, group.sent_at)
+    ticks = max(1, -((group.sent_at - earliest) // group.interval))
+    return group.sent_at + ticks * group.interval
+
+
+def _flush_groups(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, list[Notification]]:
+    """Send every group message due at ``now``, in time order (one group may send twice)."""
+    subjects, groups = dict(inbox.subjects), dict(inbox.groups)
+    sent: list[Notification] = []
+    while True:
+        queued: dict[str, list[Subject]] = {}
+        for subject in subjects.values():
+            if subject.queued == "group":
+                queued.setdefault(subject.group_key, []).append(subject)
+        schedule = sorted(
+            (_flush_at(groups[key], min(s.queued_at or now for s in members)), key)
+            for key, members in queued.items()
+        )
+        if not schedule or schedule[0][0] > now:
+            break
+        at, key = schedule[0]
+        members = [s for s in queued[key] if s.queued_at is not None and s.queued_at <= at]
+        quiet = in_quiet_hours(person, at)
+        told = [s for s in members if not quiet or s.item.severity == "critical"]
+        told_ids = {s.item.subject_id for s in told}
+        for subject in members:
+            if subject.item.subject_id in told_ids:
+                subjects[subject.item.subject_id] = _told(subject, at)
+            else:
+                subjects[subject.item.subject_id] = subject.model_copy(update={"queued": "digest"})
+        if told:
+            sent.append(_notification(Urgency.IMMEDIATE, told, person, key, at))
+            groups[key] = groups[key].model_copy(update={"sent_at": at})
+    return inbox.model_copy(update={"subjects": subjects, "groups": groups}), sent
+
+
+def _escalations(
+    inbox: Inbox, person: Person, people: Mapping[str, Person], now: datetime
+) -> tuple[Inbox, list[Notification]]:
+    target = people.get(person.escalate_to) if person.escalate_to else None
+    if target is None:
+        return inbox, []
+    subjects = dict(inbox.subjects)
+    late: dict[str, list[tuple[datetime, Subject]]] = {}
+    for subject in subjects.values():
+        after = subject.escalate_after
+        if after is None or subject.acknowledged or subject.escalated or subject.closed:
+            continue
+        if subject.since + after <= now:
+            late.setdefault(subject.group_key, []).append((subject.since + after, subject))
+    sent = []
+    for key, pairs in sorted(late.items()):
+        at = max(moment for moment, _ in pairs)
+        members = [subject for _, subject in pairs]
+        escalation_key = f"{key}|escalation"
+        sent.append(_notification(Urgency.ESCALATION, members, target, escalation_key, at, person))
+        for subject in members:
+            subjects[subject.item.subject_id] = subject.model_copy(update={"escalated": True})
+    return inbox.model_copy(update={"subjects": subjects}), sent
+
+
+def _reminders(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, list[Notification]]:
+    subjects = dict(inbox.subjects)
+    due_by_group: dict[str, list[tuple[datetime, Subject]]] = {}
+    for subject in subjects.values():
+        told, every = subject.told_at, subject.repeat_interval
+        if told is None or subject.queued or subject.acknowledged or subject.closed or not every:
+            continue
+        repeats = (now - told) // every
+        if repeats < 1:
+            continue
+        at = told + repeats * every
+        if subject.digest or (subject.item.severity != "critical" and in_quiet_hours(person, at)):
+            subjects[subject.item.subject_id] = subject.model_copy(
+                update={"queued": "digest", "queued_at": at}
+            )
+        else:
+            due_by_group.setdefault(subject.group_key, []).append((at, subject))
+    sent = []
+    for key, pairs in sorted(due_by_group.items()):
+        at = max(moment for moment, _ in pairs)
+        members = [subject for _, subject in pairs]
+        sent.append(_notification(Urgency.REMINDER, members, person, key, at))
+        for subject in members:
+            subjects[subject.item.subject_id] = _told(subject, at)
+    return inbox.model_copy(update={"subjects": subjects}), sent
+
+
+def _digest(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, list[Notification]]:
+    day, at = digest_time(person, now)
+    if inbox.digest_day is not None and day <= inbox.digest_day:
+        return inbox, []
+    subjects = dict(inbox.subjects)
+    members = [
+        s
+        for s in subjects.values()
+        if s.queued == "digest" and s.queued_at is not None and s.queued_at <= at
+    ]
+    sent = []
+    if members:
+        key = f"{inbox.recipient}|{DIGEST}"
+        sent.append(_notification(Urgency.DIGEST, members, person, key, at))
+        for subject in members:
+            if subject.closed:
+                del subjects[subject.item.subject_id]
+            else:
+                subjects[subject.item.subject_id] = _told(subject, at)
+    return inbox.model_copy(update={"subjects": subjects, "digest_day": day}), sent
+
+
+def _tidy(inbox: Inbox, now: datetime | None = None) -> Inbox:
+    """Drop subjects without news for ``FORGET_AFTER`` and groups no subject belongs to."""
+    subjects = inbox.subjects
+    if now is not None:
+        subjects = {
+            sid: s
+            for sid, s in subjects.items()
+            if s.queued or s.item.at + FORGET_AFTER > now or s.since + FORGET_AFTER > now
+        }
+    used = {s.group_key for s in subjects.values()}
+    groups = {key: group for key, group in inbox.groups.items() if key in used}
+    if len(subjects) == len(inbox.subjects) and len(groups) == len(inbox.groups):
+        return inbox
+    return inbox.model_copy(update={"subjects": subjects, "groups": groups})
+
+
+def due(
+    inbox: Inbox, people: Mapping[str, Person], now: datetime
+) -> tuple[Inbox, list[Notification]]:
+    """Everything due for the inbox's recipient at event time ``now`` (a tick).
+
+    In order: group messages whose wait or interval passed, escalations (to
+    ``escalate_to``, as notifications addressed to that person), reminders,
+    and the daily digest. ``people`` is the routing file's directory; a
+    recipient missing from it is told nothing and the inbox is kept as it is
+    (they may come back with the next routing file).
+    """
+    now = _utc(now)
+    person = people.get(inbox.recipient)
+    if person is None:
+        return inbox, []
+    inbox, sent = _flush_groups(inbox, person, now)
+    inbox, escalated = _escalations(inbox, person, people, now)
+    inbox, reminded = _reminders(inbox, person, now)
+    inbox, digested = _digest(inbox, person, now)
+    return _tidy(inbox, now), [*sent, *escalated, *reminded, *digested]
+
+
+# --- acknowledge --------------------------------------------------------------------------
+
+
+def acknowledge(inbox: Inbox, subject_id: str, now: datetime) -> Inbox:
+    """Stop the reminders and the escalation of ``subject_id``: the person knows.
+
+    A queued version is dropped too (it would tell them what they acknowledged);
+    a closing item waiting for the digest stays. Only a rise of its severity
+    makes the subject news again. An unknown subject changes nothing.
+    """
+    _utc(now)
+    subject = inbox.subjects.get(subject_id)
+    if subject is None or subject.closed:
+        return inbox
+    update: dict[str, object] = {"acknowledged": True}
+    if subject.queued:
+        update |= {"queued": None, "queued_at": None}
+        if subject.told_at is None:
+            update |= {"told_at": _utc(now), "told_severity": subject.item.severity}
+    subjects = {**inbox.subjects, subject_id: subject.model_copy(update=update)}
+    return _tidy(inbox.model_copy(update={"subjects": subjects}))
