@@ -3,7 +3,15 @@
 The output event (``Alert``, on ``stockloop.alerts``) explains itself: the
 rule's condition and the numbers it read, the policy behind them (forecast,
 σ, lead time, z, safety stock, reorder point, cover, projected stock-out),
-and the value at risk that ranks it among other alerts.
+and the value at risk in money that ranks it among other alerts, with what
+it is made of (``models.priority``).
+
+The value at risk is recomputed at every evaluation, not only when an alert
+changes state: it joins the numbers the rule read as ``value_at_risk``, and
+every rule's ``update_on`` includes it, so the lifecycle publishes an
+``updated`` (reason ``values``) when it moves by more than the priority
+settings' ``update_threshold`` since it was last published, and never for
+less (so it is no new source of noise).
 
 Three entry points drive the one lifecycle: ``evaluate_alerts`` (an event or
 a tick), ``apply_action`` (an acknowledgement, silence or expiry, at once) and
@@ -11,7 +19,7 @@ a tick), ``apply_action`` (an acknowledgement, silence or expiry, at once) and
 """
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -22,17 +30,29 @@ from models.alerts import (
     ActionOutcome,
     AlertTransition,
     Expire,
+    OpenAlert,
     Silence,
     TransitionReason,
     TransitionStatus,
     alert_key,
+    values_changed,
 )
 from models.events import SCHEMA_VERSION
 from models.facts import scope_of, warehouse_facts
-from models.priority import Priority, priority_of
+from models.priority import (
+    DEFAULT_PRIORITY,
+    Priority,
+    PriorityConfig,
+    RiskKind,
+    priority_of,
+    risk_kind,
+)
 from models.rules.evaluate import RuleOutcome, evaluate_all
-from models.rules.spec import RuleFile
+from models.rules.spec import RuleAlertSettings, RuleFile
 from models.state import MaterialState, WarehouseStock
+
+VALUE_AT_RISK = "value_at_risk"
+"""The name of the value at risk among an alert's published numbers."""
 
 SAFETY_STOCK_FORMULA = (
     "SS = z * sqrt(sigma_LTD^2 + d^2 * sigma_LT^2), sigma_LTD = sigma of forecast errors "
@@ -116,12 +136,14 @@ def evaluate_alerts(
     silences: Iterable[Silence] = (),
     acknowledgements: Mapping[str, Acknowledge] | None = None,
     warehouses: Collection[str] | None = None,
+    pricing: PriorityConfig = DEFAULT_PRIORITY,
 ) -> list[Alert]:
     """Evaluate every rule for the warehouses of ``state`` at event time ``now``.
 
     ``warehouses`` limits evaluation to stocks that changed (None: all). The
     material's alert book is updated in place; the returned alerts are the
-    transitions to publish.
+    transitions to publish. ``pricing`` prices the value at risk (the
+    settings' ``planning.priority``).
     """
     book = state.alerts
     acknowledgements = acknowledgements or {}
@@ -134,23 +156,84 @@ def evaluate_alerts(
         # An acknowledgement is published by the step of its alert's warehouse.
         warehouses = [*warehouses, *(acknowledged - set(warehouses))]
     silences = tuple(silences)
-    settings = rules.alert_settings()
+    settings = _watching_value_at_risk(rules.alert_settings())
     alerts: list[Alert] = []
     transitions = book.retire_rules([rule.id for rule in rules.enabled_rules], now)
     for warehouse_id in state.warehouses if warehouses is None else warehouses:
         stock = state.warehouses[warehouse_id]
         facts = warehouse_facts(state, stock, now)
         scope = scope_of(state, warehouse_id)
-        outcomes = evaluate_all(rules, facts, scope)
+        priced = _Pricing(stock, facts, now, pricing)
+        outcomes = []
+        for outcome in evaluate_all(rules, facts, scope):
+            # Only a firing rule or an open alert reads its numbers: price only those.
+            alert = book.alerts.get(alert_key(state.material_id, warehouse_id, outcome.rule_id))
+            if outcome.firing or alert is not None:
+                outcome = _with_value_at_risk(outcome, alert, priced, pricing)
+            outcomes.append(outcome)
         by_rule = {outcome.rule_id: outcome for outcome in outcomes}
         for transition in book.step(outcomes, scope, now, settings, rules.inhibit, silences):
             outcome = by_rule.get(transition.rule_id)
-            alerts.append(_alert(transition, stock, facts, outcome))
+            kind = risk_kind(transition.rule_id, transition.labels)
+            alerts.append(_alert(transition, stock, priced.of(kind), outcome))
     for transition in transitions:
         stock = state.warehouses.get(transition.warehouse_id)
         if stock is not None:
-            alerts.append(_alert(transition, stock, warehouse_facts(state, stock, now), None))
+            priced = _Pricing(stock, warehouse_facts(state, stock, now), now, pricing)
+            kind = risk_kind(transition.rule_id, transition.labels)
+            alerts.append(_alert(transition, stock, priced.of(kind), None))
     return alerts
+
+
+class _Pricing:
+    """The value at risk of one stock at one evaluation, computed once per kind asked for."""
+
+    def __init__(
+        self,
+        stock: WarehouseStock,
+        facts: Mapping[str, float | None],
+        now: datetime,
+        config: PriorityConfig,
+    ) -> None:
+        self.stock, self.facts, self.now, self.config = stock, facts, now, config
+        self._by_kind: dict[RiskKind, Priority] = {}
+
+    def of(self, kind: RiskKind) -> Priority:
+        """The priority of an alert that puts ``kind`` at risk."""
+        priority = self._by_kind.get(kind)
+        if priority is None:
+            cover = self.facts.get("days_of_cover")
+            priority = priority_of(self.stock, cover, self.now, kind, self.config)
+            self._by_kind[kind] = priority
+        return priority
+
+
+def _watching_value_at_risk(
+    settings: Mapping[str, RuleAlertSettings],
+) -> dict[str, RuleAlertSettings]:
+    """Every rule's settings with ``value_at_risk`` among the numbers whose move is news."""
+    return {
+        rule_id: replace(rule, update_on=(*rule.update_on, VALUE_AT_RISK))
+        for rule_id, rule in settings.items()
+    }
+
+
+def _with_value_at_risk(
+    outcome: RuleOutcome, alert: OpenAlert | None, priced: _Pricing, config: PriorityConfig
+) -> RuleOutcome:
+    """The outcome with the value at risk among its numbers, as the lifecycle should see it.
+
+    The lifecycle publishes a move of more than 10 % (``MATERIAL_CHANGE``);
+    a move within the settings' larger ``update_threshold`` of the last
+    published value is shown to it as that value, so it is not news.
+    """
+    value = priced.of(risk_kind(outcome.rule_id, outcome.labels)).value_at_risk
+    published = alert.values.get(VALUE_AT_RISK) if alert is not None else None
+    if published is not None and not values_changed(
+        {VALUE_AT_RISK: published}, {VALUE_AT_RISK: value}, threshold=config.update_threshold
+    ):
+        value = published
+    return outcome._replace(values={**outcome.values, VALUE_AT_RISK: value})
 
 
 def actions_in_force(
@@ -197,6 +280,7 @@ def apply_action(
     silences: Iterable[Silence] = (),
     acknowledgements: Mapping[str, Acknowledge] | None = None,
     now: datetime | None = None,
+    pricing: PriorityConfig = DEFAULT_PRIORITY,
 ) -> list[Alert]:
     """Apply an alert action to one material at once: its alerts re-evaluated, what changed out.
 
@@ -221,7 +305,7 @@ def apply_action(
             state.alerts.apply(action)
         case Expire():
             state.alerts.apply(action)
-    return evaluate_alerts(state, rules, now, in_force, acks)
+    return evaluate_alerts(state, rules, now, in_force, acks, pricing=pricing)
 
 
 class Verdict(StrEnum):
@@ -263,6 +347,7 @@ def preview_alerts(
     now: datetime,
     silences: Iterable[Silence] = (),
     acknowledgements: Mapping[str, Acknowledge] | None = None,
+    pricing: PriorityConfig = DEFAULT_PRIORITY,
 ) -> list[AlertPreview]:
     """What the worker would do with ``rules`` for this material at ``now``, changing nothing.
 
@@ -272,7 +357,10 @@ def preview_alerts(
     conditions fire. Rows: every open, pending or resolving alert.
     """
     copy = state.model_copy(deep=True)
-    published = {a.key: a for a in evaluate_alerts(copy, rules, now, silences, acknowledgements)}
+    published = {
+        a.key: a
+        for a in evaluate_alerts(copy, rules, now, silences, acknowledgements, pricing=pricing)
+    }
     settings = rules.alert_settings()
     book = copy.alerts
     rows: list[AlertPreview] = []
@@ -359,11 +447,10 @@ def _resolving(alert: Alert, published: str | None, why: str) -> AlertPreview:
 def _alert(
     transition: AlertTransition,
     stock: WarehouseStock,
-    facts: Mapping[str, float | None],
+    priority: Priority,
     outcome: RuleOutcome | None,
 ) -> Alert:
     policy = stock.policy
-    priority = priority_of(stock, facts.get("days_of_cover"))
     open_value = sum(
         line.open_quantity * line.unit_price for line in stock.committed_lines.values()
     )

@@ -162,7 +162,11 @@ class OrderStatus(StrEnum):
 class SalesOrderLine(_Event):
     """The current version of a sales order line; each version replaces the previous one.
 
-    ``customer_priority`` runs from 1 (key account) to 5 (lowest).
+    ``customer_priority`` runs from 1 (key account) to 5 (lowest). A
+    contract may price a late or short delivery: ``penalty_per_day_late``
+    (money per day the line ships after its due date) and
+    ``penalty_per_unit_short`` (money per unit not delivered on time); they
+    count in the value at risk of the line's shortage alerts.
     """
 
     kind: Literal["order_line"] = "order_line"
@@ -176,6 +180,8 @@ class SalesOrderLine(_Event):
     unit_price: NonNegative = 0.0
     customer_id: Id | None = None
     customer_priority: Annotated[int, Field(ge=1, le=5)] = 3
+    penalty_per_day_late: NonNegative = 0.0
+    penalty_per_unit_short: NonNegative = 0.0
 
     @model_validator(mode="after")
     def _shipped_within_ordered(self) -> "SalesOrderLine":

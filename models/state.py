@@ -9,6 +9,7 @@ operation, so that sums of ERP quantities stay exact to the decimals an ERP
 uses and float noise never turns into phantom stock.
 """
 
+import operator
 from collections.abc import Collection, Iterable
 from datetime import date, datetime
 from enum import StrEnum
@@ -66,7 +67,11 @@ class Batch(BaseModel):
 
 
 class CommittedLine(BaseModel):
-    """Committed demand: a confirmed sales order line not yet fully shipped."""
+    """Committed demand: a confirmed sales order line not yet fully shipped.
+
+    Its contract's penalties (``SalesOrderLine``) are stored only when set,
+    so lines without any keep the stored state as small as before.
+    """
 
     order_id: str
     line_id: str
@@ -76,6 +81,8 @@ class CommittedLine(BaseModel):
     unit_price: float
     customer_id: str | None
     customer_priority: int
+    penalty_per_day_late: float = Field(0.0, exclude_if=operator.not_)
+    penalty_per_unit_short: float = Field(0.0, exclude_if=operator.not_)
 
     @computed_field
     @property
@@ -397,6 +404,7 @@ class MaterialState(BaseModel):
                 master=self.master,
                 promotions=promotions,
                 config=config,
+                demand_today=stock.demand.open_days.get(today, 0.0),
             )
 
     def _planning_supplier(self) -> str | None:
@@ -481,7 +489,8 @@ class MaterialState(BaseModel):
     def _learn_lead_time(self, line: SupplyLine | InTransitLine, received_at: datetime) -> None:
         days = (received_at - line.ordered_at).total_seconds() / 86_400
         if days >= 0:
-            self.lead_times.setdefault(line.supplier_id, LeadTimeStats()).learn_one(days)
+            stats = self.lead_times.setdefault(line.supplier_id, LeadTimeStats())
+            stats.learn_one(days, received_at.date())
 
     def _apply_order_line(self, line: SalesOrderLine, config: PlanningConfig) -> set[str]:
         """Replace the previous version of the line; only open confirmed quantity is committed."""
@@ -506,6 +515,8 @@ class MaterialState(BaseModel):
                 unit_price=line.unit_price,
                 customer_id=line.customer_id,
                 customer_priority=line.customer_priority,
+                penalty_per_day_late=line.penalty_per_day_late,
+                penalty_per_unit_short=line.penalty_per_unit_short,
             )
         return touched
 

@@ -14,7 +14,7 @@ from models.alerting import (
 )
 from models.alerts import Acknowledge, Expire, Silence, alert_key
 from models.events import MaterialEvent, SalesOrderLine, StockMovement
-from models.priority import TIE_BREAK
+from models.priority import TIE_BREAK, PriorityConfig
 from models.rules.spec import builtin_rules, load_rules
 from models.state import MaterialState
 
@@ -99,6 +99,7 @@ def test_supply_demand_gap_explains_the_numbers_it_read_and_the_policy_behind_th
         "committed_next_7d": 150.0,
         "on_hand": 100.0,
         "in_transit_next_7d": 0.0,
+        "value_at_risk": 1_500.0,  # published beside the numbers the rule read
     }
     assert explanation.condition == "committed_next_7d > max(on_hand, 0) + in_transit_next_7d"
     assert "committed_next_7d=150" in explanation.text
@@ -392,3 +393,63 @@ def test_preview_shows_alerts_kept_by_hysteresis_silenced_and_resolving():
     gone = load_rules("version: 1\nrules:\n  - {id: low_shelf, enabled: false}\n", base=SHELF)
     (removed,) = preview_alerts(state, gone, T0 + timedelta(hours=2))
     assert (removed.verdict, removed.published) == (Verdict.RESOLVE, "resolved (rule_removed)")
+
+
+def later_order(event_id: str, quantity: float, due_in_days: int, at: datetime) -> SalesOrderLine:
+    """A tier-3 order due beyond the gap rule's 7 days: it moves no number the rule reads."""
+    return SalesOrderLine(
+        event_id=event_id,
+        event_time=at,
+        material_id="M1",
+        order_id=event_id.upper(),
+        line_id="1",
+        warehouse_id="W1",
+        quantity=quantity,
+        due_date=at.date() + timedelta(days=due_in_days),
+        status="confirmed",
+        unit_price=10.0,
+    )
+
+
+def test_an_open_alert_whose_value_at_risk_grows_materially_is_updated_with_it():
+    # Before: the priority was computed only when the alert changed state, so the raised
+    # alert kept its 1,500 after a 2,000 order arrived.
+    state, raised = raised_gap_scenario()
+    assert raised.priority.value_at_risk == 1_500.0
+    apply(state, later_order("so2", 200, 20, later(1)))
+    (updated,) = of_rule(evaluate_alerts(state, RULES, later(1)), GAP)
+    assert (updated.status, updated.reason) == ("updated", "values")
+    assert updated.explanation.values["committed_next_7d"] == 150.0  # the rule's own numbers
+    assert updated.priority.value_at_risk == 1_500.0 + 200 * 10.0
+    assert updated.explanation.values["value_at_risk"] == 3_500.0
+
+
+def test_a_value_at_risk_moving_less_than_the_update_threshold_is_not_news():
+    state, _ = raised_gap_scenario()
+    apply(state, later_order("so2", 10, 20, later(1)))  # +100 on 1,500: under 10 %
+    assert of_rule(evaluate_alerts(state, RULES, later(1)), GAP) == []
+    apply(state, later_order("so3", 50, 21, later(2)))  # +600 in all since published: 40 %
+    wide = PriorityConfig(update_threshold=0.5)
+    assert of_rule(evaluate_alerts(state, RULES, later(2), pricing=wide), GAP) == []
+    (updated,) = of_rule(evaluate_alerts(state, RULES, later(3)), GAP)
+    assert updated.priority.value_at_risk == 2_100.0
+
+
+def test_customer_tier_weights_come_from_the_priority_settings():
+    state = gap_scenario()
+    settings = PriorityConfig(customer_weights={1: 10.0})
+    (alert,) = of_rule(evaluate_alerts(state, RULES, ORDERED_AT, pricing=settings), GAP)
+    assert alert.priority.value_at_risk == 50 * 10.0 * 10.0
+    assert alert.priority.made_of.unserved_orders == 5_000.0
+
+
+def test_dead_stock_alert_states_the_capital_it_ties_up():
+    state = MaterialState(material_id="M1")
+    apply(state, movement("r1", "receipt", 100, T0))
+    now = T0 + timedelta(days=91)
+    state.replan(now)
+    (dead,) = of_rule(evaluate_alerts(state, RULES, now), "dead_stock")
+    assert dead.priority.kind == "dead_stock"
+    assert dead.priority.made_of.capital_tied_up == 200.0
+    assert dead.priority.made_of.write_off == 100.0
+    assert dead.priority.value_at_risk == round(100.0 + 200.0 * 0.25 * 91 / 365, 2)
