@@ -1,13 +1,13 @@
-"""Response policies: the approval policy, the review policy and the transfer lanes, by name.
+"""Response policies: the approval policy, the review policy, the transfer lanes and the routes.
 
 Each is a YAML file with a default shipped beside its model
 (``models/approval.yaml``, ``models/reviews.yaml``,
-``models/transfer_lanes.yaml``). A planner publishes their own under the
-policy's name (``approval``, ``reviews``, ``transfer-lanes``) on the compacted
-``stockloop.policies`` topic, and workers apply it live, as they do rule
-files; removing it brings the default back. ``load_policy`` validates any of
-the three the same way, so the command line and the worker cannot disagree
-on what a file means.
+``models/transfer_lanes.yaml``, ``models/routes.yaml``). A planner publishes
+their own under the policy's name (``approval``, ``reviews``,
+``transfer-lanes``, ``routes``) on the compacted ``stockloop.policies``
+topic, and workers apply it live, as they do rule files; removing it brings
+the default back. ``load_policy`` validates any of them the same way, so the
+command line and the worker cannot disagree on what a file means.
 
 >>> load_policy("transfer-lanes", "default_days: 3", "lanes.yaml").default_days
 3.0
@@ -38,6 +38,7 @@ from models.reviews import (
     default_review_policy,
     load_review_policy,
 )
+from models.routing import RoutingError, RoutingFile, default_routing, load_routing, route_tree
 from models.transfers import (
     TransferLanes,
     TransferLanesError,
@@ -48,15 +49,17 @@ from models.transfers import (
 APPROVAL = "approval"
 REVIEWS = "reviews"
 TRANSFER_LANES = "transfer-lanes"
-POLICY_NAMES = (APPROVAL, REVIEWS, TRANSFER_LANES)
+ROUTES = "routes"
+POLICY_NAMES = (APPROVAL, REVIEWS, TRANSFER_LANES, ROUTES)
 """The names a policy is published under: the keys of ``stockloop.policies``."""
 
-Policy = ApprovalPolicy | ReviewPolicy | TransferLanes
+Policy = ApprovalPolicy | ReviewPolicy | TransferLanes | RoutingFile
 
 _DEFAULT_FILES = {
     APPROVAL: "approval.yaml",
     REVIEWS: "reviews.yaml",
     TRANSFER_LANES: "transfer_lanes.yaml",
+    ROUTES: "routes.yaml",
 }
 
 
@@ -95,8 +98,10 @@ def load_policy(name: str, text: str | bytes, source: str) -> Policy:
             return load_approval_policy(text, source)
         if name == REVIEWS:
             return load_review_policy(text)
+        if name == ROUTES:
+            return load_routing(text, source)
         return load_transfer_lanes(text, source)
-    except (ApprovalPolicyError, TransferLanesError) as error:
+    except (ApprovalPolicyError, TransferLanesError, RoutingError) as error:
         raise PolicyError(error.problems) from None
     except ReviewPolicyError as error:
         raise PolicyError([f"{source}: {error}"]) from None
@@ -109,6 +114,8 @@ def default_policy(name: str) -> Policy:
         return default_approval_policy()
     if name == REVIEWS:
         return default_review_policy()
+    if name == ROUTES:
+        return default_routing()
     return default_transfer_lanes()
 
 
@@ -126,6 +133,9 @@ below 20,000.00, purchasing_manager below 100,000.00, then cfo; never above 3x t
 order; approved requests expire after 14 days'
     >>> describe(load_policy("transfer-lanes", "lanes: {W2: {W1: 1}}", "lanes.yaml"))
     'default 2 days; 1 lane: W2->W1 1d'
+    >>> describe(default_policy("routes"))
+    '8 people in 10 groups; routes approvals, responses, reviews, critical, warnings, info; \
+otherwise buyers'
     """
     if isinstance(policy, ApprovalPolicy):
         currency = policy.currency
@@ -148,6 +158,14 @@ order; approved requests expire after 14 days'
             f"roles {roles}; decision within {policy.decision_deadline_days:g}d; "
             f"default owner {policy.default_owner}"
         )
+    if isinstance(policy, RoutingFile):
+        routes = [path.removeprefix("root/") for path, _, _ in route_tree(policy.route)][1:]
+        named = ", ".join(routes[:8]) + (f", +{len(routes) - 8} more" if len(routes) > 8 else "")
+        return (
+            f"{len(policy.people)} people in {len(policy.groups)} groups; "
+            f"routes {named or 'none below the root'}; "
+            f"otherwise {', '.join(policy.route.receivers or ())}"
+        )
     lanes = [
         f"{source}->{target} {days:g}d"
         for source, targets in sorted(policy.lanes.items())
@@ -160,11 +178,12 @@ order; approved requests expire after 14 days'
 
 @dataclass(frozen=True)
 class ResponsePolicies:
-    """The three response policies in force together: what the material step responds by."""
+    """The response policies in force together: what the material step and the router act by."""
 
     approval: ApprovalPolicy = field(default_factory=default_approval_policy)
     reviews: ReviewPolicy = field(default_factory=default_review_policy)
     lanes: TransferLanes = field(default_factory=default_transfer_lanes)
+    routes: RoutingFile = field(default_factory=default_routing)
 
     def with_policy(self, name: str, policy: Policy) -> "ResponsePolicies":
         """These policies with ``policy`` in force as the policy ``name``."""
@@ -178,4 +197,5 @@ _ATTRIBUTES: dict[str, tuple[str, type[Policy]]] = {
     APPROVAL: ("approval", ApprovalPolicy),
     REVIEWS: ("reviews", ReviewPolicy),
     TRANSFER_LANES: ("lanes", TransferLanes),
+    ROUTES: ("routes", RoutingFile),
 }

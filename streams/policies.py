@@ -3,7 +3,8 @@
 ``stockloop policies apply`` publishes a policy on ``stockloop.policies``;
 the control agent mirrors it into the global ``policies`` table, which every
 worker reads here. Each stored version is parsed once (``_parse`` is cached by
-its bytes), so reading the policies for every record costs three table reads.
+its bytes), so reading the policies for every record costs one table read per
+policy (approval, reviews, transfer-lanes, routes).
 
 A stored policy that fails validation should not happen (the command line
 validates before it publishes), but a record written by another tool could:
@@ -73,5 +74,5 @@ _reader = PolicyReader(policies_table)
 
 
 def current_policies() -> ResponsePolicies:
-    """The approval policy, review policy and transfer lanes in force on this worker now."""
+    """The approval policy, review policy, transfer lanes and routes in force on this worker now."""
     return _reader.current()

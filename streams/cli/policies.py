@@ -1,9 +1,10 @@
 """``stockloop policies``: validate, publish, show and reset the response policies.
 
 The approval policy (``approval``), the dead-stock review policy
-(``reviews``) and the transfer lanes (``transfer-lanes``) are YAML files
-published live on the compacted ``stockloop.policies`` topic, one record per
-policy name, as rule files are on ``stockloop.rules``.
+(``reviews``), the transfer lanes (``transfer-lanes``) and the notification
+routes (``routes``) are YAML files published live on the compacted
+``stockloop.policies`` topic, one record per policy name, as rule files are
+on ``stockloop.rules``.
 """
 
 from collections.abc import Iterable, Mapping
@@ -29,12 +30,13 @@ from streams.cli.kafka import fail, publish, read
 from streams.settings import Settings
 
 PolicyName = StrEnum("PolicyName", {name: name for name in POLICY_NAMES})  # type: ignore[misc]
-"""The policy names as command-line choices: approval, reviews, transfer-lanes."""
+"""The policy names as command-line choices: approval, reviews, transfer-lanes, routes."""
 
 app = typer.Typer(
     help=(
-        "Response policies - purchase approval (approval), dead-stock reviews (reviews) and "
-        "transfer lanes (transfer-lanes): YAML files published live on stockloop.policies; "
+        "Response policies - purchase approval (approval), dead-stock reviews (reviews), "
+        "transfer lanes (transfer-lanes) and notification routes (routes): YAML files "
+        "published live on stockloop.policies; "
         "until one is published, the file shipped in models/ is in force."
     ),
     no_args_is_help=True,
@@ -44,7 +46,9 @@ err_console = Console(stderr=True)
 NameArgument = Annotated[
     PolicyName,
     typer.Argument(
-        metavar="NAME", help="The policy: approval, reviews or transfer-lanes.", show_default=False
+        metavar="NAME",
+        help="The policy: approval, reviews, transfer-lanes or routes.",
+        show_default=False,
     ),
 ]
 PolicyFileArgument = Annotated[
@@ -53,8 +57,8 @@ PolicyFileArgument = Annotated[
         exists=True,
         dir_okay=False,
         metavar="FILE",
-        help="A policy YAML file (start from models/approval.yaml, models/reviews.yaml or "
-        "models/transfer_lanes.yaml).",
+        help="A policy YAML file (start from models/approval.yaml, models/reviews.yaml, "
+        "models/transfer_lanes.yaml or models/routes.yaml).",
     ),
 ]
 
@@ -110,7 +114,7 @@ def published_line(name: str, file: Path, topic: str, policy: Policy) -> str:
     return f"published {name} policy {file} on {topic}: {describe(policy)}; workers apply it live"
 
 
-def _load(name: str, file: Path) -> tuple[bytes, Policy]:
+def load_file(name: str, file: Path) -> tuple[bytes, Policy]:
     """The file's bytes and the policy they hold, or every problem printed and exit code 1."""
     text = file.read_bytes()
     try:
@@ -124,7 +128,7 @@ def _load(name: str, file: Path) -> tuple[bytes, Policy]:
 @app.command()
 def validate(name: NameArgument, file: PolicyFileArgument) -> None:
     """Check a policy file without publishing it, and say what it decides."""
-    _, policy = _load(name, file)
+    _, policy = load_file(name, file)
     console.print(f"{file}: valid {name} policy: {describe(policy)}", markup=False, soft_wrap=True)
 
 
@@ -135,7 +139,7 @@ def apply(name: NameArgument, file: PolicyFileArgument) -> None:
     A file with mistakes is refused, one line per problem naming the field and
     the value, exit code 1, and nothing is sent.
     """
-    text, policy = _load(name, file)
+    text, policy = load_file(name, file)
     settings = Settings()
     topic = settings.topic(POLICIES)
     summary = publish(settings, [(str(file), topic, name.encode(), text)])
@@ -150,7 +154,7 @@ def show(
         PolicyName | None,
         typer.Argument(
             metavar="NAME",
-            help="One policy (approval, reviews, transfer-lanes); default: all three.",
+            help="One policy (approval, reviews, transfer-lanes, routes); default: all.",
         ),
     ] = None,
 ) -> None:

@@ -45,6 +45,11 @@ def written(tmp_path: Path, text: str) -> Path:
             "lanes: {W1: {W1: 2}}\n",
             ["lanes.W1.W1: a lane goes from a warehouse to another one, not to itself, got 2 days"],
         ),
+        (
+            "routes",
+            "people: {li: {channels: {email: li}}}\nroute: {receivers: li}\n",
+            ["people.li.channels.email: not an email address: 'li'"],
+        ),
     ],
 )
 def test_a_wrong_policy_file_is_refused_with_every_problem_before_anything_is_sent(
@@ -67,10 +72,10 @@ def test_validate_says_what_a_good_file_decides_without_sending(tmp_path: Path):
     assert "100,000.00 EUR" in result.output
 
 
-def test_an_unknown_policy_name_is_refused_naming_the_three():
+def test_an_unknown_policy_name_is_refused_naming_them_all():
     result = runner.invoke(app, ["policies", "apply", "lanes", "x.yaml"], env={"COLUMNS": "200"})
     assert result.exit_code == 2
-    assert "'approval', 'reviews', 'transfer-lanes'" in result.output
+    assert "'approval', 'reviews', 'transfer-lanes', 'routes'" in result.output
 
 
 def test_the_published_line_names_the_file_the_topic_and_what_the_policy_decides():
@@ -139,4 +144,5 @@ def test_every_policies_command_has_help_that_names_the_policies():
     for command in ("validate", "apply", "show", "reset"):
         result = runner.invoke(app, ["policies", command, "--help"], env={"COLUMNS": "200"})
         assert result.exit_code == 0
-        assert "approval" in result.output and "transfer-lanes" in result.output, command
+        for name in POLICY_NAMES:
+            assert name in result.output, (command, name)

@@ -12,6 +12,7 @@ from models.response_policies import (
     describe,
     load_policy,
 )
+from models.routing import default_routing, load_routing
 from models.transfers import TransferLanes
 
 
@@ -29,6 +30,7 @@ def test_each_shipped_file_loads_as_its_default_policy(name: str):
         ("reviews", b"decision_deadline_days: 0\n", "a.yaml: decision_deadline_days=0: "),
         ("transfer-lanes", b"lanes: {W1: {W2: -1}}\n", "a.yaml: lanes.W1.W2: days must not be"),
         ("transfer-lanes", b"\xff\xfe", "a.yaml: not UTF-8 text"),
+        ("routes", b"people: {}\nroute: {receivers: [x]}\n", "a.yaml: route root: receivers: "),
     ],
 )
 def test_every_problem_line_starts_with_the_source_then_names_the_field(name, text, problem):
@@ -38,7 +40,9 @@ def test_every_problem_line_starts_with_the_source_then_names_the_field(name, te
 
 
 def test_an_unknown_policy_name_is_refused():
-    with pytest.raises(ValueError, match="policies are approval, reviews, transfer-lanes"):
+    with pytest.raises(
+        ValueError, match=r"policies are approval, reviews, transfer-lanes, routes$"
+    ):
         load_policy("lanes", "", "a.yaml")
 
 
@@ -50,3 +54,12 @@ def test_a_policy_takes_the_place_of_its_own_kind_only():
     with pytest.raises(TypeError, match="must be ApprovalPolicy, got TransferLanes"):
         policies.with_policy("approval", lanes)
     assert isinstance(policies.approval, ApprovalPolicy)
+
+
+def test_the_routes_policy_is_the_routing_file_and_takes_its_place():
+    text = "people: {ops: {channels: {webhook: ops-hook}}}\nroute: {receivers: [owner, ops]}\n"
+    routing = load_policy("routes", text, "r.yaml")
+    assert routing == load_routing(text, "r.yaml")
+    policies = ResponsePolicies().with_policy("routes", routing)
+    assert policies.routes is routing
+    assert ResponsePolicies().routes == default_routing()

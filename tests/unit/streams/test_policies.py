@@ -4,6 +4,7 @@ from prometheus_client import REGISTRY
 
 from models.approval import load_approval_policy
 from models.response_policies import ResponsePolicies
+from models.routing import load_routing
 from models.transfers import TransferLanes
 from streams.policies import PolicyReader, _parse
 
@@ -60,3 +61,10 @@ def test_a_tombstone_brings_the_default_back():
     assert reader.current().lanes.default_days == 9
     del table["transfer-lanes"]
     assert reader.current().lanes == TransferLanes()
+
+
+def test_a_published_routing_file_is_the_routes_in_force():
+    routes = b"people: {ops: {channels: {webhook: ops-hook}}}\nroute: {receivers: ops}\n"
+    policies = PolicyReader({"routes": routes}).current()
+    assert policies.routes == load_routing(routes.decode())
+    assert policies.approval == ResponsePolicies().approval
