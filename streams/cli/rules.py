@@ -1,7 +1,9 @@
-"""``stockloop rules``: validate, publish and dry-run alert rule files."""
+"""``stockloop rules``: validate, publish and dry-run alert rule files; report how alerts fared."""
 
 from collections import Counter
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from models.alert_quality import AlertQuality, Outcome, QualityRow, summarise
 from models.alerting import (
+    Alert,
     AlertPreview,
     Verdict,
     actions_in_force,
@@ -19,9 +23,19 @@ from models.alerting import (
 )
 from models.alerts import ALERT_ACTIONS as ALERT_ACTIONS_CODEC
 from models.alerts import Acknowledge, Expire, Silence
+from models.purchasing import PurchaseRequest
+from models.reviews import Review
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
 from models.state import MaterialState
-from streams.catalogue import ALERT_ACTIONS, RULES
+from models.transfers import Transfer
+from streams.catalogue import (
+    ALERT_ACTIONS,
+    ALERTS,
+    PURCHASE_REQUESTS,
+    REVIEWS,
+    RULES,
+    TRANSFERS,
+)
 from streams.cli.kafka import publish, read
 from streams.settings import Settings
 
@@ -171,3 +185,128 @@ def _current_states(settings: Settings) -> list[MaterialState]:
         else:
             latest[record.key] = record.value
     return [MaterialState.model_validate_json(value) for value in latest.values()]
+
+
+class ReportBy(StrEnum):
+    """What ``rules report`` groups alerts by."""
+
+    RULE = "rule"
+    RECEIVER = "receiver"
+
+
+REPORT_COLUMNS = (
+    (Outcome.ACTED_ON, "acted on"),
+    (Outcome.ACKNOWLEDGED, "acknowledged"),
+    (Outcome.RESOLVED_ON_ITS_OWN, "resolved on its own"),
+    (Outcome.IGNORED, "ignored"),
+    (Outcome.UNHEARD, "unheard"),
+)
+
+
+@app.command()
+def report(
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="Only alerts raised at or after this time (ISO; UTC if no zone)."),
+    ] = None,
+    by: Annotated[
+        ReportBy, typer.Option(help="Group by rule, or by receiver (the alert's owner label).")
+    ] = ReportBy.RULE,
+) -> None:
+    """How each rule's alerts fared: acted on, acknowledged, resolved on their own, ignored.
+
+    Reads stockloop.alerts, the acknowledgements on stockloop.alert-actions,
+    and the purchase requests, transfers and reviews that answer alerts (they
+    carry the alert ids), each to its end. An alert counts once, by the
+    first that applies: acted on (a request approved or ordered, a transfer
+    approved, shipped or received, a review decided), acknowledged, unheard
+    (silenced or inhibited all its life), resolved on its own, or ignored
+    (still open, or ended otherwise, with no answer). A rule whose alerts
+    mostly resolve on their own or are ignored cries wolf: tune it.
+    """
+    settings = Settings()
+    quality = AlertQuality()
+    unreadable = Counter[str]()
+    sources: tuple[tuple[str, Callable[[bytes], object], Callable[[object], None]], ...] = (
+        (ALERTS, Alert.model_validate_json, quality.add_alert),
+        (ALERT_ACTIONS, ALERT_ACTIONS_CODEC.validate_json, _acknowledgement_into(quality)),
+        (PURCHASE_REQUESTS, PurchaseRequest.model_validate_json, quality.add_request),
+        (TRANSFERS, Transfer.model_validate_json, quality.add_transfer),
+        (REVIEWS, Review.model_validate_json, quality.add_review),
+    )
+    for topic, decode, fold in sources:
+        for record in _records(settings, topic, decode, unreadable):
+            fold(record)
+    start = None if since is None else _utc(since)
+    fates = quality.fates(start)
+    window = f"since {start:%Y-%m-%d %H:%M} UTC" if start else "all retained"
+    title = f"alert quality by {by}: {len(fates)} alerts, {window}"
+    console.print(quality_table(summarise(fates, by=by.value), by, title))
+    for topic, count in sorted(unreadable.items()):
+        console.print(f"[yellow]{count} unreadable record(s) on {topic} skipped[/yellow]")
+
+
+def quality_table(rows: Iterable[QualityRow], by: ReportBy, title: str) -> Table:
+    """The report's table: one row per rule (or receiver), share and count per outcome."""
+    table = Table(title=title)
+    table.add_column(str(by))
+    table.add_column("alerts", justify="right")
+    for _, header in REPORT_COLUMNS:
+        table.add_column(header, justify="right")
+    table.add_column("median to ack", justify="right")
+    table.add_column("median to action", justify="right")
+    for row in rows:
+        table.add_row(
+            row.group,
+            str(row.alerts),
+            *(_share(row, outcome) for outcome, _ in REPORT_COLUMNS),
+            _duration(row.median_time_to_ack),
+            _duration(row.median_time_to_action),
+        )
+    return table
+
+
+def _acknowledgement_into(quality: AlertQuality) -> Callable[[object], None]:
+    def fold(action: object) -> None:
+        if isinstance(action, Acknowledge):
+            quality.add_action(action)
+
+    return fold
+
+
+def _records(
+    settings: Settings, topic: str, decode: Callable[[bytes], object], unreadable: Counter[str]
+) -> Iterable[object]:
+    """The decoded records of one topic; a record that does not decode is counted, not fatal."""
+    name = settings.topic(topic)
+    for record in read(settings, name):
+        if record.value is None:
+            continue
+        try:
+            yield decode(record.value)
+        except ValueError:  # pydantic's ValidationError is one
+            unreadable[name] += 1
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time given on the command line, in UTC (UTC if it names no zone)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _share(row: QualityRow, outcome: Outcome) -> str:
+    count = row.counts.get(outcome, 0)
+    return f"{row.share(outcome):.0%} ({count})" if count else "-"
+
+
+def _duration(value: timedelta | None) -> str:
+    """A duration for people: ``45m``, ``3h20m``, ``2d4h``; ``-`` for none."""
+    if value is None:
+        return "-"
+    minutes = round(value.total_seconds() / 60)
+    days, minutes = divmod(minutes, 1440)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days}d{hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m"
