@@ -46,14 +46,17 @@ class ActionLink(BaseModel):
     """What a signed link does: the action, its subject, the person, and its expiry.
 
     ``subject`` is an alert key (``material|warehouse|rule``) for
-    ``acknowledge`` and a request id for ``approve``; ``material_id`` routes
-    the action to the worker that owns the material.
+    ``acknowledge`` and a request id for ``approve``; ``alert_id`` pins an
+    acknowledgement to the alert it was made for, so that a late click never
+    acknowledges a newer alert under the same key; ``material_id`` routes the
+    action to the worker that owns the material.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     action: Literal["acknowledge", "approve"]
     subject: Text
+    alert_id: Id | None = None
     material_id: Id
     by: Id
     expires: EventTime

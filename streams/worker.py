@@ -9,6 +9,7 @@ import agents.decisions
 import agents.ingest
 import agents.material
 import agents.shortages
+import streams.action_views
 import streams.views
 from streams import worker_log
 from streams.app import app, settings
