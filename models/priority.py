@@ -270,8 +270,8 @@ def shortage_value(
     The cost of a line's shortfall is its value times its customer's weight,
     plus its penalties: ``penalty_per_unit_short`` per unit short and
     ``penalty_per_day_late`` per day from its due date until supply can come:
-    the first receipt due after it, else an order placed today, after the
-    lead time (late days never below 0).
+    the first receipt due after it or an order placed today (after the lead
+    time), whichever is sooner (late days never below 0).
 
     >>> from models.state import CommittedLine, SupplyLine, WarehouseStock
     >>> from datetime import UTC
@@ -313,7 +313,9 @@ def shortage_value(
         orders += short * line.unit_price * config.customer_weight(line.customer_priority)
         penalties += short * line.penalty_per_unit_short
         if line.penalty_per_day_late:
-            supplied_on = receipts[arrived][0] if arrived < len(receipts) else replenished_on
+            supplied_on = replenished_on
+            if arrived < len(receipts):
+                supplied_on = min(receipts[arrived][0], replenished_on)
             penalties += line.penalty_per_day_late * max((supplied_on - line.due_date).days, 0)
     return unserved, ValueAtRisk(unserved_orders=round(orders, 2), penalties=round(penalties, 2))
 

@@ -176,6 +176,18 @@ def test_inserted_order_line_decodes_field_by_field() -> None:
     )
 
 
+def test_contract_penalty_columns_of_an_order_line_map_like_any_other_field() -> None:
+    mapping = remapped(
+        "so_line",
+        penalty_per_day_late={"column": "late_fee_day", "encoding": "decimal", "scale": 2},
+        penalty_per_unit_short={"column": "short_fee_unit", "encoding": "decimal", "scale": 2},
+    )
+    row = so_line(late_fee_day=precise("1500.00", 2), short_fee_unit=precise("2.50", 2))
+    event = decode(change("so_line", "c", after=row), mapping=mapping)
+    assert (event.penalty_per_day_late, event.penalty_per_unit_short) == (1500.0, 2.5)
+    assert decode(change("so_line", "c", after=so_line())).penalty_per_day_late == 0.0
+
+
 def test_update_reads_the_after_image() -> None:
     before = so_line()
     after = so_line(qty_shipped=precise("45.500", 3), line_status="P")

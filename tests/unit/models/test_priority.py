@@ -1,12 +1,15 @@
-"""Priority: value at risk of confirmed orders unserved before the next receipt, and the score."""
+"""Priority: value at risk in money (unserved orders, penalties, capital tied up), and the score."""
 
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from models.priority import PriorityConfig, priority_of
-from models.state import CommittedLine, SupplyLine, WarehouseStock
+from models.planning import PolicySnapshot
+from models.priority import PriorityConfig, RiskKind, priority_of, risk_kind
+from models.state import Batch, CommittedLine, SupplyLine, WarehouseStock
 
 TODAY = date(2026, 3, 2)
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -23,6 +26,8 @@ def order(
     unit_price: float = 1.0,
     customer_priority: int = 3,
     shipped: float = 0.0,
+    per_day_late: float = 0.0,
+    per_unit_short: float = 0.0,
 ) -> CommittedLine:
     return CommittedLine(
         order_id="SO1",
@@ -33,6 +38,8 @@ def order(
         unit_price=unit_price,
         customer_id="C1",
         customer_priority=customer_priority,
+        penalty_per_day_late=per_day_late,
+        penalty_per_unit_short=per_unit_short,
     )
 
 
@@ -47,11 +54,43 @@ def supply(line_id: str, quantity: float, eta: date) -> SupplyLine:
     )
 
 
-def stock(on_hand: float, orders=(), supplies=()) -> WarehouseStock:
+def stock(on_hand: float, orders=(), supplies=(), policy=None, batches=()) -> WarehouseStock:
     return WarehouseStock(
         on_hand=on_hand,
         committed_lines={f"SO1/{line.line_id}": line for line in orders},
         supply_lines={line.line_id: line for line in supplies},
+        policy=policy,
+        batches=list(batches),
+    )
+
+
+def policy(lead_time_days: float = 30.0, order_up_to: float = 0.0, daily: float = 0.0):
+    return PolicySnapshot(
+        as_of=TODAY,
+        demand_class="smooth",
+        forecast_method="ses",
+        daily_demand=daily,
+        sigma_daily_demand=0.0,
+        supplier_id="S1",
+        lead_time_days=lead_time_days,
+        sigma_lead_time_days=0.0,
+        service_level=0.95,
+        z=1.64,
+        safety_stock=0.0,
+        reorder_point=0.0,
+        order_up_to=order_up_to,
+        days_of_cover=None,
+        projected_stockout_date=None,
+        projected_stockout_days=None,
+    )
+
+
+def batch(quantity: float, unit_cost: float, days_ago: float) -> Batch:
+    return Batch(
+        batch_id=None,
+        received_at=NOW - timedelta(days=days_ago),
+        quantity=quantity,
+        unit_cost=unit_cost,
     )
 
 
@@ -170,3 +209,117 @@ def test_priority_settings_reweigh_one_tier_and_keep_the_others():
 def test_priority_settings_refuse_a_tier_outside_one_to_five():
     with pytest.raises(ValidationError, match="customer_weights"):
         PriorityConfig(customer_weights={6: 1.0})
+
+
+def test_a_penalty_per_unit_short_adds_to_the_value_of_the_units_short():
+    line = order("1", 50, day(2), unit_price=4.0, per_unit_short=6.0)
+    priority = priority_of(stock(20, [line]), 1.0, now=NOW)
+    assert priority.made_of.unserved_orders == 30 * 4.0
+    assert priority.made_of.penalties == 30 * 6.0
+    assert priority.value_at_risk == 30 * 10.0
+
+
+def test_a_line_short_is_late_until_the_first_receipt_due_after_it_or_an_order_placed_now():
+    line = order("1", 50, day(2), per_day_late=100.0)
+    supplies = [supply("P1", 5, day(9))]
+    receipt_first = priority_of(stock(0, [line], supplies, policy(30)), 0.0, now=NOW)
+    assert receipt_first.made_of.penalties == 7 * 100.0
+    order_first = priority_of(stock(0, [line], supplies, policy(4)), 0.0, now=NOW)
+    assert order_first.made_of.penalties == 2 * 100.0
+
+
+def test_without_later_supply_a_line_short_is_late_until_an_order_placed_now_arrives():
+    line = order("1", 50, day(5), per_day_late=1_500.0)
+    priority = priority_of(stock(0, [line], policy=policy(lead_time_days=29.5)), 0.0, now=NOW)
+    assert priority.made_of.penalties == (30 - 5) * 1_500.0
+    assert priority.made_of.describe() == "orders 50 + penalties 37,500"
+
+
+def test_a_line_served_in_full_carries_no_penalty():
+    line = order("1", 50, day(5), per_day_late=1_500.0, per_unit_short=9.0)
+    assert priority_of(stock(50, [line], policy=policy()), 0.0, now=NOW).value_at_risk == 0
+
+
+def test_key_accounts_are_served_first_among_lines_due_the_same_day():
+    lines = [order("other", 10, day(1), customer_priority=3), order("key", 10, day(1), 1)]
+    priority = priority_of(stock(10, lines), 0.0, now=NOW)
+    assert priority.made_of.unserved_orders == 10 * 1.0  # the tier-3 line is the one short
+
+
+def test_dead_stock_ties_up_the_whole_shelf_since_its_last_issue():
+    shelf = stock(100, batches=[batch(60, 250.0, 300), batch(40, 250.0, 200)])
+    shelf.last_issue_at = NOW - timedelta(days=181)
+    priority = priority_of(shelf, None, now=NOW, kind=RiskKind.DEAD_STOCK)
+    made_of = priority.made_of
+    assert made_of.capital_tied_up == 25_000.0
+    assert made_of.write_off == 12_500.0
+    assert made_of.holding_cost == round(25_000 * 0.25 * 181 / 365, 2)
+    assert priority.value_at_risk == made_of.write_off + made_of.holding_cost
+    assert priority.unserved_quantity == 0
+
+
+def test_dead_stock_never_issued_is_held_since_its_oldest_receipt():
+    shelf = stock(100, batches=[batch(100, 250.0, 73)])
+    priority = priority_of(shelf, None, now=NOW, kind=RiskKind.DEAD_STOCK)
+    assert priority.made_of.holding_cost == 25_000 * 0.25 * 73 / 365
+
+
+def test_an_aged_batch_ties_up_only_the_oldest_batch_for_its_age():
+    shelf = stock(100, batches=[batch(10, 30.0, 200), batch(90, 30.0, 20)])
+    priority = priority_of(shelf, None, now=NOW, kind=RiskKind.AGED_BATCH)
+    assert priority.made_of.capital_tied_up == 300.0
+    assert priority.made_of.holding_cost == round(300 * 0.25 * 200 / 365, 2)
+    assert priority.made_of.write_off == 150.0
+
+
+def test_overstock_holds_the_excess_over_order_up_to_until_the_forecast_uses_it_up():
+    shelf = stock(500, batches=[batch(500, 4.0, 10)], policy=policy(order_up_to=200, daily=3.0))
+    priority = priority_of(shelf, None, now=NOW, kind=RiskKind.OVERSTOCK)
+    assert priority.made_of.capital_tied_up == 300 * 4.0
+    assert priority.made_of.holding_cost == round(1_200 * 0.25 * 100 / 365, 2)
+    assert priority.made_of.write_off == 0
+
+
+def test_holding_cost_rate_and_write_off_share_are_settings():
+    shelf = stock(100, batches=[batch(100, 10.0, 365)])
+    config = PriorityConfig(holding_cost_rate=0.1, write_off_share=0.2)
+    priority = priority_of(shelf, None, now=NOW, kind=RiskKind.DEAD_STOCK, config=config)
+    assert (priority.made_of.holding_cost, priority.made_of.write_off) == (100.0, 200.0)
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "labels", "kind"),
+    [
+        ("stockout_risk", {"action": "purchase_request"}, RiskKind.SHORTAGE),
+        ("supply_demand_gap", {"action": "expedite"}, RiskKind.SHORTAGE),
+        ("dead_stock", {"action": "dead_stock_review"}, RiskKind.DEAD_STOCK),
+        ("aged_batch", {}, RiskKind.AGED_BATCH),
+        ("slow_movers", {"action": "rebalance"}, RiskKind.OVERSTOCK),
+        ("demand_shift", {"action": "forecast_review"}, RiskKind.SHORTAGE),
+    ],
+)
+def test_the_rule_s_action_label_or_id_says_what_it_puts_at_risk(rule_id, labels, kind):
+    assert risk_kind(rule_id, labels) is kind
+
+
+@given(
+    on_hand=st.floats(-50, 200),
+    lines=st.lists(
+        st.tuples(st.integers(1, 100), st.integers(-3, 30), st.integers(1, 5)),
+        max_size=6,
+    ),
+    receipts=st.lists(st.tuples(st.integers(1, 100), st.integers(-3, 40)), max_size=4),
+    extra=st.tuples(st.integers(1, 100), st.integers(-3, 40)),
+)
+def test_more_supply_never_raises_the_value_at_risk(on_hand, lines, receipts, extra):
+    orders = [
+        order(str(n), quantity, day(due), 2.0, tier, per_day_late=5.0, per_unit_short=1.0)
+        for n, (quantity, due, tier) in enumerate(lines)
+    ]
+    supplies = [supply(f"P{n}", q, day(eta)) for n, (q, eta) in enumerate(receipts)]
+    before = priority_of(stock(on_hand, orders, supplies, policy()), 0.0, now=NOW)
+    supplies.append(supply("PX", extra[0], day(extra[1])))
+    after = priority_of(stock(on_hand, orders, supplies, policy()), 0.0, now=NOW)
+    assert after.value_at_risk <= before.value_at_risk
+    assert after.unserved_quantity <= before.unserved_quantity
+    assert before.unserved_quantity <= sum(line.open_quantity for line in orders)

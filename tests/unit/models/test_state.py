@@ -327,3 +327,13 @@ def test_a_supply_line_ordered_after_today_does_not_make_the_lead_time_negative(
         ]
     )
     assert all(stock.policy.lead_time_days >= 0 for stock in state.warehouses.values())
+
+
+def test_an_order_line_s_contract_penalties_are_committed_and_stored_only_when_set():
+    state = replay([order_line(1, 40, penalty_per_day_late=1_500.0, penalty_per_unit_short=2.5)])
+    (line,) = state.warehouses["W1"].committed_lines.values()
+    assert (line.penalty_per_day_late, line.penalty_per_unit_short) == (1_500.0, 2.5)
+    stored = state.model_dump_json(exclude_computed_fields=True)
+    assert MaterialState.model_validate_json(stored).model_dump() == state.model_dump()
+    plain = replay([order_line(1, 40)])
+    assert "penalty" not in plain.warehouses["W1"].model_dump_json()
