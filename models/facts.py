@@ -10,6 +10,7 @@ quiet days from its oldest batch's receipt, so it can become dead stock too.
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from models.planning import PolicySnapshot
 from models.state import MaterialState, WarehouseStock
 
 GAP_WINDOW_DAYS = 7
@@ -42,6 +43,8 @@ def warehouse_facts(
         "days_of_cover": policy.days_of_cover if policy else None,
         "projected_stockout_days": policy.projected_stockout_days if policy else None,
         "lead_time_days": policy.lead_time_days if policy else None,
+        "days_to_order": days_to_order(policy) if policy else None,
+        "inventory_position": inventory_position(stock),
         "safety_stock": policy.safety_stock if policy else None,
         "reorder_point": policy.reorder_point if policy else None,
         "order_up_to": policy.order_up_to if policy else None,
@@ -55,6 +58,37 @@ def warehouse_facts(
         "unit_cost": state.master.unit_cost if state.master else None,
         "demand_shift": (1.0 if shift_on and (today - shift_on).days <= SHIFT_MEMORY_DAYS else 0.0),
     }
+
+
+def inventory_position(stock: WarehouseStock) -> float:
+    """What the ERP has for new demand: on hand + in transit - committed, requests not counted.
+
+    Purchase requests stockloop raised but the ERP has not ordered yet are
+    left out on purpose: a ``reorder_point_reached`` alert on this position
+    stays open until the order is really placed, instead of being satisfied
+    by the request raised in the same step.
+
+    >>> inventory_position(WarehouseStock(on_hand=80))
+    80.0
+    """
+    return round(stock.on_hand + stock.in_transit - stock.committed, 6) + 0.0
+
+
+def days_to_order(policy: PolicySnapshot) -> float | None:
+    """Days left to place an order that still arrives before the projected stock-out.
+
+    Projected stock-out minus lead time, from today; negative when an order
+    placed today already comes too late; unknown without a stock-out in the
+    horizon. A rule subtracts the time to approve and confirm an order
+    itself (``stockout_risk``'s ``order_margin_days``).
+
+    >>> snapshot = PolicySnapshot.model_construct(projected_stockout_days=35, lead_time_days=30.0)
+    >>> days_to_order(snapshot)
+    5.0
+    """
+    if policy.projected_stockout_days is None:
+        return None
+    return round(policy.projected_stockout_days - policy.lead_time_days, 4) + 0.0
 
 
 def scope_of(state: MaterialState, warehouse_id: str) -> dict[str, str | None]:

@@ -161,11 +161,14 @@ def plan(
     master: MaterialMaster | None,
     promotions: Iterable[Promotion],
     config: PlanningConfig,
+    demand_today: float = 0.0,
 ) -> PolicySnapshot:
     """Safety stock, reorder point, order-up-to, cover and projected stock-out for one stock.
 
     The forecast runs from ``today`` over the lead time plus the horizon;
     promotions lift it inside their windows before anything is derived from it.
+    ``demand_today`` (already issued today, so already off ``on_hand``) is
+    taken off today's forecast in the projection: today's demand counts once.
 
     Safety stock is ``z * sqrt(sigma_LTD^2 + d^2 * sigma_LT^2)`` with
     ``sigma_LTD = forecaster.sigma_over(LT)``, the σ of demand over the lead
@@ -178,7 +181,8 @@ def plan(
     default_lt = (
         master.default_lead_time_days if master else None
     ) or config.default_lead_time_days
-    lt_mean, lt_sigma = lead_time.estimate(default_lt, overdue_ages)
+    # A receipt is planned with from the day after it (models.lead_time).
+    lt_mean, lt_sigma = lead_time.as_of(today).estimate(default_lt, overdue_ages)
     # The forecaster's first day is the one after the last day it learned; skip to today.
     skip = max((today - first_forecast_day).days, 0)
     forecast = forecaster.forecast(skip + math.ceil(lt_mean) + config.horizon_days)[skip:]
@@ -193,7 +197,9 @@ def plan(
     protection = lt_mean + config.review_period_days
     sigma_protection = forecaster.sigma_over(protection)
     ss_protection = safety_stock_of_lead_time_demand(level, sigma_protection, daily, lt_sigma)
-    projection = project_stock(today, on_hand, lifted, committed_by_day, receipts_by_day)
+    projection = project_stock(
+        today, on_hand, lifted, committed_by_day, receipts_by_day, demand_today
+    )
     return PolicySnapshot(
         as_of=today,
         demand_class=forecaster.demand_class or "unclassified",

@@ -146,6 +146,7 @@ def project_stock(
     forecast_daily: Sequence[float],
     committed_by_day: Mapping[date, float],
     receipts_by_day: Mapping[date, float],
+    demand_today: float = 0.0,
 ) -> Projection:
     """Project stock over ``len(forecast_daily)`` days and find the stock-out date.
 
@@ -155,12 +156,18 @@ def project_stock(
     already past its ETA count on day 0: the one is owed now, the other is
     expected any moment.
 
+    ``demand_today`` is what was already issued today: it has left
+    ``on_hand``, so day 0 takes only the rest of today's forecast (never
+    below 0); an evening evaluation does not count today's demand twice.
+
     >>> p = project_stock(date(2026, 1, 1), 30, [10] * 5, {}, {date(2026, 1, 4): 20})
     >>> p.balances, p.stockout_date, p.stockout_days
     ([20.0, 10.0, 0.0, 10.0, 0.0], None, None)
     >>> p = project_stock(date(2026, 1, 1), 30, [10] * 5, {}, {date(2026, 1, 5): 20})
     >>> p.stockout_date, p.stockout_days
     (datetime.date(2026, 1, 4), 3)
+    >>> project_stock(date(2026, 1, 1), 30, [10] * 5, {}, {}, demand_today=8).balances
+    [28.0, 18.0, 8.0, -2.0, -12.0]
     """
     balance = float(on_hand)
     balances: list[float] = []
@@ -169,7 +176,8 @@ def project_stock(
         day = today + timedelta(days=offset)
         due = _due_on(committed_by_day, day, today)
         arriving = _due_on(receipts_by_day, day, today)
-        balance += arriving - max(forecast, due)
+        expected = max(forecast - demand_today, 0.0) if offset == 0 else forecast
+        balance += arriving - max(expected, due)
         balances.append(round(balance, 6) + 0.0)
         if stockout is None and balance < -1e-9:
             stockout = day

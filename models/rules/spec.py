@@ -157,6 +157,9 @@ FACTS: dict[str, str] = {
     "days_of_cover": "days the available stock lasts at the forecast demand",
     "projected_stockout_days": "days until the projected stock-out; unknown if none in the horizon",
     "lead_time_days": "expected replenishment lead time, in days",
+    "days_to_order": "projected stock-out minus lead time: days left to order in time; "
+    "unknown if no stock-out in the horizon",
+    "inventory_position": "on hand + in transit - committed (open purchase requests not counted)",
     "safety_stock": "dynamic safety stock",
     "reorder_point": "dynamic reorder point",
     "order_up_to": "order-up-to level",

@@ -268,6 +268,9 @@ def test_receipts_against_po_lines_teach_the_supplier_lead_time():
             )
         )
     assert state.lead_times["S1"].count == 3
+    # The third receipt is planned with from the next day (the master's 10 days until then).
+    assert state.warehouses["W"].policy.lead_time_days == 10.0
+    state.replan(T0 + timedelta(days=51))
     assert state.warehouses["W"].policy.lead_time_days == 8.0
     assert state.warehouses["W"].policy.sigma_lead_time_days == 2.0
 

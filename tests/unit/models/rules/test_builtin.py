@@ -24,7 +24,8 @@ def state(rule_id: str, **facts: float | None) -> str:
     return "clear" if outcome.clear else "hold"
 
 
-# --- stockout_risk: warning within the lead time, critical within half, clear beyond +10% --
+# --- stockout_risk: warning within the lead time + 5 days to order, critical within half the
+# lead time, clear beyond +10% ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -34,13 +35,14 @@ def state(rule_id: str, **facts: float | None) -> str:
         (5 - EPS, "critical"),
         (5, "critical"),  # lead_time_days / 2
         (5 + EPS, "warning"),
-        (10 - EPS, "warning"),
-        (10, "warning"),  # lead_time_days
-        (10 + EPS, "hold"),  # band: (10, 11]
-        (10.5, "hold"),
-        (11 - EPS, "hold"),
-        (11, "hold"),  # lead_time_days * 1.1: must be exceeded to clear
-        (11 + EPS, "clear"),
+        (10, "warning"),  # lead_time_days: an order placed today would come too late
+        (15 - EPS, "warning"),
+        (15, "warning"),  # lead_time_days + $order_margin_days: the last day to order
+        (15 + EPS, "hold"),  # band: (15, 16.5]
+        (16, "hold"),
+        (16.5 - EPS, "hold"),
+        (16.5, "hold"),  # (lead_time_days + $order_margin_days) * 1.1: exceed it to clear
+        (16.5 + EPS, "clear"),
         (60, "clear"),
         (None, "clear"),  # no stock-out within the horizon
     ],
@@ -58,7 +60,7 @@ def test_stockout_risk(days, expected):
         (7 - EPS, "warning", ("critical",)),
         (7, "warning", ("critical",)),  # lead_time_days * $critical_clear_share: exceed it
         (7 + EPS, "warning", ()),  # critical has cleared: an alert may go back to warning
-        (10 + EPS, None, ()),  # the rule's band: nothing fires, critical has cleared
+        (15 + EPS, None, ()),  # the rule's band: nothing fires, critical has cleared
     ],
 )
 def test_stockout_risk_critical_is_kept_until_beyond_70_percent_of_the_lead_time(
@@ -87,9 +89,45 @@ def test_stockout_risk_holds_without_a_lead_time():
 
 
 def test_stockout_risk_thresholds_scale_with_the_lead_time():
-    assert state("stockout_risk", projected_stockout_days=3, lead_time_days=3) == "warning"
+    assert state("stockout_risk", projected_stockout_days=8, lead_time_days=3) == "warning"
     assert state("stockout_risk", projected_stockout_days=1.5, lead_time_days=3) == "critical"
-    assert state("stockout_risk", projected_stockout_days=3.3, lead_time_days=3) == "hold"
+    assert state("stockout_risk", projected_stockout_days=8.5, lead_time_days=3) == "hold"
+    assert state("stockout_risk", projected_stockout_days=8.8 + EPS, lead_time_days=3) == "clear"
+
+
+def test_stockout_risk_warns_with_the_days_to_order_on_top_of_the_lead_time():
+    """The festival headphones' case (issue #15): a 30-day supplier, stock-out in 33 days.
+
+    An order placed today arrives in time, but only if it is approved and
+    confirmed within 3 days: the rule warns now, not once it is too late.
+    """
+    assert state("stockout_risk", projected_stockout_days=33, lead_time_days=30) == "warning"
+    rule = RULES.rule("stockout_risk")
+    assert rule.params["order_margin_days"] == 5
+
+
+# --- reorder_point_reached: info at the reorder point until the ERP orders, clear at +5% ----
+
+
+@pytest.mark.parametrize(
+    ("position", "expected"),
+    [
+        (-50, "info"),
+        (400 - EPS, "info"),
+        (400, "info"),  # at the reorder point: time to order
+        (400 + EPS, "hold"),
+        (420, "hold"),  # reorder_point * 1.05: exceed it to clear
+        (420 + EPS, "clear"),
+        (None, "hold"),
+    ],
+)
+def test_reorder_point_reached(position, expected):
+    facts = {"inventory_position": position, "reorder_point": 400}
+    assert state("reorder_point_reached", **facts) == expected
+
+
+def test_reorder_point_reached_never_fires_without_a_reorder_point():
+    assert state("reorder_point_reached", inventory_position=0, reorder_point=0) == "clear"
 
 
 # --- below_safety_stock: warning below, clear at +5% --------------------------------------
@@ -275,6 +313,8 @@ HEALTHY = {
     "days_of_cover": 21.0,
     "projected_stockout_days": None,
     "lead_time_days": 14.0,
+    "days_to_order": None,
+    "inventory_position": 670.0,
     "safety_stock": 150.0,
     "reorder_point": 430.0,
     "order_up_to": 700.0,
@@ -291,6 +331,7 @@ HEALTHY = {
 def test_the_pack_has_the_documented_rules_and_inhibition():
     assert [rule.id for rule in RULES.enabled_rules] == [
         "stockout_risk",
+        "reorder_point_reached",
         "below_safety_stock",
         "supply_demand_gap",
         "dead_stock",
@@ -341,6 +382,7 @@ def test_shortage_alerts_repeat_twice_a_day_slow_conditions_weekly():
     settings = RULES.alert_settings()
     assert {rule_id: s.repeat_interval_seconds for rule_id, s in settings.items()} == {
         "stockout_risk": 43_200,
+        "reorder_point_reached": 86_400,
         "below_safety_stock": 86_400,
         "supply_demand_gap": 43_200,
         "dead_stock": 604_800,
