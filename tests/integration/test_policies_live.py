@@ -68,11 +68,11 @@ def test_a_published_approval_policy_is_mirrored_by_the_worker_and_shown_in_forc
     assert after.splitlines()[0] == "# approval: default (models/approval.yaml)"
 
 
-def test_show_without_a_name_gives_all_three_policies_in_force(pipeline: Pipeline, tmp_path: Path):
+def test_show_without_a_name_gives_every_policy_in_force(pipeline: Pipeline, tmp_path: Path):
     lanes = tmp_path / "lanes.yaml"
     lanes.write_text("default_days: 3\nlanes: {W2: {W1: 1}}\n")
     pipeline.cli("policies", "apply", "transfer-lanes", str(lanes))
-    header = re.compile(r"# (approval|reviews|transfer-lanes): ")
+    header = re.compile(r"# (approval|reviews|transfer-lanes|routes): ")
     shown = pipeline.cli("policies", "show").splitlines()
     headers = [line for line in shown if header.match(line)]
     topic = pipeline.settings.topic(POLICIES)
@@ -80,4 +80,5 @@ def test_show_without_a_name_gives_all_three_policies_in_force(pipeline: Pipelin
         "# approval: default (models/approval.yaml)",
         "# reviews: default (models/reviews.yaml)",
         f"# transfer-lanes: published on {topic}",
+        "# routes: default (models/routes.yaml)",
     ]
