@@ -18,6 +18,7 @@ a tick), ``apply_action`` (an acknowledgement, silence or expiry, at once) and
 ``preview_alerts`` (the rules dry-run, on a copy).
 """
 
+import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -38,7 +39,8 @@ from models.alerts import (
     values_changed,
 )
 from models.events import SCHEMA_VERSION
-from models.facts import scope_of, warehouse_facts
+from models.facts import inventory_position, scope_of, warehouse_facts
+from models.planning import PolicySnapshot
 from models.priority import (
     DEFAULT_PRIORITY,
     Priority,
@@ -455,12 +457,7 @@ def _alert(
         line.open_quantity * line.unit_price for line in stock.committed_lines.values()
     )
     explanation = Explanation(
-        # The severity may be kept above the tier that fires now (tier hysteresis): say so.
-        text=(
-            outcome.explain(kept=transition.severity)
-            if outcome is not None
-            else f"{transition.rule_id} removed"
-        ),
+        text=explanation_text(transition, stock, outcome),
         condition=transition.expression,
         values=dict(transition.values),
         params=dict(outcome.params) if outcome is not None else {},
@@ -501,3 +498,103 @@ def _alert(
         acknowledged_by=transition.acknowledged_by,
         notify=transition.notify,
     )
+
+
+def explanation_text(
+    transition: AlertTransition, stock: WarehouseStock, outcome: RuleOutcome | None
+) -> str:
+    """One line for a person: a planner's sentence for a replenishment alert, else the rule's.
+
+    ``stockout_risk`` says the forecast per day, the lead time and the days
+    to order, the projected stock-out and order-by dates and the quantity to
+    order; ``reorder_point_reached`` the position against the reorder point
+    and the quantity to order. Any other rule, and any resolution, gives its
+    condition and the numbers it read; the tier (kept by hysteresis, if so)
+    leads every line.
+    """
+    if outcome is None:
+        return f"{transition.rule_id} removed"
+    # The severity may be kept above the tier that fires now (tier hysteresis): say so.
+    said = outcome.explain(kept=transition.severity)
+    policy = stock.policy
+    if policy is None or transition.status is TransitionStatus.RESOLVED:
+        return said
+    head = said.split(": ", 1)[0]
+    position = inventory_position(stock)
+    if transition.rule_id == "stockout_risk" and policy.projected_stockout_date is not None:
+        margin = outcome.params.get("order_margin_days", 0.0)
+        return f"{head}: {stockout_sentence(policy, margin, position)}"
+    if transition.rule_id == "reorder_point_reached":
+        return f"{head}: {reorder_sentence(policy, position)}"
+    return said
+
+
+def stockout_sentence(policy: PolicySnapshot, margin_days: float, position: float) -> str:
+    """The projected stock-out as a planner says it: when, why, by when to order, how much.
+
+    The order-by date is the stock-out date less the lead time and the days
+    it takes to approve and confirm an order (whole days, rounded up: late is
+    the costly side); ``stockout_risk`` warns from that date on, so it is
+    mostly today or already past. The suggested quantity fills the inventory
+    position up to the order-up-to level.
+
+    >>> policy = PolicySnapshot.model_construct(
+    ...     as_of=date(2026, 5, 1), daily_demand=10.2, lead_time_days=21.0, order_up_to=600.0,
+    ...     projected_stockout_date=date(2026, 6, 3), projected_stockout_days=33, unit="EA")
+    >>> for part in stockout_sentence(policy, 5, position=180).split(": "):
+    ...     print(part)
+    stock-out 2026-06-03 in 33 d at 10.2/d; lead time 21 d + 5 d to order
+    order by 2026-05-08 (in 7 d), suggested 420 EA
+    >>> later = policy.model_copy(update={"as_of": date(2026, 5, 10)})
+    >>> stockout_sentence(later, 5, position=180).split(": ")[1]
+    'order by 2026-05-08 (2 d ago), suggested 420 EA'
+    """
+    stockout = policy.projected_stockout_date
+    assert stockout is not None
+    order_by = stockout - timedelta(days=math.ceil(policy.lead_time_days + margin_days))
+    days = (order_by - policy.as_of).days
+    when = f"order by {order_by} ({'today' if not days else _days(days)})"
+    lead = f"lead time {_quantity(policy.lead_time_days)} d"
+    if margin_days:
+        lead += f" + {_quantity(margin_days)} d to order"
+    return (
+        f"stock-out {stockout} in {policy.projected_stockout_days} d at "
+        f"{_quantity(policy.daily_demand)}/d; {lead}: {when}, suggested "
+        f"{_quantity(_gap(policy, position))} {policy.unit}"
+    )
+
+
+def reorder_sentence(policy: PolicySnapshot, position: float) -> str:
+    """The reorder point reached, as a planner says it: where the position is, what to order.
+
+    >>> policy = PolicySnapshot.model_construct(
+    ...     daily_demand=10.0, lead_time_days=30.0, safety_stock=92.0, reorder_point=392.0,
+    ...     order_up_to=760.0, unit="EA")
+    >>> for part in reorder_sentence(policy, position=380).split(": "):
+    ...     print(part)
+    position 380 EA at or below the reorder point 392 EA (30 d at 10/d + safety stock 92)
+    suggested 380 EA up to 760
+    """
+    unit = policy.unit
+    return (
+        f"position {_quantity(position)} {unit} at or below the reorder point "
+        f"{_quantity(policy.reorder_point)} {unit} ({_quantity(policy.lead_time_days)} d at "
+        f"{_quantity(policy.daily_demand)}/d + safety stock {_quantity(policy.safety_stock)}): "
+        f"suggested {_quantity(_gap(policy, position))} {unit} up to "
+        f"{_quantity(policy.order_up_to)}"
+    )
+
+
+def _days(days: int) -> str:
+    """A distance in days from today, as a person says it."""
+    return f"in {days} d" if days > 0 else f"{-days} d ago"
+
+
+def _gap(policy: PolicySnapshot, position: float) -> float:
+    """What fills the position up to the order-up-to level, in whole units."""
+    return float(math.ceil(max(policy.order_up_to - position, 0.0) - 1e-9))
+
+
+def _quantity(value: float) -> str:
+    """A number as a person reads it: at most one decimal, no trailing zero."""
+    return f"{value:.1f}".rstrip("0").rstrip(".")

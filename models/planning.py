@@ -135,6 +135,7 @@ class PolicySnapshot(BaseModel):
     days_of_cover: float | None
     projected_stockout_date: date | None
     projected_stockout_days: int | None
+    unit: str = Field("EA", description="Unit of the quantities above (the master's).")
 
 
 def service_level_of(master: MaterialMaster | None, config: PlanningConfig) -> float:
@@ -197,6 +198,10 @@ def plan(
     protection = lt_mean + config.review_period_days
     sigma_protection = forecaster.sigma_over(protection)
     ss_protection = safety_stock_of_lead_time_demand(level, sigma_protection, daily, lt_sigma)
+    # Demand over the whole protection interval, promotions included: a festival after the
+    # lead time but before the next order arrives is what this order must cover.
+    protection_days = max(1, math.ceil(protection))
+    protection_daily = sum(lifted[:protection_days]) / protection_days
     projection = project_stock(
         today, on_hand, lifted, committed_by_day, receipts_by_day, demand_today
     )
@@ -214,10 +219,11 @@ def plan(
         z=_r(service_z(level)),
         safety_stock=_r(ss),
         reorder_point=_r(rop),
-        order_up_to=_r(order_up_to(daily, protection, ss_protection)),
+        order_up_to=_r(order_up_to(protection_daily, protection, ss_protection)),
         days_of_cover=_r(cover) if (cover := days_of_cover(available, daily)) is not None else None,
         projected_stockout_date=projection.stockout_date,
         projected_stockout_days=projection.stockout_days,
+        unit=master.unit if master else "EA",
     )
 
 
