@@ -37,9 +37,14 @@ def open_alerts(
 ) -> None:
     """Open alerts, highest value at risk first (days of cover breaks ties).
 
-    "key" is what `alerts ack` takes; "ack" who acknowledged the alert. "as
-    of" is the event time of the alert's last transition: the numbers in
-    "why" are from then (a rule's update_on decides which changes count).
+    Value at risk is money, whatever the rule: the order value a shortage
+    leaves unserved (weighted by customer tier) plus contractual penalties,
+    or the holding cost and write-off of the capital that idle stock ties
+    up; "made of" says which. "key" is what `alerts ack` takes; "ack" who
+    acknowledged the alert. "as of" is the event time of the alert's last
+    transition: the numbers in "why" are from then (a rule's update_on
+    decides which changes count; a value at risk that moves by more than
+    the update threshold is published too).
 
     Silenced and inhibited alerts (e.g. below safety stock while a stock-out
     risk is open for the same item) are counted but not listed, unless --all,
@@ -50,27 +55,49 @@ def open_alerts(
     suppressed = [a for a in still_open if a.silenced or a.inhibited]
     if not all_:
         still_open = [a for a in still_open if not (a.silenced or a.inhibited)]
-    still_open.sort(key=lambda a: (-a.priority.score, a.explanation.days_of_cover or 0))
-    table = Table(title=f"{len(still_open)} open alerts")
-    columns = ["severity", "key", "value at risk", "as of", "ack"]
+    console.print(listing(still_open, limit, all_))
+    if suppressed and not all_:
+        console.print(f"{len(suppressed)} silenced or inhibited alert(s) not shown (--all)")
+
+
+def by_value_at_risk(alerts: list[Alert]) -> list[Alert]:
+    """Alerts highest value at risk first; less days of cover first among equal values."""
+    return sorted(alerts, key=lambda a: (-a.priority.score, a.explanation.days_of_cover or 0))
+
+
+def made_of(alert: Alert) -> str:
+    """What an alert's value at risk is made of, for a person ("" if its record does not say).
+
+    Records published before the parts were recorded carry a value without them.
+    """
+    parts = alert.priority.made_of
+    if parts.total == 0 and alert.priority.value_at_risk != 0:
+        return ""
+    return parts.describe()
+
+
+def listing(alerts: list[Alert], limit: int, all_: bool) -> Table:
+    """The table of ``alerts open``: ranked by money, each with what its value is made of."""
+    ranked = by_value_at_risk(alerts)
+    table = Table(title=f"{len(ranked)} open alerts")
+    columns = ["severity", "key", "value at risk", "made of", "as of", "ack"]
     columns += ["suppressed", "why"] if all_ else ["why"]
     for column in columns:
         table.add_column(column, justify="right" if column == "value at risk" else "left")
-    for alert in still_open[:limit]:
+    for alert in ranked[:limit]:
         severity = alert.severity or "-"
         row = [
             f"[{SEVERITY_STYLE.get(severity, '')}]{severity}[/]",
             alert.key,
             f"{alert.priority.value_at_risk:,.2f}",
+            made_of(alert),
             f"{alert.at:%Y-%m-%d %H:%M}",
             alert.acknowledged_by or "",
         ]
         if all_:
             row.append(muted_by(alert.silenced, alert.inhibited))
         table.add_row(*row, alert.explanation.text)
-    console.print(table)
-    if suppressed and not all_:
-        console.print(f"{len(suppressed)} silenced or inhibited alert(s) not shown (--all)")
+    return table
 
 
 def open_alerts_by_key(settings: Settings) -> dict[str, Alert]:
