@@ -190,6 +190,7 @@ def test_demand_shift_is_a_fact_for_7_days_after_it_was_flagged(shift_days_ago, 
         "days_of_cover",
         "projected_stockout_days",
         "lead_time_days",
+        "days_to_order",
         "safety_stock",
         "reorder_point",
         "order_up_to",
@@ -223,3 +224,25 @@ def test_stock_position_facts_follow_the_warehouse_stock():
     facts = facts_of(state)
     position = {name: facts[name] for name in ("on_hand", "committed", "available", "in_transit")}
     assert position == {"on_hand": 100, "committed": 30, "available": 70, "in_transit": 40}
+
+
+def test_inventory_position_is_what_the_erp_has_ordered_not_what_stockloop_requested():
+    state = replay(
+        movement(0, "receipt", 100, T0), order("1", 30, day(20)), supply("P", 40, day(9))
+    )
+    assert facts_of(state)["inventory_position"] == 110  # 100 + 40 - 30
+
+
+def test_days_to_order_is_the_projected_stockout_less_the_lead_time():
+    state = replay(movement(0, "receipt", 100, T0))
+    policy = state.warehouses["W1"].policy
+    state.warehouses["W1"].policy = policy.model_copy(
+        update={"projected_stockout_days": 35, "lead_time_days": 29.5}
+    )
+    assert facts_of(state)["days_to_order"] == 5.5
+
+
+def test_days_to_order_is_unknown_without_a_stockout_in_the_horizon():
+    state = replay(movement(0, "receipt", 100, T0))
+    assert state.warehouses["W1"].policy.projected_stockout_days is None
+    assert facts_of(state)["days_to_order"] is None

@@ -106,6 +106,28 @@ def test_overdue_orders_and_late_supply_count_today():
     assert projection.stockout_days == 0
 
 
+def test_demand_already_issued_today_leaves_only_the_rest_of_today_s_forecast():
+    projection = project_stock(D0, 22, [10] * 4, {}, {}, demand_today=8)
+    assert projection.balances == [20, 10, 0, -10]
+    assert project_stock(D0, 22, [10] * 4, {}, {}, demand_today=15).balances[0] == 22
+
+
+@given(
+    on_hand=st.floats(0, 1_000),
+    forecast=st.lists(st.floats(0, 50), min_size=1, max_size=30),
+    share=st.floats(0, 1),
+)
+def test_issuing_part_of_today_s_forecast_does_not_move_the_projection(on_hand, forecast, share):
+    """Morning or evening, the same day's plan: an issue moves stock from forecast to fact."""
+    issued = round(forecast[0] * share, 6)
+    morning = project_stock(D0, on_hand + issued, forecast, {}, {})
+    evening = project_stock(D0, on_hand, forecast, {}, {}, demand_today=issued)
+    assert evening.balances == pytest.approx(morning.balances, abs=1e-5)
+    assert evening.stockout_date == morning.stockout_date or math.isclose(
+        min(morning.balances), 0, abs_tol=1e-5
+    )
+
+
 # --- demand buckets ---------------------------------------------------------------------------
 
 
@@ -169,6 +191,38 @@ def test_lead_time_default_stands_in_until_enough_receipts():
     stats.learn_one(32)
     stats.learn_one(34)
     assert stats.estimate(10) == (32.0, 2.0)
+
+
+def test_a_receipt_is_planned_with_from_the_next_day():
+    stats = LeadTimeStats()
+    for day, days in ((1, 30), (31, 30)):
+        stats.learn_one(days, D0 + timedelta(days=day))
+    stats.learn_one(30, D0 + timedelta(days=61))
+    assert stats.count == 3
+    assert stats.as_of(D0 + timedelta(days=61)).estimate(14) == pytest.approx((14.0, 2.8))
+    assert stats.as_of(D0 + timedelta(days=62)).estimate(14) == (30.0, 0.0)
+
+
+def test_a_late_receipt_for_a_closed_day_is_planned_with_at_once():
+    stats = LeadTimeStats()
+    stats.learn_one(10, D0 + timedelta(days=5))
+    stats.learn_one(20, D0 + timedelta(days=3))
+    assert stats.as_of(D0 + timedelta(days=5)).mean == 20.0
+
+
+@given(st.lists(st.floats(0.5, 90), min_size=1, max_size=12), st.integers(1, 5))
+def test_today_s_receipts_are_forgotten_exactly_until_the_day_closes(earlier, today_count):
+    """Welford in reverse gives the statistics of the earlier days, as if today had not come."""
+    stats, before = LeadTimeStats(), LeadTimeStats()
+    for days in earlier:
+        stats.learn_one(days, D0)
+        before.learn_one(days)
+    for n in range(today_count):
+        stats.learn_one(7.0 + n, D0 + timedelta(days=1))
+    planned = stats.as_of(D0 + timedelta(days=1))
+    assert planned.count == before.count
+    assert planned.mean == pytest.approx(before.mean, abs=1e-6)
+    assert planned.sigma == pytest.approx(before.sigma, abs=1e-4)
 
 
 def test_overdue_supply_widens_and_lengthens_the_lead_time():
@@ -352,3 +406,29 @@ def test_order_up_to_protects_lead_time_plus_review_period():
     assert policy.order_up_to == pytest.approx(
         policy.daily_demand * protection + expected_ss, abs=1e-3
     )
+
+
+def test_an_evening_projection_counts_today_s_issues_once():
+    """Issue #15: after the day's issues the projection took today's forecast off again, so the
+    stock-out moved a day earlier every evening and back at midnight (an alert raised on day 125
+    cleared on day 126)."""
+    state = MaterialState(material_id="M")
+    state.apply(envelope(master()))
+    receipt = StockMovement(
+        event_id="r",
+        event_time=T0 - timedelta(hours=1),
+        material_id="M",
+        movement_type="receipt",
+        warehouse_id="W",
+        quantity=700,
+    )
+    state.apply(envelope(receipt))
+    for day in range(40):
+        state.apply(envelope(issue(day, 10, day)))
+    state.replan(T0 + timedelta(days=40, hours=-1))
+    morning = state.warehouses["W"].policy
+    state.apply(envelope(issue(40, 10, 40)))
+    evening = state.warehouses["W"].policy
+    assert evening.daily_demand == morning.daily_demand
+    assert morning.projected_stockout_date is not None
+    assert evening.projected_stockout_date == morning.projected_stockout_date
