@@ -59,15 +59,21 @@ class ChannelSender(ABC):
 
 
 def secrets_in(url: str, *others: str | None) -> list[str]:
-    """The strings a reason must never show: a URL, its query values and path, and ``others``.
+    """The strings a reason must never show: a URL, its path, its path segments and query
+    values that could be tokens (8 and 6 characters or more), and ``others``.
+
+    Slack and Feishu keep their token in the path, DingTalk and WeCom in the query;
+    scrubbing a harmless segment as well costs nothing.
 
     >>> secrets_in("https://h.example/robot/send?access_token=abcdef123456", "SEC1234")
-    ['https://h.example/robot/send?access_token=abcdef123456', 'abcdef123456', '/robot/send', 'SEC1234']
+    ['https://h.example/robot/send?access_token=abcdef123456', '/robot/send', 'abcdef123456', 'SEC1234']
     """  # noqa: E501
     parts = urlsplit(url)
-    found = [url, *(value for _, value in parse_qsl(parts.query) if len(value) >= 6)]
+    found = [url]
     if len(parts.path) > 1:
-        found.append(parts.path)  # Slack and Feishu keep their token in the path
+        found.append(parts.path)
+        found.extend(segment for segment in parts.path.split("/") if len(segment) >= 8)
+    found.extend(value for _, value in parse_qsl(parts.query) if len(value) >= 6)
     found.extend(other for other in others if other)
     return found
 

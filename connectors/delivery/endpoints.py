@@ -26,15 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from models.notifications import Channel
 
-ENDPOINT_CHANNELS = (
-    Channel.WEBHOOK,
-    Channel.SLACK,
-    Channel.DINGTALK,
-    Channel.WECOM,
-    Channel.FEISHU,
-)
-"""The channels whose destination address is the name of an endpoint in the directory."""
-
 
 class EndpointError(ValueError):
     """The directory is unusable, or names no endpoint for a destination: one line, no secret."""
@@ -149,7 +140,7 @@ class SmsAccount(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     provider: Literal["twilio", "aliyun"]
-    url: str
+    url: str  # e.g. https://api.twilio.com, https://dysmsapi.aliyuncs.com
     account: str
     secret: SecretStr
     sender: str

@@ -96,12 +96,15 @@ class SlidingWindow:
         async with self._lock:
             while True:
                 now = self._clock()
-                while self._sent and self._sent[0] <= now - self.period_s:
+                while self._sent and self._sent[0] + self.period_s <= now:
                     self._sent.popleft()
                 if len(self._sent) < self.limit:
                     self._sent.append(now)
                     return
                 await self._sleep(self._sent[0] + self.period_s - now)
+                # The oldest send has left the window: that is what was waited for (a clock
+                # read back may fall a rounding error short of it, and must not wait again).
+                self._sent.popleft()
 
 
 @dataclass(frozen=True)
