@@ -230,6 +230,10 @@ def _with_value_at_risk(
     published value is shown to it as that value, so it is not news.
     """
     value = priced.of(risk_kind(outcome.rule_id, outcome.labels)).value_at_risk
+    if alert is not None and VALUE_AT_RISK not in alert.values:
+        # Raised before values at risk were published: today's value is its baseline,
+        # so an upgrade does not re-notify every open alert at once.
+        alert.values[VALUE_AT_RISK] = value
     published = alert.values.get(VALUE_AT_RISK) if alert is not None else None
     if published is not None and not values_changed(
         {VALUE_AT_RISK: published}, {VALUE_AT_RISK: value}, threshold=config.update_threshold

@@ -453,3 +453,12 @@ def test_dead_stock_alert_states_the_capital_it_ties_up():
     assert dead.priority.made_of.capital_tied_up == 200.0
     assert dead.priority.made_of.write_off == 100.0
     assert dead.priority.value_at_risk == round(100.0 + 200.0 * 0.25 * 91 / 365, 2)
+
+
+def test_an_alert_raised_before_values_at_risk_were_published_is_not_re_notified_for_one():
+    state, raised = raised_gap_scenario()
+    state.alerts.alerts[raised.key].values.pop("value_at_risk")  # as stored by the old core
+    assert of_rule(evaluate_alerts(state, RULES, later(1)), GAP) == []
+    apply(state, later_order("so2", 200, 20, later(2)))
+    (updated,) = of_rule(evaluate_alerts(state, RULES, later(2)), GAP)
+    assert (updated.reason, updated.priority.value_at_risk) == ("values", 3_500.0)
