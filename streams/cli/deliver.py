@@ -49,11 +49,9 @@ from connectors.kafka_client import open_consumer, open_producer, require_topics
 from connectors.topic_reader import read_topic
 from models.events import describe_validation_error, encode
 from models.notifications import Channel, Delivery, DeliveryStatus, Notification
+from streams.catalogue import DELIVERIES, NOTIFICATIONS
 from streams.cli.kafka import connection, fail, kafka_errors
 from streams.settings import DeliverySettings, Settings
-
-NOTIFICATIONS = "stockloop.notifications"
-DELIVERIES = "stockloop.deliveries"
 
 POLL_MS = 1_000
 """How long one poll waits for notifications."""
@@ -227,7 +225,11 @@ class DeliverRun:
         )
 
     async def poll(self) -> bool:
-        """Deliver one poll's notifications side by side, record, commit; whether any arrived."""
+        """Deliver one poll's notifications side by side, record, commit; whether any arrived.
+
+        kafka-python is synchronous: its poll, flush and commit block the event loop,
+        which is idle then (a poll's deliveries are all finished before the next poll).
+        """
         batch = self.consumer.poll(timeout_ms=POLL_MS)
         notifications = []
         done: dict[TopicPartition, int] = {}

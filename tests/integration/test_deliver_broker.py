@@ -23,7 +23,8 @@ from typer.testing import CliRunner
 from connectors.delivery.signing import SignatureRejected, verify
 from models.events import encode
 from models.notifications import Delivery, DeliveryStatus, Destination, Notification
-from streams.cli.deliver import DELIVERIES, NOTIFICATIONS, deliver
+from streams.catalogue import DELIVERIES, NOTIFICATIONS
+from streams.cli.deliver import deliver
 from tests.integration.harness import Pipeline
 
 pytestmark = pytest.mark.integration
