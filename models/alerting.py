@@ -9,9 +9,12 @@ it is made of (``models.priority``).
 The value at risk is recomputed at every evaluation, not only when an alert
 changes state: it joins the numbers the rule read as ``value_at_risk``, and
 every rule's ``update_on`` includes it, so the lifecycle publishes an
-``updated`` (reason ``values``) when it moves by more than the priority
-settings' ``update_threshold`` since it was last published, and never for
-less (so it is no new source of noise).
+``updated`` (reason ``values``) when it rises by more than the priority
+settings' ``update_threshold`` above its baseline: the value last published,
+or the lowest since then. A fall is not news (stock being used up shrinks an
+overstock's value every day): the baseline follows it down unannounced, and
+the alert's next transition carries the lower value. So the value at risk
+is no new source of noise, and a large order on an open alert is heard.
 
 Three entry points drive the one lifecycle: ``evaluate_alerts`` (an event or
 a tick), ``apply_action`` (an acknowledgement, silence or expiry, at once) and
@@ -225,20 +228,23 @@ def _with_value_at_risk(
 ) -> RuleOutcome:
     """The outcome with the value at risk among its numbers, as the lifecycle should see it.
 
-    The lifecycle publishes a move of more than 10 % (``MATERIAL_CHANGE``);
-    a move within the settings' larger ``update_threshold`` of the last
-    published value is shown to it as that value, so it is not news.
+    The lifecycle publishes a move of more than 10 % (``MATERIAL_CHANGE``)
+    from the alert's stored value. Only a rise beyond ``update_threshold``
+    is shown to it as it is; a smaller rise is shown as the baseline, and a
+    fall lowers the stored baseline itself, so neither is news.
     """
     value = priced.of(risk_kind(outcome.rule_id, outcome.labels)).value_at_risk
-    if alert is not None and VALUE_AT_RISK not in alert.values:
-        # Raised before values at risk were published: today's value is its baseline,
-        # so an upgrade does not re-notify every open alert at once.
-        alert.values[VALUE_AT_RISK] = value
-    published = alert.values.get(VALUE_AT_RISK) if alert is not None else None
-    if published is not None and not values_changed(
-        {VALUE_AT_RISK: published}, {VALUE_AT_RISK: value}, threshold=config.update_threshold
+    if alert is None:
+        return outcome._replace(values={**outcome.values, VALUE_AT_RISK: value})
+    baseline = alert.values.get(VALUE_AT_RISK)
+    # A fall, or an alert raised before values at risk were published: no news,
+    # today's value becomes the baseline (an upgrade does not re-notify every alert).
+    if baseline is None or value < baseline:
+        alert.values[VALUE_AT_RISK] = baseline = value
+    if not values_changed(
+        {VALUE_AT_RISK: baseline}, {VALUE_AT_RISK: value}, threshold=config.update_threshold
     ):
-        value = published
+        value = baseline
     return outcome._replace(values={**outcome.values, VALUE_AT_RISK: value})
 
 

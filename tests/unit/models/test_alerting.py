@@ -462,3 +462,12 @@ def test_an_alert_raised_before_values_at_risk_were_published_is_not_re_notified
     apply(state, later_order("so2", 200, 20, later(2)))
     (updated,) = of_rule(evaluate_alerts(state, RULES, later(2)), GAP)
     assert (updated.reason, updated.priority.value_at_risk) == ("values", 3_500.0)
+
+
+def test_a_falling_value_at_risk_is_not_news_but_a_rise_from_it_is():
+    state, _ = raised_gap_scenario()
+    apply(state, movement("r2", "receipt", 20, later(1)))  # 30 short instead of 50: 900
+    assert of_rule(evaluate_alerts(state, RULES, later(1)), GAP) == []
+    apply(state, later_order("so2", 11, 20, later(2)))  # 900 -> 1,010: above the fallen baseline
+    (updated,) = of_rule(evaluate_alerts(state, RULES, later(2)), GAP)
+    assert (updated.reason, updated.priority.value_at_risk) == ("values", 1_010.0)
