@@ -469,6 +469,14 @@ class RoutingFile(BaseModel):
                     if problem:
                         problems.append(f"{where}.{field}.{destination.channel}: {problem}")
             quiet = person.quiet_hours
+            clocks = [("digest_at", person.digest_at)]
+            clocks += [("quiet_hours", quiet.start), ("quiet_hours", quiet.end)] if quiet else []
+            for field, clock in clocks:
+                if clock.tzinfo is not None:
+                    problems.append(
+                        f"{where}.{field}: a local time without a zone (the person's timezone "
+                        f"places it), got {clock.isoformat()}"
+                    )
             if quiet is not None and quiet.start == quiet.end:
                 problems.append(
                     f"{where}.quiet_hours: start and end are both {quiet.start:%H:%M}; "

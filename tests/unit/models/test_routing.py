@@ -376,6 +376,13 @@ ROOT = "route: {receivers: [li]}\n"
             ],
         ),
         (
+            P.replace("}}", "}, digest_at: '08:30Z'}") + ROOT,
+            [
+                "people.li.digest_at: a local time without a zone (the person's timezone places "
+                "it), got 08:30:00+00:00"
+            ],
+        ),
+        (
             P.replace("}}", "}, escalate_to: li}") + ROOT,
             ["people.li.escalate_to: li cannot escalate to themselves; name the next person"],
         ),
