@@ -1,14 +1,17 @@
 """The routing file: Alertmanager's route tree over an item's labels, and its one-line refusals."""
 
 from datetime import timedelta
+from typing import get_args
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from models.alerts import Severity
 from models.notifications import Channel, Destination, Person, RouteMatch
 from models.routing import (
     LABELS,
+    SEVERITIES,
     Matcher,
     Route,
     RoutingError,
@@ -476,3 +479,7 @@ def test_every_problem_is_one_line_naming_the_route_or_person_and_the_field(text
     assert len(lines) == len(problems), lines
     for line, problem in zip(lines, problems, strict=True):
         assert line.startswith(f"routes.yaml: {problem}"), (line, problem)
+
+
+def test_the_severities_a_matcher_accepts_are_the_alerts_severities():
+    assert get_args(Severity) == SEVERITIES
