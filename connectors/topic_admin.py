@@ -229,3 +229,33 @@ def _summary(spec: TopicSpec) -> str:
 
 def _partitions(count: int) -> str:
     return "1 partition" if count == 1 else f"{count} partitions"
+
+
+def ensure_changelogs(
+    settings: Settings, partitions: Mapping[str, int], replication_factor: int
+) -> set[str]:
+    """Create the compacted table changelogs (by physical name) that are missing; those created.
+
+    Faust subscribes to a table's changelog and only then declares it. The
+    subscription of the last table declared can reach the broker first, and
+    aiokafka ignores a missing topic until its next metadata refresh (five
+    minutes): the table's agent fails with PartitionsMismatch until then (seen
+    with the notification inboxes). Created before the worker starts, every
+    changelog is there when it subscribes.
+    """
+    specs = {
+        topic: TopicSpec(
+            name=topic,
+            description="changelog of a worker table",
+            partitions=count,
+            replication_factor=replication_factor,
+            config={"cleanup.policy": "compact"},
+            key="table key",
+            value="table value",
+            planned=True,
+        )
+        for topic, count in partitions.items()
+    }
+    with admin_client(settings) as admin:
+        existing = _describe_topics(admin, list(specs))
+        return _create_topics(admin, {t: s for t, s in specs.items() if t not in existing})

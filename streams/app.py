@@ -18,6 +18,8 @@ from streams.catalogue import (
     DEAD_LETTER,
     INPUT_TOPICS,
     MATERIAL_EVENTS,
+    NOTIFICATION_INBOX,
+    NOTIFICATIONS,
     POLICIES,
     PRODUCTION_ORDERS,
     PROMOTIONS,
@@ -108,6 +110,9 @@ review_actions_topic = _raw_topic(REVIEW_ACTIONS)
 availability_topic = _raw_topic(AVAILABILITY)
 production_topics = _raw_topic(PRODUCTION_ORDERS, BOMS)
 shortages_topic = _raw_topic(SHORTAGES)
+notification_sources_topic = _raw_topic(ALERTS, PURCHASE_REQUESTS, TRANSFERS, REVIEWS, SHORTAGES)
+notification_inbox_topic = _raw_topic(NOTIFICATION_INBOX)
+notifications_topic = _raw_topic(NOTIFICATIONS)
 
 
 class RawTable(faust.Table):
@@ -208,4 +213,11 @@ production_orders_table = _table(
     catalogue[PRODUCTION_ORDERS].partitions,
     "The latest version of each open ProductionOrder by order id, folded from "
     "erp.production-orders: the orders that compete for components.",
+)
+inboxes_table = _table(
+    RawTable,
+    "inboxes",
+    catalogue[NOTIFICATION_INBOX].partitions,
+    "Inbox per recipient, as JSON: the groups, reminders, escalations and digest that wait "
+    "(models.notifying).",
 )

@@ -54,6 +54,20 @@ PURCHASE_REQUESTS = Counter(
     "Purchase request transitions published, by status.",
     ["status"],
 )
+NOTIFICATIONS = Counter(
+    "stockloop_notifications",
+    "Notifications published for delivery, by urgency (immediate, reminder, escalation, digest).",
+    ["urgency"],
+)
+INBOX_RECORDS = Counter(
+    "stockloop_inbox_records",
+    "Records the notification inboxes took, by kind (item, settled, tick).",
+    ["kind"],
+)
+ROUTING_ERRORS = Counter(
+    "stockloop_routing_errors",
+    "Alert or response records the notification router could not read or route (logged).",
+)
 RULE_ERRORS = Counter(
     "stockloop_rule_errors",
     "Published rule files that failed validation (the previous rules stayed in force).",

@@ -266,6 +266,11 @@ class Pipeline:
         counts = self._samples("stockloop_ticked_materials_total")
         return sum(value for labels, value in counts if labels["outcome"] == outcome)
 
+    def inbox_records(self, kind: str) -> float:
+        """Records of ``kind`` (item, settled, tick) the notification inboxes have taken."""
+        counts = self._samples("stockloop_inbox_records_total")
+        return sum(value for labels, value in counts if labels["kind"] == kind)
+
     def changelog_records(self, table: str) -> int:
         """Records written so far to the changelog topic of the worker's table ``table``."""
         consumer = KafkaConsumer(

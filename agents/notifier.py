@@ -1,0 +1,150 @@
+"""The notification router: alerts and response records in, one inbox per person, notifications out.
+
+Two agents, because the sources are keyed by alert, request or order and a
+person's notifications are formed in one place, keyed by recipient:
+
+- ``route_to_inboxes`` reads ``stockloop.alerts`` and the response topics,
+  matches each record against the routing file in force (the ``routes``
+  response policy) and sends, per recipient, the item or its settlement to
+  ``stockloop.notification-inbox``;
+- ``fill_inboxes`` keeps each recipient's ``Inbox`` (``models.notifying``) in
+  the ``inboxes`` table and publishes what falls due on
+  ``stockloop.notifications``, keyed by recipient.
+
+Time is the items' event time; in live mode a timer also ticks every inbox
+partition with the wall clock, so group waits, digests and escalations fall
+due without new input. Notification ids are derived from their content, so a
+record routed twice after a crash yields the same ids, which delivery sends
+once.
+"""
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import faust
+from aiokafka.partitioner import DefaultPartitioner
+from pydantic import BaseModel
+
+from models.alerting import Alert
+from models.bom import ShortageResult
+from models.dispatch import ActionMaker, InboxInput, InboxTick, RoutedItem, Settled, dispatch
+from models.events import encode
+from models.notifications import Notification
+from models.notifying import Inbox, acknowledge, due, receive
+from models.purchasing import PurchaseRequest
+from models.reviews import Review
+from models.transfers import Transfer
+from streams.app import (
+    app,
+    catalogue,
+    inboxes_table,
+    notification_inbox_topic,
+    notification_sources_topic,
+    notifications_topic,
+)
+from streams.app import settings as app_settings
+from streams.catalogue import (
+    ALERTS,
+    NOTIFICATION_INBOX,
+    PURCHASE_REQUESTS,
+    REVIEWS,
+    SHORTAGES,
+    TRANSFERS,
+)
+from streams.metrics import INBOX_RECORDS, NOTIFICATIONS, ROUTING_ERRORS
+from streams.policies import current_policies
+
+log = logging.getLogger(__name__)
+partitioner = DefaultPartitioner()
+PARTITIONS = list(range(catalogue[NOTIFICATION_INBOX].partitions))
+SOURCES: dict[str, type[BaseModel]] = {
+    app_settings.topic(ALERTS): Alert,
+    app_settings.topic(PURCHASE_REQUESTS): PurchaseRequest,
+    app_settings.topic(TRANSFERS): Transfer,
+    app_settings.topic(REVIEWS): Review,
+    app_settings.topic(SHORTAGES): ShortageResult,
+}
+
+
+def _action_maker() -> ActionMaker | None:
+    """Signed one-click actions, when the public URL and the signing key are set."""
+    secret, base = app_settings.action_link_secret, app_settings.public_url
+    if secret is None or base is None:
+        return None
+    ttl = timedelta(seconds=app_settings.action_link_ttl_s)
+    return ActionMaker(secret.get_secret_value().encode(), base, ttl)
+
+
+ACTIONS = _action_maker()
+
+
+@app.agent(notification_sources_topic)
+async def route_to_inboxes(stream: faust.StreamT[bytes]) -> None:
+    """Send each record to the inboxes of the people its routes name."""
+    async for record in stream.events():
+        message = record.message
+        try:
+            source = SOURCES[message.topic].model_validate_json(message.value)
+            routed = dispatch(source, current_policies().routes, app_settings.public_url, ACTIONS)
+        except Exception:  # one record the router cannot read must not stop the others
+            where = f"{message.topic}[{message.partition}]@{message.offset}"
+            log.exception("cannot route %s", where)
+            ROUTING_ERRORS.inc()
+            continue
+        for entry in routed:
+            await notification_inbox_topic.send(key=entry.recipient.encode(), value=encode(entry))
+
+
+def _inbox(recipient: str) -> Inbox:
+    stored = inboxes_table.get(recipient)
+    return Inbox.model_validate_json(stored) if stored else Inbox(recipient=recipient)
+
+
+def _recipients_in(partition: int) -> list[str]:
+    keys = (k.decode() if isinstance(k, bytes) else k for k in inboxes_table)
+    return sorted(k for k in keys if partitioner(k.encode(), PARTITIONS, PARTITIONS) == partition)
+
+
+async def _settle(inbox: Inbox, notifications: list[Notification]) -> None:
+    """Store the inbox, then publish: a crash between the two publishes again, with the same ids."""
+    inboxes_table[inbox.recipient] = inbox.model_dump_json().encode()
+    for notification in notifications:
+        await notifications_topic.send(
+            key=notification.recipient.encode(), value=encode(notification)
+        )
+        NOTIFICATIONS.labels(notification.urgency.value).inc()
+
+
+@app.agent(notification_inbox_topic)
+async def fill_inboxes(stream: faust.StreamT[bytes]) -> None:
+    """Put items in their recipient's inbox and publish what falls due."""
+    async for record in stream.events():
+        message = record.message
+        entry = InboxInput.validate_json(message.value)
+        people = current_policies().routes.people
+        INBOX_RECORDS.labels(entry.kind).inc()
+        match entry:
+            case InboxTick():
+                for recipient in _recipients_in(message.partition):
+                    await _settle(*due(_inbox(recipient), people, entry.at))
+            case RoutedItem():
+                person = people.get(entry.recipient)
+                if person is None:  # left the directory since it was routed
+                    continue
+                at = entry.item.at
+                inbox = _inbox(entry.recipient)
+                inbox, told = receive(inbox, entry.item, entry.labels, entry.match, person, at)
+                inbox, fallen_due = due(inbox, people, at)
+                await _settle(inbox, told + fallen_due)
+            case Settled():
+                await _settle(acknowledge(_inbox(entry.recipient), entry.subject_id, entry.at), [])
+
+
+@app.timer(interval=app_settings.tick_interval_s, on_leader=True)
+async def tick_inboxes() -> None:
+    """Live mode: tick every inbox partition with the wall clock, so what waits falls due."""
+    if app_settings.clock != "wall":
+        return
+    tick = encode(InboxTick(at=datetime.now(UTC)))
+    for partition in PARTITIONS:
+        await notification_inbox_topic.send(key=b"tick", value=tick, partition=partition)

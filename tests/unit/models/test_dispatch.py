@@ -1,0 +1,92 @@
+"""Dispatch: each record to the inboxes of the people its routes name, or their settlement."""
+
+from datetime import timedelta
+
+from models.action_links import verify
+from models.alerts import TransitionReason
+from models.dispatch import ActionMaker, RoutedItem, Settled, dispatch
+from models.routing import default_routing
+from tests.unit.models.test_rendering import T0, as_alert, request, stockout
+
+ROUTING = default_routing()
+KEY = b"signing key"
+ACTIONS = ActionMaker(KEY, "https://stockloop.example/", timedelta(days=7))
+
+
+def owned_by(owner: str, status: str = "raised"):
+    """The shipped test alert, owned by ``owner`` as the material master would say."""
+    alert = as_alert(stockout(status))
+    return alert.model_copy(update={"labels": alert.labels | {"owner": owner}})
+
+
+def test_a_critical_alert_reaches_its_owner_and_the_purchasing_lead_at_once():
+    routed = dispatch(owned_by("li.na"), ROUTING, None)
+    assert {(r.recipient, r.match.route) for r in routed} == {
+        ("li.na", "root/critical"),
+        ("zhang.wei", "root/critical"),
+    }
+    assert all(isinstance(r, RoutedItem) and not r.match.digest for r in routed)
+    assert {r.match.escalate_after for r in routed} == {timedelta(minutes=30)}
+
+
+def test_each_recipient_reads_the_item_in_their_language():
+    alert = owned_by("anna")
+    routed = {r.recipient: r.item for r in dispatch(alert, ROUTING, None)}
+    assert "stock-out" in routed["anna"].summary.lower()
+    assert routed["zhang.wei"].summary != routed["anna"].summary
+    assert routed["zhang.wei"].id == routed["anna"].id
+
+
+def test_an_acknowledgement_settles_the_alert_for_everyone_it_was_routed_to():
+    alert = owned_by("li.na")
+    acked = alert.model_copy(
+        update={
+            "reason": TransitionReason.ACKNOWLEDGED,
+            "acknowledged_by": "li.na",
+            "notify": False,
+        }
+    )
+    routed = dispatch(acked, ROUTING, None)
+    assert {type(r) for r in routed} == {Settled}
+    assert {r.recipient for r in routed} == {"li.na", "zhang.wei"}
+    assert {r.subject_id for r in routed} == {dispatch(alert, ROUTING, None)[0].item.subject_id}
+
+
+def test_a_resolved_alert_settles_and_tells_nobody_anew():
+    routed = dispatch(owned_by("li.na", status="resolved"), ROUTING, None)
+    assert routed and all(isinstance(r, Settled) for r in routed)
+
+
+def test_a_silenced_alert_reaches_nobody():
+    silenced = owned_by("li.na").model_copy(update={"silenced": True, "notify": False})
+    assert dispatch(silenced, ROUTING, None) == []
+
+
+def test_a_pending_request_offers_its_approver_a_signed_approve_link_for_that_request():
+    pending = request("pending")
+    routed = [r for r in dispatch(pending, ROUTING, None, ACTIONS) if isinstance(r, RoutedItem)]
+    assert {r.match.route for r in routed} == {"root/approvals"}
+    for entry in routed:
+        (action,) = entry.item.actions
+        token = action.url.removeprefix("https://stockloop.example/actions/")
+        link = verify(token, KEY, T0)
+        assert (link.action, link.subject, link.by) == (
+            "approve",
+            pending.request_id,
+            entry.recipient,
+        )
+        assert link.expires == entry.item.at + timedelta(days=7)
+
+
+def test_an_ordered_request_settles_the_approval_and_is_news_for_the_digest():
+    ordered = request("ordered")
+    routed = dispatch(ordered, ROUTING, None, ACTIONS)
+    settled = [r for r in routed if isinstance(r, Settled)]
+    items = [r for r in routed if isinstance(r, RoutedItem)]
+    assert settled and items
+    assert all(r.match.digest and r.item.actions == () for r in items)
+
+
+def test_the_same_record_dispatches_the_same_way_every_time():
+    alert = owned_by("li.na")
+    assert dispatch(alert, ROUTING, None, ACTIONS) == dispatch(alert, ROUTING, None, ACTIONS)
