@@ -452,7 +452,9 @@ def item_of(
             record.warehouse_id,
         )
         closes = record.status is ReviewStatus.DECIDED
-        extra = _labels(owner=record.owner)
+        # The roles whose opinion is still missing: a review asks each of them.
+        waiting = [task.role for task in record.tasks if task.opinion is None]
+        extra = _labels(owner=record.owner, roles=",".join(waiting) or None)
         at = record.at
     else:
         short = bool(record.missing_components)

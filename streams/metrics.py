@@ -75,7 +75,7 @@ RULE_ERRORS = Counter(
 POLICY_ERRORS = Counter(
     "stockloop_policy_errors",
     "Published response policies that failed validation, by policy (approval, reviews, "
-    "transfer-lanes); the previous one, or the default, stayed in force.",
+    "transfer-lanes, routes); the previous one, or the default, stayed in force.",
     ["policy"],
 )
 LATE_DEMAND = Counter(

@@ -7,10 +7,12 @@ from rich.console import Console
 from streams.cli import (
     alerts,
     broker,
+    deliver,
     materials,
     policies,
     requests,
     reviews,
+    routes,
     rules,
     run,
     schemas,
@@ -35,10 +37,12 @@ app.add_typer(policies.app, name="policies")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(requests.app, name="requests")
 app.add_typer(reviews.app, name="reviews")
+app.add_typer(routes.app, name="routes")
 app.command()(shortage.shortage)
 app.command()(run.worker)
 app.command("produce")(run.produce_file)
 app.command()(run.simulate)
+app.command()(deliver.deliver)
 app.command()(status.status)
 app.command("dead-letters")(status.dead_letters)
 

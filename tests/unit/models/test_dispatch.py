@@ -6,7 +6,7 @@ from models.action_links import verify
 from models.alerts import TransitionReason
 from models.dispatch import ActionMaker, RoutedItem, Settled, dispatch
 from models.routing import default_routing
-from tests.unit.models.test_rendering import T0, as_alert, request, stockout
+from tests.unit.models.test_rendering import T0, as_alert, request, review, stockout
 
 ROUTING = default_routing()
 KEY = b"signing key"
@@ -90,3 +90,11 @@ def test_an_ordered_request_settles_the_approval_and_is_news_for_the_digest():
 def test_the_same_record_dispatches_the_same_way_every_time():
     alert = owned_by("li.na")
     assert dispatch(alert, ROUTING, None, ACTIONS) == dispatch(alert, ROUTING, None, ACTIONS)
+
+
+def test_a_dead_stock_review_asks_each_waiting_role_and_its_owner():
+    routed = dispatch(review(), ROUTING, None)
+    assert {r.match.route for r in routed} == {"root/reviews"}
+    # sales, engineering and finance by their roles; the owner "zhao" is not in the
+    # directory, so the route's own receiver (inventory control) stands in.
+    assert {r.recipient for r in routed} == {"wang.fang", "david", "liu.yang", "ops"}
