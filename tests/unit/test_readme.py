@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import click
 import typer.main
 
+from connectors.delivery.endpoints import parse_directory
+from models.routing import load_routing, match
 from models.rules.spec import builtin_rules, load_rules
 from streams.catalogue import INPUT_TOPICS
 from streams.cli import app
@@ -78,3 +80,15 @@ def test_every_file_the_readme_names_exists():
     named |= set(re.findall(r"\]\(((?!https?:)[^)#]+)\)", README))
     assert "models/forecast.py" in named, "the README names files; the patterns must find them"
     assert sorted(name for name in named if not (PROJECT_ROOT / name).exists()) == []
+
+
+def test_the_routing_and_endpoint_examples_are_accepted():
+    routes, endpoints = re.findall(r"```yaml\n(.*?)```", _section("Notifications"), re.S)
+    routing = load_routing(routes, "README")
+    assert [r.recipients for r in match(routing, {"severity": "critical", "owner": "buyer"})] == [
+        ("li.na", "zhang.wei")
+    ]
+    directory = parse_directory(
+        endpoints, "README", {"DINGTALK_PURCHASING_SECRET": "s", "ERP_HOOK_SECRET": "t"}
+    )
+    assert set(directory.dingtalk) == {"purchasing-dingtalk"}
