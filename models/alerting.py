@@ -22,8 +22,8 @@ a tick), ``apply_action`` (an acknowledgement, silence or expiry, at once) and
 """
 
 import math
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.alerts import (
     Acknowledge,
     ActionOutcome,
+    AlertSettings,
     AlertTransition,
     Expire,
     OpenAlert,
@@ -161,7 +162,7 @@ def evaluate_alerts(
         # An acknowledgement is published by the step of its alert's warehouse.
         warehouses = [*warehouses, *(acknowledged - set(warehouses))]
     silences = tuple(silences)
-    settings = _watching_value_at_risk(rules.alert_settings())
+    settings = _WatchingValueAtRisk(rules.alert_settings())
     alerts: list[Alert] = []
     transitions = book.retire_rules([rule.id for rule in rules.enabled_rules], now)
     for warehouse_id in state.warehouses if warehouses is None else warehouses:
@@ -213,14 +214,36 @@ class _Pricing:
         return priority
 
 
-def _watching_value_at_risk(
-    settings: Mapping[str, RuleAlertSettings],
-) -> dict[str, RuleAlertSettings]:
-    """Every rule's settings with ``value_at_risk`` among the numbers whose move is news."""
-    return {
-        rule_id: replace(rule, update_on=(*rule.update_on, VALUE_AT_RISK))
-        for rule_id, rule in settings.items()
-    }
+class _WatchingValueAtRisk(Mapping[str, AlertSettings]):
+    """Every rule's alert settings with ``value_at_risk`` among the numbers whose move is news.
+
+    A view, not a copy: made at every evaluation, so it costs nothing until read.
+    """
+
+    def __init__(self, settings: Mapping[str, RuleAlertSettings]) -> None:
+        self._settings = settings
+
+    def __getitem__(self, rule_id: str) -> AlertSettings:
+        return _Watching(self._settings[rule_id])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._settings)
+
+    def __len__(self) -> int:
+        return len(self._settings)
+
+
+class _Watching:
+    """One rule's alert settings, its ``update_on`` extended with ``value_at_risk``."""
+
+    __slots__ = ("_settings", "update_on")
+
+    def __init__(self, settings: RuleAlertSettings) -> None:
+        self._settings = settings
+        self.update_on = (*settings.update_on, VALUE_AT_RISK)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._settings, name)
 
 
 def _with_value_at_risk(

@@ -287,9 +287,9 @@ def shortage_value(
     (410.0, 23370.0)
     """
     receipts = sorted(
-        (line.eta, line.open_quantity)
+        (line.eta, quantity)
         for line in stock.supply_lines.values()
-        if line.open_quantity > 0
+        if (quantity := line.open_quantity) > 0
     )
     lead_days = math.ceil(stock.policy.lead_time_days) if stock.policy else 0
     replenished_on = today + timedelta(days=lead_days)
@@ -304,9 +304,10 @@ def shortage_value(
         while arrived < len(receipts) and receipts[arrived][0] <= line.due_date:
             pool += receipts[arrived][1]
             arrived += 1
-        served = min(pool, line.open_quantity)
+        open_quantity = line.open_quantity
+        served = min(pool, open_quantity)
         pool -= served
-        short = line.open_quantity - served
+        short = open_quantity - served
         if short <= 1e-9:
             continue
         unserved += short
