@@ -205,8 +205,8 @@ def priority_of(
     held since its last issue (or oldest receipt). Aged batch: the oldest
     batch, held since its receipt. Both cost ``capital x holding_cost_rate x
     days / 365`` plus ``write_off_share x capital``. Overstock: the excess
-    over the order-up-to level, valued at the shelf's average cost, held for
-    the days the forecast takes to use it up (at most a year), no write-off.
+    over the order-up-to level, valued at the shelf's average cost, for a
+    year's holding cost (``capital x holding_cost_rate``), no write-off.
 
     >>> from datetime import UTC
     >>> from models.state import Batch, CommittedLine, WarehouseStock
@@ -336,12 +336,16 @@ def _tied_up(capital: float, days: float, config: PriorityConfig, written_off: b
 
 
 def _excess(stock: "WarehouseStock", config: PriorityConfig) -> ValueAtRisk:
-    """Holding cost of the stock above the order-up-to level until the forecast uses it up."""
+    """A year's holding cost of the stock above the order-up-to level.
+
+    A year, not the days the forecast would take to use the excess up: that
+    makes the cost grow with the square of the excess and jump with every
+    nightly forecast, and each jump would be published as news.
+    """
     policy = stock.policy
     shelved = sum(batch.quantity for batch in stock.batches)
     if policy is None or shelved <= 0:
         return ValueAtRisk()
     excess = max(stock.available - policy.order_up_to, 0.0)
     unit_cost = stock.inventory_value / shelved
-    days = min(excess / policy.daily_demand, 365.0) if policy.daily_demand > 0 else 365.0
-    return _tied_up(excess * unit_cost, days, config, written_off=False)
+    return _tied_up(excess * unit_cost, 365.0, config, written_off=False)

@@ -272,12 +272,16 @@ def test_an_aged_batch_ties_up_only_the_oldest_batch_for_its_age():
     assert priority.made_of.write_off == 150.0
 
 
-def test_overstock_holds_the_excess_over_order_up_to_until_the_forecast_uses_it_up():
-    shelf = stock(500, batches=[batch(500, 4.0, 10)], policy=policy(order_up_to=200, daily=3.0))
-    priority = priority_of(shelf, None, now=NOW, kind=RiskKind.OVERSTOCK)
-    assert priority.made_of.capital_tied_up == 300 * 4.0
-    assert priority.made_of.holding_cost == round(1_200 * 0.25 * 100 / 365, 2)
-    assert priority.made_of.write_off == 0
+def test_overstock_costs_a_year_of_holding_the_excess_over_order_up_to_whatever_the_forecast():
+    values = set()
+    for daily in (0.0, 3.0, 30.0):
+        policy_now = policy(order_up_to=200, daily=daily)
+        shelf = stock(500, batches=[batch(500, 4.0, 10)], policy=policy_now)
+        priority = priority_of(shelf, None, now=NOW, kind=RiskKind.OVERSTOCK)
+        assert priority.made_of.capital_tied_up == 300 * 4.0
+        assert priority.made_of.write_off == 0
+        values.add(priority.value_at_risk)
+    assert values == {1_200 * 0.25}
 
 
 def test_holding_cost_rate_and_write_off_share_are_settings():
