@@ -581,12 +581,14 @@ def replay(
     tally: Tally | None,
     round_trip: bool = True,
     per_instant: bool = False,
+    transitions: list[Alert] | None = None,
 ) -> tuple[MaterialState, list[str]]:
     """Feed one material's events and hourly ticks to its state; count what happens.
 
     The rules are evaluated after every event, or with ``per_instant`` once
     after all events of one event time. Returns the final state and the ids
-    of every alert transition, in order.
+    of every alert transition, in order; ``transitions`` (if given) receives
+    the transitions themselves, for the notification benchmark to route.
     """
     state = MaterialState(material_id=material_id)
     last_values: dict[str, dict] = {}
@@ -624,6 +626,8 @@ def replay(
             state = MaterialState.model_validate_json(stored)
         t3 = time.perf_counter_ns()
         emitted.extend(f"{a.id}:{a.status}:{int(a.notify)}" for a in alerts)
+        if transitions is not None:
+            transitions.extend(alerts)
         if tally is None:
             continue
         inside = now in window
