@@ -119,7 +119,8 @@ def test_a_rule_published_on_the_rules_topic_applies_without_restart(
     ticking_pipeline.cli("rules", "apply", str(rules))
     [raised] = alerts_of(ticking_pipeline, "low_on_hand", 1)
     assert raised.status == "raised"
-    assert raised.explanation.values == {"on_hand": 40}
+    # What the rule read, and the value at risk every alert carries (nothing is ordered: 0).
+    assert raised.explanation.values == {"on_hand": 40, "value_at_risk": 0.0}
     assert ticking_pipeline.process.pid == pid and ticking_pipeline.process.poll() is None
 
     low_on_hand_rules(tmp_path, minimum=30, severity="warning")
