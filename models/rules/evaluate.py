@@ -39,7 +39,7 @@ Six days is warning, but not far enough from critical to leave it:
 ('warning', ('critical',))
 >>> outcome.explain(kept="critical")
 'stockout_risk critical (kept; warning now): projected_stockout_days <= lead_time_days \
-(lead_time_days=10, projected_stockout_days=6)'
++ $order_margin_days (lead_time_days=10, projected_stockout_days=6, order_margin_days=5)'
 """
 
 from __future__ import annotations
