@@ -288,10 +288,17 @@ def test_the_shipped_routing_file_loads_and_routes_as_its_comments_say():
     ]
     assert all(file.people[p].critical_channels for p in critical[0].recipients)
     (warning,) = match(file, {"event": "alert", "severity": "warning"})
-    assert (warning.recipients, warning.digest, warning.group_wait) == (
+    assert (warning.route, warning.recipients, warning.digest) == (
+        "root/warnings",
         ("li.na", "anna"),
+        True,
+    )
+    slow = {"event": "alert", "severity": "critical", "rule_id": "aged_batch"}
+    (aged,) = match(file, slow)
+    assert (aged.route, aged.digest, aged.repeat_interval) == (
+        "root/critical/slow",
         False,
-        timedelta(minutes=5),
+        timedelta(days=7),
     )
     (info,) = match(file, {"event": "alert", "severity": "info"})
     assert info.digest
