@@ -973,7 +973,12 @@ def _tier(
 
 
 def _merged(extra: dict[str, str], rule_labels: Mapping[str, str]) -> dict[str, str]:
-    return {**extra, **rule_labels} if rule_labels else dict(extra)
+    """The alert's labels: the rule's are defaults, the scope's own win.
+
+    A rule says who usually acts (``owner: buyer``); a material whose master
+    names its owner is that person's, whatever the rule.
+    """
+    return {**rule_labels, **extra} if rule_labels else dict(extra)
 
 
 def _repeat_due(cfg: AlertSettings, alert: OpenAlert, now: datetime) -> bool:

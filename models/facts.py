@@ -99,4 +99,5 @@ def scope_of(state: MaterialState, warehouse_id: str) -> dict[str, str | None]:
         "warehouse_id": warehouse_id,
         "category": master.category if master else None,
         "abc_class": master.abc_class if master else None,
+        "owner": master.owner if master else None,
     }

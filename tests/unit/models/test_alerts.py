@@ -122,6 +122,17 @@ def test_raised_transition_carries_the_numbers_labels_and_expression():
     assert t.notify
 
 
+def test_the_material_masters_owner_wins_over_the_owner_role_the_rule_names():
+    firing = Evaluation("low", firing=True, severity="warning", values={"available": 3.0})
+    settings_ = {"low": RuleSettings(labels={"owner": "buyer", "team": "buyers"})}
+    (owned,) = AlertBook(material_id="M1").step(
+        [firing], {**SCOPE, "owner": "li.na"}, at(0), settings_
+    )
+    (unowned,) = AlertBook(material_id="M1").step([firing], SCOPE, at(0), settings_)
+    assert (owned.labels["owner"], owned.labels["team"]) == ("li.na", "buyers")
+    assert unowned.labels["owner"] == "buyer"
+
+
 def test_for_duration_waits_then_raises_with_the_time_the_condition_began():
     book = AlertBook(material_id="M1")
     wait = {"low": RuleSettings(for_seconds=600)}
