@@ -92,21 +92,27 @@ def test_worker_with_empty_data_dir_recovers_every_material_from_a_compacted_cha
         if log_start_moved:
             extent = move_log_start_to_first_record(first, extent)
             assert all(part.log_start > 0 for part in extent.values()), extent
-        before = {m: first.material(m) for m in clean_run(events)}
+        before = {m: settled(first.material(m)) for m in clean_run(events)}
         first.stop()
 
         started = time.monotonic()
         second.start()  # a new host: an empty data directory, state from the changelog only
         ready_s = time.monotonic() - started
-        wait_until(lambda: all(second.material(m) == state for m, state in before.items()))
+        wait_until(lambda: all(settled(second.material(m)) == state for m, state in before.items()))
         recovered_s = time.monotonic() - started
         for material, state in before.items():
-            assert second.material(material) == state, material
+            assert settled(second.material(material)) == state, material
         assert {m: stock_view(s) for m, s in before.items()} == clean_run(events)
         print(
             f"\nchangelog {summary(extent)}; new host ready in {ready_s:.1f} s, "
             f"all {len(before)} materials equal in {recovered_s:.1f} s"
         )
+
+
+def settled(state: dict | None) -> dict | None:
+    """A material's state without its outbox: outputs in flight, which the new host sends
+    again and drops once their cause is committed, as it should; everything else must match."""
+    return None if state is None else {k: v for k, v in state.items() if k != "outbox"}
 
 
 def write_in_waves(pipeline: Pipeline, events: list) -> None:
