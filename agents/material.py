@@ -387,7 +387,12 @@ async def on_action(
             continue
         try:
             alerts = apply_action(
-                state, notice.action, context.rules, context.silences, context.acknowledgements
+                state,
+                notice.action,
+                context.rules,
+                context.silences,
+                context.acknowledgements,
+                pricing=context.planning.priority,
             )
         except BaseException:
             states.forget(material_id)

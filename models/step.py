@@ -268,6 +268,7 @@ def _evaluate(
         context.silences,
         context.acknowledgements,
         state.touched_warehouses,
+        pricing=context.planning.priority,
     )
     result.alerts += alerts
     result.reviews += review(state, alerts, now, context.reviews)

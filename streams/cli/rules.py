@@ -129,7 +129,8 @@ def dry_run(
         if when is not None and when > clock:
             state.replan(when, settings.planning)
         now = when or clock
-        for row in preview_alerts(state, rules, now, silences, acknowledgements):
+        pricing = settings.planning.priority
+        for row in preview_alerts(state, rules, now, silences, acknowledgements, pricing=pricing):
             previews.append(row)
             table.add_row(
                 row.material_id,

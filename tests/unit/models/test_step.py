@@ -12,7 +12,15 @@ from connectors.cdc import decode_record
 from connectors.mapping import load_mapping
 from connectors.simulator import ErpSimulator
 from models.alerting import Alert
-from models.events import MaterialEvent, PromotionEvent, SourcePosition, StockMovement
+from models.events import (
+    MaterialEvent,
+    PromotionEvent,
+    SalesOrderLine,
+    SourcePosition,
+    StockMovement,
+)
+from models.planning import PlanningConfig
+from models.priority import PriorityConfig
 from models.rules.spec import builtin_rules
 from models.state import MaterialState
 from models.step import (
@@ -258,3 +266,33 @@ def test_re_sending_any_event_changes_nothing(quantities, data):
     again = data.draw(st.sampled_from(events))
     assert receive(state, again, applied) is Received.DUPLICATE
     assert state.model_dump() == before
+
+
+def test_the_step_prices_value_at_risk_with_the_deployments_customer_weights():
+    """A key account's unserved order is worth what the settings say (STOCKLOOP_PLANNING__...)."""
+    line = SalesOrderLine(
+        event_id="so-1",
+        event_time=T0 + timedelta(minutes=5),
+        material_id="M1",
+        order_id="SO-1",
+        line_id="1",
+        warehouse_id="W1",
+        quantity=150,
+        due_date=(T0 + timedelta(days=3)).date(),
+        status="confirmed",
+        unit_price=8.0,
+        customer_id="KEY-1",
+        customer_priority=1,
+    )
+    weights = {1: 3.0, 2: 2.0, 3: 1.0, 4: 0.75, 5: 0.5}
+    values = {}
+    for key_account_weight in (3.0, 10.0):
+        priority = PriorityConfig(customer_weights=weights | {1: key_account_weight})
+        context = StepContext(rules=builtin_rules(), planning=PlanningConfig(priority=priority))
+        state, applied = MaterialState(material_id="M1"), AppliedEventIds()
+        for event in (movement(0, "receipt", 100), MaterialEvent(event=line)):
+            receive(state, event, applied)
+        result = advance(state, T0 + timedelta(minutes=10), context)
+        gap = next(a for a in result.alerts if a.rule_id == "supply_demand_gap")
+        values[key_account_weight] = gap.priority.value_at_risk
+    assert values[10.0] > values[3.0] > 0
