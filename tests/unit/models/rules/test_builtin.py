@@ -341,6 +341,7 @@ def test_the_pack_has_the_documented_rules_and_inhibition():
     ]
     assert [(i.source, i.target, i.equal) for i in RULES.inhibit] == [
         ("stockout_risk", "below_safety_stock", ("material_id", "warehouse_id")),
+        ("stockout_risk", "reorder_point_reached", ("material_id", "warehouse_id")),
         ("dead_stock", "aged_batch", ("material_id", "warehouse_id")),
     ]
     assert RULES.defaults.repeat_interval_seconds == 86_400

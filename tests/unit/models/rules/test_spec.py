@@ -326,10 +326,11 @@ def test_an_override_may_inhibit_built_in_rules_and_keeps_the_built_in_inhibitio
     )
     assert [(i.source, i.target) for i in merged.inhibit] == [
         ("stockout_risk", "below_safety_stock"),
+        ("stockout_risk", "reorder_point_reached"),
         ("dead_stock", "aged_batch"),
         ("dead_stock", "overstock"),
     ]
-    with pytest.raises(RuleSpecError, match=r"inhibit\[2\].target: unknown rule 'overstok'"):
+    with pytest.raises(RuleSpecError, match=r"inhibit\[3\].target: unknown rule 'overstok'"):
         load_rules(
             rules_yaml("  []", "inhibit: [{source: dead_stock, target: overstok}]"),
             base=builtin_rules(),
