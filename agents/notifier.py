@@ -27,10 +27,10 @@ from pydantic import BaseModel
 
 from models.alerting import Alert
 from models.bom import ShortageResult
-from models.dispatch import ActionMaker, InboxInput, InboxTick, RoutedItem, Settled, dispatch
+from models.dispatch import ActionMaker, InboxInput, InboxTick, dispatch, into_inbox
 from models.events import encode
 from models.notifications import Notification
-from models.notifying import Inbox, acknowledge, due, receive
+from models.notifying import Inbox
 from models.purchasing import PurchaseRequest
 from models.reviews import Review
 from models.transfers import Transfer
@@ -106,8 +106,11 @@ def _recipients_in(partition: int) -> list[str]:
 
 
 async def _settle(inbox: Inbox, notifications: list[Notification]) -> None:
-    """Store the inbox, then publish: a crash between the two publishes again, with the same ids."""
-    inboxes_table[inbox.recipient] = inbox.model_dump_json().encode()
+    """Store the inbox if it changed, then publish: a crash between the two publishes again,
+    with the same ids. Most ticks change nothing and write nothing."""
+    stored = inbox.model_dump_json().encode()
+    if inboxes_table.get(inbox.recipient) != stored:
+        inboxes_table[inbox.recipient] = stored
     for notification in notifications:
         await notifications_topic.send(
             key=notification.recipient.encode(), value=encode(notification)
@@ -123,21 +126,11 @@ async def fill_inboxes(stream: faust.StreamT[bytes]) -> None:
         entry = InboxInput.validate_json(message.value)
         people = current_policies().routes.people
         INBOX_RECORDS.labels(entry.kind).inc()
-        match entry:
-            case InboxTick():
-                for recipient in _recipients_in(message.partition):
-                    await _settle(*due(_inbox(recipient), people, entry.at))
-            case RoutedItem():
-                person = people.get(entry.recipient)
-                if person is None:  # left the directory since it was routed
-                    continue
-                at = entry.item.at
-                inbox = _inbox(entry.recipient)
-                inbox, told = receive(inbox, entry.item, entry.labels, entry.match, person, at)
-                inbox, fallen_due = due(inbox, people, at)
-                await _settle(inbox, told + fallen_due)
-            case Settled():
-                await _settle(acknowledge(_inbox(entry.recipient), entry.subject_id, entry.at), [])
+        recipients = (
+            _recipients_in(message.partition) if isinstance(entry, InboxTick) else [entry.recipient]
+        )
+        for recipient in recipients:
+            await _settle(*into_inbox(_inbox(recipient), entry, people))
 
 
 @app.timer(interval=app_settings.tick_interval_s, on_leader=True)

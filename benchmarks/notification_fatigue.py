@@ -70,9 +70,9 @@ from benchmarks.alert_fatigue import (
     ticks,
 )
 from models.alerting import Alert
-from models.dispatch import RoutedItem, dispatch, is_news
+from models.dispatch import dispatch, into_inbox, is_news
 from models.notifications import Notification, Urgency
-from models.notifying import Inbox, acknowledge, due, receive
+from models.notifying import Inbox, due
 from models.planning import PlanningConfig
 from models.routing import RoutingFile, default_routing, load_routing
 from models.rules.spec import RuleFile, builtin_rules, load_rules
@@ -168,20 +168,10 @@ class Inboxes:
 
     def route(self, alert: Alert) -> None:
         """Dispatch one alert transition; receive its items, settle its settlements."""
-        people = self.routing.people
         for entry in dispatch(alert, self.routing, None):
             inbox = self.inboxes.get(entry.recipient) or Inbox(recipient=entry.recipient)
-            if isinstance(entry, RoutedItem):
-                person = people.get(entry.recipient)
-                if person is None:
-                    continue
-                at = entry.item.at
-                inbox, told = receive(inbox, entry.item, entry.labels, entry.match, person, at)
-                inbox, fallen_due = due(inbox, people, at)
-                self.sent.extend(told + fallen_due)
-            else:
-                inbox = acknowledge(inbox, entry.subject_id, entry.at)
-            self.inboxes[entry.recipient] = inbox
+            self.inboxes[entry.recipient], told = into_inbox(inbox, entry, self.routing.people)
+            self.sent.extend(told)
 
     def tick(self, now: datetime) -> None:
         """Time passes for every inbox: groups, reminders, escalations and digests fall due."""

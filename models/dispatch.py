@@ -12,6 +12,7 @@ Bookkeeping records (an alert update that only records a suppression or an
 acknowledgement) are not news: they settle or do nothing.
 """
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -22,11 +23,18 @@ from models.alerting import Alert
 from models.alerts import TransitionReason, TransitionStatus
 from models.bom import ShortageResult
 from models.events import EventTime, Id, Text
-from models.notifications import NotificationAction, NotificationItem, RouteMatch
+from models.notifications import (
+    Notification,
+    NotificationAction,
+    NotificationItem,
+    Person,
+    RouteMatch,
+)
+from models.notifying import Inbox, acknowledge, due, receive
 from models.purchasing import PurchaseRequest, RequestStatus
 from models.rendering import item_of
 from models.reviews import Review, ReviewStatus
-from models.routing import RoutingFile, match
+from models.routing import SEVERITIES, RoutingFile, match
 from models.transfers import Transfer, TransferStatus
 
 Record = Alert | PurchaseRequest | Transfer | Review | ShortageResult
@@ -99,13 +107,40 @@ def is_news(record: Record) -> bool:
             return True
 
 
+_OPEN_STATUSES = {
+    "alert": ("raised", "updated", "repeated"),
+    "purchase_request": ("proposed", "pending_approval"),
+    "transfer": ("proposed", "approved", "shipped"),
+    "review": ("open", "escalated"),
+    "shortage": ("short",),
+}
+"""What a subject's status may have been while people were told of it, by event label."""
+
+
+def _told_to(routing: RoutingFile, labels: dict[str, str]) -> list[str]:
+    """Everyone a subject with ``labels`` may have been told of, at any severity or open status.
+
+    A settling record carries its last severity and a closed status; the
+    routes that told people of the subject matched earlier ones (a critical
+    alert resolved as a warning, a pending request approved). Each of them
+    must hear of the settlement, or their inboxes go on reminding them.
+    """
+    people: dict[str, None] = {}
+    for severity in SEVERITIES:
+        for status in _OPEN_STATUSES.get(labels.get("event", ""), (labels.get("status", ""),)):
+            variant = labels | {"severity": severity, "status": status}
+            for route in match(routing, variant):
+                people.update(dict.fromkeys(route.recipients))
+    return list(people)
+
+
 def dispatch(
     record: Record,
     routing: RoutingFile,
     link_base: str | None,
     actions: "ActionMaker | None" = None,
 ) -> list[RoutedItem | Settled]:
-    """Per recipient of every matching route: the settlement first, then the item.
+    """The settlement for everyone who may have been told, then the item per matching route.
 
     ``actions`` makes the one-click actions an item offers its recipient
     (None: links are not configured, the item offers none).
@@ -113,25 +148,58 @@ def dispatch(
     news, settled = is_news(record), settles(record)
     if not (news or settled):
         return []
+    items: dict[str, tuple[NotificationItem, dict[str, str]]] = {}
+
+    def item_for(language: str) -> tuple[NotificationItem, dict[str, str]]:
+        if language not in items:
+            items[language] = item_of(record, language, link_base)
+        return items[language]
+
+    item, labels = item_for("en")
     routed: list[RoutedItem | Settled] = []
-    languages: dict[str, tuple[NotificationItem, dict[str, str]]] = {}
-    _, labels = item_of(record, "en", link_base)
-    for route in match(routing, labels):
-        for recipient in route.recipients:
-            person = routing.people[recipient]
-            if person.language not in languages:
-                languages[person.language] = item_of(record, person.language, link_base)
-            item, item_labels = languages[person.language]
-            if settled:
-                routed.append(Settled(recipient=recipient, subject_id=item.subject_id, at=item.at))
-            if news:
+    if settled:
+        routed += [
+            Settled(recipient=recipient, subject_id=item.subject_id, at=item.at)
+            for recipient in _told_to(routing, labels)
+        ]
+    if news:
+        for route in match(routing, labels):
+            for recipient in route.recipients:
+                person = routing.people[recipient]
+                told, told_labels = item_for(person.language)
                 if actions is not None:
-                    offered = actions(record, item, recipient, person.language)
-                    item = item.model_copy(update={"actions": offered})
+                    offered = actions(record, told, recipient, person.language)
+                    told = told.model_copy(update={"actions": offered})
                 routed.append(
-                    RoutedItem(recipient=recipient, item=item, labels=item_labels, match=route)
+                    RoutedItem(recipient=recipient, item=told, labels=told_labels, match=route)
                 )
     return routed
+
+
+def into_inbox(
+    inbox: Inbox, entry: RoutedItem | Settled | InboxTick, people: Mapping[str, Person]
+) -> tuple[Inbox, list[Notification]]:
+    """One inbox record taken in: what the recipient is told now, and the inbox after it.
+
+    An item is received and then everything due at its time is told; a
+    settlement first tells what fell due by then (it ends only what comes
+    after it), then stops the subject's reminders and escalation; a tick tells
+    what fell due. An item for someone who left the directory is dropped.
+    """
+    match entry:
+        case RoutedItem():
+            person = people.get(entry.recipient)
+            if person is None:
+                return inbox, []
+            at = entry.item.at
+            inbox, told = receive(inbox, entry.item, entry.labels, entry.match, person, at)
+            inbox, fallen_due = due(inbox, people, at)
+            return inbox, told + fallen_due
+        case Settled():
+            inbox, fallen_due = due(inbox, people, entry.at)
+            return acknowledge(inbox, entry.subject_id, entry.at), fallen_due
+        case InboxTick():
+            return due(inbox, people, entry.at)
 
 
 _LABELS = {

@@ -48,7 +48,8 @@ def test_an_acknowledgement_settles_the_alert_for_everyone_it_was_routed_to():
     )
     routed = dispatch(acked, ROUTING, None)
     assert {type(r) for r in routed} == {Settled}
-    assert {r.recipient for r in routed} == {"li.na", "zhang.wei"}
+    # Told as critical to the owner and the lead; a buyer hears of its warning days.
+    assert {r.recipient for r in routed} == {"li.na", "zhang.wei", "anna"}
     assert {r.subject_id for r in routed} == {dispatch(alert, ROUTING, None)[0].item.subject_id}
 
 
@@ -98,3 +99,17 @@ def test_a_dead_stock_review_asks_each_waiting_role_and_its_owner():
     # sales, engineering and finance by their roles; the owner "zhao" is not in the
     # directory, so the route's own receiver (inventory control) stands in.
     assert {r.recipient for r in routed} == {"wang.fang", "david", "liu.yang", "ops"}
+
+
+def test_a_critical_alert_resolved_as_a_warning_settles_the_lead_it_was_told_to():
+    resolved = owned_by("li.na", status="resolved").model_copy(update={"severity": "warning"})
+    settled = {r.recipient for r in dispatch(resolved, ROUTING, None) if isinstance(r, Settled)}
+    assert "zhang.wei" in settled
+
+
+def test_an_approved_request_settles_the_approvers_it_waited_for():
+    pending = request("pending")
+    approvers = {r.recipient for r in dispatch(pending, ROUTING, None) if isinstance(r, RoutedItem)}
+    approved = pending.model_copy(update={"status": "approved"})
+    settled = {r.recipient for r in dispatch(approved, ROUTING, None) if isinstance(r, Settled)}
+    assert approvers and approvers <= settled
