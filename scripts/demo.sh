@@ -98,6 +98,10 @@ for _ in $(seq 1 20); do  # the missing part's expedited request, raised by its 
   sleep 0.5
 done
 $sl requests list --material PCB-DRV
+echo
+echo "Who was told, by the shipped routing file (models/routes.yaml): critical at once to the"
+echo "owner, the rest in each person's daily digest. stockloop deliver sends them:"
+$sl notifications
 echo "full state as JSON: curl $web/materials/HP-200   rules in force: curl $web/rules"
 if [ "${KEEP_RUNNING:-0}" = 1 ]; then
   trap - EXIT

@@ -9,6 +9,7 @@ from streams.cli import (
     broker,
     deliver,
     materials,
+    notifications,
     policies,
     requests,
     reviews,
@@ -43,6 +44,7 @@ app.command()(run.worker)
 app.command("produce")(run.produce_file)
 app.command()(run.simulate)
 app.command()(deliver.deliver)
+app.command()(notifications.notifications)
 app.command()(status.status)
 app.command("dead-letters")(status.dead_letters)
 

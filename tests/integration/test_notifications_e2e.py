@@ -199,6 +199,8 @@ def test_a_critical_alert_reaches_its_owner_at_once_and_a_click_stops_the_remind
     print(f"ERP event -> delivered critical notification: {latency:.2f} s")
     assert delivered.urgency is Urgency.IMMEDIATE and delivered.recipient == "li"
     assert "BOLT-9" in delivered.body
+    listed = ticking.cli("notifications", "--recipient", "li", "--urgency", "immediate")
+    assert any(delivered.title[:20] in row and "webhook ok" in row for row in listed.splitlines())
 
     subject = delivered.items[0].subject_id
 
