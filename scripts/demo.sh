@@ -100,8 +100,9 @@ done
 $sl requests list --material PCB-DRV
 echo
 echo "Who was told, by the shipped routing file (models/routes.yaml): critical at once to the"
-echo "owner, the rest in each person's daily digest. stockloop deliver sends them:"
-$sl notifications
+echo "owner, the rest in each person's daily digest. stockloop deliver sends them"
+echo "(all of them: stockloop notifications):"
+$sl notifications --last 8
 echo "full state as JSON: curl $web/materials/HP-200   rules in force: curl $web/rules"
 if [ "${KEEP_RUNNING:-0}" = 1 ]; then
   trap - EXIT

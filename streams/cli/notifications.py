@@ -52,6 +52,10 @@ def notifications(
         list[Urgency] | None,
         typer.Option(help="Only these urgencies (repeatable).", show_default=False),
     ] = None,
+    last: Annotated[
+        int | None,
+        typer.Option(min=1, help="Only the newest N of those.", show_default=False),
+    ] = None,
 ) -> None:
     """List the notifications people were sent, oldest first, with their delivery.
 
@@ -72,7 +76,10 @@ def notifications(
         for n in told
         if (recipient is None or n.recipient == recipient) and (not urgency or n.urgency in urgency)
     ]
-    table = Table(*COLUMNS, title=f"{len(shown)} notification(s)")
+    title = f"{len(shown)} notification(s)"
+    if last is not None and last < len(shown):
+        shown, title = shown[-last:], f"the newest {last} of {title}"
+    table = Table(*COLUMNS, title=title)
     for n in shown:
         table.add_row(
             n.at.strftime("%Y-%m-%d %H:%M"),
