@@ -81,6 +81,7 @@ class NotificationItem(BaseModel):
     link: Text | None = None  # to the material or the request, when a base URL is set
     closes: bool = False  # the subject ends here: resolved, ordered, received, decided ...
     actions: tuple[NotificationAction, ...] = ()  # offered to this item's recipient
+    value_at_risk: float | None = None  # an alert's money at risk: ranks items of a severity
 
 
 class Notification(BaseModel):

@@ -107,6 +107,7 @@ _VALUE_PHRASES = {
     "en": {
         "projected_stockout_days": "stock-out in {} d",
         "lead_time_days": "lead time {} d",
+        "value_at_risk": "{} at risk",
         "days_of_cover": "cover {} d",
         "available": "available {}",
         "safety_stock": "safety stock {}",
@@ -122,6 +123,7 @@ _VALUE_PHRASES = {
     "zh-CN": {
         "projected_stockout_days": "{} 天后断货",
         "lead_time_days": "采购周期 {} 天",
+        "value_at_risk": "风险金额 {}",
         "days_of_cover": "可用 {} 天",
         "available": "可用库存 {}",
         "safety_stock": "安全库存 {}",
@@ -410,6 +412,7 @@ def item_of(
             summary=summary,
             link=_link(link_base, record.material_id),
             closes=closes,
+            value_at_risk=record.priority.value_at_risk if isinstance(record, Alert) else None,
         )
         labels = {**record.labels}
         labels |= _labels(
@@ -497,8 +500,12 @@ def severity_rank(severity: str) -> int:
 
 
 def ordered(items: Iterable[NotificationItem]) -> list[NotificationItem]:
-    """Items most severe first, then by event time and id: the same whatever order they came."""
-    return sorted(items, key=lambda i: (-severity_rank(i.severity), i.severity, i.at, i.id))
+    """Items most severe first, then the most money at risk, then by event time and id: the
+    same whatever order they came."""
+    return sorted(
+        items,
+        key=lambda i: (-severity_rank(i.severity), i.severity, -(i.value_at_risk or 0), i.at, i.id),
+    )
 
 
 def render(

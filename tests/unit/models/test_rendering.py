@@ -12,7 +12,7 @@ from models.alerts import AlertBook, AlertTransition, Evaluation, RuleSettings
 from models.bom import ComponentShortage, ShortageResult
 from models.notifications import NotificationAction, NotificationItem, Urgency
 from models.purchasing import approve_automatically, await_approval, mark_ordered, propose
-from models.rendering import SMS_LIMIT, cut, item_of, render, summary_of
+from models.rendering import SMS_LIMIT, cut, item_of, ordered, render, summary_of
 from models.reviews import default_review_policy, open_review
 from models.transfers import TransferSuggestion, propose_transfer
 
@@ -189,7 +189,22 @@ def test_an_alert_item_carries_ids_link_and_the_labels_routes_match_on():
         "owner": "buyer",
         "channel": "immediate",
     }
-    assert item_of(as_alert(transition), "zh-CN", BASE) == (item, labels)
+    # The published record also carries the money at risk, which ranks items of a severity.
+    assert item_of(as_alert(transition), "zh-CN", BASE) == (
+        item.model_copy(update={"value_at_risk": 0.0}),
+        labels,
+    )
+
+
+def test_items_of_a_severity_are_listed_by_money_at_risk():
+    alert = as_alert(stockout())
+    cheap, dear = (
+        item_of(alert.model_copy(update={"id": f"a-{n}"}), "en", None)[0].model_copy(
+            update={"value_at_risk": value}
+        )
+        for n, value in ((1, 50.0), (2, 5_000.0))
+    )
+    assert [i.value_at_risk for i in ordered([cheap, dear])] == [5_000.0, 50.0]
 
 
 def test_a_material_id_is_quoted_in_its_link_and_no_base_means_no_link():
