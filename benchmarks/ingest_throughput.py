@@ -30,10 +30,8 @@ import math
 import os
 import random
 import statistics
-import tempfile
 import threading
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +48,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from worker_process import WorkerProcess, free_port, wait_until
+from worker_process import WorkerProcess, private_deployment, wait_until
 
 from connectors.cdc import decode_record
 from connectors.mapping import CdcMapping, load_mapping
@@ -1160,14 +1158,7 @@ def main(
     seed: Annotated[int, typer.Option(help="Seed of the simulated ERP.")] = 7,
 ) -> None:
     """Measure backlog drain rate, steady-rate latency, memory and per-event core cost."""
-    run_id = uuid.uuid4().hex[:8]
-    run_dir = Path(tempfile.mkdtemp(prefix=f"stockloop-bench-{run_id}-"))
-    settings = Settings(
-        app_id=f"bench-{run_id}",
-        topic_prefix=f"bench-{run_id}.",
-        web_port=free_port(),
-        data_dir=run_dir / "data",
-    )
+    run_id, run_dir, settings = private_deployment()
     mapping = load_mapping(settings.mapping_file)
     # Recent event times, as a live ERP sends: the worker's wall-clock ticks then replan
     # materials over a day or two, not over the years since some fixed date.

@@ -39,10 +39,8 @@ import os
 import secrets
 import signal
 import subprocess
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -58,7 +56,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from rich.console import Console
 from rich.table import Table
-from worker_process import STOCKLOOP, free_port, wait_until
+from worker_process import STOCKLOOP, private_deployment, wait_until
 
 from connectors.delivery.signing import (
     SIGNATURE_HEADER,
@@ -635,14 +633,7 @@ def main(
     ] = 60.0,
 ) -> None:
     """Measure ERP movement → critical notification delivered to the owner's webhook."""
-    run_id = uuid.uuid4().hex[:8]
-    run_dir = Path(tempfile.mkdtemp(prefix=f"stockloop-bench-{run_id}-"))
-    settings = Settings(
-        app_id=f"bench-{run_id}",
-        topic_prefix=f"bench-{run_id}.",
-        web_port=free_port(),
-        data_dir=run_dir / "data",
-    )
+    run_id, run_dir, settings = private_deployment()
     console.print(
         f"run {run_id}: broker {settings.bootstrap_servers}, topics {settings.topic_prefix}*, "
         f"worker and deliver logs and state in {run_dir}"

@@ -30,14 +30,11 @@ leaves them in place; it stops the worker it started and nothing else.
 
 import os
 import random
-import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -46,7 +43,7 @@ from ingest_throughput import Estimate, Worker, duration, latency_rows, sample_q
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from rich.console import Console
 from rich.table import Table
-from worker_process import free_port, wait_until
+from worker_process import private_deployment, wait_until
 
 from connectors.topic_admin import apply_catalogue
 from streams.catalogue import load_catalogue
@@ -320,14 +317,7 @@ def main(
     """Measure movement → purchase request latency (and → alert) at a steady load."""
     if probes >= materials:
         raise typer.BadParameter("--probes must be below --materials: each probe empties one")
-    run_id = uuid.uuid4().hex[:8]
-    run_dir = Path(tempfile.mkdtemp(prefix=f"stockloop-bench-{run_id}-"))
-    settings = Settings(
-        app_id=f"bench-{run_id}",
-        topic_prefix=f"bench-{run_id}.",
-        web_port=free_port(),
-        data_dir=run_dir / "data",
-    )
+    run_id, run_dir, settings = private_deployment()
     console.print(
         f"run {run_id}: broker {settings.bootstrap_servers}, topics {settings.topic_prefix}*, "
         f"worker log and state in {run_dir}"

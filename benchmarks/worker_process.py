@@ -9,13 +9,15 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
 
-from streams.settings import PROJECT_ROOT
+from streams.settings import PROJECT_ROOT, Settings
 
 STOCKLOOP = PROJECT_ROOT / ".venv" / "bin" / "stockloop"
 
@@ -25,6 +27,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def private_deployment() -> tuple[str, Path, Settings]:
+    """A run id, a fresh directory, and settings no other run shares.
+
+    Its own app id (consumer group, tables), topic prefix, web port and state
+    directory: a benchmark never reads another run's topics or joins its group.
+    """
+    run_id = uuid.uuid4().hex[:8]
+    run_dir = Path(tempfile.mkdtemp(prefix=f"stockloop-bench-{run_id}-"))
+    settings = Settings(
+        app_id=f"bench-{run_id}",
+        topic_prefix=f"bench-{run_id}.",
+        web_port=free_port(),
+        data_dir=run_dir / "data",
+    )
+    return run_id, run_dir, settings
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
