@@ -2,86 +2,37 @@
 
 Notifications are produced straight to ``stockloop.notifications`` as the
 router would publish them; the command runs in-process through typer (it is
-registered on the ``stockloop`` app by the lead). The receiver is a
-``ThreadingHTTPServer`` on 127.0.0.1 that checks each webhook's signature
-with ``connectors.delivery.signing.verify``, as a consumer of ours would.
+registered on the ``stockloop`` app). The receiver is an HTTP server on
+127.0.0.1 that checks each webhook's signature, as a consumer of ours would
+(``tests.integration.webhooks``).
 """
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from connectors.delivery.signing import SignatureRejected, verify
 from models.events import encode
 from models.notifications import Delivery, DeliveryStatus, Destination, Notification
 from streams.catalogue import DELIVERIES, NOTIFICATIONS
 from streams.cli.deliver import deliver
 from tests.integration.harness import Pipeline
+from tests.integration.webhooks import Webhooks, signed_webhooks
 
 pytestmark = pytest.mark.integration
 
 SECRET = "whsec-broker-test-1234"
 
 
-@dataclass
-class Receiver:
-    """What the webhook receiver took: (idempotency key, notification id), signature checked."""
-
-    taken: list[tuple[str | None, str]] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    """A webhook receiver on a free port of 127.0.0.1, and its URL."""
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            try:
-                verify(
-                    SECRET,
-                    body,
-                    self.headers.get("X-Stockloop-Timestamp"),
-                    self.headers.get("X-Stockloop-Signature"),
-                    now=time.time(),
-                )
-            except SignatureRejected as error:
-                with state.lock:
-                    state.rejected.append(str(error))
-                self.send_response(401)
-            else:
-                with state.lock:
-                    state.taken.append(
-                        (self.headers.get("Idempotency-Key"), orjson.loads(body)["id"])
-                    )
-                self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Quiet: the test reads what was taken, not a log."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/hooks/stockloop"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+def receiver() -> Iterator[tuple[Webhooks, str]]:
+    """A webhook receiver on a free port of 127.0.0.1 checking SECRET, and its URL."""
+    with signed_webhooks(SECRET) as (state, base):
+        yield state, f"{base}/stockloop"
 
 
 def _closed_port() -> int:
@@ -144,7 +95,7 @@ def _deliveries(pipeline: Pipeline, expected: int) -> list[tuple[bytes, Delivery
 
 
 def test_deliver_once_sends_each_notification_records_every_attempt_and_never_twice(
-    idle_pipeline: Pipeline, receiver: tuple[Receiver, str]
+    idle_pipeline: Pipeline, receiver: tuple[Webhooks, str]
 ):
     state, url = receiver
     first, second, third = (
@@ -156,7 +107,8 @@ def test_deliver_once_sends_each_notification_records_every_attempt_and_never_tw
 
     code, out, err = _deliver_once(idle_pipeline, url)
     assert code == 0, err
-    assert sorted(state.taken) == [("ntf-1", "ntf-1"), ("ntf-2", "ntf-2"), ("ntf-3", "ntf-3")]
+    taken = sorted((t.idempotency_key, t.notification.id) for t in state.taken)
+    assert taken == [("ntf-1", "ntf-1"), ("ntf-2", "ntf-2"), ("ntf-3", "ntf-3")]
     assert state.rejected == []
     assert "delivered ntf-2 to buyer-li by webhook 'erp-bridge' (attempt 1)" in out
     assert "failed ntf-2 to buyer-li by webhook 'down' (attempt 2): ConnectError from " in err

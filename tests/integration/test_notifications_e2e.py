@@ -5,12 +5,9 @@ the router forms each person's notifications; ``deliver --once`` sends them
 to webhooks served by the test on 127.0.0.1, which check the signature.
 """
 
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -19,11 +16,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from connectors.delivery.signing import verify
 from models.notifications import Notification, Urgency
 from streams.cli.deliver import deliver
 from tests.integration.harness import Pipeline, wait_until
 from tests.integration.test_alert_pipeline import low_on_hand_rules, movement
+from tests.integration.webhooks import Webhooks, signed_webhooks
 
 pytestmark = pytest.mark.integration
 
@@ -59,52 +56,11 @@ route:
 """
 
 
-@dataclass
-class Hooks:
-    """What the webhooks took, by endpoint name, with their signatures checked."""
-
-    taken: list[tuple[str, Notification, float]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def of(self, endpoint: str) -> list[Notification]:
-        with self.lock:
-            return [n for name, n, _ in self.taken if name == endpoint]
-
-
 @pytest.fixture
-def hooks() -> Iterator[tuple[Hooks, str]]:
-    """Webhook receivers on a free port of 127.0.0.1 (``/hooks/<name>``), and the base URL."""
-    state = Hooks()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            verify(
-                SECRET,
-                body,
-                self.headers.get("X-Stockloop-Timestamp"),
-                self.headers.get("X-Stockloop-Signature"),
-                now=time.time(),
-            )
-            notification = Notification.model_validate_json(body)
-            with state.lock:
-                state.taken.append((self.path.rsplit("/", 1)[-1], notification, time.monotonic()))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Quiet: the test reads what was taken."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+def hooks() -> Iterator[tuple[Webhooks, str]]:
+    """Webhook receivers on 127.0.0.1 (``/hooks/<name>``) checking SECRET, and the base URL."""
+    with signed_webhooks(SECRET) as served:
+        yield served
 
 
 def routed_pipeline(root: Path, **overrides: object) -> Pipeline:
@@ -181,7 +137,7 @@ def notifications(pipeline: Pipeline) -> list[Notification]:
 
 
 def test_a_critical_alert_reaches_its_owner_at_once_and_a_click_stops_the_reminders(
-    ticking: Pipeline, hooks: tuple[Hooks, str]
+    ticking: Pipeline, hooks: tuple[Webhooks, str]
 ):
     taken, base = hooks
     sent = time.monotonic()
@@ -195,7 +151,7 @@ def test_a_critical_alert_reaches_its_owner_at_once_and_a_click_stops_the_remind
     )[0]
     deliver_once(ticking, base)
     (delivered,) = [n for n in taken.of("li-hook") if n.id == first.id]
-    latency = next(at for _, n, at in taken.taken if n.id == first.id) - sent
+    latency = next(t.arrived for t in taken.taken if t.notification.id == first.id) - sent
     print(f"ERP event -> delivered critical notification: {latency:.2f} s")
     assert delivered.urgency is Urgency.IMMEDIATE and delivered.recipient == "li"
     assert "BOLT-9" in delivered.body
@@ -226,7 +182,7 @@ def test_a_critical_alert_reaches_its_owner_at_once_and_a_click_stops_the_remind
 
 
 def test_ten_warnings_for_one_buyer_in_a_day_arrive_as_one_digest(
-    untimed: Pipeline, hooks: tuple[Hooks, str], tmp_path: Path
+    untimed: Pipeline, hooks: tuple[Webhooks, str], tmp_path: Path
 ):
     taken, base = hooks
     untimed.cli("rules", "apply", str(low_on_hand_rules(tmp_path, minimum=50, severity="warning")))
