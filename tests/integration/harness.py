@@ -248,7 +248,13 @@ class Pipeline:
         self.producer.flush()
 
     def material(self, material_id: str) -> dict | None:
-        response = httpx.get(f"{self.url}/materials/{material_id}", timeout=10)
+        """The material's state from the worker, or None while it cannot say (yet)."""
+        try:
+            response = httpx.get(f"{self.url}/materials/{material_id}", timeout=10)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # A connection the worker dropped mid-answer (seen once on a machine at load 11,
+            # in a crash test's restart): ask again, as a caller polling for state does.
+            return None
         if response.status_code in (404, 503):  # unknown, or the worker is rebalancing
             return None
         response.raise_for_status()
