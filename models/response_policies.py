@@ -134,8 +134,8 @@ order; approved requests expire after 14 days'
     >>> describe(load_policy("transfer-lanes", "lanes: {W2: {W1: 1}}", "lanes.yaml"))
     'default 2 days; 1 lane: W2->W1 1d'
     >>> describe(default_policy("routes"))
-    '8 people in 10 groups; routes approvals, responses, reviews, critical, warnings, info; \
-otherwise buyers'
+    '8 people in 10 groups; routes approvals, responses, reviews, critical, critical/slow, \
+warnings, info; otherwise buyers'
     """
     if isinstance(policy, ApprovalPolicy):
         currency = policy.currency
