@@ -115,6 +115,18 @@ class HttpChannel(ChannelSender):
         secrets = secrets_in(endpoint.url.get_secret_value(), _reveal(endpoint.secret))
         return scrub(str(message), secrets)
 
+    def check_errcode(
+        self, address: str, endpoint: Endpoint, answer: dict[str, Any], rate_limited: int
+    ) -> None:
+        """A robot's answer in a 200: ``errcode`` 0 is delivered, its rate-limit code is
+        retried, any other is refused with the platform's ``errmsg`` (scrubbed)."""
+        code = answer.get("errcode", 0)
+        if code == rate_limited:
+            raise RetryLater(f"{self.where(address)} errcode {code} (rate limited)")
+        if code != 0:
+            said = self.said(address, endpoint, answer.get("errmsg", ""))
+            raise Refused(f"{self.where(address)} errcode {code}: {said}")
+
 
 class WebhookChannel(HttpChannel):
     """Our generic webhook: the notification's JSON, signed, with its id as Idempotency-Key."""
@@ -160,13 +172,7 @@ class DingTalkChannel(HttpChannel):
             },
         }
         response = await self.post(address, endpoint, orjson.dumps(message), url=url)
-        answer = self.answer(address, response)
-        code = answer.get("errcode", 0)
-        if code == DINGTALK_RATE_LIMITED:
-            raise RetryLater(f"{self.where(address)} errcode {code} (rate limited)")
-        if code != 0:
-            said = self.said(address, endpoint, answer.get("errmsg", ""))
-            raise Refused(f"{self.where(address)} errcode {code}: {said}")
+        self.check_errcode(address, endpoint, self.answer(address, response), DINGTALK_RATE_LIMITED)
 
 
 class WeComChannel(HttpChannel):
@@ -181,13 +187,7 @@ class WeComChannel(HttpChannel):
             "markdown": {"content": fit(markdown(notification), MARKDOWN_BYTES[Channel.WECOM])},
         }
         response = await self.post(address, endpoint, orjson.dumps(message))
-        answer = self.answer(address, response)
-        code = answer.get("errcode", 0)
-        if code == WECOM_RATE_LIMITED:
-            raise RetryLater(f"{self.where(address)} errcode {code} (rate limited)")
-        if code != 0:
-            said = self.said(address, endpoint, answer.get("errmsg", ""))
-            raise Refused(f"{self.where(address)} errcode {code}: {said}")
+        self.check_errcode(address, endpoint, self.answer(address, response), WECOM_RATE_LIMITED)
 
 
 class FeishuChannel(HttpChannel):
