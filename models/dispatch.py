@@ -32,7 +32,7 @@ from models.notifications import (
 )
 from models.notifying import Inbox, acknowledge, due, receive
 from models.purchasing import PurchaseRequest, RequestStatus
-from models.rendering import item_of
+from models.rendering import ACTION_LABELS, item_of
 from models.reviews import Review, ReviewStatus
 from models.routing import SEVERITIES, RoutingFile, match
 from models.transfers import Transfer, TransferStatus
@@ -202,12 +202,6 @@ def into_inbox(
             return due(inbox, people, entry.at)
 
 
-_LABELS = {
-    "en": {"acknowledge": "Acknowledge", "approve": "Approve"},
-    "zh-CN": {"acknowledge": "确认", "approve": "批准"},
-}
-
-
 class ActionMaker:
     """Signs the one-click actions an item offers: acknowledge an alert, approve a request.
 
@@ -238,7 +232,7 @@ class ActionMaker:
             by=recipient,
             expires=item.at + self.ttl,
         )
-        label = _LABELS.get(language, _LABELS["en"])[action]
+        label = ACTION_LABELS.get(language, ACTION_LABELS["en"])[action]
         return (
             NotificationAction(label=label, url=f"{self.base_url}/actions/{sign(link, self.key)}"),
         )

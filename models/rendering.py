@@ -81,6 +81,12 @@ _SEVERITY_NAMES = {
     "zh-CN": {"critical": "严重", "warning": "警告", "info": "提示"},
 }
 
+ACTION_LABELS = {
+    "en": {"acknowledge": "Acknowledge", "approve": "Approve"},
+    "zh-CN": {"acknowledge": "确认", "approve": "批准"},
+}
+"""The one-click actions' button labels, by language."""
+
 _RULE_NAMES = {
     "en": {
         "stockout_risk": "stock-out risk",
