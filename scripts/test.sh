@@ -3,6 +3,7 @@
 # real broker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/system-deps.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 scripts/with-test-broker.sh .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -127,3 +127,15 @@ SHORTAGE_SECONDS = Histogram(
     "components' availability from the mirrored tables, explode and net.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
 )
+DELIVERIES = Counter(
+    "stockloop_deliveries",
+    "Delivery attempts of `stockloop deliver`, by channel and outcome "
+    "(delivered, retrying, failed: the retry budget is spent).",
+    ["channel", "outcome"],
+)
+DELIVERY_SECONDS = Histogram(
+    "stockloop_delivery_seconds",
+    "From a notification's creation to its delivery on a channel, by channel.",
+    ["channel"],
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0),
+)
