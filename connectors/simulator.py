@@ -110,13 +110,13 @@ def precise_decimal(value: float, scale: int) -> str:
     ).decode()
 
 
-def _epoch_micros(moment: datetime) -> int:
+def epoch_micros(moment: datetime) -> int:
     """A ``timestamp without time zone`` column: the ERP's wall clock, as micros."""
     wall_clock = moment.astimezone(ERP_ZONE).replace(tzinfo=None)
     return (wall_clock - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 
 
-def _change(table: str, after: dict, moment: datetime, op: str = "c") -> bytes:
+def change_event(table: str, after: dict, moment: datetime, op: str = "c") -> bytes:
     """A Debezium Postgres change event without the schema wrapper."""
     ts_ms = int(moment.timestamp() * 1000)
     source = {
@@ -404,12 +404,12 @@ class ErpSimulator:
             "so_no": sales_order,
             "so_line_no": 10 if sales_order else None,
             "to_whse_code": None,
-            "posted_at": _epoch_micros(at),
+            "posted_at": epoch_micros(at),
         }
         return Record(
             "erp.stock-movements",
             item.material_id.encode(),
-            _change("inv_transaction", row, at),
+            change_event("inv_transaction", row, at),
             at,
         )
 
@@ -442,7 +442,7 @@ class ErpSimulator:
         }
         op = "c" if status == "C" else "u"
         return Record(
-            "erp.sales-orders", item.material_id.encode(), _change("so_line", row, at, op), at
+            "erp.sales-orders", item.material_id.encode(), change_event("so_line", row, at, op), at
         )
 
     def _broken(self, at: datetime) -> Iterator[Record]:
@@ -463,4 +463,4 @@ class ErpSimulator:
                 }
             ),
         )
-        yield Record("erp.sales-orders", material, _change("quote_line", {"q": 1}, at))
+        yield Record("erp.sales-orders", material, change_event("quote_line", {"q": 1}, at))
