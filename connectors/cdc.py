@@ -30,6 +30,13 @@ no event: None. At the ingest edge an event must also carry a plausible event
 time (``EventTimeWindow``), so the core, which knows only event time, never
 plans across centuries.
 
+A mapping may also filter rows, count a row once when it enters a condition,
+compute fields, turn one row into several events and look values up in
+reference tables (``connectors.mapping``); ``decode_changes`` returns all of
+it as a ``Decoded``: the events, the reference row changed, or why the change
+is no event. A lookup of a reference row not captured yet raises
+``MissingReference`` so that the caller holds the change instead of losing it.
+
 A change event's id is deterministic, so a redelivered record is recognised as
 a duplicate: ``{table}:{event_id_columns}`` for tables of immutable rows, else
 ``{table}:{key_columns}:{source.ts_ms}:{op}``, followed by ``@`` and the change's
@@ -42,17 +49,26 @@ takes ``source.ts_ms``, since its row image only knows the last update's time.
 
 import base64
 import binascii
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from types import UnionType
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Generic, Protocol, TypeVar, Union, get_args, get_origin
 
 import orjson
 from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError
 
-from connectors.mapping import EVENT_MODELS, CdcMapping, ColumnMapping, Encoding, TableMapping
+from connectors.mapping import (
+    EVENT_MODELS,
+    CdcMapping,
+    ColumnMapping,
+    EmitCase,
+    Encoding,
+    ReferenceTable,
+    TableMapping,
+    expression,
+)
 from models.events import (
     InputEvent,
     InTransitStatus,
@@ -63,6 +79,7 @@ from models.events import (
     show,
 )
 from models.production import BomLine, ProductionOrder, ProductionOrderStatus
+from models.rules.expression import Expression
 
 Record = TypeVar("Record")
 MAX_REASON_CHARS = 1_000
@@ -129,6 +146,74 @@ class EventTimeWindow:
             )
 
 
+class MissingReference(InvalidRecord):
+    """A change whose lookup names a reference row not captured yet: hold it, never lose it.
+
+    Debezium's topics interleave: a stock move may arrive before the location it
+    names. Ingest keeps such a change and decodes it again once ``table``'s row
+    ``key`` is known; a caller that cannot hold a change dead-letters it with
+    this message, like any other refusal.
+    """
+
+    def __init__(self, table: str, key: str, needed_by: str) -> None:
+        self.table = table
+        self.key = key
+        super().__init__(f"{needed_by}={key!r}: {table} row {key!r} not known yet; held for it")
+
+
+class References(Protocol):
+    """The reference rows captured so far (``references:`` of the mapping), by table and key."""
+
+    def row(self, table: str, key: str) -> Mapping[str, Any] | None:
+        """The row's kept fields, or None when that row is not known (yet, or any longer)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReferenceChange:
+    """A change of one reference row: its kept fields, or None when the row was deleted."""
+
+    table: str
+    key: str
+    row: dict[str, Any] | None
+
+
+@dataclass
+class ReferenceRows:
+    """``References`` in memory: for ``mapping test``, tests and replays.
+
+    >>> rows = ReferenceRows()
+    >>> rows.apply(ReferenceChange("stock_location", "8", {"usage": "internal"}))
+    >>> rows.row("stock_location", "8")
+    {'usage': 'internal'}
+    """
+
+    rows: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def row(self, table: str, key: str) -> Mapping[str, Any] | None:
+        return self.rows.get((table, key))
+
+    def apply(self, change: ReferenceChange) -> None:
+        """Keep the row's new version, or forget a deleted row."""
+        if change.row is None:
+            self.rows.pop((change.table, change.key), None)
+        else:
+            self.rows[(change.table, change.key)] = change.row
+
+
+@dataclass(frozen=True)
+class Decoded(Generic[Record]):
+    """What one record value becomes: events, a reference row, or nothing and why."""
+
+    events: tuple[Record, ...] = ()
+    reference: ReferenceChange | None = None
+    skipped: str | None = None
+    """Why a change became no event (a tombstone, a row outside ``when``); None otherwise."""
+
+
+NO_REFERENCES: References = ReferenceRows()
+
+
 def decode_record(
     value: bytes | None,
     default_kind: str,
@@ -140,12 +225,32 @@ def decode_record(
 
     ``default_kind`` is the kind of the topic's events, used when a plain event
     leaves out its ``kind``; with a ``window``, an event time outside it is
-    refused. Raises ``InvalidRecord`` for anything unusable.
+    refused. Raises ``InvalidRecord`` for anything unusable. For mappings with
+    lookups, row filters or several events per row, use ``decode_changes``:
+    here a change that is no event is None and one of several events refused.
     """
-    event = _decode(value, default_kind, mapping, max_bytes, parse_input_event)
-    if event is not None and window is not None:
-        window.check(event)
-    return event
+    decoded = decode_changes(value, default_kind, mapping, max_bytes, NO_REFERENCES, window)
+    return _single(decoded)
+
+
+def decode_changes(
+    value: bytes | None,
+    default_kind: str,
+    mapping: CdcMapping,
+    max_bytes: int,
+    references: References = NO_REFERENCES,
+    window: EventTimeWindow | None = None,
+) -> Decoded[InputEvent]:
+    """Every input event one record value stands for, or the reference row it changes.
+
+    Raises ``MissingReference`` when a lookup needs a reference row not in
+    ``references``, ``InvalidRecord`` for anything unusable.
+    """
+    decoded = _decode(value, default_kind, mapping, max_bytes, references, parse_input_event)
+    if window is not None:
+        for event in decoded.events:
+            window.check(event)
+    return decoded
 
 
 ProductionRecord = Annotated[ProductionOrder | BomLine, Field(discriminator="kind")]
@@ -169,10 +274,21 @@ def decode_production_record(
     As ``decode_record``, for ``erp.production-orders`` and ``erp.boms``: a
     record of any other kind (a sales order line on ``erp.boms``) is refused.
     """
-    record = _decode(value, default_kind, mapping, max_bytes, parse_production_record)
+    decoded = _decode(
+        value, default_kind, mapping, max_bytes, NO_REFERENCES, parse_production_record
+    )
+    record = _single(decoded)
     if record is not None and window is not None:
         window.check(record)
     return record
+
+
+def _single(decoded: Decoded[Record]) -> Record | None:
+    if len(decoded.events) > 1:
+        raise InvalidRecord(
+            f"one change, {len(decoded.events)} events: read it with decode_changes"
+        )
+    return decoded.events[0] if decoded.events else None
 
 
 def _decode(
@@ -180,10 +296,11 @@ def _decode(
     default_kind: str,
     mapping: CdcMapping,
     max_bytes: int,
+    references: References,
     parse: Callable[[dict[str, Any]], Record],
-) -> Record | None:
+) -> Decoded[Record]:
     if value is None:
-        return None
+        return Decoded(skipped="tombstone")
     if len(value) > max_bytes:
         raise InvalidRecord(f"value: {len(value)} bytes exceeds the limit of {max_bytes}")
     try:
@@ -194,13 +311,14 @@ def _decode(
     if isinstance(document, dict) and "schema" in document and "payload" in document:
         schema, document = document["schema"], document["payload"]
         if document is None:
-            return None  # older JsonConverters wrap a tombstone instead of passing null
+            # older JsonConverters wrap a tombstone instead of passing null
+            return Decoded(skipped="tombstone")
     if not isinstance(document, dict):
         raise InvalidRecord(f"value: expected a JSON object, got {_json_type(document)}")
     if "op" in document and "source" in document and ("before" in document or "after" in document):
-        return _decode_change(document, schema, mapping, parse)
+        return _decode_change(document, schema, mapping, references, parse)
     try:
-        return parse({"kind": default_kind, **document})
+        return Decoded(events=(parse({"kind": default_kind, **document}),))
     except ValidationError as error:
         raise InvalidRecord(describe_validation_error(error)) from error
 
@@ -237,15 +355,20 @@ def _decode_change(
     envelope: dict[str, Any],
     schema: Any,
     mapping: CdcMapping,
+    references: References,
     parse: Callable[[dict[str, Any]], Record],
-) -> Record:
-    """The input event a Debezium change event stands for, per the table's mapping."""
+) -> Decoded[Record]:
+    """The events a Debezium change event stands for, per the table's mapping."""
     op = envelope["op"]
     if not isinstance(op, str) or op not in _IMAGE_OF_OP:
         raise InvalidRecord(f"op={show(op)}: unknown Debezium op; expected c, r, u or d")
     source = envelope["source"]
     if not isinstance(source, dict):
         raise InvalidRecord(f"source={show(source)}: expected a Debezium source object")
+    image = _IMAGE_OF_OP[op]
+    reference = mapping.reference_for(source)
+    if reference is not None:
+        return Decoded(reference=_reference_change(reference, envelope, op, schema, mapping))
     table = mapping.table_for(source)
     if table is None:
         qualified = ".".join(_text(source[part]) for part in ("db", "schema") if source.get(part))
@@ -253,74 +376,242 @@ def _decode_change(
             f"source.table={show(source.get('table'))}: table not in the CDC mapping"
             + (f" (source {qualified})" if qualified else "")
         )
-    image = _IMAGE_OF_OP[op]
     row = envelope.get(image)
     if not isinstance(row, dict):
         raise InvalidRecord(f"{image}={show(row)}: op {op!r} needs the row {image} the change")
+    reader = _RowReader(table, row, _schema_codecs(schema, image), mapping.timezone, references)
+    if table.when is not None:
+        skipped = _outside_when(table, envelope, op, reader, schema, mapping, references)
+        if skipped is not None:
+            return Decoded(skipped=skipped)
     if op == "d" and table.kind == "movement":
         keys = ":".join(_identifying_values(table, row, table.key_columns))
         raise InvalidRecord(
             f"op='d' on {table.table} {keys}: delete of a posted stock movement; "
             "post a reversing movement"
         )
+    cases: tuple[EmitCase | None, ...] = table.emit or (None,)
+    events = []
+    for case in cases:
+        if case is not None and case.when is not None and not reader.holds(case.when):
+            continue
+        fields, origins = _event_fields(table, case, reader, op)
+        fields["event_id"] = _event_id(table, row, source, op) + (
+            f"#{case.name}" if case is not None else ""
+        )
+        if "event_time" not in fields:
+            fields["event_time"] = _commit_time(source)
+        try:
+            events.append(parse(fields))
+        except ValidationError as error:
+            raise InvalidRecord(_explain(error, table, origins, reader, op)) from error
+    if not events:
+        return Decoded(
+            skipped=f"no emit case holds ({', '.join(case.name for case in table.emit)})"
+        )
+    return Decoded(events=tuple(events))
 
+
+def _event_fields(
+    table: TableMapping, case: EmitCase | None, reader: "_RowReader", op: str
+) -> tuple[dict[str, Any], dict[str, ColumnMapping]]:
+    """The event's fields from the table's sources, the case's, its constants and defaults."""
     replaced = _DELETED[table.kind] if op == "d" else {}
-    codecs = _schema_codecs(schema, image)
+    sources = table.fields if case is None else {**table.fields, **case.fields}
     fields: dict[str, Any] = {"kind": table.kind}
     origins: dict[str, ColumnMapping] = {}
-    for name, column in table.fields.items():
+    for name, spec in sources.items():
         if name in replaced or (op == "d" and name == "event_time"):
             continue
-        value = _column_value(table, column, row, codecs, mapping.timezone, name)
+        value = reader.field(spec, name)
         if value is not None:
             fields[name] = value
-            origins[name] = column
+            if (origin := reader.origin(spec)) is not None:
+                origins[name] = origin
+    if case is not None:
+        fields.update(case.set)
     fields.update(replaced)
     for name, default in table.defaults.items():
         fields.setdefault(name, default)
-    fields["event_id"] = _event_id(table, row, source, op)
-    if "event_time" not in fields:
-        fields["event_time"] = _commit_time(source)
-    try:
-        return parse(fields)
-    except ValidationError as error:
-        raise InvalidRecord(_explain(error, table, origins, row, codecs, op)) from error
+    return fields, origins
 
 
-def _column_value(
+def _outside_when(
     table: TableMapping,
-    column: ColumnMapping,
-    row: dict[str, Any],
-    codecs: dict[str, tuple[Encoding | None, int | None]] | None,
-    zone: tzinfo,
-    field: str,
-) -> Any:
-    """One column's value as the event field wants it; None when the column is null."""
-    if column.column not in row:
+    envelope: dict[str, Any],
+    op: str,
+    reader: "_RowReader",
+    schema: Any,
+    mapping: CdcMapping,
+    references: References,
+) -> str | None:
+    """Why a change of a filtered table is no event, or None when it is one (or more)."""
+    when = table.when
+    assert when is not None
+    if table.on == "change" or op in ("c", "r"):
+        return None if reader.holds(when) else f"when {when!r} does not hold"
+    if op == "d":
+        return None if reader.holds(when) else f"when {when!r} did not hold before the delete"
+    before = envelope.get("before")
+    keys = ":".join(_identifying_values(table, reader.row, table.key_columns))
+    if not isinstance(before, dict):
         raise InvalidRecord(
-            f"{table.table}.{column.column}: column not in the row image; check the mapping"
+            f"op='u' on {table.table} {keys}: on: entry needs the row before the change "
+            "(Postgres: REPLICA IDENTITY FULL)"
         )
-    raw = row[column.column]
-    if raw is None:
-        return None
-    encoding, scale = (
-        (column.encoding, column.scale) if codecs is None else codecs.get(column.column, _PLAIN)
+    was = _RowReader(
+        table, before, _schema_codecs(schema, "before"), mapping.timezone, references
+    ).holds(when)
+    now = reader.holds(when)
+    if now:
+        return f"already in when {when!r} before this update: counted once" if was else None
+    if not was:
+        return f"when {when!r} does not hold"
+    if table.on_exit == "refuse":
+        raise InvalidRecord(
+            f"op='u' on {table.table} {keys}: left when {when!r} after it counted; "
+            "post a reversing movement (or set on_exit: skip)"
+        )
+    return f"left when {when!r} after it counted (on_exit: skip)"
+
+
+def _reference_change(
+    reference: ReferenceTable, envelope: dict[str, Any], op: str, schema: Any, mapping: CdcMapping
+) -> ReferenceChange:
+    """A reference row's new kept fields, or its deletion."""
+    image = _IMAGE_OF_OP[op]
+    row = envelope.get(image)
+    if not isinstance(row, dict):
+        raise InvalidRecord(f"{image}={show(row)}: op {op!r} needs the row {image} the change")
+    key = ":".join(_identifying_values(reference, row, reference.key_columns))
+    if op == "d":
+        return ReferenceChange(reference.table, key, None)
+    reader = _RowReader(
+        reference, row, _schema_codecs(schema, image), mapping.timezone, NO_REFERENCES
     )
-    try:
-        value = raw if encoding is None else _DECODERS[encoding](raw, scale, zone)
-        if column.values is not None:
-            value = _translate(value, column.values)
-    except _ColumnProblem as problem:
-        raise InvalidRecord(f"{table.table}.{column.column}={show(raw)}: {problem}") from None
-    # Database types that the event schema spells differently: numeric ids, date-only times.
+    kept = {name: reader.field(spec, None) for name, spec in reference.fields.items()}
+    return ReferenceChange(reference.table, key, kept)
+
+
+class _RowReader:
+    """One row image read through a table's mapping: sources, inputs and conditions."""
+
+    def __init__(
+        self,
+        table: TableMapping | ReferenceTable,
+        row: dict[str, Any],
+        codecs: dict[str, tuple[Encoding | None, int | None]] | None,
+        zone: tzinfo,
+        references: References,
+    ) -> None:
+        self.table = table
+        self.row = row
+        self.codecs = codecs
+        self.zone = zone
+        self.references = references
+        self._facts: dict[str, Any] = {}
+
+    def field(self, spec: ColumnMapping, field: str | None) -> Any:
+        """A source's value as event field ``field`` wants it (any value when None)."""
+        if spec.input is not None:
+            value = self.fact(spec.input)
+        elif spec.compute is not None:
+            value = self.compute(spec.compute)
+        else:
+            value = self.column(spec)
+        if field is None or value is None or not isinstance(self.table, TableMapping):
+            return value
+        return _as_field(value, self.table.kind, field, self.zone)
+
+    def origin(self, spec: ColumnMapping) -> ColumnMapping | None:
+        """The column a source reads, for error messages (None for a computed value)."""
+        if spec.input is not None and isinstance(self.table, TableMapping):
+            return self.table.inputs[spec.input]
+        return spec if spec.column is not None else None
+
+    def column(self, spec: ColumnMapping) -> Any:
+        """A column's value: decoded, followed through its lookups, translated."""
+        name = spec.column
+        assert name is not None
+        if name not in self.row:
+            raise InvalidRecord(
+                f"{self.table.table}.{name}: column not in the row image; check the mapping"
+            )
+        raw = self.row[name]
+        if raw is None:
+            return None
+        encoding, scale = (
+            (spec.encoding, spec.scale) if self.codecs is None else self.codecs.get(name, _PLAIN)
+        )
+        try:
+            value = raw if encoding is None else _DECODERS[encoding](raw, scale, self.zone)
+            for step in spec.lookup:
+                value = self._look_up(step, value, name)
+                if value is None:
+                    return None
+            if spec.values is not None:
+                value = _translate(value, spec.values)
+            if spec.is_one_of is not None:
+                code = value.strip() if isinstance(value, str) else str(value)
+                value = code in spec.is_one_of
+        except _ColumnProblem as problem:
+            raise InvalidRecord(f"{self.table.table}.{name}={show(raw)}: {problem}") from None
+        return value
+
+    def _look_up(self, step: str, value: Any, column: str) -> Any:
+        table, _, field = step.partition(".")
+        key = value.strip() if isinstance(value, str) else str(value)
+        row = self.references.row(table, key)
+        if row is None:
+            raise MissingReference(table, key, f"{self.table.table}.{column}")
+        return row.get(field)
+
+    def fact(self, name: str) -> Any:
+        """An input's value, read once per row."""
+        if name not in self._facts:
+            assert isinstance(self.table, TableMapping)
+            self._facts[name] = self.column(self.table.inputs[name])
+        return self._facts[name]
+
+    def _numbers(self, text: str) -> tuple[Expression, dict[str, Any]]:
+        assert isinstance(self.table, TableMapping)
+        parsed = expression(text, frozenset(self.table.inputs))
+        facts = {}
+        for name in parsed.names():
+            value = self.fact(name)
+            if isinstance(value, str | date):
+                raise InvalidRecord(
+                    f"{self.table.table}: input {name}={show(value)} in {text!r} is not a "
+                    "number; give it is: [codes] or values: {code: number}"
+                )
+            facts[name] = value
+        return parsed, facts
+
+    def holds(self, text: str) -> bool:
+        """Whether a condition is exactly true for this row (unknown does not hold)."""
+        parsed, facts = self._numbers(text)
+        return parsed.holds(facts)
+
+    def compute(self, text: str) -> float | None:
+        """A computed number, None when unknown (a null input, a division by zero)."""
+        parsed, facts = self._numbers(text)
+        value = parsed.evaluate(facts)
+        return None if value is None else float(value)
+
+
+def _as_field(value: Any, kind: str, field: str, zone: tzinfo) -> Any:
+    """Database types that the event schema spells differently: numeric ids, dates and times."""
     if (
-        field in _TEXT_FIELDS[table.kind]
+        field in _TEXT_FIELDS[kind]
         and isinstance(value, int | Decimal)
         and not isinstance(value, bool)
     ):
         return str(value)
-    if field in _MOMENT_FIELDS[table.kind] and type(value) is date:
+    if field in _MOMENT_FIELDS[kind] and type(value) is date:
         return datetime.combine(value, time(), zone)
+    if field in _DATE_FIELDS[kind] and isinstance(value, datetime):
+        # A date-time mapped to a date (Odoo's date_planned as an ETA): its day in the ERP's zone.
+        return (value.astimezone(zone) if value.tzinfo is not None else value).date()
     return value
 
 
@@ -354,7 +645,7 @@ def _position_part(source: dict[str, Any], part: str) -> str:
 
 
 def _identifying_values(
-    table: TableMapping, row: dict[str, Any], columns: tuple[str, ...]
+    table: TableMapping | ReferenceTable, row: dict[str, Any], columns: tuple[str, ...]
 ) -> list[str]:
     values = []
     for column in columns:
@@ -393,19 +684,18 @@ def _explain(
     error: ValidationError,
     table: TableMapping,
     origins: dict[str, ColumnMapping],
-    row: dict[str, Any],
-    codecs: dict[str, tuple[Encoding | None, int | None]] | None,
+    reader: _RowReader,
     op: str,
 ) -> str:
     """A validation error of a change event, naming the column behind the field."""
     first = error.errors(include_url=False)[0]
     loc = first["loc"]
     column = origins.get(str(loc[1])) if len(loc) > 1 else None
-    if column is None:
+    if column is None or column.column is None:
         reason = f"{table.table}: {describe_validation_error(error)}"
     else:
-        raw = row[column.column]
-        plain = codecs is None and column.encoding is None
+        raw = reader.row[column.column]
+        plain = reader.codecs is None and column.encoding is None
         if plain and first["type"] in {"float_parsing", "int_parsing"} and _is_base64(raw):
             return (
                 f"{table.table}.{column.column}={show(raw)}: decimal bytes need a scale; "
@@ -534,6 +824,7 @@ _DECODERS: dict[Encoding, Callable[[Any, int | None, tzinfo], Any]] = {
     Encoding.EPOCH_MICROS: _since_epoch(Encoding.EPOCH_MICROS, 1_000_000),
     Encoding.EPOCH_NANOS: _since_epoch(Encoding.EPOCH_NANOS, 1_000_000_000),
     Encoding.ISO: _iso,
+    Encoding.VARIABLE_DECIMAL: _decimal,
 }
 
 
@@ -562,6 +853,7 @@ def _fields_of_type(*types: Any) -> dict[str, frozenset[str]]:
 
 _TEXT_FIELDS = _fields_of_type(str)
 _MOMENT_FIELDS = _fields_of_type(datetime, AwareDatetime)
+_DATE_FIELDS = _fields_of_type(date)
 
 
 # --- messages ---------------------------------------------------------------------------------

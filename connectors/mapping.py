@@ -40,6 +40,9 @@ says the same thing and wins):
   wall clock is read in the mapping's ``timezone``.
 - ``iso``: an ISO 8601 date or date-time string (``ZonedTimestamp``); a
   zoneless one is read in the mapping's ``timezone``.
+- ``variable_decimal``: a ``numeric`` column without precision
+  (``io.debezium.data.VariableScaleDecimal``), ``{"scale", "value"}`` objects
+  that carry their own scale (Odoo's float fields).
 
 A column without an encoding passes its JSON value through unchanged (strings,
 numbers, booleans; string-mode decimals such as ``"12.50"``). ERP codes are
@@ -50,6 +53,65 @@ Fields that never come from a column: ``kind`` (the table's), ``event_id``
 (from ``event_id_columns``, else from ``key_columns`` and the change's source
 position) and, unless a column is mapped to it, ``event_time``
 (``source.ts_ms``).
+
+An ERP whose rows are not yet events (Odoo's ``stock_move``: a row moves stock
+once, when its state becomes ``done``, from one location to another) needs
+more, all declarative; ``connectors/mappings/odoo17.yaml`` uses every part::
+
+    references:                      # small tables kept for lookups; their rows are no events
+      - table: stock_location
+        key_columns: [id]
+        fields: {usage: usage, warehouse_id: warehouse_id}
+    tables:
+      - table: stock_move
+        kind: movement
+        key_columns: [id]
+        event_id_columns: [id]       # required with ``on: entry``
+        inputs:                      # the facts the expressions read
+          done: {column: state, is: [done]}                 # 1 when state is done, else 0
+          qty: {column: quantity, encoding: variable_decimal}
+          from_stock: {column: location_id, lookup: [stock_location.usage], is: [internal]}
+          source_warehouse:                                 # a lookup chain
+            column: location_id
+            lookup: [stock_location.warehouse_id, stock_warehouse.code]
+        when: done == 1              # row filter, in the rule language (models.rules.expression)
+        on: entry                    # an event when a change makes ``when`` hold, not every change
+        on_exit: refuse              # an update that leaves ``when``: refuse (dead letter) or skip
+        fields:
+          material_id: product_id
+          event_time: {column: date, encoding: epoch_micros}
+        emit:                        # one row, one event per case whose ``when`` holds
+          - name: out
+            when: from_stock == 1 and to_stock == 0
+            set: {movement_type: issue}                     # constants
+            fields:                                         # sources: column, input or compute
+              warehouse_id: {input: source_warehouse}
+              quantity: {compute: qty}
+
+A field's source is a ``column`` (with its ``encoding``, ``lookup`` chain and
+``values``), an ``input`` by name, or ``compute``: a number from an expression
+over the inputs (``-qty`` for a loss). Expressions are the rule language's:
+numbers and conditions over named facts, so a text column enters one through
+``is`` (1 when its value is one of the codes, 0 when not, unknown when null) or
+``values`` mapping its codes to numbers. A ``lookup`` step ``table.field`` reads
+the row of the reference table ``table`` whose key is the value so far and takes its
+``field``; a row that is not known yet stops the change (``MissingReference``)
+so that ingest holds it until the reference arrives. A date-time column mapped
+to a date field takes its date in the mapping's ``timezone``.
+
+``on: entry`` reads Debezium's ``before`` and ``after``: a create, a snapshot
+read (``r``) or an update into the condition is one event; an update of a row
+already in it is skipped (a done move edited later is no new movement); an
+update out of it is refused or skipped (``on_exit``); a delete of a row in the
+condition is refused for movements. Updates need the row before the change
+(Postgres: ``REPLICA IDENTITY FULL``). Because the event id comes from
+``event_id_columns``, a re-snapshot sends the same ids again and counts nothing
+twice; with ``emit`` cases each case adds ``#name`` to the id.
+
+Topic names: stockloop reads its ``erp.*`` input topics; route Debezium's
+``<prefix>.<schema>.<table>`` topics to them with Kafka Connect's ``RegexRouter``
+(``docs/connect-your-erp.md``). The decoder finds a change's table by its
+``source`` block, not by the topic, so any table may arrive on any input topic.
 """
 
 from enum import StrEnum
@@ -71,6 +133,7 @@ from pydantic import (
 
 from models.events import InTransitLine, MaterialMaster, SalesOrderLine, StockMovement
 from models.production import BomLine, ProductionOrder
+from models.rules.expression import Expression, ExpressionError, parse
 
 EventKind = Literal[
     "material", "movement", "order_line", "in_transit", "production_order", "bom_line"
@@ -106,6 +169,7 @@ class Encoding(StrEnum):
     EPOCH_MICROS = "epoch_micros"
     EPOCH_NANOS = "epoch_nanos"
     ISO = "iso"
+    VARIABLE_DECIMAL = "variable_decimal"
 
 
 class MappingError(ValueError):
@@ -113,14 +177,24 @@ class MappingError(ValueError):
 
 
 class ColumnMapping(BaseModel):
-    """How one ERP column feeds one event field."""
+    """Where one event field (or one input of the expressions) takes its value from.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    One of three sources: a ``column`` of the row (decoded by ``encoding``,
+    followed through the ``lookup`` chain, translated by ``values``), a named
+    ``input`` of the table, or ``compute``, a number from an expression over the
+    inputs. ``is`` (inputs only) turns the value into a condition's 1 or 0.
+    """
 
-    column: Name
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    column: Name | None = None
+    input: Name | None = None
+    compute: str | None = Field(None, description="A number from the inputs (rule language).")
     encoding: Encoding | None = None
     scale: int | None = Field(None, description="Digits after the point of a decimal column.")
+    lookup: tuple[Name, ...] = Field((), description="Reference steps, each 'table.field'.")
     values: dict[str, FieldValue] | None = Field(None, description="ERP code -> event value.")
+    is_one_of: tuple[str, ...] | None = Field(None, alias="is", min_length=1)
 
     @field_validator("values", mode="before")
     @classmethod
@@ -137,13 +211,83 @@ class ColumnMapping(BaseModel):
             codes[str(code)] = value
         return codes
 
+    @field_validator("lookup", mode="before")
+    @classmethod
+    def _one_step_shorthand(cls, lookup: Any) -> Any:
+        return (lookup,) if isinstance(lookup, str) else lookup
+
+    @field_validator("is_one_of", mode="before")
+    @classmethod
+    def _is_codes_as_text(cls, codes: Any) -> Any:
+        if isinstance(codes, str | int) and not isinstance(codes, bool):
+            return (str(codes),)
+        if not isinstance(codes, list | tuple):
+            return codes
+        for code in codes:
+            if isinstance(code, bool) or not isinstance(code, str | int):
+                raise ValueError(f"code {code!r} is not text; quote ERP codes in YAML ('NO')")
+        return tuple(str(code) for code in codes)
+
     @model_validator(mode="after")
-    def _scale_goes_with_decimal(self) -> "ColumnMapping":
+    def _one_source(self) -> "ColumnMapping":
+        sources = [name for name in ("column", "input", "compute") if getattr(self, name)]
+        if len(sources) != 1:
+            raise ValueError(
+                "give exactly one source: column, input or compute"
+                + (f" (got {', '.join(sources)})" if sources else "")
+            )
+        if self.column is None and (self.encoding or self.lookup or self.scale is not None):
+            raise ValueError("encoding, scale and lookup apply to a column")
+        for step in self.lookup:
+            table, _, field = step.partition(".")
+            if not table or not field:
+                raise ValueError(f"lookup step {step!r}: write it as table.field")
+        if self.compute is not None and (self.values or self.is_one_of):
+            raise ValueError("a computed value is a number; values and is do not apply")
+        if self.values is not None and self.is_one_of is not None:
+            raise ValueError("give values or is, not both")
         if self.encoding is Encoding.DECIMAL and self.scale is None:
             raise ValueError("the decimal encoding needs a scale (digits after the point)")
         if self.encoding is not Encoding.DECIMAL and self.scale is not None:
             raise ValueError("scale only applies to the decimal encoding")
         return self
+
+
+def _sources(fields: Any) -> Any:
+    """``field: column`` is short for ``field: {column: column}``, the common case."""
+    if not isinstance(fields, dict):
+        return fields
+    return {
+        name: {"column": spec} if isinstance(spec, str) else spec for name, spec in fields.items()
+    }
+
+
+@cache
+def expression(text: str, inputs: frozenset[str]) -> Expression:
+    """A row condition or computed value, parsed once by the rule language."""
+    return parse(text, inputs)
+
+
+def _check_expression(text: str, inputs: frozenset[str], want: str, where: str) -> None:
+    try:
+        parsed = expression(text, inputs)
+    except ExpressionError as error:
+        raise ValueError(f"{where}: {error}") from None
+    if parsed.kind != want:
+        raise ValueError(f"{where}: {text!r} is a {parsed.kind}; expected a {want}")
+
+
+class EmitCase(BaseModel):
+    """One event a row becomes when the case's condition holds (several may hold)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+    when: str | None = None
+    set: dict[str, FieldValue] = Field(default_factory=dict)
+    fields: dict[str, ColumnMapping] = Field(default_factory=dict)
+
+    _column_shorthand = field_validator("fields", mode="before")(_sources)
 
 
 class TableMapping(BaseModel):
@@ -157,52 +301,100 @@ class TableMapping(BaseModel):
     kind: EventKind
     key_columns: tuple[Name, ...] = Field(min_length=1)
     event_id_columns: tuple[Name, ...] | None = Field(None, min_length=1)
+    inputs: dict[str, ColumnMapping] = Field(default_factory=dict)
+    when: str | None = None
+    on: Literal["change", "entry"] = "change"
+    on_exit: Literal["refuse", "skip"] = "refuse"
     fields: dict[str, ColumnMapping]
     defaults: dict[str, FieldValue] = Field(default_factory=dict)
+    emit: tuple[EmitCase, ...] = ()
 
-    @field_validator("fields", mode="before")
-    @classmethod
-    def _column_shorthand(cls, fields: Any) -> Any:
-        """``field: column`` is short for ``field: {column: column}``, the common case."""
-        if not isinstance(fields, dict):
-            return fields
-        return {
-            name: {"column": spec} if isinstance(spec, str) else spec
-            for name, spec in fields.items()
-        }
+    _column_shorthand = field_validator("fields", "inputs", mode="before")(_sources)
+
+    @model_validator(mode="after")
+    def _expressions_read_inputs(self) -> "TableMapping":
+        """Conditions and computed values parse in the rule language, over declared inputs."""
+        inputs = frozenset(self.inputs)
+        for name, spec in self.inputs.items():
+            if spec.input is not None or spec.compute is not None:
+                raise ValueError(f"inputs.{name}: an input reads a column")
+        if self.when is not None:
+            _check_expression(self.when, inputs, "condition", "when")
+        if self.on == "entry" and self.when is None:
+            raise ValueError("on: entry needs a when condition to enter")
+        if self.on == "entry" and self.event_id_columns is None:
+            raise ValueError(
+                "on: entry needs event_id_columns, so that a re-snapshot repeats the same ids"
+            )
+        places = [("fields", self.fields)] + [
+            (f"emit[{case.name}].fields", case.fields) for case in self.emit
+        ]
+        for place, fields in places:
+            for name, spec in fields.items():
+                if spec.input is not None and spec.input not in inputs:
+                    raise ValueError(f"{place}.{name}: no input named {spec.input!r}")
+                if spec.compute is not None:
+                    _check_expression(spec.compute, inputs, "number", f"{place}.{name}.compute")
+        for case in self.emit:
+            if case.when is not None:
+                _check_expression(case.when, inputs, "condition", f"emit[{case.name}].when")
+        names = [case.name for case in self.emit]
+        if len(set(names)) != len(names):
+            raise ValueError("emit: case names must differ (they make the event ids distinct)")
+        return self
 
     @model_validator(mode="after")
     def _fields_fit_the_event(self) -> "TableMapping":
         """Catch a misspelt field, an unmapped required field or a wrong code value at load time."""
         known = EVENT_MODELS[self.kind].model_fields
         mappable = sorted(set(known) - _DERIVED_FIELDS)
-        for name in self.fields:
-            if name not in mappable:
-                raise ValueError(
-                    f"fields.{name}: {self.kind} events have no such field; "
-                    f"expected one of {', '.join(mappable)}"
-                )
+        places = [("fields", self.fields)] + [
+            (f"emit[{case.name}].fields", case.fields) for case in self.emit
+        ]
+        for place, fields in places:
+            for name in fields:
+                if name not in mappable:
+                    raise ValueError(
+                        f"{place}.{name}: {self.kind} events have no such field; "
+                        f"expected one of {', '.join(mappable)}"
+                    )
+        for case in self.emit:
+            for name in case.set:
+                if name not in mappable or name == "event_time":
+                    raise ValueError(
+                        f"emit[{case.name}].set.{name}: {self.kind} events have no such field "
+                        "taking a constant"
+                    )
         for name in self.defaults:
             if name in _NO_DEFAULT_FIELDS or name not in known:
                 raise ValueError(
                     f"defaults.{name}: {self.kind} events have no such field taking a default"
                 )
-        unmapped = [
-            name
-            for name, info in known.items()
-            if info.is_required()
-            and name not in _NO_DEFAULT_FIELDS
-            and name not in self.fields
-            and name not in self.defaults
-        ]
-        if unmapped:
-            raise ValueError(
-                f"fields: {', '.join(unmapped)} required by {self.kind} events but not mapped; "
-                "map a column or give a default"
-            )
-        for name, column in self.fields.items():
-            for code, value in (column.values or {}).items():
-                _check_field_value(self.kind, name, value, f"fields.{name}.values[{code!r}]")
+        cases = self.emit or (EmitCase(name="row"),)
+        for case in cases:
+            unmapped = [
+                name
+                for name, info in known.items()
+                if info.is_required()
+                and name not in _NO_DEFAULT_FIELDS
+                and name not in self.fields
+                and name not in self.defaults
+                and name not in case.fields
+                and name not in case.set
+            ]
+            if unmapped:
+                where = f"emit[{case.name}]" if self.emit else "fields"
+                raise ValueError(
+                    f"{where}: {', '.join(unmapped)} required by {self.kind} events but not "
+                    "mapped; map a column or give a default"
+                )
+        for place, fields in places:
+            for name, column in fields.items():
+                for code, value in (column.values or {}).items():
+                    _check_field_value(self.kind, name, value, f"{place}.{name}.values[{code!r}]")
+        for case in self.emit:
+            for name, value in case.set.items():
+                _check_field_value(self.kind, name, value, f"emit[{case.name}].set.{name}")
         for name, value in self.defaults.items():
             _check_field_value(self.kind, name, value, f"defaults.{name}")
         return self
@@ -212,6 +404,52 @@ class TableMapping(BaseModel):
         """The table as Debezium names it, ``db.schema.table`` with what the entry pins."""
         return ".".join(part for part in (self.db, self.db_schema, self.table) if part)
 
+    def lookups(self) -> list[tuple[str, str]]:
+        """Every lookup step of the table as (where, 'table.field'), for the file's checks."""
+        places = [("inputs", self.inputs), ("fields", self.fields)] + [
+            (f"emit[{case.name}].fields", case.fields) for case in self.emit
+        ]
+        return [
+            (f"{place}.{name}.lookup", step)
+            for place, sources in places
+            for name, spec in sources.items()
+            for step in spec.lookup
+        ]
+
+
+class ReferenceTable(BaseModel):
+    """A small captured table kept by key for lookups (locations, warehouses, order headers)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    table: Name
+    db: Name | None = None
+    db_schema: Name | None = Field(None, alias="schema")
+    key_columns: tuple[Name, ...] = Field(min_length=1)
+    fields: dict[str, ColumnMapping] = Field(min_length=1)
+
+    _column_shorthand = field_validator("fields", mode="before")(_sources)
+
+    @model_validator(mode="after")
+    def _fields_read_columns(self) -> "ReferenceTable":
+        for name, spec in self.fields.items():
+            if spec.column is None or spec.lookup or spec.is_one_of is not None:
+                raise ValueError(f"fields.{name}: a reference field reads one column")
+        return self
+
+    @property
+    def qualified_name(self) -> str:
+        """The table as Debezium names it, ``db.schema.table`` with what the entry pins."""
+        return ".".join(part for part in (self.db, self.db_schema, self.table) if part)
+
+
+def _matches(entry: TableMapping | ReferenceTable, source: dict[str, Any]) -> bool:
+    return (
+        entry.table == source.get("table")
+        and (entry.db is None or entry.db == source.get("db"))
+        and (entry.db_schema is None or entry.db_schema == source.get("schema"))
+    )
+
 
 class CdcMapping(BaseModel):
     """A whole mapping file: the ERP's time zone and the tables it captures."""
@@ -219,13 +457,46 @@ class CdcMapping(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     timezone: ZoneInfo = ZoneInfo("UTC")
+    references: tuple[ReferenceTable, ...] = ()
     tables: tuple[TableMapping, ...] = ()
+
+    @model_validator(mode="after")
+    def _lookups_name_reference_fields(self) -> "CdcMapping":
+        """A lookup step names a reference table of this file and one of its fields."""
+        references = {table.table: table for table in self.references}
+        for table in self.tables:
+            for where, step in table.lookups():
+                name, _, field = step.partition(".")
+                reference = references.get(name)
+                if reference is None:
+                    known = ", ".join(sorted(references)) or "none declared"
+                    raise ValueError(
+                        f"table {table.table!r}: {where}: {step!r}: no reference table {name!r} "
+                        f"(references: {known})"
+                    )
+                if field not in reference.fields:
+                    raise ValueError(
+                        f"table {table.table!r}: {where}: {step!r}: reference table {name!r} "
+                        f"keeps no field {field!r} (it keeps {', '.join(sorted(reference.fields))})"
+                    )
+        return self
+
+    def reference(self, name: str) -> ReferenceTable:
+        """The reference table a lookup step names (validated at load)."""
+        for table in self.references:
+            if table.table == name:
+                return table
+        raise KeyError(name)
+
+    def reference_for(self, source: dict[str, Any]) -> ReferenceTable | None:
+        """The reference table a Debezium ``source`` block belongs to, if it is one."""
+        return next((table for table in self.references if _matches(table, source)), None)
 
     @model_validator(mode="after")
     def _one_entry_per_source(self) -> "CdcMapping":
         """Two entries for the same source would make the first silently win."""
         seen: set[tuple[str, str | None, str | None]] = set()
-        for table in self.tables:
+        for table in (*self.references, *self.tables):
             source = (table.table, table.db, table.db_schema)
             if source in seen:
                 raise ValueError(f"table {table.qualified_name!r}: declared twice")
@@ -238,15 +509,7 @@ class CdcMapping(BaseModel):
         An entry without ``db`` or ``schema`` matches any, so list entries that
         pin a database before a catch-all entry for the same table.
         """
-        name, db, schema = source.get("table"), source.get("db"), source.get("schema")
-        for table in self.tables:
-            if (
-                table.table == name
-                and (table.db is None or table.db == db)
-                and (table.db_schema is None or table.db_schema == schema)
-            ):
-                return table
-        return None
+        return next((table for table in self.tables if _matches(table, source)), None)
 
 
 def load_mapping(path: Path) -> CdcMapping:
@@ -285,8 +548,8 @@ def _describe(path: Path, raw: Any, error: ValidationError) -> str:
     for problem in error.errors(include_url=False):
         loc = list(problem["loc"])
         parts = [str(path)]
-        if len(loc) >= 2 and loc[0] == "tables" and isinstance(loc[1], int):
-            parts.append(f"table {_table_name(raw, loc[1])}")
+        if len(loc) >= 2 and loc[0] in ("tables", "references") and isinstance(loc[1], int):
+            parts.append(f"table {_table_name(raw, str(loc[0]), loc[1])}")
             loc = loc[2:]
         if loc:
             parts.append(".".join(str(part) for part in loc))
@@ -295,9 +558,9 @@ def _describe(path: Path, raw: Any, error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def _table_name(raw: Any, index: int) -> str:
+def _table_name(raw: Any, section: str, index: int) -> str:
     """The name the user gave the entry, or its position when it has none."""
     try:
-        return repr(raw["tables"][index]["table"])
+        return repr(raw[section][index]["table"])
     except (KeyError, IndexError, TypeError):
         return f"#{index + 1}"
