@@ -33,9 +33,11 @@ day, none when there is nothing in it. Critical items break through quiet hours.
 
 Escalation: a subject whose route sets ``escalate_after`` (a critical alert, a
 request pending approval) and that is not acknowledged that long after it
-arrived (or after its severity last rose) is sent once, as an ``escalation``,
-to the recipient's ``escalate_to``, on that person's channels and critical
-channels, in their language.
+arrived (or after its severity last rose) is sent, as an ``escalation``, to
+the recipient's ``escalate_to``, on that person's channels and critical
+channels, in their language; still unacknowledged after twice that time, to
+the next person up the chain (their ``escalate_to``), and so on to the end of
+the chain.
 
 Determinism: every notification is formed at an event time computed from the
 inputs (a group's flush time, a reminder's or escalation's due time, the
@@ -125,7 +127,8 @@ class Subject(BaseModel):
     told_at: datetime | None = Field(None, **_OMIT_FALSY)
     told_severity: str | None = Field(None, **_OMIT_FALSY)
     acknowledged: bool = Field(False, **_OMIT_FALSY)
-    escalated: bool = Field(False, **_OMIT_FALSY)
+    escalations: int = Field(0, **_OMIT_FALSY)
+    """How far up the escalation chain the current episode has gone."""
     closed: bool = Field(False, **_OMIT_FALSY)
 
 
@@ -361,7 +364,7 @@ def receive(
         subject = Subject(**settings, since=now)
     elif rose:
         subject = old.model_copy(
-            update={**settings, "since": now, "acknowledged": False, "escalated": False}
+            update={**settings, "since": now, "acknowledged": False, "escalations": 0}
         )
     else:
         subject = old.model_copy(update=settings)
@@ -424,28 +427,53 @@ def _flush_groups(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, l
     return inbox.model_copy(update={"subjects": subjects, "groups": groups}), sent
 
 
+def escalation_chain(person: Person, people: Mapping[str, Person]) -> list[Person]:
+    """The people above ``person``, nearest first: who hears of what they leave unacknowledged.
+
+    The routing file refuses a chain that loops; a name missing from the
+    directory (a routing file replaced since) ends the chain there.
+    """
+    chain: list[Person] = []
+    seen = {person.id}
+    current = people.get(person.escalate_to) if person.escalate_to else None
+    while current is not None and current.id not in seen:
+        chain.append(current)
+        seen.add(current.id)
+        current = people.get(current.escalate_to) if current.escalate_to else None
+    return chain
+
+
 def _escalations(
     inbox: Inbox, person: Person, people: Mapping[str, Person], now: datetime
 ) -> tuple[Inbox, list[Notification]]:
-    target = people.get(person.escalate_to) if person.escalate_to else None
-    if target is None:
-        return inbox, []
+    """Unacknowledged subjects go one level up the chain per ``escalate_after`` they wait."""
+    chain = escalation_chain(person, people)
     subjects = dict(inbox.subjects)
-    late: dict[str, list[tuple[datetime, Subject]]] = {}
+    late: dict[tuple[int, str], list[tuple[datetime, Subject]]] = {}
     for subject in subjects.values():
         after = subject.escalate_after
-        if after is None or subject.acknowledged or subject.escalated or subject.closed:
+        if after is None or subject.acknowledged or subject.closed:
             continue
-        if subject.since + after <= now:
-            late.setdefault(subject.group_key, []).append((subject.since + after, subject))
+        level = subject.escalations
+        while level < len(chain) and subject.since + (level + 1) * after <= now:
+            late.setdefault((level, subject.group_key), []).append(
+                (subject.since + (level + 1) * after, subject)
+            )
+            level += 1
     sent = []
-    for key, pairs in sorted(late.items()):
+    for (level, key), pairs in sorted(late.items()):
         at = max(moment for moment, _ in pairs)
         members = [subject for _, subject in pairs]
         escalation_key = f"{key}|escalation"
-        sent.append(_notification(Urgency.ESCALATION, members, target, escalation_key, at, person))
+        sent.append(
+            _notification(Urgency.ESCALATION, members, chain[level], escalation_key, at, person)
+        )
         for subject in members:
-            subjects[subject.item.subject_id] = subject.model_copy(update={"escalated": True})
+            current = subjects[subject.item.subject_id]
+            subjects[subject.item.subject_id] = current.model_copy(
+                update={"escalations": max(current.escalations, level + 1)}
+            )
+    sent.sort(key=lambda notification: (notification.at, notification.id))
     return inbox.model_copy(update={"subjects": subjects}), sent
 
 

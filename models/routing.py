@@ -12,7 +12,8 @@ is in force until then):
 - ``groups``: a name for several people (``buyers: [li, wang]``).
 - ``route``: the root of a route tree with Alertmanager's semantics. A route
   has ``matchers`` on an item's labels, ``receivers`` (people, groups, or a
-  label receiver: see ``LABEL_RECEIVERS``), ``continue``, ``group_by``,
+  label receiver: see ``LABEL_RECEIVERS``), a ``fallback`` for when the
+  receivers name nobody known, ``continue``, ``group_by``,
   ``group_wait``, ``group_interval``, ``repeat_interval``, ``digest``,
   ``escalate_after`` and child ``routes``. A child inherits every setting it
   does not give from its parent (``escalate_after: null`` switches an
@@ -126,8 +127,8 @@ LABEL_RECEIVERS = ("owner", "approver", "roles")
 
 Each comma-separated name in the label that is a person or a group of the
 directory receives the item; a name that is neither is skipped, so a route
-naming one must also name a person or group (who receives when the label
-names nobody known). ``owner`` is the material master's owner (and a
+naming only label receivers needs a ``fallback`` (people or groups who receive
+when the label names nobody known). ``owner`` is the material master's owner (and a
 review's), ``approver`` the role a pending purchase request waits for,
 ``roles`` the roles of a dead-stock review.
 """
@@ -318,6 +319,9 @@ class Route(BaseModel):
     """The child's name in the route path (``root/critical``); the root is ``root``."""
     matchers: Annotated[tuple[Matcher, ...], BeforeValidator(_names)] = ()
     receivers: Names | None = None
+    fallback: Names | None = None
+    """Who receives when ``receivers`` name nobody known (an owner label naming a role without
+    people, or no owner): a route can send to the material's owner alone and still lose nothing."""
     continue_: StrictBool = Field(False, alias="continue")
     group_by: Annotated[tuple[Label, ...], BeforeValidator(_names)] | None = None
     group_wait: Duration | None = None
@@ -334,6 +338,7 @@ class RouteSettings:
     """A route's settings once inherited: what a match on it says."""
 
     receivers: tuple[str, ...]
+    fallback: tuple[str, ...]
     group_by: tuple[str, ...]
     group_wait: timedelta
     group_interval: timedelta
@@ -347,6 +352,7 @@ class RouteSettings:
         escalate = route.escalate_after if "escalate_after" in given else self.escalate_after
         return RouteSettings(
             receivers=self.receivers if route.receivers is None else route.receivers,
+            fallback=self.fallback if route.fallback is None else route.fallback,
             group_by=self.group_by if route.group_by is None else route.group_by,
             group_wait=self.group_wait if route.group_wait is None else route.group_wait,
             group_interval=route.group_interval or self.group_interval,
@@ -358,6 +364,7 @@ class RouteSettings:
 
 _DEFAULTS = RouteSettings(
     receivers=(),
+    fallback=(),
     group_by=RouteMatch.model_fields["group_by"].default,
     group_wait=RouteMatch.model_fields["group_wait"].default,
     group_interval=RouteMatch.model_fields["group_interval"].default,
@@ -550,10 +557,21 @@ class RoutingFile(BaseModel):
                     problems.append(
                         f"{where}: receivers: unknown receiver {receiver!r}{_hint(receiver, known)}"
                     )
-            if settings.receivers and set(settings.receivers) <= set(LABEL_RECEIVERS):
+            for receiver in route.fallback or ():
+                if receiver in LABEL_RECEIVERS:
+                    problems.append(
+                        f"{where}: fallback: {receiver!r} is named by the item and may name "
+                        "nobody; a fallback is people or groups"
+                    )
+                elif receiver not in known:
+                    problems.append(
+                        f"{where}: fallback: unknown receiver {receiver!r}{_hint(receiver, known)}"
+                    )
+            only_labels = set(settings.receivers) <= set(LABEL_RECEIVERS)
+            if settings.receivers and only_labels and not settings.fallback:
                 problems.append(
                     f"{where}: receivers: {', '.join(settings.receivers)} alone may name nobody "
-                    "in the directory; add a person or group who receives then"
+                    "in the directory; add a person or group who receives then, or a fallback"
                 )
         return problems
 
@@ -616,7 +634,10 @@ def match(routing: RoutingFile, labels: Mapping[str, str]) -> list[RouteMatch]:
             found.append(
                 RouteMatch(
                     route=path,
-                    recipients=routing.recipients(settings.receivers, labels),
+                    recipients=(
+                        routing.recipients(settings.receivers, labels)
+                        or routing.recipients(settings.fallback, labels)
+                    ),
                     group_by=settings.group_by,
                     group_wait=settings.group_wait,
                     group_interval=settings.group_interval,

@@ -91,6 +91,8 @@ def tree_lines(routing: RoutingFile) -> list[str]:
         if route.continue_:
             head += " (continue)"
         receivers = ", ".join(settings.receivers)
+        if settings.fallback:
+            receivers += f" (else {', '.join(settings.fallback)})"
         lines.append(f"{head}: {receivers}; {timing(settings)}")
     return lines
 

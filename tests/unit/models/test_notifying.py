@@ -384,6 +384,36 @@ def test_an_unacknowledged_critical_item_escalates_once_to_the_next_person_in_th
     assert "Li" in up.body and "升级" in up.title
 
 
+def test_an_escalation_left_unacknowledged_climbs_the_chain_one_level_per_wait():
+    chief = person("chen", language="zh-CN", timezone="Asia/Shanghai")
+    people = {"li": LEAD, "wang": person("wang", escalate_to="chen"), "chen": chief}
+    inbox, _ = take(Inbox(recipient="li"), item("a", T0, "critical"), T0, CRITICAL_ROUTE, LEAD)
+    inbox, sent = tick(inbox, T0, T0 + timedelta(hours=3), timedelta(minutes=5), people)
+    ups = [(m.recipient, m.at) for m in sent if m.urgency is Urgency.ESCALATION]
+    assert ups == [("wang", T0 + timedelta(minutes=15)), ("chen", T0 + timedelta(minutes=30))]
+
+
+def test_one_late_tick_sends_every_level_of_the_chain_that_fell_due_in_order():
+    people = {"li": LEAD, "wang": person("wang", escalate_to="chen"), "chen": person("chen")}
+    inbox, _ = take(Inbox(recipient="li"), item("a", T0, "critical"), T0, CRITICAL_ROUTE, LEAD)
+    inbox, sent = due(inbox, people, T0 + timedelta(hours=1))
+    ups = [(m.recipient, m.at) for m in sent if m.urgency is Urgency.ESCALATION]
+    assert ups == [("wang", T0 + timedelta(minutes=15)), ("chen", T0 + timedelta(minutes=30))]
+    assert [
+        m for m in due(inbox, people, T0 + timedelta(hours=2))[1] if m.urgency is Urgency.ESCALATION
+    ] == []
+
+
+def test_an_acknowledgement_after_the_first_escalation_stops_the_climb():
+    people = {"li": LEAD, "wang": person("wang", escalate_to="chen"), "chen": person("chen")}
+    inbox, _ = take(Inbox(recipient="li"), item("a", T0, "critical"), T0, CRITICAL_ROUTE, LEAD)
+    inbox, sent = due(inbox, people, T0 + timedelta(minutes=20))
+    assert [m.recipient for m in sent if m.urgency is Urgency.ESCALATION] == ["wang"]
+    inbox = acknowledge(inbox, "a", T0 + timedelta(minutes=25))
+    _, sent = tick(inbox, T0, T0 + timedelta(hours=3), timedelta(minutes=5), people)
+    assert [m for m in sent if m.urgency is Urgency.ESCALATION] == []
+
+
 def test_a_pending_approval_escalates_unless_approved_in_time():
     approve = NotificationAction(label="Approve", url="https://stockloop.example/a?sig=x")
     approval = NotificationItem(

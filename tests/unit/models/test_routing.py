@@ -284,9 +284,11 @@ def test_the_shipped_routing_file_loads_and_routes_as_its_comments_say():
     file = default_routing()
     critical = match(file, {"event": "alert", "severity": "critical", "owner": "li.na"})
     assert [(m.route, m.recipients, m.escalate_after) for m in critical] == [
-        ("root/critical", ("li.na", "zhang.wei"), timedelta(minutes=30))
+        ("root/critical", ("li.na",), timedelta(minutes=30))
     ]
     assert all(file.people[p].critical_channels for p in critical[0].recipients)
+    (unowned,) = match(file, {"event": "alert", "severity": "critical", "owner": "planner"})
+    assert (unowned.route, unowned.recipients) == ("root/critical", ("zhang.wei",))
     (warning,) = match(file, {"event": "alert", "severity": "warning"})
     assert (warning.route, warning.recipients, warning.digest) == (
         "root/warnings",
@@ -311,6 +313,23 @@ def test_the_shipped_routing_file_loads_and_routes_as_its_comments_say():
     review = {"event": "review", "roles": "sales,engineering,finance", "owner": "anna"}
     (opinions,) = match(file, review)
     assert opinions.recipients == ("wang.fang", "david", "liu.yang", "anna", "ops")
+
+
+def test_a_fallback_receives_only_when_the_receivers_name_nobody_known():
+    routing = load_routing(
+        """
+people:
+  li: {channels: {email: li@example.com}}
+  wang: {channels: {email: wang@example.com}}
+route:
+  receivers: [owner]
+  fallback: [wang]
+""",
+        "routes.yaml",
+    )
+    assert match(routing, {"owner": "li"})[0].recipients == ("li",)
+    assert match(routing, {"owner": "planner"})[0].recipients == ("wang",)
+    assert match(routing, {})[0].recipients == ("wang",)
 
 
 P = "people:\n  li: {channels: {email: li@example.com}}\n"
