@@ -253,6 +253,7 @@ class _DynamicRun:
 
     ledger: Ledger
     alerts: list[Alert] = field(default_factory=list)
+    warnings: list[Alert] = field(default_factory=list)
     requests: dict[str, PurchaseRequest] = field(default_factory=dict)
     auto_approved: set[str] = field(default_factory=set)
     lead_times: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -286,6 +287,8 @@ def _run_dynamic(
                 plans = run.plan_by_day.setdefault(now.date(), {})
                 plans[warehouse_id] = (stock.policy.safety_stock, stock.policy.reorder_point)
         run.alerts += [a for a in result.alerts if a.at >= window_start]
+        # A warning raised in the warm-up and still open warns of a stock-out in the window.
+        run.warnings += [a for a in result.alerts if a.rule_id == WARNING_RULE]
         if now < window_start:
             return
         for request in result.requests:
@@ -454,7 +457,7 @@ def _material(
     metrics: dict[Policy, ServiceMetrics] = {}
     ledgers: dict[Policy, Ledger] = {Policy.DYNAMIC: dynamic.ledger, Policy.RECORDED: recorded}
     warnings: dict[Policy, dict[str, list[datetime]]] = {
-        Policy.DYNAMIC: _warnings(dynamic.alerts),
+        Policy.DYNAMIC: _warnings(dynamic.warnings),
         Policy.RECORDED: {},
     }
     for policy in (Policy.MIN_MAX, Policy.TUNED):
