@@ -253,6 +253,74 @@ def decode_changes(
     return decoded
 
 
+Tag = TypeVar("Tag")
+
+
+class ChangeReader(Generic[Tag]):
+    """Changes decoded in arrival order, keeping the reference rows and holding early changes.
+
+    A change whose lookup names a reference row not read yet is held, with the
+    caller's ``tag`` (its source position), and decoded again as soon as that row
+    arrives: ``read`` returns the outcome of the record read and of every held
+    change it released. What is still held is in ``held``; nothing is dropped.
+
+    >>> from connectors.mapping import CdcMapping
+    >>> reader = ChangeReader(CdcMapping(), 1_000)
+    >>> reader.read(None, "movement", "offset 0")
+    [('offset 0', Decoded(events=(), reference=None, skipped='tombstone'))]
+    """
+
+    def __init__(
+        self,
+        mapping: CdcMapping,
+        max_bytes: int,
+        references: ReferenceRows | None = None,
+        window: EventTimeWindow | None = None,
+    ) -> None:
+        self.mapping = mapping
+        self.max_bytes = max_bytes
+        self.references = ReferenceRows() if references is None else references
+        self.window = window
+        self._held: dict[tuple[str, str], list[tuple[bytes | None, str, Tag]]] = {}
+
+    @property
+    def held(self) -> list[tuple[Tag, str]]:
+        """The changes still waiting for a reference row, with why."""
+        return [
+            (tag, f"{table} row {key!r} not known yet")
+            for (table, key), waiting in self._held.items()
+            for _, _, tag in waiting
+        ]
+
+    def read(
+        self, value: bytes | None, default_kind: str, tag: Tag
+    ) -> list[tuple[Tag, Decoded[InputEvent] | InvalidRecord]]:
+        """The outcome of this record, then of the held changes it released, in that order."""
+        outcomes: list[tuple[Tag, Decoded[InputEvent] | InvalidRecord]] = []
+        pending = [(value, default_kind, tag)]
+        while pending:
+            value, default_kind, tag = pending.pop(0)
+            try:
+                decoded = decode_changes(
+                    value, default_kind, self.mapping, self.max_bytes, self.references, self.window
+                )
+            except MissingReference as missing:
+                self._held.setdefault((missing.table, missing.key), []).append(
+                    (value, default_kind, tag)
+                )
+                continue
+            except InvalidRecord as refused:
+                outcomes.append((tag, refused))
+                continue
+            outcomes.append((tag, decoded))
+            change = decoded.reference
+            if change is not None:
+                self.references.apply(change)
+                if change.row is not None:
+                    pending.extend(self._held.pop((change.table, change.key), []))
+        return outcomes
+
+
 ProductionRecord = Annotated[ProductionOrder | BomLine, Field(discriminator="kind")]
 _production_record: TypeAdapter[ProductionOrder | BomLine] = TypeAdapter(ProductionRecord)
 
@@ -448,7 +516,7 @@ def _outside_when(
     """Why a change of a filtered table is no event, or None when it is one (or more)."""
     when = table.when
     assert when is not None
-    if table.on == "change" or op in ("c", "r"):
+    if table.trigger == "change" or op in ("c", "r"):
         return None if reader.holds(when) else f"when {when!r} does not hold"
     if op == "d":
         return None if reader.holds(when) else f"when {when!r} did not hold before the delete"
@@ -456,7 +524,7 @@ def _outside_when(
     keys = ":".join(_identifying_values(table, reader.row, table.key_columns))
     if not isinstance(before, dict):
         raise InvalidRecord(
-            f"op='u' on {table.table} {keys}: on: entry needs the row before the change "
+            f"op='u' on {table.table} {keys}: trigger: entry needs the row before the change "
             "(Postgres: REPLICA IDENTITY FULL)"
         )
     was = _RowReader(

@@ -66,7 +66,7 @@ more, all declarative; ``connectors/mappings/odoo17.yaml`` uses every part::
       - table: stock_move
         kind: movement
         key_columns: [id]
-        event_id_columns: [id]       # required with ``on: entry``
+        event_id_columns: [id]       # required with ``trigger: entry``
         inputs:                      # the facts the expressions read
           done: {column: state, is: [done]}                 # 1 when state is done, else 0
           qty: {column: quantity, encoding: variable_decimal}
@@ -75,7 +75,7 @@ more, all declarative; ``connectors/mappings/odoo17.yaml`` uses every part::
             column: location_id
             lookup: [stock_location.warehouse_id, stock_warehouse.code]
         when: done == 1              # row filter, in the rule language (models.rules.expression)
-        on: entry                    # an event when a change makes ``when`` hold, not every change
+        trigger: entry               # an event when a change makes ``when`` hold, not every change
         on_exit: refuse              # an update that leaves ``when``: refuse (dead letter) or skip
         fields:
           material_id: product_id
@@ -99,7 +99,7 @@ the row of the reference table ``table`` whose key is the value so far and takes
 so that ingest holds it until the reference arrives. A date-time column mapped
 to a date field takes its date in the mapping's ``timezone``.
 
-``on: entry`` reads Debezium's ``before`` and ``after``: a create, a snapshot
+``trigger: entry`` reads Debezium's ``before`` and ``after``: a create, a snapshot
 read (``r``) or an update into the condition is one event; an update of a row
 already in it is skipped (a done move edited later is no new movement); an
 update out of it is refused or skipped (``on_exit``); a delete of a row in the
@@ -303,7 +303,7 @@ class TableMapping(BaseModel):
     event_id_columns: tuple[Name, ...] | None = Field(None, min_length=1)
     inputs: dict[str, ColumnMapping] = Field(default_factory=dict)
     when: str | None = None
-    on: Literal["change", "entry"] = "change"
+    trigger: Literal["change", "entry"] = "change"
     on_exit: Literal["refuse", "skip"] = "refuse"
     fields: dict[str, ColumnMapping]
     defaults: dict[str, FieldValue] = Field(default_factory=dict)
@@ -320,11 +320,11 @@ class TableMapping(BaseModel):
                 raise ValueError(f"inputs.{name}: an input reads a column")
         if self.when is not None:
             _check_expression(self.when, inputs, "condition", "when")
-        if self.on == "entry" and self.when is None:
-            raise ValueError("on: entry needs a when condition to enter")
-        if self.on == "entry" and self.event_id_columns is None:
+        if self.trigger == "entry" and self.when is None:
+            raise ValueError("trigger: entry needs a when condition to enter")
+        if self.trigger == "entry" and self.event_id_columns is None:
             raise ValueError(
-                "on: entry needs event_id_columns, so that a re-snapshot repeats the same ids"
+                "trigger: entry needs event_id_columns, so that a re-snapshot repeats the same ids"
             )
         places = [("fields", self.fields)] + [
             (f"emit[{case.name}].fields", case.fields) for case in self.emit
