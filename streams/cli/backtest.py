@@ -2,10 +2,10 @@
 
 import csv
 import time
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,6 +26,7 @@ from models.backtest import (
 from models.backtest import (
     backtest as run_backtest,
 )
+from models.demand_history import series_history
 from models.events import MaterialEvent
 from models.service_metrics import ServiceMetrics
 from streams.catalogue import INPUT_KINDS
@@ -83,6 +84,24 @@ def backtest(
     simulate: Annotated[
         bool, typer.Option("--simulate", help="Backtest the ERP simulator's history instead.")
     ] = False,
+    series: Annotated[
+        Path | None,
+        typer.Option(
+            "--series",
+            dir_okay=False,
+            help="Backtest daily demand series instead: a CSV with a `date` column and one "
+            "column per series (as in tests/data). Each becomes a material whose synthetic "
+            "ERP orders a month when stock runs under the lead time; use with --act.",
+            show_default=False,
+        ),
+    ] = None,
+    series_limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Only the first N series of --series.", show_default=False),
+    ] = None,
+    lead_time_days: Annotated[
+        float, typer.Option(min=1, help="The --series suppliers' mean lead time (σ 20 %).")
+    ] = 7.0,
     materials: Annotated[int, typer.Option(min=1, help="Simulated materials.")] = 6,
     days: Annotated[int, typer.Option(min=14, help="Simulated days.")] = 180,
     seed: Annotated[int, typer.Option(help="Seed of the simulator and of lead-time draws.")] = 42,
@@ -147,11 +166,15 @@ def backtest(
     Records that cannot be decoded are skipped and counted (the worker would
     dead-letter them). Exit code 1 on unreadable input.
     """
-    if simulate == bool(files):
-        raise fail("give either input FILES or --simulate (see --help)")
+    if sum((simulate, bool(files), series is not None)) != 1:
+        raise fail("give one source: input FILES, --simulate or --series (see --help)")
     try:
         mapping = load_mapping(mapping_file or Settings().mapping_file)
-        if simulate:
+        if series is not None:
+            source = f"{series.name} (synthetic supply, lead time {lead_time_days:g} days)"
+            demand = read_series(series, series_limit)
+            decoded = (series_history(demand, lead_time_days, seed), [])
+        elif simulate:
             simulator = ErpSimulator(materials=materials, seed=seed)
             source = f"simulator ({materials} materials, {days} days, seed {seed})"
             decoded = decode_records(simulator.run(days), mapping)
@@ -180,6 +203,39 @@ def backtest(
     if csv_out is not None:
         write_csv(result, csv_out)
         console.print(f"wrote {csv_out}")
+
+
+def read_series(path: Path, limit: int | None = None) -> dict[str, list[tuple[date, float]]]:
+    """Daily demand series from a wide CSV (``date`` and one column per series)."""
+    if not path.is_file():
+        raise InputError(f"--series {path}: no such file")
+    series: dict[str, list[tuple[date, float]]] = {}
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            names = [n for n in reader.fieldnames or () if n and n != "date"]
+            if "date" not in (reader.fieldnames or ()) or not names:
+                raise InputError(f"{path}: needs a 'date' column and at least one series column")
+            names = names[:limit] if limit else names
+            for number, row in enumerate(reader, start=2):
+                day = _cell(path, number, "date", row.get("date"), date.fromisoformat)
+                for name in names:
+                    quantity = _cell(path, number, name, row.get(name) or "0", float)
+                    if quantity < 0 or quantity != quantity:
+                        raise InputError(f"{path} line {number}: {name}={quantity}: not a demand")
+                    series.setdefault(name, []).append((day, quantity))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise InputError(f"{path}: cannot read: {error}") from None
+    return series
+
+
+def _cell(
+    path: Path, number: int, column: str, text: str | None, parse: Callable[[str], Any]
+) -> Any:
+    try:
+        return parse(text or "")
+    except ValueError:
+        raise InputError(f"{path} line {number}: {column}={text!r}: not a valid value") from None
 
 
 def decode_records(records: Iterable[Record], mapping: CdcMapping) -> tuple[list, list[str]]:

@@ -125,8 +125,8 @@ def test_simulate_30_days_prints_the_comparison(tmp_path):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ([], "give either input FILES or --simulate"),
-        (["--simulate", "x.jsonl"], "give either input FILES or --simulate"),
+        ([], "give one source: input FILES, --simulate or --series"),
+        (["--simulate", "x.jsonl"], "give one source: input FILES, --simulate or --series"),
         (["erp.nothing=x.jsonl"], "unknown input topic 'erp.nothing'"),
         (["erp.stock-movements=missing.jsonl"], "no such file missing.jsonl"),
     ],
@@ -157,3 +157,25 @@ def test_help_names_the_policies_and_the_input_formats():
     assert result.exit_code == 0
     for words in ("min/max", "TOPIC=PATH", "--act", "--simulate", "Debezium"):
         assert words in result.output
+
+
+def test_demand_series_become_materials_with_a_synthetic_erp_supply(tmp_path):
+    path = tmp_path / "demand.csv"
+    days = [(datetime(2026, 1, 1) + timedelta(days=n)).date() for n in range(60)]
+    path.write_text(
+        "date,bread,cake\n" + "".join(f"{d},{10 + n % 3},{n % 2}\n" for n, d in enumerate(days))
+    )
+    result = runner.invoke(
+        app, ["--series", str(path), "--act", "--lead-time-days", "3"], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 materials" in result.output
+    assert "bread" in result.output
+
+
+def test_a_series_value_that_is_not_a_number_is_one_error_line_naming_line_and_column(tmp_path):
+    path = tmp_path / "demand.csv"
+    path.write_text("date,bread\n2026-01-01,10\n2026-01-02,ten\n")
+    result = runner.invoke(app, ["--series", str(path)], terminal_width=200)
+    assert result.exit_code == 1
+    assert "line 3: bread='ten': not a valid value" in result.output
