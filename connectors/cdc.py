@@ -645,7 +645,7 @@ class _RowReader:
         assert isinstance(self.table, TableMapping)
         parsed = expression(text, frozenset(self.table.inputs))
         facts = {}
-        for name in parsed.names():
+        for name in sorted(parsed.names()):
             value = self.fact(name)
             if isinstance(value, str | date):
                 raise InvalidRecord(

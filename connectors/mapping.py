@@ -272,7 +272,10 @@ def _check_expression(text: str, inputs: frozenset[str], want: str, where: str) 
     try:
         parsed = expression(text, inputs)
     except ExpressionError as error:
-        raise ValueError(f"{where}: {error}") from None
+        hint = ""
+        if "strings are not allowed" in error.problem:
+            hint = "; test a text column through an input with is: [codes]"
+        raise ValueError(f"{where}: {error}{hint}") from None
     if parsed.kind != want:
         raise ValueError(f"{where}: {text!r} is a {parsed.kind}; expected a {want}")
 
