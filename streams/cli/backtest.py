@@ -26,6 +26,7 @@ from models.backtest import (
 from models.backtest import (
     backtest as run_backtest,
 )
+from models.backtest_report import render_report
 from models.demand_history import series_history
 from models.events import MaterialEvent
 from models.service_metrics import ServiceMetrics
@@ -137,6 +138,16 @@ def backtest(
         Path | None,
         typer.Option("--csv", dir_okay=False, help="Write every material's figures here."),
     ] = None,
+    html_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            dir_okay=False,
+            help="Write a self-contained HTML report (inline SVG per material: stock with "
+            "safety stock and reorder point beside min/max, warnings and stock-outs).",
+            show_default=False,
+        ),
+    ] = None,
     per_material: Annotated[
         bool, typer.Option("--per-material", help="List every material in the terminal.")
     ] = False,
@@ -200,9 +211,15 @@ def backtest(
         raise fail(f"{source}: {error}") from None
     elapsed = time.perf_counter() - started
     _print(result, source, skipped, elapsed, per_material)
-    if csv_out is not None:
-        write_csv(result, csv_out)
-        console.print(f"wrote {csv_out}")
+    try:
+        if csv_out is not None:
+            write_csv(result, csv_out)
+            console.print(f"wrote {csv_out}")
+        if html_out is not None:
+            html_out.write_text(render_report(result, source))
+            console.print(f"wrote {html_out}")
+    except OSError as error:
+        raise fail(f"cannot write the report: {error}") from None
 
 
 def read_series(path: Path, limit: int | None = None) -> dict[str, list[tuple[date, float]]]:

@@ -108,11 +108,11 @@ def test_a_debezium_dump_per_topic_backtests_like_the_simulator_produced_it(tmp_
     assert "each policy makes its own supply" in result.output
 
 
-def test_simulate_30_days_prints_the_comparison(tmp_path):
-    out = tmp_path / "sim.csv"
+def test_simulate_30_days_prints_the_comparison_and_writes_a_self_contained_report(tmp_path):
+    out, page = tmp_path / "sim.csv", tmp_path / "report.html"
     result = runner.invoke(
         app,
-        ["--simulate", "--days", "30", "--materials", "2", "--csv", str(out)],
+        ["--simulate", "--days", "30", "--materials", "2", "--csv", str(out), "--html", str(page)],
         terminal_width=200,
     )
     assert result.exit_code == 0, result.output
@@ -120,6 +120,11 @@ def test_simulate_30_days_prints_the_comparison(tmp_path):
         assert label in result.output
     assert "skipped 3 records" in result.output  # the simulator's deliberately broken ones
     assert out.read_text().startswith("material_id,policy,demand,fill_rate")
+    report = page.read_text()
+    assert report.count("<svg") == 2  # the two materials with demand
+    assert "HP-200" in report
+    for outside in ("<script", "src=", "href=", "@import", "url("):
+        assert outside not in report  # no CDN, no fetch: opens from an attachment
 
 
 @pytest.mark.parametrize(
