@@ -18,14 +18,31 @@ True
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
-from connectors.scenarios import festival
+from connectors.scenarios import (
+    fabric_backlog,
+    festival,
+    machinery,
+    plant,
+    retail_chain,
+    stranded_parts,
+)
 from connectors.scenarios.spec import DemandClaim, Scenario
 from connectors.simulator import Record
 
 __all__ = ["SCENARIOS", "DemandClaim", "Scenario", "scenario_records"]
 
 SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
-    {scenario.name: scenario for scenario in (festival.SCENARIO,)}
+    {
+        scenario.name: scenario
+        for scenario in (
+            festival.SCENARIO,
+            machinery.SCENARIO,
+            retail_chain.SCENARIO,
+            fabric_backlog.SCENARIO,
+            stranded_parts.SCENARIO,
+            plant.SCENARIO,
+        )
+    }
 )
 """Every scenario by name, in the order the docs tell them."""
 

@@ -4,9 +4,9 @@ Each pattern aims at one Syntetos–Boylan class with a margin from the
 cut-offs (ADI 1.32, CV² 0.49), so that a few hundred days of it land in
 that class whatever the seed: smooth and seasonal demand every day with
 sizes varying little (CV² about 0.05 and 0.2); erratic every day with
-sizes varying a lot (lognormal, CV² about 1.2); intermittent on about one
-day in three with steady sizes; lumpy on about one day in four with sizes
-varying a lot. Sizes are whole units, at least one.
+sizes varying a lot (mostly small, now and then big: CV² about 1.2);
+intermittent on a share of days with steady sizes; lumpy on a share of
+days with sizes varying a lot. Sizes are whole units, at least one.
 
 >>> import random
 >>> days = smooth(random.Random(1), 365, mean=20)
@@ -17,17 +17,19 @@ varying a lot. Sizes are whole units, at least one.
 import math
 import random
 
-ERRATIC_SIGMA = 0.89
-"""σ of log sizes of erratic and lumpy demand: CV² = exp(σ²) - 1 ≈ 1.2."""
+BIG_SHARE, BIG, SMALL = 0.25, 3.0, 0.35
+"""Erratic and lumpy sizes: a quarter of them big (3x a base), the rest small (0.35x), so
+CV² = 0.25·9 / (0.25·3 + 0.75·0.35)² - 1 ≈ 1.2, and a few dozen sizes already show it."""
 
 
 def _size(rng: random.Random, mean: float, cv: float) -> float:
     return float(max(1, round(rng.gauss(mean, cv * mean))))
 
 
-def _lognormal_size(rng: random.Random, mean: float) -> float:
-    mu = math.log(mean) - ERRATIC_SIGMA**2 / 2
-    return float(max(1, round(rng.lognormvariate(mu, ERRATIC_SIGMA))))
+def _mixed_size(rng: random.Random, mean: float) -> float:
+    base = mean / (BIG_SHARE * BIG + (1 - BIG_SHARE) * SMALL)
+    level = BIG if rng.random() < BIG_SHARE else SMALL
+    return _size(rng, base * level, 0.15)
 
 
 def smooth(rng: random.Random, days: int, mean: float, cv: float = 0.22) -> list[float]:
@@ -51,8 +53,8 @@ def seasonal(
 
 
 def erratic(rng: random.Random, days: int, mean: float) -> list[float]:
-    """Demand every day, sizes lognormal around ``mean`` with CV² about 1.2."""
-    return [_lognormal_size(rng, mean) for _ in range(days)]
+    """Demand every day, sizes mixed (mostly small, a quarter big) around ``mean``: CV² ≈ 1.2."""
+    return [_mixed_size(rng, mean) for _ in range(days)]
 
 
 def intermittent(
@@ -63,5 +65,5 @@ def intermittent(
 
 
 def lumpy(rng: random.Random, days: int, probability: float, size: float) -> list[float]:
-    """Demand on a share ``probability`` of days, sizes lognormal around ``size`` (CV² ≈ 1.2)."""
-    return [_lognormal_size(rng, size) if rng.random() < probability else 0.0 for _ in range(days)]
+    """Demand on a share ``probability`` of days, sizes mixed around ``size`` (CV² ≈ 1.2)."""
+    return [_mixed_size(rng, size) if rng.random() < probability else 0.0 for _ in range(days)]

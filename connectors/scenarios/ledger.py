@@ -12,6 +12,7 @@ writes them: stock transactions and order lines as Debezium change events of
 the example mapping, the rest as plain JSON.
 """
 
+import functools
 import itertools
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -21,6 +22,9 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 
 from connectors.simulator import Record, change_event, epoch_micros, precise_decimal
+
+_decimal = functools.lru_cache(maxsize=65_536)(precise_decimal)
+"""Debezium's precise decimals, remembered: a plant's year repeats the same few thousand."""
 
 Hook = Callable[[int], Iterable[Record]]
 """A scripted event: given the day (counted from 0), the records it writes that day."""
@@ -80,6 +84,8 @@ class Stock:
     backorders) is at or under ``reorder_at``, ``approval_days`` after it
     noticed; the supplier promises a lead time drawn from ``lead_time`` and
     delivers ``late`` (share, fewest and most days late) after it, unannounced.
+    The ERP plans the stock from day ``first_day`` (a new part's first use);
+    a stock not ``purchased`` is made, by production orders of the scenario.
     """
 
     material: Material
@@ -96,6 +102,8 @@ class Stock:
     customers: tuple[tuple[str, int], ...] = (("C-10442", 3),)
     late: tuple[float, int, int] = (0.0, 0, 0)
     approval_days: int = 0
+    first_day: int = 0
+    purchased: bool = True
     on_hand: float = 0.0
     purchases: list[PurchaseLine] = field(default_factory=list)
     open_lines: list[OrderLine] = field(default_factory=list)
@@ -175,6 +183,8 @@ class Ledger:
             stock._confirmations.setdefault(confirm_day, []).append(line)
 
     def _day(self, stock: Stock, day: int) -> Iterator[Record]:
+        if day < stock.first_day:
+            return
         today = self.date_of(day)
         for po in [po for po in stock.purchases if po.arrives <= today]:
             stock.purchases.remove(po)
@@ -216,6 +226,8 @@ class Ledger:
 
     def _replenish(self, stock: Stock, day: int) -> Iterator[Record]:
         """The ERP's static min/max, on the inventory position, after the day's business."""
+        if not stock.purchased:
+            return
         position = stock.on_hand + stock.on_order - stock.waiting
         if stock.approve_on is None and position <= stock.reorder_at:
             stock.approve_on = day + stock.approval_days
@@ -294,9 +306,9 @@ class Ledger:
             "item_no": material.material_id,
             "trans_type": int(code),
             "whse_code": stock.warehouse_id,
-            "qty": precise_decimal(quantity, 3),
+            "qty": _decimal(quantity, 3),
             "lot_no": f"L{at:%y%m%d}-{trans_id}" if quantity > 0 else None,
-            "unit_cost": precise_decimal(material.unit_cost, 4),
+            "unit_cost": _decimal(material.unit_cost, 4),
             "po_line_id": po_line_id,
             "so_no": sales_order,
             "so_line_no": 10 if sales_order else None,
@@ -347,11 +359,11 @@ class Ledger:
             "line_no": 10,
             "item_no": material.material_id,
             "ship_whse": stock.warehouse_id,
-            "qty_ordered": precise_decimal(line.quantity, 3),
-            "qty_shipped": precise_decimal(line.shipped, 3),
+            "qty_ordered": _decimal(line.quantity, 3),
+            "qty_shipped": _decimal(line.shipped, 3),
             "promise_date": (due - date(1970, 1, 1)).days,
             "line_status": status,
-            "unit_price": precise_decimal(price, 4),
+            "unit_price": _decimal(price, 4),
             "cust_no": customer_id,
             "cust_priority": priority,
         }

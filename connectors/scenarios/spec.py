@@ -16,13 +16,17 @@ from models.forecast import DemandClass
 
 @dataclass(frozen=True)
 class DemandClaim:
-    """The demand class a material's daily issues have, in every warehouse that issues it.
+    """The demand class a material's daily demand has, in every warehouse where it has demand.
 
-    The series is the one the worker's forecaster learns: the quantity issued
-    per day in event time, zero days included, over days ``first_day`` to
-    ``last_day`` of the history (counted from 0, both included; None: the
-    last day). ``pattern`` names what the generator drew, which can say more
-    than the class: seasonal demand is smooth to Syntetos–Boylan.
+    The series is what was asked for, per day, zero days included, over days
+    ``first_day`` to ``last_day`` of the history (counted from 0, both
+    included; None: the last day): the quantity of sales order lines on
+    their due date, plus issues that ship no order (to production, a shop's
+    sales). It is what the worker's forecaster learns from issues as long as
+    stock lasts; in a stock-out the ERP issues less, or later, than was
+    asked, so a class read from issues would depend on the policy that ran
+    out. ``pattern`` names what the generator drew, which can say more than
+    the class: seasonal demand is smooth to Syntetos–Boylan.
     """
 
     demand_class: DemandClass

@@ -1,0 +1,155 @@
+"""The scenario library: seeded, decodable histories whose demand has the class each claims.
+
+Records are decoded as the worker decodes them (the example mapping, the
+catalogue's kinds); each material's daily demand is rebuilt from them (order
+lines on their due date, issues that ship no order) and classified here by
+Syntetos–Boylan's ADI and CV². The stories' outcomes are the backtest's to
+check, from each scenario's ``expected`` and ``facts``.
+"""
+
+import functools
+import itertools
+import math
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from connectors.cdc import InvalidRecord, decode_production_record, decode_record
+from connectors.mapping import load_mapping
+from connectors.scenarios import SCENARIOS, scenario_records
+from connectors.simulator import Record
+from models.events import MaterialMaster, SalesOrderLine, StockMovement
+from models.forecast import classify
+from streams.catalogue import INPUT_KINDS
+from streams.settings import Settings
+
+MAPPING = load_mapping(Settings().mapping_file)
+MAX_BYTES = 65_536
+PRODUCTION_KINDS = {"erp.boms": "bom_line", "erp.production-orders": "production_order"}
+SMALL = [name for name in SCENARIOS if name != "plant"]
+
+
+def decoded(record: Record) -> object:
+    """The record as the worker decodes it; raises InvalidRecord for a dead letter."""
+    if record.topic in PRODUCTION_KINDS:
+        return decode_production_record(
+            record.value, PRODUCTION_KINDS[record.topic], MAPPING, MAX_BYTES
+        )
+    return decode_record(record.value, INPUT_KINDS[record.topic], MAPPING, MAX_BYTES)
+
+
+@functools.cache
+def history(name: str, seed: int) -> tuple[tuple[Record, ...], tuple[object, ...]]:
+    """A scenario's records and their decoded events (generated and decoded once per run)."""
+    records = tuple(scenario_records(name, seed))
+    return records, tuple(decoded(record) for record in records)
+
+
+def daily_demand(name: str, seed: int) -> dict[tuple[str, str], dict[date, float]]:
+    """What was asked for, per material, warehouse and day: order lines, issues for no order.
+
+    Issues come signed as the ERP posts them (negative); the worker drops the sign.
+    """
+    demand: dict[tuple[str, str], dict[date, float]] = defaultdict(lambda: defaultdict(float))
+    seen_lines = set()
+    for event in history(name, seed)[1]:
+        if isinstance(event, SalesOrderLine) and (event.order_id, event.line_id) not in seen_lines:
+            seen_lines.add((event.order_id, event.line_id))
+            demand[event.material_id, event.warehouse_id][event.due_date] += event.quantity
+        elif (
+            isinstance(event, StockMovement)
+            and event.movement_type == "issue"
+            and event.sales_order_id is None
+        ):
+            day = event.event_time.date()
+            demand[event.material_id, event.warehouse_id][day] += abs(event.quantity)
+    return demand
+
+
+def adi_and_cv2(series: list[float]) -> tuple[float, float]:
+    """Mean interval between demand days (the first from the series' start) and CV² of sizes."""
+    demand_days = [day for day, quantity in enumerate(series) if quantity > 0]
+    intervals = [demand_days[0] + 1] + [b - a for a, b in itertools.pairwise(demand_days)]
+    sizes = [series[day] for day in demand_days]
+    mean = sum(sizes) / len(sizes)
+    variance = sum((size - mean) ** 2 for size in sizes) / (len(sizes) - 1)
+    return sum(intervals) / len(intervals), variance / mean**2
+
+
+def test_adi_and_cv2_follow_syntetos_and_boylan():
+    adi, cv2 = adi_and_cv2([0, 4, 0, 0, 8, 0])
+    assert (adi, round(cv2, 4)) == (2.5, 0.2222)
+
+
+def test_an_unknown_scenario_is_refused_with_the_names_of_the_known_ones():
+    with pytest.raises(ValueError) as refused:
+        scenario_records("festivals")
+    message = str(refused.value)
+    assert "festivals" in message
+    assert all(name in message for name in SCENARIOS)
+
+
+def test_the_library_tells_every_story_of_the_issue():
+    assert set(SCENARIOS) == {
+        "festival",
+        "machinery",
+        "retail-chain",
+        "fabric-backlog",
+        "stranded-parts",
+        "plant",
+    }
+    for name, scenario in SCENARIOS.items():
+        assert scenario.name == name
+        assert scenario.story and "\n" not in scenario.story
+        assert scenario.expected and scenario.facts and scenario.demand
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_the_same_seed_gives_the_same_records_and_another_seed_others(name: str):
+    records, _ = history(name, 42)
+    assert records == tuple(scenario_records(name, 42))
+    assert records[:3000] != tuple(itertools.islice(scenario_records(name, 43), 3000))
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_every_record_decodes_and_each_topic_comes_in_event_time_order(name: str):
+    records, _ = history(name, 42)
+    times: dict[str, list[datetime]] = defaultdict(list)
+    refused = []
+    for record in records:
+        try:
+            event = decoded(record)
+        except InvalidRecord as error:
+            refused.append((record.topic, str(error)))
+            continue
+        times[record.topic].append(event.event_time)
+    assert refused == []
+    for topic, event_times in times.items():
+        assert event_times == sorted(event_times), topic
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_every_material_with_demand_claims_a_class_and_has_a_master(name: str):
+    scenario = SCENARIOS[name]
+    masters = {e.material_id for e in history(name, 42)[1] if isinstance(e, MaterialMaster)}
+    with_demand = {material_id for material_id, _ in daily_demand(name, 42)}
+    assert with_demand == set(scenario.demand)
+    assert with_demand <= masters
+
+
+@pytest.mark.parametrize(
+    ("name", "seed"), [(name, 42) for name in SCENARIOS] + [(name, 7) for name in SMALL]
+)
+def test_each_materials_daily_demand_has_the_class_it_claims(name: str, seed: int):
+    scenario = SCENARIOS[name]
+    wrong = []
+    for (material_id, warehouse_id), by_day in sorted(daily_demand(name, seed).items()):
+        claim = scenario.demand[material_id]
+        last_day = scenario.days - 1 if claim.last_day is None else claim.last_day
+        days = [scenario.start + timedelta(days=n) for n in range(claim.first_day, last_day + 1)]
+        adi, cv2 = adi_and_cv2([by_day.get(day, 0.0) for day in days])
+        assert math.isfinite(adi) and math.isfinite(cv2)
+        if classify(adi, cv2) != claim.demand_class:
+            wrong.append((material_id, warehouse_id, round(adi, 2), round(cv2, 3)))
+    assert wrong == []
