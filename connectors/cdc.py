@@ -201,6 +201,49 @@ class ReferenceRows:
             self.rows[(change.table, change.key)] = change.row
 
 
+def encode_reference_row(row: Mapping[str, Any] | None) -> bytes:
+    """A reference row as JSON bytes for a table, its decimals, dates and times kept as such.
+
+    >>> from decimal import Decimal
+    >>> encoded = encode_reference_row({"usage": "internal", "rate": Decimal("0.25")})
+    >>> encoded
+    b'{"usage":"internal","rate":{"$decimal":"0.25"}}'
+    >>> decode_reference_row(encoded)
+    {'usage': 'internal', 'rate': Decimal('0.25')}
+    """
+    return orjson.dumps(row, default=_tagged, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def decode_reference_row(encoded: bytes) -> dict[str, Any]:
+    """The row ``encode_reference_row`` wrote."""
+    return {name: _untagged(value) for name, value in orjson.loads(encoded).items()}
+
+
+_TAGS: dict[str, Callable[[str], Any]] = {
+    "$decimal": Decimal,
+    "$date": date.fromisoformat,
+    "$datetime": datetime.fromisoformat,
+}
+
+
+def _tagged(value: Any) -> dict[str, str]:
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    raise TypeError(f"not a reference value: {value!r}")
+
+
+def _untagged(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1:
+        ((tag, text),) = value.items()
+        if tag in _TAGS and isinstance(text, str):
+            return _TAGS[tag](text)
+    return value
+
+
 @dataclass(frozen=True)
 class Decoded(Generic[Record]):
     """What one record value becomes: events, a reference row, or nothing and why."""
@@ -581,6 +624,10 @@ class _RowReader:
 
     def field(self, spec: ColumnMapping, field: str | None) -> Any:
         """A source's value as event field ``field`` wants it (any value when None)."""
+        if spec.first_of:
+            return next(
+                (v for part in spec.first_of if (v := self.field(part, field)) is not None), None
+            )
         if spec.input is not None:
             value = self.fact(spec.input)
         elif spec.compute is not None:

@@ -89,13 +89,15 @@ more, all declarative; ``connectors/mappings/odoo17.yaml`` uses every part::
               quantity: {compute: qty}
 
 A field's source is a ``column`` (with its ``encoding``, ``lookup`` chain and
-``values``), an ``input`` by name, or ``compute``: a number from an expression
-over the inputs (``-qty`` for a loss). Expressions are the rule language's:
-numbers and conditions over named facts, so a text column enters one through
-``is`` (1 when its value is one of the codes, 0 when not, unknown when null) or
-``values`` mapping its codes to numbers. A ``lookup`` step ``table.field`` reads
-the row of the reference table ``table`` whose key is the value so far and takes its
-``field``; a row that is not known yet stops the change (``MissingReference``)
+``values``), an ``input`` by name, ``compute``: a number from an expression
+over the inputs (``-qty`` for a loss), or ``first_of``: a list of sources, the
+first that is not null (the promised date, else the order date). Expressions
+are the rule language's: numbers and conditions over named facts, so a text
+column enters one through ``is`` (1 when its value is one of the codes, 0 when
+not, unknown when null) or ``values`` mapping its codes to numbers. A
+``lookup`` step ``table.field`` reads the row of the reference table ``table``
+whose key is the value so far and takes its ``field``; a row that is not known
+yet stops the change (``MissingReference``)
 so that ingest holds it until the reference arrives. A date-time column mapped
 to a date field takes its date in the mapping's ``timezone``.
 
@@ -190,6 +192,9 @@ class ColumnMapping(BaseModel):
     column: Name | None = None
     input: Name | None = None
     compute: str | None = Field(None, description="A number from the inputs (rule language).")
+    first_of: tuple["ColumnMapping", ...] = Field(
+        (), description="Sources tried in order: the first value that is not null."
+    )
     encoding: Encoding | None = None
     scale: int | None = Field(None, description="Digits after the point of a decimal column.")
     lookup: tuple[Name, ...] = Field((), description="Reference steps, each 'table.field'.")
@@ -211,6 +216,13 @@ class ColumnMapping(BaseModel):
             codes[str(code)] = value
         return codes
 
+    @field_validator("first_of", mode="before")
+    @classmethod
+    def _first_of_shorthand(cls, sources: Any) -> Any:
+        if not isinstance(sources, list | tuple):
+            return sources
+        return [{"column": spec} if isinstance(spec, str) else spec for spec in sources]
+
     @field_validator("lookup", mode="before")
     @classmethod
     def _one_step_shorthand(cls, lookup: Any) -> Any:
@@ -230,12 +242,16 @@ class ColumnMapping(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> "ColumnMapping":
-        sources = [name for name in ("column", "input", "compute") if getattr(self, name)]
+        sources = [
+            name for name in ("column", "input", "compute", "first_of") if getattr(self, name)
+        ]
         if len(sources) != 1:
             raise ValueError(
-                "give exactly one source: column, input or compute"
+                "give exactly one source: column, input, compute or first_of"
                 + (f" (got {', '.join(sources)})" if sources else "")
             )
+        if self.first_of and (self.values or self.is_one_of):
+            raise ValueError("first_of takes each source's own values")
         if self.column is None and (self.encoding or self.lookup or self.scale is not None):
             raise ValueError("encoding, scale and lookup apply to a column")
         for step in self.lookup:
@@ -251,6 +267,10 @@ class ColumnMapping(BaseModel):
         if self.encoding is not Encoding.DECIMAL and self.scale is not None:
             raise ValueError("scale only applies to the decimal encoding")
         return self
+
+    def parts(self) -> list["ColumnMapping"]:
+        """This source and those it tries (``first_of``), for the file's checks."""
+        return [self, *(part for source in self.first_of for part in source.parts())]
 
 
 def _sources(fields: Any) -> Any:
@@ -334,10 +354,12 @@ class TableMapping(BaseModel):
         ]
         for place, fields in places:
             for name, spec in fields.items():
-                if spec.input is not None and spec.input not in inputs:
-                    raise ValueError(f"{place}.{name}: no input named {spec.input!r}")
-                if spec.compute is not None:
-                    _check_expression(spec.compute, inputs, "number", f"{place}.{name}.compute")
+                for part in spec.parts():
+                    if part.input is not None and part.input not in inputs:
+                        raise ValueError(f"{place}.{name}: no input named {part.input!r}")
+                    if part.compute is not None:
+                        where = f"{place}.{name}.compute"
+                        _check_expression(part.compute, inputs, "number", where)
         for case in self.emit:
             if case.when is not None:
                 _check_expression(case.when, inputs, "condition", f"emit[{case.name}].when")
@@ -416,7 +438,8 @@ class TableMapping(BaseModel):
             (f"{place}.{name}.lookup", step)
             for place, sources in places
             for name, spec in sources.items()
-            for step in spec.lookup
+            for part in spec.parts()
+            for step in part.lookup
         ]
 
 

@@ -466,7 +466,11 @@ class _Company(_Odoo):
             partner_id=self.rng.randint(200, 230),
             warehouse_id=warehouse.row["id"],
             date_order=self.clock,
-            commitment_date=self.clock + timedelta(days=self.rng.randint(2, 25), hours=15),
+            commitment_date=(
+                self.clock + timedelta(days=self.rng.randint(2, 25), hours=15)
+                if self.rng.random() < 0.7
+                else None
+            ),
             validity_date=(self.clock + timedelta(days=30)).date(),
         )
         lines = [

@@ -1,7 +1,7 @@
 """Decoding with the mapping language: row filters, entry into a condition, computed fields,
 one row to several events, lookups held until their reference arrives, date-times as dates."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -9,7 +9,10 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+import connectors
 from connectors.cdc import (
     ChangeReader,
     Decoded,
@@ -19,9 +22,11 @@ from connectors.cdc import (
     ReferenceRows,
     decode_changes,
     decode_record,
+    decode_reference_row,
+    encode_reference_row,
 )
 from connectors.mapping import CdcMapping, load_mapping
-from models.events import InputEvent, InTransitLine, StockMovement
+from models.events import InputEvent, InTransitLine, SalesOrderLine, StockMovement
 from tests.debezium import change, epoch_micros
 
 MAX_BYTES = 65_536
@@ -337,3 +342,47 @@ def test_decode_record_which_keeps_no_references_refuses_a_change_needing_one(
 
     with pytest.raises(InvalidRecord, match=r"stock_location row '\d+' not known yet"):
         decode_record(value, "movement", mapping, MAX_BYTES)
+
+
+def test_first_of_takes_the_promised_day_else_the_order_day() -> None:
+    odoo = load_mapping(Path(connectors.__file__).parent / "mappings" / "odoo17.yaml")
+    rows = ReferenceRows()
+    rows.apply(ReferenceChange("stock_warehouse", "1", {"code": "WH"}))
+    ordered, promised = datetime(2026, 9, 1, 9, 0), datetime(2026, 9, 20, 16, 0)
+    for order_id, commitment in ((1, promised), (2, None)):
+        kept = {"warehouse_id": 1, "commitment_date": commitment, "date_order": ordered}
+        rows.apply(ReferenceChange("sale_order", str(order_id), kept))
+
+    def due_date(order_id: int) -> date:
+        line = {
+            "id": 10 + order_id,
+            "order_id": order_id,
+            "product_id": 42,
+            "product_uom_qty": {"scale": 0, "value": "Cg=="},  # 10
+            "qty_delivered": {"scale": 0, "value": "AA=="},
+            "price_unit": {"scale": 0, "value": "AA=="},
+            "state": "sale",
+            "order_partner_id": 200,
+        }
+        (event,) = decode(odoo, change("sale_order_line", "c", after=line), rows).events
+        assert isinstance(event, SalesOrderLine)
+        return event.due_date
+
+    assert (due_date(1), due_date(2)) == (date(2026, 9, 20), date(2026, 9, 1))
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=8),
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**63), max_value=2**63 - 1)  # bigint, as JSON carries it
+        | st.text()
+        | st.decimals(allow_nan=False, allow_infinity=False)
+        | st.dates()
+        | st.datetimes(timezones=st.just(UTC)),
+        max_size=6,
+    )
+)
+def test_a_reference_row_reads_back_as_it_was_kept(row: dict[str, Any]) -> None:
+    assert decode_reference_row(encode_reference_row(row)) == row

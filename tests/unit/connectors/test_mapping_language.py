@@ -153,7 +153,7 @@ def test_a_source_with_a_column_and_a_compute_is_refused(tmp_path: Path) -> None
 
     assert refusal(tmp_path, text) == (
         "table 'stock_move': emit.1.fields.quantity: "
-        "give exactly one source: column, input or compute (got column, compute)"
+        "give exactly one source: column, input, compute or first_of (got column, compute)"
     )
 
 
