@@ -143,7 +143,7 @@ def _outcome(
     if isinstance(outcome, InvalidRecord):
         return LineOutcome(line, table, op, "refused", reason=str(outcome))
     if outcome.events:
-        events = [event.model_dump(mode="json", exclude_defaults=True) for event in outcome.events]
+        events = [event.model_dump(mode="json", exclude_none=True) for event in outcome.events]
         return LineOutcome(line, table, op, "events", events=events)
     if outcome.reference is not None:
         change = outcome.reference
