@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from itertools import pairwise
 
 from models.alerting import Alert
 from models.alerts import TransitionStatus
@@ -103,13 +104,15 @@ class BacktestConfig:
     way from the history's first demand to its end, ``MIN_WARM_UP_DAYS`` at least);
     ``service_level``: target cycle service level for every material (it
     overrides the masters' and is the tuned policy's fill-rate target);
-    ``seed``: of the lead-time draws.
+    ``seed``: of the lead-time draws; ``static_multipliers``: also run min/max
+    with its minimum scaled by each (the static side of the efficient frontier).
     """
 
     window_start: datetime | None = None
     act: bool = False
     service_level: float | None = None
     seed: int = 42
+    static_multipliers: tuple[float, ...] = ()
     context: StepContext = field(default_factory=lambda: StepContext(rules=builtin_rules()))
 
 
@@ -129,6 +132,8 @@ class MaterialBacktest:
     """The dynamic policy's safety stock and reorder point, summed over warehouses, per day."""
     warnings: dict[Policy, list[datetime]]
     stockouts: dict[Policy, list[datetime]]
+    static_frontier: dict[float, ServiceMetrics] = field(default_factory=dict)
+    """min/max with its minimum scaled by each of ``BacktestConfig.static_multipliers``."""
 
 
 @dataclass
@@ -141,6 +146,7 @@ class BacktestResult:
     events: int
     materials: list[MaterialBacktest]
     totals: dict[Policy, ServiceMetrics]
+    static_frontier: dict[float, ServiceMetrics] = field(default_factory=dict)
 
     @property
     def window_days(self) -> int:
@@ -197,7 +203,11 @@ def backtest(
     for material in materials:
         for policy, metrics in material.policies.items():
             totals[policy].add(metrics)
-    return BacktestResult(window_start, end, config.act, count, materials, totals)
+    static_frontier = {k: ServiceMetrics() for k in config.static_multipliers}
+    for material in materials:
+        for k, metrics in material.static_frontier.items():
+            static_frontier[k].add(metrics)
+    return BacktestResult(window_start, end, config.act, count, materials, totals, static_frontier)
 
 
 def _default_window_start(first: datetime, end: datetime) -> datetime:
@@ -481,6 +491,24 @@ def _material(
         metrics[policy].notifications = run.alerts_raised
         metrics[policy].requests = run.orders
         metrics[policy].request_value = run.order_value
+    static_frontier = {}
+    for k in config.static_multipliers:
+        scaled = {
+            warehouse_id: MinMax(k * level.minimum, k * level.minimum + level.lot)
+            for warehouse_id, level in levels[Policy.MIN_MAX].items()
+        }
+        rng = random.Random(f"{config.seed}/{material_id}/{Policy.MIN_MAX}")
+        run = run_static(
+            window,
+            copy.deepcopy(at_start),
+            scaled,
+            config.act,
+            LeadTimeDraw(*_typical(lead_times), rng),
+            end,
+            unit_cost,
+            pack_size,
+        )
+        static_frontier[k] = measure(run.ledger, unit_cost, end)
     for policy in (Policy.DYNAMIC, Policy.RECORDED):
         metrics[policy] = measure(ledgers[policy], unit_cost, end)
     dynamic_metrics = metrics[Policy.DYNAMIC]
@@ -517,6 +545,7 @@ def _material(
             for policy in Policy
         },
         stockouts={policy: [s.started for s in ledgers[policy].stockouts] for policy in Policy},
+        static_frontier=static_frontier,
     )
 
 
@@ -565,3 +594,80 @@ def _plan_series(
             latest = sum(plan[index] for plan in plans.values())
         series.append(latest)
     return series
+
+
+DEFAULT_FRONTIER_LEVELS = (0.8, 0.9, 0.95, 0.98, 0.995)
+DEFAULT_FRONTIER_MULTIPLIERS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    """One policy setting's service and the stock it took (its value, over all materials)."""
+
+    setting: float
+    fill_rate: float
+    average_value: float
+
+
+@dataclass
+class Frontier:
+    """Average stock against fill rate: the dynamic policy at several service levels, min/max
+    at several multiples of its minimum, each run with ``act``."""
+
+    dynamic: list[FrontierPoint]
+    static: list[FrontierPoint]
+
+    def static_value_at(self, fill_rate: float) -> float | None:
+        """The stock min/max needs for ``fill_rate``, between its two nearest points.
+
+        None outside the fill rates min/max reached (no extrapolation).
+
+        >>> f = Frontier([], [FrontierPoint(1, 0.90, 100.0), FrontierPoint(2, 0.95, 200.0)])
+        >>> round(f.static_value_at(0.925), 6), f.static_value_at(0.99)
+        (150.0, None)
+        """
+        points = sorted(self.static, key=lambda p: (p.fill_rate, p.average_value))
+        for low, high in pairwise(points):
+            if low.fill_rate <= fill_rate <= high.fill_rate:
+                if high.fill_rate == low.fill_rate:
+                    return min(low.average_value, high.average_value)
+                share = (fill_rate - low.fill_rate) / (high.fill_rate - low.fill_rate)
+                return low.average_value + share * (high.average_value - low.average_value)
+        return None
+
+    def savings(self) -> list[tuple[FrontierPoint, float | None]]:
+        """Per dynamic point, the share of min/max's stock at the same fill rate it saves."""
+        out = []
+        for point in self.dynamic:
+            static = self.static_value_at(point.fill_rate)
+            saved = 1 - point.average_value / static if static else None
+            out.append((point, saved))
+        return out
+
+
+def efficient_frontier(
+    history: Sequence[MaterialEvent],
+    config: BacktestConfig = BacktestConfig(),
+    service_levels: Sequence[float] = DEFAULT_FRONTIER_LEVELS,
+    multipliers: Sequence[float] = DEFAULT_FRONTIER_MULTIPLIERS,
+    on_material: Callable[[str, int], None] = lambda material_id, events: None,
+) -> tuple[Frontier, list[BacktestResult]]:
+    """Backtest with ``act`` once per service level; min/max's multiples ride along the first.
+
+    Returns the frontier and every run (``on_material`` after each material of each run).
+    """
+    dynamic, static, runs = [], [], []
+    for n, level in enumerate(service_levels):
+        run_config = replace(
+            config,
+            act=True,
+            service_level=level,
+            static_multipliers=tuple(multipliers) if n == 0 else (),
+        )
+        result = backtest(history, run_config, on_material)
+        runs.append(result)
+        totals = result.totals[Policy.DYNAMIC]
+        dynamic.append(FrontierPoint(level, totals.fill_rate, totals.average_value))
+        for k, metrics in result.static_frontier.items():
+            static.append(FrontierPoint(k, metrics.fill_rate, metrics.average_value))
+    return Frontier(dynamic, static), runs

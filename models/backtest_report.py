@@ -11,7 +11,7 @@ import html
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from models.backtest import BacktestResult, MaterialBacktest, Policy
+from models.backtest import BacktestResult, Frontier, FrontierPoint, MaterialBacktest, Policy
 from models.service_metrics import ServiceMetrics
 
 WIDTH, HEIGHT, TIMELINE = 760, 190, 46
@@ -58,8 +58,8 @@ _ROWS: dict[str, Callable[[ServiceMetrics, int], str]] = {
 }
 
 
-def render_report(result: BacktestResult, source: str) -> str:
-    """The whole page for ``result`` of a backtest of ``source``."""
+def render_report(result: BacktestResult, source: str, frontier: Frontier | None = None) -> str:
+    """The whole page for ``result`` of a backtest of ``source`` (and its efficient frontier)."""
     mode = (
         "each policy makes its own supply (--act)"
         if result.act
@@ -75,6 +75,7 @@ def render_report(result: BacktestResult, source: str) -> str:
         f"<p>{len(result.materials)} materials, window {result.window_start:%Y-%m-%d} to "
         f"{result.end:%Y-%m-%d} ({result.window_days} days); {_e(mode)}.</p>",
         _table(result.totals, result.window_days),
+        _frontier(frontier) if frontier is not None else "",
         _legend(),
         f"<p class='small'>{len(drawn)} of {len(served)} materials with demand, the largest "
         "average stock value under stockloop first.</p>",
@@ -95,6 +96,71 @@ def _table(metrics: dict[Policy, ServiceMetrics], days: int) -> str:
         for label, show in _ROWS.items()
     )
     return f"<table><tr><th></th>{head}</tr>{rows}</table>"
+
+
+def _frontier(frontier: Frontier) -> str:
+    """Average stock value against fill rate: stockloop's service levels, min/max's multiples."""
+    points = frontier.dynamic + frontier.static
+    if not points:
+        return ""
+    width, height, left, bottom = 560, 300, 70, 40
+    fills = [p.fill_rate for p in points]
+    values = [p.average_value for p in points]
+    f_low, f_high = min(fills), max(fills)
+    f_high = f_high if f_high > f_low else f_low + 0.01
+    v_high = max(values) or 1.0
+
+    def x(fill: float) -> float:
+        return left + (width - left - 16) * (fill - f_low) / (f_high - f_low)
+
+    def y(value: float) -> float:
+        return 12 + (height - bottom - 12) * (1 - value / v_high)
+
+    shapes = [
+        f"<line x1='{left}' y1='{height - bottom}' x2='{width - 16}' y2='{height - bottom}' "
+        "stroke='#999'/>",
+        f"<line x1='{left}' y1='12' x2='{left}' y2='{height - bottom}' stroke='#999'/>",
+        f"<text x='{(left + width) / 2:.0f}' y='{height - 8}' text-anchor='middle' "
+        "font-size='12'>fill rate</text>",
+        f"<text x='14' y='{(height - bottom) / 2:.0f}' font-size='12' "
+        f"transform='rotate(-90 14 {(height - bottom) / 2:.0f})' text-anchor='middle'>"
+        "average stock value</text>",
+        f"<text x='{left}' y='{height - bottom + 14}' font-size='10'>{f_low:.1%}</text>",
+        f"<text x='{width - 16}' y='{height - bottom + 14}' font-size='10' text-anchor='end'>"
+        f"{f_high:.1%}</text>",
+        f"<text x='{left - 4}' y='16' font-size='10' text-anchor='end'>{v_high:,.0f}</text>",
+        f"<text x='{left - 4}' y='{height - bottom}' font-size='10' text-anchor='end'>0</text>",
+    ]
+    series: tuple[tuple[Policy, list[FrontierPoint], str], ...] = (
+        (Policy.DYNAMIC, frontier.dynamic, "service level {:g}"),
+        (Policy.MIN_MAX, frontier.static, "{:g} x min"),
+    )
+    for policy, curve, label in series:
+        ordered = sorted(curve, key=lambda p: p.fill_rate)
+        colour = COLOURS[policy]
+        line = " ".join(f"{x(p.fill_rate):.1f},{y(p.average_value):.1f}" for p in ordered)
+        shapes.append(f"<polyline points='{line}' fill='none' stroke='{colour}'/>")
+        for point in ordered:
+            px, py = x(point.fill_rate), y(point.average_value)
+            shapes.append(f"<circle cx='{px:.1f}' cy='{py:.1f}' r='3.5' fill='{colour}'/>")
+            shapes.append(
+                f"<text x='{px + 5:.1f}' y='{py - 5:.1f}' font-size='9' fill='{colour}'>"
+                f"{_e(label.format(point.setting))}</text>"
+            )
+    rows = "".join(
+        f"<tr><td>service level {p.setting:g}</td><td>{p.fill_rate:.2%}</td>"
+        f"<td>{p.average_value:,.0f}</td><td>{'-' if saved is None else f'{saved:.0%}'}</td></tr>"
+        for p, saved in frontier.savings()
+    )
+    return (
+        "<h2>Efficient frontier</h2><p class='small'>Every run with --act; stockloop at several "
+        "service levels (blue), min/max with its minimum scaled (orange). Lower and further "
+        "right is better.</p>"
+        f"<svg width='{width}' height='{height}' viewBox='0 0 {width} {height}'>"
+        f"{''.join(shapes)}</svg>"
+        "<table><tr><th>stockloop</th><th>fill rate</th><th>average stock value</th>"
+        f"<th>stock saved vs min/max at that fill rate</th></tr>{rows}</table>"
+    )
 
 
 def _legend() -> str:

@@ -50,6 +50,11 @@ class MinMax:
     minimum: float
     maximum: float
 
+    @property
+    def lot(self) -> float:
+        """What an order adds when the position is exactly at the minimum."""
+        return self.maximum - self.minimum
+
 
 def erp_min_max(daily_demand: float, lead_time_days: float) -> MinMax:
     """The ERP's usual parameters: minimum = lead-time demand, maximum = minimum + a month."""

@@ -73,6 +73,16 @@ def test_a_small_export_gives_its_hand_checked_fill_rate_in_the_table_and_the_cs
     assert {r["material_id"] for r in rows} == {"M1", "TOTAL"}
 
 
+def test_frontier_prints_stock_against_fill_rate_for_both_policies(small_files):
+    result = runner.invoke(
+        app, [*small_files, "--window-start", "2026-03-06", "--frontier"], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    assert "Efficient frontier" in result.output
+    assert "0.995" in result.output  # the highest service level
+    assert "8 x" in result.output  # min/max's largest multiple
+
+
 def test_records_that_cannot_be_decoded_are_skipped_and_counted(small_files, tmp_path):
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"event_id": "x", "quantity": \n')

@@ -38,7 +38,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.backtest import BacktestConfig, BacktestError, Policy, backtest
+from models.backtest import BacktestConfig, BacktestError, Policy, backtest, efficient_frontier
 from models.events import (
     InTransitLine,
     InTransitStatus,
@@ -202,6 +202,24 @@ def test_the_same_history_and_seed_give_the_same_figures():
     first, second = backtest(small_history(), config), backtest(small_history(), config)
     assert first.totals == second.totals
     assert [m.daily_on_hand for m in first.materials] == [m.daily_on_hand for m in second.materials]
+
+
+def test_the_frontier_has_a_point_per_service_level_and_per_min_max_multiple():
+    frontier, runs = efficient_frontier(
+        small_history(),
+        BacktestConfig(window_start=WINDOW_START),
+        service_levels=(0.8, 0.95),
+        multipliers=(0.5, 1.0, 2.0),
+    )
+    assert [p.setting for p in frontier.dynamic] == [0.8, 0.95]
+    assert sorted(p.setting for p in frontier.static) == [0.5, 1.0, 2.0]
+    assert all(run.act for run in runs)  # a frontier compares what the policies would have held
+    for point in frontier.dynamic + frontier.static:
+        assert 0 <= point.fill_rate <= 1
+        assert point.average_value >= 0
+    # min/max at 1x is the run's own min/max column
+    one = next(p for p in frontier.static if p.setting == 1.0)
+    assert one.fill_rate == runs[0].totals[Policy.MIN_MAX].fill_rate
 
 
 # --- properties ------------------------------------------------------------------------------
