@@ -7,10 +7,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from connectors.file_import import ImportFileError, RowKeyError, check_rows, import_file
 from connectors.kafka_security import refusal
 from connectors.producer import ProduceSummary
+from connectors.scenarios import SCENARIOS
 from connectors.simulator import ErpSimulator
 from streams.catalogue import load_catalogue
 from streams.cli.kafka import check_topics, connection, fail, kafka_errors, publish
@@ -95,24 +97,60 @@ def simulate(
     start: Annotated[
         datetime, typer.Option(formats=["%Y-%m-%d"], help="First simulated day.")
     ] = datetime(2026, 9, 1),
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            help="Publish a story of the scenario library instead, with its own materials, "
+            f"days and start: {', '.join(SCENARIOS)} (see --list-scenarios)."
+        ),
+    ] = None,
+    list_scenarios: Annotated[
+        bool, typer.Option("--list-scenarios", help="List the scenarios and their stories.")
+    ] = False,
 ) -> None:
     """Produce simulated ERP traffic for the demo and backtests.
 
     Material masters and PO lines as plain JSON, stock transactions and sales
     order lines as Debezium change events (example mapping), and three broken
-    records that must end in the dead-letter topic.
+    records that must end in the dead-letter topic. With --scenario, one of
+    the library's seeded stories (docs/scenarios.md), every record valid.
     """
+    if list_scenarios:
+        _list_scenarios()
+        return
+    if scenario is not None:
+        if (materials, days, start) != (6, 60, datetime(2026, 9, 1)):
+            raise fail(
+                f"--scenario {scenario}: --materials, --days and --start do not apply, "
+                "a scenario has its own"
+            )
+        story = SCENARIOS.get(scenario)
+        if story is None:
+            raise fail(f"--scenario {scenario}: unknown; known: {', '.join(SCENARIOS)}")
+        history = story.records(seed)
+        description = f"{scenario}: {story.days} days, {len(story.demand)} materials"
+    else:
+        simulator = ErpSimulator(materials=materials, seed=seed, start=start.date())
+        history = simulator.run(days)
+        description = f"{days} days, {materials} materials"
     settings = Settings()
-    simulator = ErpSimulator(materials=materials, seed=seed, start=start.date())
     records = [
         (f"record {n}", settings.topic(r.topic), r.key, r.value)
-        for n, r in enumerate(simulator.run(days), start=1)
+        for n, r in enumerate(history, start=1)
     ]
     check_topics(settings, sorted({topic for _, topic, _, _ in records}))
     with _progress() as progress:
-        task = progress.add_task(f"{days} days, {materials} materials", total=len(records))
+        task = progress.add_task(description, total=len(records))
         summary = publish(settings, records, lambda: progress.advance(task))
     _report(summary)
+
+
+def _list_scenarios() -> None:
+    """Print the scenario library: name, days, materials, first day, story."""
+    table = Table("scenario", "days", "materials", "from", "story", box=None)
+    for name, story in SCENARIOS.items():
+        table.add_row(name, str(story.days), str(len(story.demand)), str(story.start), story.story)
+    console.print(table)
 
 
 def _progress() -> Progress:

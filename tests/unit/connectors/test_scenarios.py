@@ -14,6 +14,9 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 import pytest
+import typer
+from click.testing import Result
+from typer.testing import CliRunner
 
 from connectors.cdc import InvalidRecord, decode_production_record, decode_record
 from connectors.mapping import load_mapping
@@ -22,6 +25,7 @@ from connectors.simulator import Record
 from models.events import MaterialMaster, SalesOrderLine, StockMovement
 from models.forecast import classify
 from streams.catalogue import INPUT_KINDS
+from streams.cli.run import simulate
 from streams.settings import Settings
 
 MAPPING = load_mapping(Settings().mapping_file)
@@ -153,3 +157,35 @@ def test_each_materials_daily_demand_has_the_class_it_claims(name: str, seed: in
         if classify(adi, cv2) != claim.demand_class:
             wrong.append((material_id, warehouse_id, round(adi, 2), round(cv2, 3)))
     assert wrong == []
+
+
+# --- stockloop simulate --scenario ---------------------------------------------------------
+
+
+def simulate_cli(*args: str) -> Result:
+    """``stockloop simulate`` with ``args``; none of these reach a broker."""
+    app = typer.Typer()
+    app.command()(simulate)
+    return CliRunner().invoke(app, list(args))
+
+
+def test_list_scenarios_prints_each_name_and_its_days():
+    result = simulate_cli("--list-scenarios")
+    assert result.exit_code == 0
+    for name, scenario in SCENARIOS.items():
+        line = next(line for line in result.output.splitlines() if line.strip().startswith(name))
+        assert str(scenario.days) in line
+
+
+def test_an_unknown_scenario_exits_1_naming_the_known_ones():
+    result = simulate_cli("--scenario", "festivals")
+    assert result.exit_code == 1
+    assert "--scenario festivals: unknown; known: " + ", ".join(SCENARIOS) in " ".join(
+        result.output.split()
+    )
+
+
+def test_a_scenario_refuses_the_default_simulations_days():
+    result = simulate_cli("--scenario", "plant", "--days", "3")
+    assert result.exit_code == 1
+    assert "--materials, --days and --start do not apply" in " ".join(result.output.split())
