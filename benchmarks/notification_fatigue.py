@@ -5,19 +5,23 @@ benchmark's alert events per material per month: a person should be
 interrupted only for what needs them now, everything else should arrive once
 a day in one digest, and nothing critical may be late or lost.
 
-The alerts are the alert-fatigue benchmark's (``benchmarks/alert_fatigue.py``:
-the same seeded plant, rules and replay on the pure core). Every alert
-transition of every material, in event-time order, goes through ``dispatch``
-with a routing file (the shipped ``models/routes.yaml`` unless ``--routes``
-says otherwise) into one ``Inbox`` per recipient, exactly as the router
-worker does (``agents/notifier.py``): an item is received and ``due`` is
-called at its event time, a settlement acknowledges, and an hourly tick calls
-``due`` for every inbox. The rules' ``owner`` labels (buyer, planner,
-finance, warehouse_lead) are used as they come: a role the directory does not
-know leaves the item to the route's other receivers. Nobody acknowledges
-anything: the figures are those of a plant where nobody clicks, the worst
-case for reminders and escalations. The replay produces alerts only (no
-purchase requests, transfers or reviews).
+The plant is the alert-fatigue benchmark's (``benchmarks/alert_fatigue.py``:
+the same seeded materials, rules and core), replayed material by material in
+one event-time order with the router beside it, as a worker and its router
+run: every alert transition goes through ``dispatch`` with a routing file
+(the shipped ``models/routes.yaml`` unless ``--routes`` says otherwise) into
+one ``Inbox`` per recipient (``agents/notifier.py`` does the same), and each
+inbox is woken exactly when ``next_due`` says something of it falls due. The
+materials are owned by the people ``--owners`` names, in turn (the material
+master's ``owner``, as an ERP says who buys what).
+
+Two plants are run. In the first nobody acknowledges anything: the worst
+case for reminders and escalations. In the second each person acknowledges
+every alert an interruption tells them ``--respond-after`` (15 minutes) after
+it, through the material, as a click on the notification's link does: the
+alert publishes ``acknowledged``, which settles it in every inbox, and it
+repeats no more until its severity rises. The replay produces alerts only
+(no purchase requests, transfers or reviews).
 
 Counted over the measured days (after the warm-up), by the notification's
 event time:
@@ -31,15 +35,15 @@ event time:
   later one. Counted for every alert that became critical (raised critical,
   risen to critical, first told after an inhibition): how many were
   delivered, how long after, and how many of the rest were critical for less
-  than an hour (ended before the next hourly tick sent what their group
-  held); and for every critical transition that notifies (updates and
+  than an hour; and for every critical transition that notifies (updates and
   repeats too, which the inbox tells only in its next reminder).
 
 The target: at most 1 interruption per material per month while every
 critical alert is delivered.
 
     .venv/bin/python -m benchmarks.notification_fatigue [--materials 50] [--days 30] [--seed 4]
-        [--routes my-routes.yaml] [--rules my-rules.yaml]
+        [--routes my-routes.yaml] [--rules my-rules.yaml] [--owners li.na,anna]
+        [--respond-after 15m] [--no-worst-case]
 """
 
 import heapq
@@ -47,6 +51,7 @@ import math
 import statistics
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -64,18 +69,19 @@ from benchmarks.alert_fatigue import (
     START,
     MaterialSim,
     Shipments,
-    Tally,
     Window,
-    replay,
     ticks,
 )
-from models.alerting import Alert
+from models.alerting import Alert, apply_action, evaluate_alerts
+from models.alerts import Acknowledge
 from models.dispatch import dispatch, into_inbox, is_news
+from models.events import MaterialEvent, MaterialMaster
 from models.notifications import Notification, Urgency
-from models.notifying import Inbox, due
+from models.notifying import Inbox, due, next_due
 from models.planning import PlanningConfig
-from models.routing import RoutingFile, default_routing, load_routing
-from models.rules.spec import RuleFile, builtin_rules, load_rules
+from models.routing import RoutingFile, default_routing, format_duration, load_routing
+from models.rules.spec import RuleFile, builtin_rules, load_rules, parse_duration
+from models.state import MaterialState
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -83,10 +89,13 @@ TARGET_INTERRUPTIONS = 1.0
 """Issue #14: at most this many interruptions per material per month."""
 
 DRAIN = DAY
-"""Inboxes tick this long past the measured days, so late deliveries are seen."""
+"""Inboxes wake up to this long past the measured days, so late deliveries are seen."""
+
+NOTIFYING = ("raised", "updated", "repeated")
+"""Alert transitions the alert-fatigue benchmark counts as alert events when they notify."""
 
 SHORT_LIVED = HOUR
-"""A critical alert shorter than the benchmark's tick may end before its group's message."""
+"""Undelivered critical alerts that ended sooner than this are counted apart."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,7 @@ class NotificationReport:
     digests_per_recipient_day: float
     critical: CriticalDelivery
     recipients: tuple[RecipientFigures, ...]
+    respond_after: timedelta | None  # None: nobody acknowledges
 
     @property
     def meets_target(self) -> bool:
@@ -160,46 +170,204 @@ class NotificationReport:
 
 @dataclass
 class Inboxes:
-    """Every recipient's inbox, moved in event time as the router worker moves them."""
+    """Every recipient's inbox, moved in event time as the router worker moves them.
+
+    An inbox is woken (``due``) exactly when ``next_due`` says something of
+    it falls due, as a worker ticking every few seconds would, so that a
+    message goes out at its own time, not at the next hour.
+    """
 
     routing: RoutingFile
     inboxes: dict[str, Inbox] = field(default_factory=dict)
     sent: list[Notification] = field(default_factory=list)
+    wakeups: list[tuple[datetime, str]] = field(default_factory=list)  # a heap
+    wake_at: dict[str, datetime] = field(default_factory=dict)
 
-    def route(self, alert: Alert) -> None:
+    def route(self, alert: Alert) -> list[Notification]:
         """Dispatch one alert transition; receive its items, settle its settlements."""
+        told: list[Notification] = []
         for entry in dispatch(alert, self.routing, None):
             inbox = self.inboxes.get(entry.recipient) or Inbox(recipient=entry.recipient)
-            self.inboxes[entry.recipient], told = into_inbox(inbox, entry, self.routing.people)
-            self.sent.extend(told)
+            inbox, fallen_due = into_inbox(inbox, entry, self.routing.people)
+            self._keep(inbox, alert.at)
+            told += fallen_due
+        self.sent += told
+        return told
 
-    def tick(self, now: datetime) -> None:
-        """Time passes for every inbox: groups, reminders, escalations and digests fall due."""
-        for recipient in sorted(self.inboxes):
-            inbox, fallen_due = due(self.inboxes[recipient], self.routing.people, now)
-            self.inboxes[recipient] = inbox
-            self.sent.extend(fallen_due)
+    def next_at(self) -> datetime | None:
+        """The earliest time an inbox has something due (None: nothing waits)."""
+        while self.wakeups and self.wake_at.get(self.wakeups[0][1]) != self.wakeups[0][0]:
+            heapq.heappop(self.wakeups)
+        return self.wakeups[0][0] if self.wakeups else None
+
+    def wake(self) -> list[Notification]:
+        """Call ``due`` on the inbox with the earliest wake-up, at that time."""
+        at, recipient = heapq.heappop(self.wakeups)
+        del self.wake_at[recipient]
+        inbox, told = due(self.inboxes[recipient], self.routing.people, at)
+        self._keep(inbox, at)
+        self.sent += told
+        return told
+
+    def _keep(self, inbox: Inbox, now: datetime) -> None:
+        self.inboxes[inbox.recipient] = inbox
+        at = next_due(inbox, self.routing.people, now)
+        if at is None:
+            self.wake_at.pop(inbox.recipient, None)
+            return
+        at = max(at, now)
+        self.wake_at[inbox.recipient] = at
+        heapq.heappush(self.wakeups, (at, inbox.recipient))
 
 
-def notify(alerts: list[list[Alert]], routing: RoutingFile, until: datetime) -> list[Notification]:
-    """Every notification the alerts give, with hourly ticks from ``START`` to ``until``.
+class MaterialRun:
+    """One material replayed step by step, as ``alert_fatigue.replay`` does it in one go.
 
-    ``alerts`` holds each material's transitions in event-time order; they are
-    merged in event time (a tie keeps the materials' order), and a tick at an
-    alert's time comes before it.
+    Stepping lets an acknowledgement reach the material's alert book at its
+    event time, between two evaluations, as the worker applies one from the
+    alert-actions topic: the alert publishes ``updated`` / ``acknowledged``,
+    which settles it in every inbox, and it repeats no more.
     """
+
+    def __init__(
+        self, sim: MaterialSim, owner: str | None, rules: RuleFile, until: datetime
+    ) -> None:
+        events = sim.run()
+        if owner is not None:
+            events = [
+                e.model_copy(update={"owner": owner}) if isinstance(e, MaterialMaster) else e
+                for e in events
+            ]
+        self.material_id = sim.material_id
+        self.rules = rules
+        self.config = PlanningConfig()
+        self.state = MaterialState(material_id=sim.material_id)
+        self._events = iter(events)
+        self._event = next(self._events, None)
+        self._clock = ticks(START, until)
+        self._tick = next(self._clock, None)
+
+    @property
+    def next_at(self) -> datetime | None:
+        """The event time of the next step: the next event, or the next hourly tick."""
+        if self._event is not None and (self._tick is None or self._event.event_time <= self._tick):
+            return self._event.event_time
+        return self._tick
+
+    def step(self) -> list[Alert]:
+        """Apply the next event (or tick), evaluate the rules: the transitions to publish."""
+        event, tick = self._event, self._tick
+        if event is not None and (tick is None or event.event_time <= tick):
+            self.state.apply(MaterialEvent(event=event), self.config)
+            self._event = next(self._events, None)
+            now = self.state.last_event_time
+        else:
+            last = self.state.last_event_time
+            now = max(tick, last) if last else tick
+            self.state.replan(now, self.config)
+            self._tick = next(self._clock, None)
+        return evaluate_alerts(self.state, self.rules, now)
+
+    def acknowledge(self, alert: Alert, by: str, at: datetime) -> list[Alert]:
+        """``by`` acknowledges ``alert`` at ``at``: the transitions it publishes (none if moot)."""
+        action = Acknowledge(alert_key=alert.key, alert_id=alert.alert_id, by=by, at=at)
+        return apply_action(self.state, action, self.rules)
+
+
+@dataclass(frozen=True)
+class Plant:
+    """A replayed plant: each material's alert transitions, and what the router sent."""
+
+    alerts: list[list[Alert]]  # per material, in event-time order, acknowledgements included
+    sent: list[Notification]
+    routing: RoutingFile
+    window: Window  # the measured days
+    days: int
+    respond_after: timedelta | None  # None: nobody acknowledges
+
+
+def simulate(
+    materials: int,
+    days: int,
+    warmup: int,
+    seed: int,
+    rules: RuleFile,
+    routing: RoutingFile,
+    respond_after: timedelta | None = None,
+    owners: Sequence[str] = (),
+    shipments: Shipments = Shipments.ISSUE_FIRST,
+) -> Plant:
+    """Replay the alert-fatigue benchmark's plant on the pure core and route its alerts.
+
+    The materials step together in event time (a tie: the lower index first),
+    and the inboxes tick hourly, a tick before a step at the same time.
+    ``owners`` become the materials' owners in turn (the material master's
+    ``owner``, as an ERP says who buys what); none: the rules' roles stand.
+    With ``respond_after``, each person acknowledges every alert an
+    interruption tells them that long after it, through the material, as a
+    click on the notification's link does.
+    """
+    window = Window(START + warmup * DAY, START + (warmup + days) * DAY)
+    until = window.end + DRAIN
+    runs = [
+        MaterialRun(
+            MaterialSim(index, seed, warmup, days, shipments),
+            owners[index % len(owners)] if owners else None,
+            rules,
+            window.end,
+        )
+        for index in range(materials)
+    ]
+    alerts: list[list[Alert]] = [[] for _ in runs]
+    latest: dict[str, tuple[int, Alert]] = {}  # alert id -> its material and latest transition
+    responses: list[tuple[datetime, int, str, str]] = []  # (at, order, alert id, person)
+    asked: set[str] = set()  # "alert id|person": a response is on its way
     inboxes = Inboxes(routing)
-    clock = ticks(START, until)
-    tick = next(clock, None)
-    for alert in heapq.merge(*alerts, key=lambda a: a.at):
-        while tick is not None and tick <= alert.at:
-            inboxes.tick(tick)
-            tick = next(clock, None)
-        inboxes.route(alert)
-    while tick is not None:
-        inboxes.tick(tick)
-        tick = next(clock, None)
-    return inboxes.sent
+    steps = [(run.next_at, index) for index, run in enumerate(runs) if run.next_at is not None]
+    heapq.heapify(steps)
+
+    def publish(index: int, transitions: list[Alert]) -> None:
+        for alert in transitions:
+            alerts[index].append(alert)
+            latest[alert.alert_id] = (index, alert)
+            ask(inboxes.route(alert))
+
+    def ask(told: list[Notification]) -> None:
+        if respond_after is None:
+            return
+        for notification in told:
+            if notification.urgency is Urgency.DIGEST:
+                continue
+            for item in notification.items:
+                key = f"{item.subject_id}|{notification.recipient}"
+                if item.kind == "alert" and key not in asked:
+                    asked.add(key)
+                    at = notification.at + respond_after
+                    heapq.heappush(
+                        responses, (at, len(asked), item.subject_id, notification.recipient)
+                    )
+
+    while True:
+        wake_at = inboxes.next_at()
+        wake_at = wake_at if wake_at is not None and wake_at < until else None
+        step_at = steps[0][0] if steps else None
+        response_at = responses[0][0] if responses else None
+        moments = [m for m in (wake_at, response_at, step_at) if m is not None]
+        if not moments:
+            break
+        now = min(moments)
+        if now == wake_at:
+            ask(inboxes.wake())
+        elif now == response_at:
+            _, _, alert_id, person = heapq.heappop(responses)
+            index, alert = latest[alert_id]
+            publish(index, runs[index].acknowledge(alert, person, now))
+        else:
+            _, index = heapq.heappop(steps)
+            publish(index, runs[index].step())
+            if runs[index].next_at is not None:
+                heapq.heappush(steps, (runs[index].next_at, index))
+    return Plant(alerts, inboxes.sent, routing, window, days, respond_after)
 
 
 def critical_delivery(
@@ -262,40 +430,10 @@ def critical_delivery(
     )
 
 
-@dataclass(frozen=True)
-class Plant:
-    """The alert transitions of a replayed plant, per material in event-time order."""
-
-    alerts: list[list[Alert]]
-    tally: Tally  # the alert-fatigue benchmark's counts
-    window: Window  # the measured days
-    days: int
-
-
-def simulate(
-    materials: int,
-    days: int,
-    warmup: int,
-    seed: int,
-    rules: RuleFile,
-    shipments: Shipments = Shipments.ISSUE_FIRST,
-) -> Plant:
-    """Replay the alert-fatigue benchmark's plant on the pure core; keep every transition."""
-    window = Window(START + warmup * DAY, START + (warmup + days) * DAY)
-    config, tally = PlanningConfig(), Tally()
-    alerts: list[list[Alert]] = []
-    for index in range(materials):
-        sim = MaterialSim(index, seed, warmup, days, shipments)
-        transitions: list[Alert] = []
-        replay(sim.material_id, sim.run(), rules, config, window, tally, transitions=transitions)
-        alerts.append(transitions)
-    return Plant(alerts, tally, window, days)
-
-
-def measure(plant: Plant, routing: RoutingFile) -> NotificationReport:
-    """Route the plant's alerts with ``routing``; count by event time in the measured days."""
-    alerts, window, days = plant.alerts, plant.window, plant.days
-    sent = notify(alerts, routing, window.end + DRAIN)
+def measure(plant: Plant) -> NotificationReport:
+    """What the plant's people were sent, counted by event time in the measured days."""
+    alerts, sent, routing = plant.alerts, plant.sent, plant.routing
+    window, days = plant.window, plant.days
     materials = len(alerts)
     per_material_month = MONTH_DAYS / days / materials
     counted = [n for n in sent if n.at in window]
@@ -319,9 +457,10 @@ def measure(plant: Plant, routing: RoutingFile) -> NotificationReport:
         for recipient, counts in sorted(per_recipient.items())
     )
     events = sum(
-        n
-        for (_, status, notified), n in plant.tally.transitions.items()
-        if notified and status in ("raised", "updated", "repeated")
+        1
+        for material in alerts
+        for alert in material
+        if alert.notify and alert.status in NOTIFYING and alert.at in window
     )
     return NotificationReport(
         materials=materials,
@@ -343,14 +482,21 @@ def measure(plant: Plant, routing: RoutingFile) -> NotificationReport:
         ),
         critical=critical_delivery(alerts, sent, window),
         recipients=recipients,
+        respond_after=plant.respond_after,
     )
 
 
 def report(result: NotificationReport, routes: str) -> None:
     """Print the figures next to the alert events, and the target."""
+    people_do = (
+        "nobody acknowledges"
+        if result.respond_after is None
+        else f"each person acknowledges {format_duration(result.respond_after)} after an "
+        "interruption"
+    )
     summary = Table(
         title=f"Notifications: {result.materials} materials, {result.days} days measured, "
-        f"routes {routes}; nobody acknowledges",
+        f"routes {routes}; {people_do}",
         title_justify="left",
     )
     summary.add_column("what")
@@ -435,6 +581,24 @@ def main(
         Path | None,
         typer.Option("--routes", help="A routing file instead of models/routes.yaml (what-if)."),
     ] = None,
+    owners: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated people of the routing file who own the materials in turn "
+            "(the material master's owner); empty: the rules' roles stand."
+        ),
+    ] = "li.na,anna",
+    respond_after: Annotated[
+        str,
+        typer.Option(
+            help="How long after an interruption its recipient acknowledges what it tells, "
+            "e.g. 15m, 2h."
+        ),
+    ] = "15m",
+    worst_case: Annotated[
+        bool,
+        typer.Option(help="Also run the plant where nobody acknowledges anything."),
+    ] = True,
 ) -> None:
     """Notifications per recipient and interruptions per material, from the simulated plant."""
     rules = load_rules(rules_file, base=builtin_rules()) if rules_file else builtin_rules()
@@ -443,8 +607,22 @@ def main(
         if routes_file
         else default_routing()
     )
-    result = measure(simulate(materials, days, warmup, seed, rules, shipments), routing)
-    report(result, str(routes_file or "models/routes.yaml"))
+    owned_by = tuple(name.strip() for name in owners.split(",") if name.strip())
+    unknown = [name for name in owned_by if name not in routing.people]
+    if unknown:
+        raise typer.BadParameter(
+            f"{', '.join(unknown)}: not a person of the routing file "
+            f"(people: {', '.join(routing.people)})",
+            param_hint="--owners",
+        )
+    try:
+        response = timedelta(seconds=parse_duration(respond_after))
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--respond-after") from None
+    source = str(routes_file or "models/routes.yaml")
+    for after in (None, response) if worst_case else (response,):
+        plant = simulate(materials, days, warmup, seed, rules, routing, after, owned_by, shipments)
+        report(measure(plant), source)
 
 
 if __name__ == "__main__":

@@ -111,8 +111,10 @@ class Subject(BaseModel):
     ``queued``: waiting for its group's next message or for the digest, since
     ``queued_at`` (the arrival of the earliest queued version). ``told_at`` /
     ``told_severity``: when it was last told (a message, a reminder or a
-    digest), at what severity. ``since``: start of the current unacknowledged
-    episode, the escalation clock. ``closed``: its closing item waits for the
+    digest), at what severity; a later version of lower severity lowers it,
+    so that rising back (a stock-out risk critical again) is news again.
+    ``since``: start of the current unacknowledged episode, the escalation
+    clock. ``closed``: its closing item waits for the
     digest; then the subject leaves.
     """
 
@@ -367,7 +369,12 @@ def receive(
             update={**settings, "since": now, "acknowledged": False, "escalations": 0}
         )
     else:
-        subject = old.model_copy(update=settings)
+        fell = old.told_severity is not None and severity_rank(item.severity) < severity_rank(
+            old.told_severity
+        )
+        subject = old.model_copy(
+            update=settings | ({"told_severity": item.severity} if fell else {})
+        )
     if news or rose:
         subject = subject.model_copy(
             update={"queued": "digest" if match.digest else "group", "queued_at": queued_at}
@@ -562,6 +569,50 @@ def due(
     inbox, reminded = _reminders(inbox, person, now)
     inbox, digested = _digest(inbox, person, now)
     return _tidy(inbox, now), [*sent, *escalated, *reminded, *digested]
+
+
+def _digest_at(person: Person, day: date) -> datetime:
+    """The instant of the person's digest on local ``day``, in UTC (see ``digest_time``)."""
+    return datetime.combine(day, person.digest_at, tzinfo=_zone(person)).astimezone(UTC)
+
+
+def next_due(inbox: Inbox, people: Mapping[str, Person], now: datetime) -> datetime | None:
+    """When ``due`` will next have something to do for this inbox, if nothing else arrives.
+
+    The earliest of its groups' flushes, its subjects' next escalation and
+    reminder, and its next digest (None: nothing waits). A time at or before
+    ``now`` means something is due already. A simulation calls ``due`` at
+    exactly these times instead of polling every inbox on a fixed tick.
+    """
+    now = _utc(now)
+    person = people.get(inbox.recipient)
+    if person is None:
+        return None
+    chain = len(escalation_chain(person, people))
+    moments: list[datetime] = []
+    queued: dict[str, datetime] = {}
+    for subject in inbox.subjects.values():
+        if subject.queued == "group" and subject.queued_at is not None:
+            earliest = queued.get(subject.group_key)
+            queued[subject.group_key] = min(earliest or subject.queued_at, subject.queued_at)
+        if subject.acknowledged or subject.closed:
+            continue
+        after = subject.escalate_after
+        if after is not None and subject.escalations < chain:
+            moments.append(subject.since + (subject.escalations + 1) * after)
+        if subject.told_at is not None and not subject.queued and subject.repeat_interval:
+            moments.append(subject.told_at + subject.repeat_interval)
+    moments += [_flush_at(inbox.groups[key], at) for key, at in queued.items()]
+    waiting = [s.queued_at for s in inbox.subjects.values() if s.queued == "digest" and s.queued_at]
+    if waiting:
+        first = min(waiting)
+        day = first.astimezone(_zone(person)).date()
+        if _digest_at(person, day) < first:
+            day += timedelta(days=1)
+        if inbox.digest_day is not None and day <= inbox.digest_day:
+            day = inbox.digest_day + timedelta(days=1)
+        moments.append(_digest_at(person, day))
+    return min(moments, default=None)
 
 
 # --- acknowledge --------------------------------------------------------------------------

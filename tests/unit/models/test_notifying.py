@@ -16,7 +16,7 @@ from models.notifications import (
     RouteMatch,
     Urgency,
 )
-from models.notifying import Inbox, acknowledge, due, notification_id, receive
+from models.notifying import Inbox, acknowledge, due, next_due, notification_id, receive
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)  # a Monday, 10:00 in Berlin, 17:00 in Shanghai
 EMAIL = Destination(channel="email", address="li@example.com")
@@ -459,6 +459,20 @@ def test_acknowledging_stops_reminders_and_escalation_until_the_severity_rises()
     assert [m.urgency for m in sent] == [Urgency.ESCALATION]
 
 
+def test_an_acknowledged_critical_item_that_fell_and_rose_back_is_news_again():
+    inbox, sent = take(Inbox(recipient="li"), item("a", T0, "critical"), T0, CRITICAL_ROUTE, LEAD)
+    assert [m.urgency for m in sent] == [Urgency.IMMEDIATE]
+    inbox = acknowledge(inbox, "a", T0 + timedelta(minutes=5))
+    later = T0 + timedelta(hours=2)
+    inbox, sent = take(inbox, item("a", later, "warning", 1), later, CRITICAL_ROUTE, LEAD)
+    assert sent == []
+    again = later + timedelta(hours=1)
+    inbox, sent = take(inbox, item("a", again, "critical", 2), again, CRITICAL_ROUTE, LEAD)
+    assert [(m.urgency, m.items[0].id) for m in sent] == [(Urgency.IMMEDIATE, "a-2")]
+    _, sent = due(inbox, PEOPLE, again + timedelta(minutes=15))
+    assert [m.urgency for m in sent] == [Urgency.ESCALATION]
+
+
 def test_acknowledging_an_unknown_subject_changes_nothing():
     inbox, _ = take(Inbox(recipient="li"), item("a", T0), T0)
     assert acknowledge(inbox, "zzz", T0) == inbox
@@ -558,3 +572,44 @@ def test_an_inbox_survives_its_json_round_trip_and_stays_small(items):
     assert Inbox.model_validate_json(Inbox(recipient="li").model_dump_json()) == Inbox(
         recipient="li"
     )
+
+
+# --- next_due -------------------------------------------------------------------------------
+
+QUIET_LEAD = person(
+    escalate_to="wang",
+    timezone="Asia/Shanghai",
+    quiet_hours=QuietHours(start=time(22), end=time(7)),
+    digest_at=time(8, 30),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrivals,
+    st.sampled_from(
+        [route(), CRITICAL_ROUTE, route(digest=True), route(repeat_interval=timedelta(hours=1))]
+    ),
+    st.lists(st.integers(min_value=0, max_value=3 * 86_400), max_size=4),
+)
+def test_due_before_next_due_sends_nothing_and_at_it_moves_the_inbox_on(items, match, probes):
+    people = {"li": QUIET_LEAD, "wang": BOSS}
+    inbox = Inbox(recipient="li")
+    last = T0
+    for subject, version, severity, warehouse, second in items:
+        last = max(last, T0 + timedelta(seconds=second))
+        it = item(subject, T0 + timedelta(seconds=version), severity, version, warehouse)
+        inbox, _ = receive(inbox, it, labels_of(it), match, QUIET_LEAD, last)
+    for _ in range(6):
+        moment = next_due(inbox, people, last)
+        if moment is None:
+            assert due(inbox, people, last + timedelta(days=40))[1] == []
+            return
+        for probe in probes:
+            before = min(moment - timedelta(microseconds=1), last + timedelta(seconds=probe))
+            if before >= last:
+                assert due(inbox, people, before)[1] == []
+        at = max(moment, last)
+        after, _ = due(inbox, people, at)
+        assert after != inbox
+        inbox, last = after, at
