@@ -16,17 +16,17 @@ The story, the same for every seed:
 - It is imported from V-7001: the master says 45 days, the supplier takes
   30-65 (σ about 10 days); on day 120 (2026-05-05) it announces that every
   open line is 25 days late (it is short of material).
-- The ERP's static min/max orders up to 8 when the position is at or under
-  4, and the request waits 3 days for approval by e-mail. Four units cover
-  18 days of average demand, less than half the lead time.
+- The ERP's static min/max orders up to 16 when the position is at or under
+  10 (the demand over the master's 45 days, no margin for the spread), and
+  the request waits 3 days for approval by e-mail.
 
-Expected: the static min/max runs out repeatedly (with seed 42: 5 stock-out
-spells, 104 days without stock, the critical customer's orders shipped late
-on most of them). stockloop's reorder point counts the lead time's
-variability (``SS = z·sqrt(LT·σd² + d²·σLT²)``, about 6 units above the 10
-of demand over a 45-day lead time), its ``stockout_risk`` alert comes with a
-purchase request at once (no e-mail loop), and the late shipment's
-``supply_demand_gap`` names the critical customer's orders first.
+Expected: the static min/max runs out whenever the supplier takes long
+(with seed 42: 71 days without stock in two spells, from 2026-02-07 and
+2026-05-21; 6 of 32 order lines shipped late, 4 of them the critical
+customer's, up to 19 days late). stockloop's reorder point counts the lead
+time's spread (``SS = z·sqrt(LT·σd² + d²·σLT²)``), its ``stockout_risk``
+alert comes with a purchase request at once (no e-mail loop), and its
+shortage alerts price the critical customer's orders 3x.
 """
 
 from collections.abc import Iterator

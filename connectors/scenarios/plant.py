@@ -1,4 +1,4 @@
-"""``plant``: a year of a plant's 215 materials across demand classes, warehouses and suppliers.
+"""``plant``: 40 weeks of a plant's 200 materials across demand classes, warehouses, suppliers.
 
 The whole of the article in one plant, for the backtest's table: many
 materials of every Syntetos–Boylan class under the ERP's static min/max,
@@ -8,16 +8,16 @@ components by bill of materials.
 The plant, the same for every seed (the numbers inside each group are
 drawn):
 
-- Three warehouses, SH01, SZ02 (also the assembly shop) and WH03; a
-  material is stocked in one, two or three of them, each with its own
-  demand.
-- 50 smooth materials (``SMO-``: every day, about 5-60 a day), 30 seasonal
-  (``SEA-``: the level swings ±50 % over the year around its own peak day;
-  smooth to Syntetos–Boylan), 20 erratic (``ERR-``: every day, sizes CV²
+- 280 days (40 weeks) from Monday 2026-01-05, in three warehouses, SH01,
+  SZ02 (also the assembly shop) and WH03; a material is stocked in one,
+  two or three of them, each with its own demand.
+- 25 smooth materials (``SMO-``: every day, about 5-60 a day), 20 seasonal
+  (``SEA-``: the level swings ±50 % over a year around its own peak day;
+  smooth to Syntetos–Boylan), 10 erratic (``ERR-``: every day, sizes CV²
   about 1.2), all issued over the counter or to deliveries (``601``), a
-  sale not served lost; 50 intermittent spare parts (``INT-``: on 12-40 %
-  of days, steady sizes), issued to cost centres (``201``); 40 lumpy project
-  materials (``LMP-``: on 15-40 % of days, sizes CV² about 1.2), sold on
+  sale not served lost; 70 intermittent spare parts (``INT-``: on 10-35 %
+  of days, steady sizes), issued to cost centres (``201``); 50 lumpy project
+  materials (``LMP-``: on 8-20 % of days, sizes CV² about 1.2), sold on
   order lines confirmed 5-20 days ahead, backordered when short.
 - Five finished products (``FG-``, smooth sales from SZ02) are built once a
   week each, on their own weekday, on a production order released five
@@ -196,7 +196,7 @@ class _Plant:
 
 
 def records(seed: int) -> Iterator[Record]:
-    """The plant's year: masters, BOM lines and opening stock, then 364 days from 2026-01-05."""
+    """The plant's history: masters, BOM lines and opening stock, then 280 days from 2026-01-05."""
     ledger = Ledger(START, seed)
     plant = _Plant(ledger)
     delayed_supplier, delay_day, days_late = ANNOUNCED_DELAY
@@ -259,7 +259,7 @@ def _claims() -> dict[str, DemandClaim]:
 
 SCENARIO = Scenario(
     name="plant",
-    story="A plant's year: 215 materials of every demand class in three warehouses, late "
+    story="A plant's 40 weeks: 200 materials of every demand class in three warehouses, late "
     "suppliers, BOMs and weekly production orders.",
     start=START,
     days=DAYS,

@@ -18,9 +18,9 @@ The story, the same for every seed:
   come 12 days after the date it promised, unannounced.
 
 Expected: ST-01 runs out a few days after its late delivery was due and
-stays out until it lands (with seed 42: out on days 57-62, 160 cups of
-sales lost). On the day ST-01 runs short, ST-02 still holds about 800
-cups, hundreds above its own order-up-to level: stockloop proposes a
+stays out until it lands (with seed 42: out for 10 days from 2026-05-06,
+about 300 cups of sales lost). That day ST-02 still holds 675 cups,
+hundreds above its own order-up-to level (240): stockloop proposes a
 transfer ST-02 -> ST-01 (a 2-day lane) before it buys, and ST-01 sells
 through the delay. The static min/max, store by store, cannot see ST-02.
 """

@@ -20,12 +20,14 @@ The story, the same for every seed:
   morning. Nobody cancels the A parts' open purchase order lines: they
   arrive in the weeks after.
 
-Expected: the A parts are never issued again. Their stock (at least 5
-weeks of use each, with the late receipts; with seed 42 about 66,000 at
-cost) idles from day 84: ``dead_stock`` (no issue for 90 days) from about
-day 167 (2026-04-20), and every batch passes 180 days (``aged_batch``) by
-about day 290 (2026-08-20), each opening a dead-stock review (sales,
-engineering, finance). The B parts carry on as the A parts did.
+Expected: the A parts are never issued again. Their stock idles from day
+84: ``dead_stock`` as a review (info, 60 days without issue) from
+2026-03-21, a warning (90 days) from 2026-04-20, and ``aged_batch`` (a
+batch older than 180 days) from early July, each opening a dead-stock
+review (sales, engineering, finance). With seed 42, 230 parts worth 41,262
+at cost are stranded (92 brackets, 46 cams, 23 gears, 46 housings, 23
+shafts), aged batches flagged from 2026-07-05 to 2026-07-11. The B parts
+carry on as the A parts did.
 """
 
 from collections.abc import Iterator
@@ -164,8 +166,8 @@ SCENARIO = Scenario(
     },
     expected=(
         "after ECN-2026-014 on 2026-01-26 the five SP-A parts are never issued again: dead_stock "
-        "(90 days without issue) from about 2026-04-20, every batch older than 180 days "
-        "(aged_batch) by about 2026-08-20, a dead-stock review for each"
+        "(90 days without issue) from 2026-04-20, batches older than 180 days (aged_batch) "
+        "from early July, a dead-stock review for each"
     ),
     facts={
         "warehouse_id": WAREHOUSE,
