@@ -26,6 +26,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.producer.future import FutureRecordMetadata
 from kafka.structs import OffsetAndMetadata
+from prometheus_client import start_http_server
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -49,6 +50,7 @@ from connectors.kafka_client import open_consumer, open_producer, require_topics
 from connectors.topic_reader import read_topic
 from models.events import describe_validation_error, encode
 from models.notifications import Channel, Delivery, DeliveryStatus, Notification
+from streams import metrics
 from streams.catalogue import DELIVERIES, NOTIFICATIONS
 from streams.cli.kafka import connection, fail, kafka_errors
 from streams.settings import DeliverySettings, Settings
@@ -220,6 +222,7 @@ class DeliverRun:
         self._pending.append((delivery, future))
         counted = {"retrying": "retried"}.get(delivery.status.value, delivery.status.value)
         self.counts[counted] += 1
+        metrics.DELIVERIES.labels(delivery.channel.value, delivery.status.value).inc()
         (self.warn if delivery.status is DeliveryStatus.FAILED else self.say)(
             attempt_line(delivery)
         )
@@ -247,7 +250,14 @@ class DeliverRun:
                     )
         for notification in notifications:
             self._say_skipped(notification)
-        await asyncio.gather(*(self.deliverer.deliver(n) for n in notifications))
+        attempts = await asyncio.gather(*(self.deliverer.deliver(n) for n in notifications))
+        for notification, deliveries in zip(notifications, attempts, strict=True):
+            for delivery in deliveries:
+                if delivery.status is DeliveryStatus.DELIVERED:
+                    waited = (delivery.at - notification.at).total_seconds()
+                    metrics.DELIVERY_SECONDS.labels(delivery.channel.value).observe(
+                        max(waited, 0.0)
+                    )
         self._flush()
         self._commit(done)
         return bool(batch)
@@ -368,6 +378,18 @@ def deliver(
         bool,
         typer.Option("--once", help="Deliver what is there, then exit (tests and backfills)."),
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Serve Prometheus metrics (stockloop_deliveries_total by channel and outcome, "
+            "stockloop_delivery_seconds) on this port at /metrics.",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address the metrics port listens on (0.0.0.0: every interface).")
+    ] = "127.0.0.1",
 ) -> None:
     """Send notifications by email, SMS, webhook, Slack, DingTalk, WeCom and Feishu.
 
@@ -379,6 +401,12 @@ def deliver(
     already delivered is not sent again, so a redelivered record is harmless.
     """
     settings = Settings()
+    if metrics_port is not None:
+        try:
+            start_http_server(metrics_port, addr=metrics_host)
+        except OSError as error:
+            message = f"--metrics-port {metrics_port}: cannot listen on {metrics_host}: {error}"
+            raise fail(message) from None
     try:
         with kafka_errors():
             run = asyncio.run(run_deliver(settings, once, os.environ))

@@ -11,9 +11,11 @@ import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import httpx
 import orjson
 import pytest
 import typer
+from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
 from models.events import encode
@@ -64,7 +66,7 @@ def _publish(pipeline: Pipeline, *notifications: Notification) -> None:
     pipeline.flush()
 
 
-def _deliver_once(pipeline: Pipeline, url: str) -> tuple[int, str, str]:
+def _deliver_once(pipeline: Pipeline, url: str, *options: str) -> tuple[int, str, str]:
     """Run ``deliver --once`` through typer against this deployment; (exit code, out, err)."""
     directory = {
         "webhook": {
@@ -83,7 +85,7 @@ def _deliver_once(pipeline: Pipeline, url: str) -> tuple[int, str, str]:
     }
     app = typer.Typer()
     app.command()(deliver)
-    result = CliRunner().invoke(app, ["--once"], env=env)
+    result = CliRunner().invoke(app, ["--once", *options], env=env)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.stdout, result.stderr
@@ -94,10 +96,17 @@ def _deliveries(pipeline: Pipeline, expected: int) -> list[tuple[bytes, Delivery
     return [(r.key, Delivery.model_validate_json(r.value)) for r in records]
 
 
+def _attempts(outcome: str) -> float:
+    """``stockloop_deliveries_total`` of webhooks with ``outcome``, in this process's registry."""
+    labels = {"channel": "webhook", "outcome": outcome}
+    return REGISTRY.get_sample_value("stockloop_deliveries_total", labels) or 0.0
+
+
 def test_deliver_once_sends_each_notification_records_every_attempt_and_never_twice(
     idle_pipeline: Pipeline, receiver: tuple[Webhooks, str]
 ):
     state, url = receiver
+    counted_before = {o: _attempts(o) for o in ("delivered", "retrying", "failed")}
     first, second, third = (
         _notification(1, "erp-bridge"),
         _notification(2, "erp-bridge", "down"),
@@ -123,6 +132,8 @@ def test_deliver_once_sends_each_notification_records_every_attempt_and_never_tw
         ("ntf-3", "erp-bridge", 1, "delivered"),
     ]
     assert all(d.notification_id == key.decode() for key, d in records)
+    counted = {o: _attempts(o) - counted_before[o] for o in counted_before}
+    assert counted == {"delivered": 3, "retrying": 1, "failed": 1}
 
     # Nothing new: a second run reads nothing and sends nothing.
     code, out, err = _deliver_once(idle_pipeline, url)
@@ -144,3 +155,17 @@ def test_deliver_once_sends_each_notification_records_every_attempt_and_never_tw
         for _, d in later
         if d.status is not DeliveryStatus.DELIVERED
     )[-2:] == [("down", 3, "retrying"), ("down", 4, "failed")]
+
+
+def test_deliver_serves_its_metrics_for_prometheus_on_the_port_asked(
+    idle_pipeline: Pipeline, receiver: tuple[Webhooks, str]
+):
+    state, url = receiver
+    _publish(idle_pipeline, _notification(7, "erp-bridge"))
+    port = _closed_port()
+    code, _, err = _deliver_once(idle_pipeline, url, "--metrics-port", str(port))
+    assert code == 0, err
+    assert [t.notification.id for t in state.taken] == ["ntf-7"]
+    exposed = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    assert 'stockloop_deliveries_total{channel="webhook",outcome="delivered"}' in exposed
+    assert 'stockloop_delivery_seconds_count{channel="webhook"}' in exposed
