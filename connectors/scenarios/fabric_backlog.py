@@ -20,12 +20,12 @@ The story, the same for every seed:
   the ten run out together around day 40 and wait for the mill until
   about day 55.
 - On day 36 (2026-04-07) the key customer C-40001 (priority 1) orders 40 m
-  of FAB-07, the smallest order of the backlog, due on day 41, with a
+  of FAB-07, about two days of its usual sales, due on day 41, with a
   penalty of 1,500 a day late.
 
 Expected: on the days the ten are short, stockloop's open alerts rank
 FAB-07 first by value at risk (its order weighted 3x as a key account's
-plus the penalty of 1,500 a day late) although its order is the smallest,
+plus the penalty of 1,500 a day late) although six fabrics sell more,
 and FAB-10 (out of season) at the bottom; the static min/max raises ten
 identical "below minimum" flags. With seed 42 the ten are out of stock
 from days 38-41 for 8-12 days; on 2026-04-08, 04-12 and 04-15 FAB-07 leads
@@ -120,7 +120,7 @@ SCENARIO = Scenario(
     expected=(
         "the ten fabrics run short together around day 40 after the mill's 20-day delay; "
         "stockloop ranks FAB-07 first by value at risk (key customer's 40 m, penalty 1,500 a day "
-        "late) although its order is the smallest, and the out-of-season FAB-10 last"
+        "late) although six fabrics sell more, and the out-of-season FAB-10 last"
     ),
     facts={
         "warehouse_id": WAREHOUSE,

@@ -104,12 +104,13 @@ class Stock:
     approval_days: int = 0
     first_day: int = 0
     purchased: bool = True
-    on_hand: float = 0.0
-    purchases: list[PurchaseLine] = field(default_factory=list)
-    open_lines: list[OrderLine] = field(default_factory=list)
-    backlog: float = 0.0
-    approve_on: int | None = None
-    _confirmations: dict[int, list[OrderLine]] = field(default_factory=dict)
+    on_hand: float = field(default=0.0, init=False)
+    purchases: list[PurchaseLine] = field(default_factory=list, init=False)
+    open_lines: list[OrderLine] = field(default_factory=list, init=False)
+    backlog: float = field(default=0.0, init=False)
+    approve_on: int | None = field(default=None, init=False)
+    confirmations: dict[int, list[OrderLine]] = field(default_factory=dict, init=False)
+    """Order lines to confirm, by day: drawn when the history starts."""
 
     @property
     def waiting(self) -> float:
@@ -180,7 +181,7 @@ class Ledger:
             confirm_day = max(0, due_day - self.rng.randint(*stock.confirm_days))
             customer = self.rng.choice(stock.customers)
             line = OrderLine(f"SO-{self.next_id():06d}", quantity, confirm_day, due_day, customer)
-            stock._confirmations.setdefault(confirm_day, []).append(line)
+            stock.confirmations.setdefault(confirm_day, []).append(line)
 
     def _day(self, stock: Stock, day: int) -> Iterator[Record]:
         if day < stock.first_day:
@@ -189,7 +190,7 @@ class Ledger:
         for po in [po for po in stock.purchases if po.arrives <= today]:
             stock.purchases.remove(po)
             yield self.movement(stock, "101", po.quantity, self.at(day, 7), po_line_id=po.line_id)
-        for n, line in enumerate(stock._confirmations.pop(day, [])):
+        for n, line in enumerate(stock.confirmations.pop(day, [])):
             stock.open_lines.append(line)
             yield self.order_line(stock, line, "C", self.at(day, 8 + n / 60))
         if stock.orders:

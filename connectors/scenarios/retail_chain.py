@@ -98,6 +98,8 @@ SCENARIO = Scenario(
         "late_from": (START + timedelta(days=LATE_FROM_DAY)).isoformat(),
         "late_until": (START + timedelta(days=LATE_UNTIL_DAY - 1)).isoformat(),
         "days_late": DAYS_LATE,
+        "static_reorder_at_days": MIN_DAYS,
+        "static_order_up_to_days": MAX_DAYS,
         "lead_time_days": CUP.lead_time_days,
         **{f"usual_per_day_{store}": per_day for store, per_day in STORES.items()},
     },

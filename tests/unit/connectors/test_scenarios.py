@@ -22,8 +22,15 @@ from connectors.cdc import InvalidRecord, decode_production_record, decode_recor
 from connectors.mapping import load_mapping
 from connectors.scenarios import SCENARIOS, scenario_records
 from connectors.simulator import Record
-from models.events import MaterialMaster, SalesOrderLine, StockMovement
+from models.events import (
+    InTransitLine,
+    MaterialMaster,
+    PromotionEvent,
+    SalesOrderLine,
+    StockMovement,
+)
 from models.forecast import classify
+from models.production import BomLine
 from streams.catalogue import INPUT_KINDS
 from streams.cli.run import simulate
 from streams.settings import Settings
@@ -157,6 +164,115 @@ def test_each_materials_daily_demand_has_the_class_it_claims(name: str, seed: in
         if classify(adi, cv2) != claim.demand_class:
             wrong.append((material_id, warehouse_id, round(adi, 2), round(cv2, 3)))
     assert wrong == []
+
+
+# --- the stories, as the ERP recorded them ----------------------------------------------
+
+
+def end_of_day_stock(name: str) -> dict[tuple[str, str], dict[date, float]]:
+    """On hand at the end of every day of the history, per material and warehouse."""
+    scenario = SCENARIOS[name]
+    moved: dict[tuple[str, str], dict[date, float]] = defaultdict(lambda: defaultdict(float))
+    for event in history(name, 42)[1]:
+        if isinstance(event, StockMovement):
+            sign = 1 if event.movement_type == "receipt" else -1
+            key = event.material_id, event.warehouse_id
+            moved[key][event.event_time.date()] += sign * abs(event.quantity)
+    stock = {}
+    for key, by_day in moved.items():
+        on_hand, stock[key] = 0.0, {}
+        for n in range(scenario.days):
+            day = scenario.start + timedelta(days=n)
+            on_hand += by_day.get(day, 0.0)
+            stock[key][day] = on_hand
+    return stock
+
+
+def test_the_festival_is_announced_over_a_lead_time_ahead_and_asks_5_to_10_times_the_usual():
+    facts = SCENARIOS["festival"].facts
+    [promotion] = [e for e in history("festival", 42)[1] if isinstance(e, PromotionEvent)]
+    assert promotion.event_time.date() == date.fromisoformat(facts["announced_on"])
+    assert promotion.starts_on == date.fromisoformat(facts["festival_first_day"])
+    assert promotion.ends_on == date.fromisoformat(facts["festival_last_day"])
+    assert promotion.uplift == facts["announced_uplift"]
+    assert (promotion.starts_on - promotion.event_time.date()).days > facts["lead_time_days"]
+    demand = daily_demand("festival", 42)[facts["material_id"], facts["warehouse_id"]]
+    usual = [q for day, q in demand.items() if day < promotion.starts_on]
+    festival = [q for day, q in demand.items() if promotion.starts_on <= day <= promotion.ends_on]
+    usual_per_day = sum(usual) / len(usual)
+    assert abs(usual_per_day - facts["usual_per_day"]) < 1
+    assert len(festival) == 8
+    assert facts["spike_low"] < sum(festival) / len(festival) / usual_per_day < facts["spike_high"]
+
+
+def test_the_machinery_supplier_promises_30_to_65_days_and_announces_25_more():
+    facts = SCENARIOS["machinery"].facts
+    lines = defaultdict(list)
+    for event in history("machinery", 42)[1]:
+        if isinstance(event, InTransitLine):
+            lines[event.line_id].append(event)
+    promised = [
+        (versions[0].eta - versions[0].ordered_at.date()).days for versions in lines.values()
+    ]
+    assert all(facts["lead_time_low"] <= days <= facts["lead_time_high"] for days in promised)
+    delayed = [versions for versions in lines.values() if len(versions) > 1]
+    assert delayed
+    for first, announced in delayed:
+        assert announced.event_time.date() == date.fromisoformat(facts["supplier_short_on"])
+        assert (announced.eta - first.eta).days == facts["supplier_days_late"]
+
+
+def test_the_short_store_runs_out_while_the_surplus_store_holds_more_than_its_maximum():
+    facts = SCENARIOS["retail-chain"].facts
+    stock = end_of_day_stock("retail-chain")
+    material_id = facts["material_id"]
+    short = stock[material_id, facts["short_warehouse"]]
+    surplus = stock[material_id, facts["surplus_warehouse"]]
+    out = [day for day, on_hand in short.items() if on_hand <= 0]
+    assert out
+    assert out[0] > date.fromisoformat(facts["late_from"])
+    maximum = (
+        facts["static_order_up_to_days"] * facts[f"usual_per_day_{facts['surplus_warehouse']}"]
+    )
+    assert all(surplus[day] > maximum for day in out)
+
+
+def test_the_ten_fabrics_are_out_together_and_the_key_customers_line_carries_the_penalty():
+    facts = SCENARIOS["fabric-backlog"].facts
+    stock = end_of_day_stock("fabric-backlog")
+    assert len(stock) == 10
+    days = next(iter(stock.values())).keys()
+    assert any(all(by_day[day] <= 0 for by_day in stock.values()) for day in days)
+    key_lines = [
+        e
+        for e in history("fabric-backlog", 42)[1]
+        if isinstance(e, SalesOrderLine) and e.customer_priority == 1
+    ]
+    assert key_lines
+    assert {(e.material_id, e.customer_id, e.quantity) for e in key_lines} == {
+        (facts["key_fabric"], facts["key_customer"], facts["key_order_metres"])
+    }
+    assert all(e.penalty_per_day_late == facts["penalty_per_day_late"] for e in key_lines)
+    assert key_lines[0].due_date == date.fromisoformat(facts["key_order_due"])
+
+
+def test_the_stranded_parts_are_never_issued_after_the_change_and_their_batches_pass_180_days():
+    scenario = SCENARIOS["stranded-parts"]
+    facts = scenario.facts
+    change = date.fromisoformat(facts["engineering_change_on"])
+    stranded = set(facts["stranded_parts"].split(","))
+    events = history("stranded-parts", 42)[1]
+    movements = [e for e in events if isinstance(e, StockMovement) and e.material_id in stranded]
+    assert not [
+        e for e in movements if e.movement_type == "issue" and e.event_time.date() >= change
+    ]
+    stock = end_of_day_stock("stranded-parts")
+    for material_id in stranded:
+        assert stock[material_id, facts["warehouse_id"]][scenario.end] > 0
+        newest = max(e.event_time.date() for e in movements if e.material_id == material_id)
+        assert (scenario.end - newest).days > facts["aged_after_days"]
+    deleted = {e.component_id for e in events if isinstance(e, BomLine) and e.deleted}
+    assert deleted == stranded
 
 
 # --- stockloop simulate --scenario ---------------------------------------------------------
