@@ -28,8 +28,13 @@ and nothing in it is counted. From ``window_start`` to the history's end:
   transfers the core proposes ship at once and arrive after their lane's
   lead time. So the backtest measures the loop, not only the alerts.
 
-Demand is the history's issues (``models.service_metrics``: backordered
-when short). Deterministic: nothing here reads a clock or an unseeded random.
+Demand is the history's issues (backordered when short) and what the ERP
+closed sales order lines short by (lost; with ``act`` a policy holding stock
+then serves it: ``models.service_metrics``). The core is not told of that
+served demand, so its stock reads higher than the policy's shelf then: an
+approximation against stockloop. For each stock-out the last warning
+before it counts. Deterministic: nothing here reads a clock or an unseeded
+random.
 """
 
 import copy
@@ -49,7 +54,9 @@ from models.events import (
     MaterialEvent,
     MaterialMaster,
     MovementType,
+    OrderStatus,
     PromotionEvent,
+    SalesOrderLine,
     StockMovement,
 )
 from models.purchasing import PurchaseRequest, RequestStatus
@@ -58,6 +65,7 @@ from models.rules.spec import builtin_rules
 from models.service_metrics import (
     DAYS_PER_MONTH,
     Ledger,
+    LostDemand,
     ServiceMetrics,
     measure,
     warning_leads,
@@ -81,6 +89,7 @@ _APPLY_ORDER = {"material": 0, "promotion": 1, "in_transit": 2, "order_line": 3,
 """Same-time events in the order the step applies them (``models.step``)."""
 _ORDERED_ON_REQUEST = {RequestStatus.APPROVED, RequestStatus.PENDING_APPROVAL}
 _CORRECTIONS = {MovementType.ADJUSTMENT, MovementType.CYCLE_COUNT}
+_CLOSED_SHORT = {OrderStatus.SHIPPED, OrderStatus.CANCELLED}
 
 
 class Policy(StrEnum):
@@ -273,6 +282,7 @@ class _DynamicRun:
 def _run_dynamic(
     material_id: str,
     events: Sequence[MaterialEvent],
+    lost: list[LostDemand],
     window_start: datetime,
     end: datetime,
     config: BacktestConfig,
@@ -282,7 +292,14 @@ def _run_dynamic(
     context = config.context
     state = MaterialState(material_id=material_id)
     applied = AppliedEventIds()
-    run = _DynamicRun(ledger=Ledger(window_start))
+    run = _DynamicRun(ledger=Ledger(window_start, serve_lost=config.act))
+    unserved = list(lost)
+
+    def lose_until(moment: datetime) -> None:
+        while unserved and unserved[0].event_time <= moment:
+            run.ledger.roll_to(unserved[0].event_time)
+            run.ledger.apply(unserved.pop(0))
+
     future: list[tuple[tuple[datetime, int, str], MaterialEvent]] = []
     draws: dict[str, LeadTimeDraw] = {}
     ordered: set[str] = set()
@@ -290,6 +307,7 @@ def _run_dynamic(
 
     def take(result: StepResult, now: datetime) -> None:
         for envelope in result.applied:
+            lose_until(envelope.event.event_time)
             run.ledger.roll_to(envelope.event.event_time)
             run.ledger.apply(envelope.event)
         for warehouse_id, stock in state.warehouses.items():
@@ -342,10 +360,38 @@ def _run_dynamic(
     while future and future[0][0][0] <= end:
         feed(heapq.heappop(future)[1])
     take(advance(state, end, context), end)
+    lose_until(end)
     run.ledger.roll_to(end)
     if not run.lead_times:
         run.lead_times.update(_lead_times(state, default_lead_time))
     return run
+
+
+def _ledger_order(event: object) -> tuple[datetime, int]:
+    """Ledger streams in time; at the same time events first, the demand they lost after."""
+    rank = 5 if isinstance(event, LostDemand) else _APPLY_ORDER[event.kind]
+    return (event.event_time, rank)
+
+
+def _lost_demand(events: Sequence[MaterialEvent], window_start: datetime) -> list[LostDemand]:
+    """What the ERP closed sales order lines short by (shipped short or cancelled), in the window.
+
+    An order line's last version says how it ended: shipped or cancelled
+    with less shipped than ordered is demand lost, at that version's time.
+    """
+    last: dict[str, SalesOrderLine] = {}
+    for envelope in events:
+        event = envelope.event
+        if isinstance(event, SalesOrderLine):
+            last[f"{event.order_id}/{event.line_id}"] = event
+    lost = [
+        LostDemand(line.event_time, line.warehouse_id, line.quantity - line.shipped_quantity)
+        for line in last.values()
+        if line.status in _CLOSED_SHORT
+        and line.quantity > line.shipped_quantity
+        and line.event_time >= window_start
+    ]
+    return sorted(lost, key=lambda entry: entry.event_time)
 
 
 def _lead_times(state: MaterialState, default: float) -> dict[str, tuple[float, float]]:
@@ -430,17 +476,23 @@ def _material(
         else DEFAULT_CONFIG.default_lead_time_days
     )
     played = _in_window_supply(events, window_start) if config.act else events
-    dynamic = _run_dynamic(material_id, played, window_start, end, config, default_lead_time)
+    lost = _lost_demand(events, window_start)
+    dynamic = _run_dynamic(material_id, played, lost, window_start, end, config, default_lead_time)
 
     warm_up = [e.event for e in events if e.event.event_time < window_start]
-    window = [e.event for e in played if e.event.event_time >= window_start]
+    window = sorted(
+        [e.event for e in played if e.event.event_time >= window_start] + lost,
+        key=_ledger_order,
+    )
     recorded = Ledger(window_start)
     for event in warm_up:
         recorded.roll_to(event.event_time)
         recorded.apply(event)
     recorded.roll_to(window_start)
     at_start = copy.deepcopy(recorded)
-    for event in (e.event for e in events if e.event.event_time >= window_start):
+    at_start.serve_lost = config.act
+    history = [e.event for e in events if e.event.event_time >= window_start] + lost
+    for event in sorted(history, key=_ledger_order):
         recorded.roll_to(event.event_time)
         recorded.apply(event)
     recorded.roll_to(end)

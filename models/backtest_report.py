@@ -103,7 +103,7 @@ def _frontier(frontier: Frontier) -> str:
     points = frontier.dynamic + frontier.static
     if not points:
         return ""
-    width, height, left, bottom = 560, 300, 70, 40
+    width, height, left, bottom, right = 600, 300, 70, 40, 90
     fills = [p.fill_rate for p in points]
     values = [p.average_value for p in points]
     f_low, f_high = min(fills), max(fills)
@@ -111,13 +111,13 @@ def _frontier(frontier: Frontier) -> str:
     v_high = max(values) or 1.0
 
     def x(fill: float) -> float:
-        return left + (width - left - 16) * (fill - f_low) / (f_high - f_low)
+        return left + (width - left - right) * (fill - f_low) / (f_high - f_low)
 
     def y(value: float) -> float:
         return 12 + (height - bottom - 12) * (1 - value / v_high)
 
     shapes = [
-        f"<line x1='{left}' y1='{height - bottom}' x2='{width - 16}' y2='{height - bottom}' "
+        f"<line x1='{left}' y1='{height - bottom}' x2='{width - right}' y2='{height - bottom}' "
         "stroke='#999'/>",
         f"<line x1='{left}' y1='12' x2='{left}' y2='{height - bottom}' stroke='#999'/>",
         f"<text x='{(left + width) / 2:.0f}' y='{height - 8}' text-anchor='middle' "
@@ -126,7 +126,7 @@ def _frontier(frontier: Frontier) -> str:
         f"transform='rotate(-90 14 {(height - bottom) / 2:.0f})' text-anchor='middle'>"
         "average stock value</text>",
         f"<text x='{left}' y='{height - bottom + 14}' font-size='10'>{f_low:.1%}</text>",
-        f"<text x='{width - 16}' y='{height - bottom + 14}' font-size='10' text-anchor='end'>"
+        f"<text x='{width - right}' y='{height - bottom + 14}' font-size='10' text-anchor='end'>"
         f"{f_high:.1%}</text>",
         f"<text x='{left - 4}' y='16' font-size='10' text-anchor='end'>{v_high:,.0f}</text>",
         f"<text x='{left - 4}' y='{height - bottom}' font-size='10' text-anchor='end'>0</text>",

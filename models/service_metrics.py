@@ -6,11 +6,15 @@ and supply lines in event time and, for the test window only, counts what a
 planner judges a policy by: fill rate, cycle service level, stock-out days,
 backordered quantity, stock held and what is left dead at the end.
 
-Demand that finds the shelf short is backordered, not lost: on hand goes
-below zero (as an ERP allowing negative stock posts it, and as
-``models.state`` keeps it) and the next receipt covers it first. So, in
-every warehouse, ``opening + receipts - demand (+ other moves) = closing``,
-and a negative closing is the backlog still owed.
+Demand comes two ways. An issue that finds the shelf short is backordered:
+on hand goes below zero (as an ERP allowing negative stock posts it, and as
+``models.state`` keeps it) and the next receipt covers it first. A sales
+order line the ERP closed short (shipped short or cancelled) is demand it
+lost (``LostDemand``): the shelf had nothing for it; a policy that acts
+serves it from its own shelf if it holds stock then (``serve_lost``). So, in
+every warehouse, ``opening + receipts - filled - backlog (+ other moves) =
+closing``; with issues only, ``opening + receipts - demand = closing``, and a
+negative closing is the backlog still owed.
 """
 
 from collections.abc import Callable
@@ -24,6 +28,15 @@ DEAD_DAYS = 90
 DAYS_PER_MONTH = 365.25 / 12
 
 _OPEN_SUPPLY = {InTransitStatus.ORDERED, InTransitStatus.SHIPPED}
+
+
+@dataclass(frozen=True)
+class LostDemand:
+    """Order-line demand the recorded ERP could not fill: what it closed the line short by."""
+
+    event_time: datetime
+    warehouse_id: str
+    quantity: float
 
 
 @dataclass
@@ -63,7 +76,7 @@ class WarehouseLedger:
 
     @property
     def backordered(self) -> float:
-        """Demand the shelf could not fill when it came."""
+        """Demand the shelf could not fill when it came: backordered, or lost."""
         return round(self.demand - self.filled, 6)
 
 
@@ -79,8 +92,9 @@ class Ledger:
     which is when a static policy's nightly run looks at the position.
     """
 
-    def __init__(self, window_start: datetime) -> None:
+    def __init__(self, window_start: datetime, serve_lost: bool = False) -> None:
         self.window_start = window_start
+        self.serve_lost = serve_lost
         self.warehouses: dict[str, WarehouseLedger] = {}
         self.stockouts: list[StockOut] = []
         self.day: date | None = None
@@ -112,6 +126,8 @@ class Ledger:
         """Take one stock movement or supply line onto the shelf; other events move no stock."""
         if isinstance(event, StockMovement):
             self._move(event)
+        elif isinstance(event, LostDemand):
+            self.lose(event.warehouse_id, event.quantity, event.event_time)
         elif isinstance(event, InTransitLine):
             stock = self.stock(event.warehouse_id)
             open_quantity = event.quantity - event.received_quantity
@@ -151,13 +167,29 @@ class Ledger:
         stock.filled += filled
         stock.last_demand_at = at
         if filled < quantity:
-            stock._short_today = True
-            if not stock._cycle_short:
-                stock._cycle_short = True
-                stock.short_cycles += 1
-            if stock._out is None:
-                stock._out = StockOut(warehouse_id=warehouse_id, started=at)
-                self.stockouts.append(stock._out)
+            self._short(stock, warehouse_id, at)
+
+    def lose(self, warehouse_id: str, quantity: float, at: datetime) -> None:
+        """Demand the recorded ERP lost: served from the shelf only with ``serve_lost``."""
+        stock = self.stock(warehouse_id)
+        if not self.in_window:
+            return
+        served = min(quantity, max(stock.on_hand, 0.0)) if self.serve_lost else 0.0
+        stock.on_hand = round(stock.on_hand - served, 6)
+        stock.demand += quantity
+        stock.filled += served
+        stock.last_demand_at = at
+        if served < quantity:
+            self._short(stock, warehouse_id, at)
+
+    def _short(self, stock: WarehouseLedger, warehouse_id: str, at: datetime) -> None:
+        stock._short_today = True
+        if not stock._cycle_short:
+            stock._cycle_short = True
+            stock.short_cycles += 1
+        if stock._out is None:
+            stock._out = StockOut(warehouse_id=warehouse_id, started=at)
+            self.stockouts.append(stock._out)
 
     def _move(self, movement: StockMovement) -> None:
         quantity = abs(movement.quantity)
@@ -219,7 +251,7 @@ class ServiceMetrics:
     warned: int = 0
     warned_in_time: int = 0
     warning_leads: list[float] = field(default_factory=list)
-    """Days from the first warning to each warned stock-out, over the lead time (1.0: one lead
+    """Days from the last warning to each warned stock-out, over the lead time (1.0: one lead
     time ahead, the least a supplier needs to deliver before the shelf runs empty)."""
     requests: int = 0
     request_value: float = 0.0
@@ -305,10 +337,13 @@ def measure(ledger: Ledger, unit_cost: float, end: datetime) -> ServiceMetrics:
 def warning_leads(
     stockouts: list[StockOut], warnings: dict[str, list[datetime]], lead_time_days: float
 ) -> tuple[int, int, list[float]]:
-    """For each stock-out, the first warning since the previous one in its warehouse ended.
+    """For each stock-out, the last warning raised before it (the alert open when the shelf ran
+    empty, or the latest one), since the previous stock-out in its warehouse ended.
 
     A warning counts if it came at most two lead times before the stock-out
-    (an older one was about another cycle). Returns (warned, warned at least
+    (an older one was about another cycle); the last one, not the first,
+    because a warning that was raised and then resolved told the buyer all
+    was well again. Returns (warned, warned at least
     one lead time ahead, each warned stock-out's lead over the lead time).
 
     >>> t0 = datetime(2026, 1, 1)
@@ -324,15 +359,13 @@ def warning_leads(
         since = max(
             previous_end.get(out.warehouse_id, out.started - horizon), out.started - horizon
         )
-        first = next(
-            (t for t in sorted(warnings.get(out.warehouse_id, ())) if since <= t <= out.started),
-            None,
-        )
+        raised = [t for t in warnings.get(out.warehouse_id, ()) if since <= t <= out.started]
+        last = max(raised, default=None)
         if out.ended is not None:
             previous_end[out.warehouse_id] = out.ended
-        if first is None:
+        if last is None:
             continue
-        lead = (out.started - first).total_seconds() / 86_400
+        lead = (out.started - last).total_seconds() / 86_400
         warned += 1
         in_time += lead >= lead_time_days
         leads.append(round(lead / lead_time_days, 3) if lead_time_days else 0.0)

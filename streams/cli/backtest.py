@@ -15,6 +15,7 @@ from rich.table import Table
 from connectors.cdc import InvalidRecord, decode_record
 from connectors.file_import import ImportFileError, read_rows
 from connectors.mapping import CdcMapping, MappingError, load_mapping
+from connectors.scenarios import SCENARIOS, scenario_records
 from connectors.simulator import ErpSimulator, Record
 from models.backtest import (
     DEFAULT_FRONTIER_LEVELS,
@@ -89,6 +90,14 @@ def backtest(
     simulate: Annotated[
         bool, typer.Option("--simulate", help="Backtest the ERP simulator's history instead.")
     ] = False,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Backtest a simulator scenario instead: {', '.join(SCENARIOS)} "
+            "(docs/scenarios.md); seeded by --seed.",
+            show_default=False,
+        ),
+    ] = None,
     series: Annotated[
         Path | None,
         typer.Option(
@@ -192,14 +201,19 @@ def backtest(
     Records that cannot be decoded are skipped and counted (the worker would
     dead-letter them). Exit code 1 on unreadable input.
     """
-    if sum((simulate, bool(files), series is not None)) != 1:
-        raise fail("give one source: input FILES, --simulate or --series (see --help)")
+    if sum((simulate, bool(files), series is not None, scenario is not None)) != 1:
+        raise fail("give one source: input FILES, --simulate, --scenario or --series (see --help)")
+    if scenario is not None and scenario not in SCENARIOS:
+        raise fail(f"--scenario {scenario!r}: unknown; known: {', '.join(SCENARIOS)}")
     try:
         mapping = load_mapping(mapping_file or Settings().mapping_file)
         if series is not None:
             source = f"{series.name} (synthetic supply, lead time {lead_time_days:g} days)"
             demand = read_series(series, series_limit)
             decoded = (series_history(demand, lead_time_days, seed), [])
+        elif scenario is not None:
+            source = f"scenario {scenario} (seed {seed})"
+            decoded = decode_records(scenario_records(scenario, seed), mapping)
         elif simulate:
             simulator = ErpSimulator(materials=materials, seed=seed)
             source = f"simulator ({materials} materials, {days} days, seed {seed})"

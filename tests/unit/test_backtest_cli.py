@@ -14,6 +14,7 @@ from streams.cli.backtest import app
 
 runner = CliRunner()
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
+ONE_SOURCE = "give one source: input FILES, --simulate, --scenario or --series"
 
 
 def at(day: int, hour: int = 0) -> str:
@@ -83,6 +84,20 @@ def test_frontier_prints_stock_against_fill_rate_for_both_policies(small_files):
     assert "8 x" in result.output  # min/max's largest multiple
 
 
+def test_the_festival_scenario_shows_stockloop_warning_a_lead_time_ahead_and_min_max_not():
+    """docs/scenarios.md: the recorded history runs out during the festival; stockloop's
+    stock-out risk comes 34 days before it (lead time about 30), min/max's later."""
+    result = runner.invoke(app, ["--scenario", "festival"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "scenario festival (seed 42)" in result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
+    in_time = [cell.strip() for cell in rows["warned >= 1 lead time ahead"].split("│")[2:6]]
+    stockouts = [cell.strip() for cell in rows["stock-outs"].split("│")[2:6]]
+    assert int(stockouts[3]) >= 1  # the recorded history ran out
+    assert int(in_time[0]) == int(stockouts[0])  # stockloop: every one warned in time
+    assert int(in_time[1]) < int(stockouts[1])  # min/max: not all
+
+
 def test_records_that_cannot_be_decoded_are_skipped_and_counted(small_files, tmp_path):
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"event_id": "x", "quantity": \n')
@@ -140,9 +155,13 @@ def test_simulate_30_days_prints_the_comparison_and_writes_a_self_contained_repo
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ([], "give one source: input FILES, --simulate or --series"),
-        (["--simulate", "x.jsonl"], "give one source: input FILES, --simulate or --series"),
+        ([], "give one source: input FILES, --simulate, --scenario or --series"),
+        (
+            ["--simulate", "x.jsonl"],
+            "give one source: input FILES, --simulate, --scenario or --series",
+        ),
         (["erp.nothing=x.jsonl"], "unknown input topic 'erp.nothing'"),
+        (["--scenario", "carnival"], "--scenario 'carnival': unknown; known: festival"),
         (["erp.stock-movements=missing.jsonl"], "no such file missing.jsonl"),
     ],
 )

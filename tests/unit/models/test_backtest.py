@@ -159,8 +159,8 @@ def test_the_dynamic_policy_warns_of_the_stockout_at_least_one_lead_time_ahead(s
     m1 = by_id(small, "M1")
     dynamic = m1.policies[Policy.DYNAMIC]
     assert (dynamic.warned, dynamic.warned_in_time) == (1, 1)
-    first = min(t for t in m1.warnings[Policy.DYNAMIC] if t <= at(8, 10))
-    assert dynamic.warning_leads == [round((at(8, 10) - first) / timedelta(days=4), 3)]
+    last = max(t for t in m1.warnings[Policy.DYNAMIC] if t <= at(8, 10))
+    assert dynamic.warning_leads == [round((at(8, 10) - last) / timedelta(days=4), 3)]
     assert dynamic.warning_leads[0] >= 1
     assert m1.policies[Policy.RECORDED].warned == 0
 
