@@ -51,6 +51,11 @@ class DeliverySettings(BaseModel):
     smtp_user: str | None = Field(None, description="Mail server login; none: no login.")
     smtp_password: SecretStr | None = Field(None, description="Mail server password.")
     smtp_starttls: bool = Field(True, description="Upgrade the mail connection with STARTTLS.")
+    smtp_cafile: FilePath | None = Field(
+        None,
+        description="PEM file of the CA that signed the mail server's certificate (a company's "
+        "own CA); none: the system's trusted CAs.",
+    )
     smtp_from: str = Field(
         "stockloop <stockloop@localhost>", min_length=3, description="From header of emails."
     )

@@ -125,6 +125,9 @@ class SmtpServer(BaseModel):
     user: str | None = None
     password: SecretStr | None = None
     starttls: bool = True
+    cafile: Path | None = None
+    """PEM certificates to trust for the server's TLS certificate (a company's own CA);
+    none: the system's."""
     sender: str  # the From header, e.g. "stockloop <alerts@example.com>"
 
 

@@ -45,6 +45,7 @@ class EmailChannel(ChannelSender):
                 username=server.user,
                 password=server.password.get_secret_value() if server.password else None,
                 start_tls=server.starttls,
+                cert_bundle=str(server.cafile) if server.cafile else None,
                 timeout=self.timeout_s,
             )
         except aiosmtplib.SMTPRecipientsRefused as error:

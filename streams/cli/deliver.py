@@ -106,6 +106,7 @@ def smtp_server(delivery: DeliverySettings) -> SmtpServer | None:
         user=delivery.smtp_user,
         password=delivery.smtp_password,
         starttls=delivery.smtp_starttls,
+        cafile=delivery.smtp_cafile,
         sender=delivery.smtp_from,
     )
 
