@@ -6,8 +6,10 @@ from rich.console import Console
 
 from streams.cli import (
     alerts,
+    backtest,
     broker,
     deliver,
+    mapping,
     materials,
     notifications,
     policies,
@@ -39,10 +41,12 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(requests.app, name="requests")
 app.add_typer(reviews.app, name="reviews")
 app.add_typer(routes.app, name="routes")
+app.add_typer(mapping.app, name="mapping")
 app.command()(shortage.shortage)
 app.command()(run.worker)
 app.command("produce")(run.produce_file)
 app.command()(run.simulate)
+app.command()(backtest.backtest)
 app.command()(deliver.deliver)
 app.command()(notifications.notifications)
 app.command()(status.status)
