@@ -49,6 +49,7 @@ from itertools import pairwise
 from models.alerting import Alert
 from models.alerts import TransitionStatus
 from models.events import (
+    InputEvent,
     InTransitLine,
     InTransitStatus,
     MaterialEvent,
@@ -238,7 +239,9 @@ def _with_service_level(envelope: MaterialEvent, service_level: float) -> Materi
     return envelope.model_copy(update={"event": master})
 
 
-def _in_window_supply(events: Sequence[MaterialEvent], window_start: datetime) -> list:
+def _in_window_supply(
+    events: Sequence[MaterialEvent], window_start: datetime
+) -> list[MaterialEvent]:
     """With ``act``: the window's events without the recorded supply the policies replace.
 
     PO lines ordered in the window and their receipts go (each policy orders
@@ -367,7 +370,7 @@ def _run_dynamic(
     return run
 
 
-def _ledger_order(event: object) -> tuple[datetime, int]:
+def _ledger_order(event: InputEvent | LostDemand) -> tuple[datetime, int]:
     """Ledger streams in time; at the same time events first, the demand they lost after."""
     rank = 5 if isinstance(event, LostDemand) else _APPLY_ORDER[event.kind]
     return (event.event_time, rank)

@@ -295,9 +295,12 @@ def _cell(
         raise InputError(f"{path} line {number}: {column}={text!r}: not a valid value") from None
 
 
-def decode_records(records: Iterable[Record], mapping: CdcMapping) -> tuple[list, list[str]]:
+def decode_records(
+    records: Iterable[Record], mapping: CdcMapping
+) -> tuple[list[MaterialEvent], list[str]]:
     """The material events among simulated records, and why the others were skipped."""
-    events, skipped = [], []
+    events: list[MaterialEvent] = []
+    skipped: list[str] = []
     for number, record in enumerate(records, start=1):
         kind = INPUT_KINDS.get(record.topic)
         if kind is None:
@@ -306,9 +309,10 @@ def decode_records(records: Iterable[Record], mapping: CdcMapping) -> tuple[list
     return events, skipped
 
 
-def decode_files(specs: list[str], mapping: CdcMapping) -> tuple[list, list[str]]:
+def decode_files(specs: list[str], mapping: CdcMapping) -> tuple[list[MaterialEvent], list[str]]:
     """The material events in ERP export files (``TOPIC=PATH`` or ``PATH``), and the skipped."""
-    events, skipped = [], []
+    events: list[MaterialEvent] = []
+    skipped: list[str] = []
     for spec in specs:
         topic, _, name = spec.rpartition("=")
         kind = ""
@@ -340,7 +344,7 @@ def _decode(
     kind: str,
     mapping: CdcMapping,
     where: str,
-    events: list,
+    events: list[MaterialEvent],
     skipped: list[str],
 ) -> None:
     try:
