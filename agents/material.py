@@ -10,19 +10,28 @@ watermark reports move time on; a new day, or a live tick, brings every
 material of the partition along, so time-based rules fire without input.
 """
 
+import asyncio
 import logging
 import time as time_module
+import weakref
+from bisect import insort
+from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Protocol
 
 import faust
 from aiokafka.partitioner import DefaultPartitioner
+from faust.streams import _current_event
+from faust.types import TP, EventT
 from pydantic import BaseModel
 
 from agents.dead_letters import dead_letter
 from models.alerting import apply_action
 from models.alerts import ALERT_ACTIONS, Acknowledge, AlertActionNotice, Silence
 from models.availability import availability_of
+from models.day_change import quiet_until
 from models.events import MaterialEvent, PromotionEvent, SourcePosition, Tick, Watermark, encode
 from models.expedite import ExpediteNotice
 from models.purchasing import RequestActionNotice
@@ -201,7 +210,30 @@ def _outputs(result: StepResult, state: MaterialState, offset: int) -> list[Outg
     ]
 
 
-async def settle(state: MaterialState, result: StepResult, cause: faust.types.Message) -> bool:
+class Cause(Protocol):
+    """The input record a step's outputs wait on: they stay in the outbox until it is committed."""
+
+    @property
+    def tp(self) -> TP: ...
+
+    @property
+    def offset(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class TickCause:
+    """The cause of a tick's outputs on a material reached after the tick's own record.
+
+    The tick's record may be committed while the tick is still under way;
+    outputs sent after that take the first offset not yet committed, so the
+    outbox keeps them until a later commit, before which Faust flushes them.
+    """
+
+    tp: TP
+    offset: int
+
+
+async def settle(state: MaterialState, result: StepResult, cause: Cause) -> bool:
     """Store a stepped state with its outputs in its outbox, then send them; whether it changed.
 
     Outputs whose cause is committed are dropped from the outbox first:
@@ -213,6 +245,8 @@ async def settle(state: MaterialState, result: StepResult, cause: faust.types.Me
     if outgoing or len(kept) != len(state.outbox):
         state.outbox = kept + outgoing
     changed = states.store(state)
+    ticks.index.add(state.material_id)
+    ticks.quiet.pop(state.material_id, None)
     for envelope in result.applied:
         topic = envelope.source.topic if envelope.source else "unknown"
         EVENTS.labels(topic, Outcome.APPLIED.value).inc()
@@ -230,7 +264,7 @@ async def settle(state: MaterialState, result: StepResult, cause: faust.types.Me
 
 async def resend_outbox(partition: int) -> None:
     """Send again what the partition's previous owner may not have delivered before it stopped."""
-    for material_id in _materials_in(partition):
+    for material_id in ticks.index.materials_in(partition):
         state = states.get(material_id)
         if state is not None and state.outbox:
             await _send(state.outbox)
@@ -252,7 +286,7 @@ class PartitionTime:
     """Event time on one partition of material-events, and the materials still waiting for it.
 
     Kept in memory: after a restart the watermark reports come again within
-    ``watermark_interval_s``, and the first advance scans every material, so
+    ``watermark_interval_s``, and the first advance visits every material, so
     events left pending in stored states are picked up.
     """
 
@@ -263,28 +297,253 @@ class PartitionTime:
         self.pruned_on: date | None = None
 
 
+class MaterialIndex:
+    """The material ids of each partition of the materials table, in id order.
+
+    A tick visits the materials of its own partition only. Finding them by
+    iterating the table and hashing every key made each partition's tick a
+    pass over every partition the worker holds (standbys included). The
+    index is built by one such pass after a rebalance, when the table holds
+    what its changelog restored for the partitions now here, and grows as
+    the material agent stores new materials: the agent is the only writer of
+    its partitions, and a material is never deleted.
+    """
+
+    def __init__(self) -> None:
+        self._by_partition: dict[int, list[str]] | None = None
+        self._known: set[str] = set()
+
+    def materials_in(self, partition: int) -> list[str]:
+        """The materials of ``partition``, in id order: a copy, which a tick works through later."""
+        by_partition = self._by_partition
+        if by_partition is None:
+            by_partition = self._by_partition = self._build()
+        return list(by_partition.get(partition, ()))
+
+    def add(self, material_id: str) -> None:
+        """Note a material just stored (a new one joins its partition's list)."""
+        if self._by_partition is not None and material_id not in self._known:
+            self._known.add(material_id)
+            insort(self._by_partition.setdefault(_partition_of(material_id), []), material_id)
+
+    def invalidate(self) -> None:
+        """Forget everything: the partitions here changed, the next use reads the table again."""
+        self._by_partition = None
+        self._known = set()
+
+    def _build(self) -> dict[int, list[str]]:
+        by_partition: dict[int, list[str]] = {}
+        self._known = set()
+        for key in materials_table:
+            material_id = key.decode() if isinstance(key, bytes) else key
+            self._known.add(material_id)
+            by_partition.setdefault(_partition_of(material_id), []).append(material_id)
+        for material_ids in by_partition.values():
+            material_ids.sort()
+        return by_partition
+
+
+TICK_SLICE_S = 0.01
+"""How long a tick works before records and the web API get their turn. One material takes
+about a millisecond (issue #13: 1,230 per second), so a slice stays within the 20 ms any
+background work may hold the event path."""
+
+
+@dataclass
+class TickJob:
+    """One partition's tick, worked through in slices: the materials it has still to bring along.
+
+    It keeps the step context of its own record, so a material reached late
+    gets exactly what an uninterrupted tick would have given it, and the
+    record itself: Faust writes a table only within an event of the
+    partition it writes to.
+    """
+
+    event: EventT
+    to: datetime
+    context: StepContext
+    live: bool
+    order: list[str]
+    left: set[str]
+    started: float
+    position: int = 0
+    dropped: bool = False
+    generation: int = 0
+
+    @property
+    def tp(self) -> TP:
+        return self.event.message.tp
+
+
+class Ticks:
+    """The ticks under way on this worker, and the turn records and tick slices take in it.
+
+    A tick over 10,000 materials held the event loop for 8 seconds: events,
+    ``/health`` and ``/metrics`` all waited. Now a tick is a job worked
+    through by a task of its own in slices of ``TICK_SLICE_S``, and between
+    slices the loop serves everything else, records of the material agent
+    included. Each slice and each record take ``turn``, so neither sees the
+    other half done. Before a record touches a material that a tick under
+    way has not reached yet, ``catch_up`` brings that material through the
+    tick first: each material still sees the ticks and records of its
+    partition in the partition's order, with each tick's own time and
+    context, so its outputs are those of a tick that held everything up.
+
+    A tick visits only the materials it can change: each visit notes until
+    when its material stays quiet (``models.day_change.quiet_until``), and
+    any other write of the material, a new step context or a rebalance
+    forgets that.
+    """
+
+    def __init__(self) -> None:
+        self.turn = asyncio.Lock()
+        self.jobs: deque[TickJob] = deque()
+        self.index = MaterialIndex()
+        self.progress: dict[int, PartitionTime] = {}
+        self.quiet: dict[str, tuple[datetime, datetime, int]] = {}
+        """Material id -> (visited at, quiet until, context generation)."""
+        self._context: StepContext | None = None
+        self._generation = 0
+        self._runner: asyncio.Future[None] | None = None
+
+    def start(self, job: TickJob) -> None:
+        """Queue a tick; the runner works through the queue oldest first."""
+        if job.context != self._context:
+            # Other rules, silences, acknowledgements, promotions or policies: visit everything.
+            self._context, self._generation = job.context, self._generation + 1
+        job.generation = self._generation
+        self.jobs.append(job)
+        if self._runner is None or self._runner.done():
+            self._runner = app.add_future(self._run())
+
+    async def catch_up(self, material_id: str, partition: int) -> None:
+        """Bring a material through the ticks under way that have not reached it yet, in order."""
+        for job in [j for j in self.jobs if j.tp.partition == partition]:
+            if material_id in job.left:
+                job.left.discard(material_id)
+                if self._is_quiet(job, material_id):
+                    TICKED_MATERIALS.labels("unchanged").inc()
+                else:
+                    await self._visit(job, material_id)
+
+    def drop(self, partitions: set[int]) -> None:
+        """The worker lost these partitions: stop their ticks; the next owner advances them all.
+
+        Should they come back, the first advance here visits every material again.
+        """
+        for job in self.jobs:
+            if job.tp.partition in partitions:
+                job.dropped = True
+        self.jobs = deque(job for job in self.jobs if not job.dropped)
+        for partition in partitions:
+            if (progress := self.progress.get(partition)) is not None:
+                progress.scanned_day = None
+        self.index.invalidate()
+        self.quiet.clear()
+
+    async def _run(self) -> None:
+        while self.jobs:
+            async with self.turn:
+                job = self.jobs[0]
+                # This task's own context: the table writes go to the tick's partition.
+                _current_event.set(weakref.ref(job.event))
+                await self._slice(job)
+            await asyncio.sleep(0)
+
+    async def _slice(self, job: TickJob) -> None:
+        deadline = time_module.perf_counter() + TICK_SLICE_S
+        skipped = 0
+        while (
+            not job.dropped
+            and job.position < len(job.order)
+            and time_module.perf_counter() < deadline
+        ):
+            material_id = job.order[job.position]
+            job.position += 1
+            if material_id not in job.left:
+                continue
+            job.left.discard(material_id)
+            if self._is_quiet(job, material_id):
+                skipped += 1
+            else:
+                await self._visit(job, material_id)
+        TICKED_MATERIALS.labels("unchanged").inc(skipped)
+        if not job.dropped and job.position >= len(job.order):
+            self.jobs.popleft()
+            PROCESSING_SECONDS.labels("tick").observe(time_module.perf_counter() - job.started)
+            if (progress := self.progress.get(job.tp.partition)) is not None:
+                PENDING_MATERIALS.labels(str(job.tp.partition)).set(len(progress.waiting))
+
+    def _is_quiet(self, job: TickJob, material_id: str) -> bool:
+        """Whether the tick cannot change the material: its last visit said so, nothing since."""
+        quiet = self.quiet.get(material_id)
+        return quiet is not None and quiet[2] == job.generation and quiet[0] <= job.to < quiet[1]
+
+    async def _visit(self, job: TickJob, material_id: str) -> None:
+        """Bring one material to the tick's time; a failure is logged, the next tick retries."""
+        state = states.get(material_id)
+        if state is None:
+            return
+        late_before = state.late_demand_events
+        try:
+            result = advance(state, job.to, job.context, job.live)
+        except Exception:
+            states.forget(material_id)
+            log.exception("cannot tick material %s to %s", material_id, job.to.isoformat())
+            return
+        LATE_DEMAND.inc(state.late_demand_events - late_before)
+        partition = job.tp.partition
+        committed = app.consumer._committed_offset.get(job.tp)
+        offset = job.event.message.offset
+        cause = TickCause(job.tp, max(offset, committed or offset))
+        changed = await settle(state, result, cause)
+        TICKED_MATERIALS.labels("changed" if changed else "unchanged").inc()
+        now = max(job.to, state.last_event_time or job.to)
+        self.quiet[material_id] = (now, quiet_until(state, now, job.context), job.generation)
+        if (progress := self.progress.get(partition)) is not None:
+            if state.pending:
+                progress.waiting.add(material_id)
+            else:
+                progress.waiting.discard(material_id)
+
+
+ticks = Ticks()
+
+
+@app.on_partitions_revoked.connect
+async def _drop_ticks(sender: faust.App, revoked: set[TP], **kwargs: object) -> None:
+    """Ticks of partitions that go elsewhere stop; the index is read again once they are settled."""
+    ticks.drop({tp.partition for tp in revoked})
+
+
+@app.on_partitions_assigned.connect
+async def _reindex(sender: faust.App, assigned: set[TP], **kwargs: object) -> None:
+    """New partitions here: their materials come from the changelog, read the table again."""
+    ticks.index.invalidate()
+
+
 async def advance_materials(
     partition: int,
     material_ids: list[str],
     to: datetime,
     context: StepContext,
-    cause: faust.types.Message,
-    evaluate_at_end: bool = False,
+    cause: Cause,
 ) -> set[str]:
     """Bring materials of ``partition`` to event time ``to``; those with events still waiting.
 
-    Planning is by the day, so most advances of a quiet material change
-    nothing: it is written only when its state changed, which keeps quiet
-    materials out of the changelog.
+    A tick under way reaches each of them first. Planning is by the day, so
+    most advances of a quiet material change nothing: it is written only
+    when its state changed, which keeps quiet materials out of the changelog.
     """
     waiting = set()
     for material_id in material_ids:
+        await ticks.catch_up(material_id, partition)
         state = states.get(material_id)
         if state is None:
             continue
         late_before = state.late_demand_events
         try:
-            result = advance(state, to, context, evaluate_at_end)
+            result = advance(state, to, context)
         except BaseException:
             states.forget(material_id)
             raise
@@ -304,40 +563,30 @@ def _newest_event(material_id: str, partition: int) -> datetime | None:
     return state.last_event_time if state else None
 
 
-def _materials_in(partition: int) -> list[str]:
-    keys = (k.decode() if isinstance(k, bytes) else k for k in materials_table)
-    return sorted(k for k in keys if _partition_of(k) == partition)
-
-
 async def on_time(
-    progress: PartitionTime,
-    to: datetime,
-    context: StepContext,
-    cause: faust.types.Message,
-    live: bool,
+    progress: PartitionTime, to: datetime, context: StepContext, record: EventT, live: bool
 ) -> None:
     """Event time moved on to ``to`` here: apply what waited for it, tick on a new day.
 
-    A new day (or a live tick) brings every material of the partition to the
-    new time, so time-based rules fire without input; otherwise only the
-    materials with waiting events are advanced.
+    A new day (or a live tick) starts a tick that brings every material of
+    the partition to the new time, so time-based rules fire without input
+    (``Ticks``); otherwise only the materials with waiting events are advanced.
     """
     started = time_module.perf_counter()
+    cause = record.message
     partition = cause.partition
     if live or progress.scanned_day is None or to.date() > progress.scanned_day:
         progress.scanned_day = max(to.date(), progress.scanned_day or to.date())
-        progress.waiting = await advance_materials(
-            partition, _materials_in(partition), to, context, cause, live
-        )
+        order = ticks.index.materials_in(partition)
+        ticks.start(TickJob(record, to, context, live, order, set(order), started))
         if progress.pruned_on is None or to.date() >= progress.pruned_on + PRUNE_EVERY:
             progress.pruned_on = to.date()
             horizon = timedelta(days=app_settings.planning.dedup_horizon_days)
             prune(horizon, lambda material_id: _newest_event(material_id, partition))
-        PROCESSING_SECONDS.labels("tick").observe(time_module.perf_counter() - started)
     else:
         waiting, progress.waiting = sorted(progress.waiting), set()
         progress.waiting |= await advance_materials(partition, waiting, to, context, cause)
-    PENDING_MATERIALS.labels(str(partition)).set(len(progress.waiting))
+        PENDING_MATERIALS.labels(str(partition)).set(len(progress.waiting))
 
 
 async def on_event(
@@ -348,6 +597,7 @@ async def on_event(
     context: LazyContext,
 ) -> None:
     """Receive one event into its material; apply it (and what waited) if time has passed it."""
+    await ticks.catch_up(item.event.material_id, message.partition)
     state = load_state(item.event.material_id)
     received = receive(state, item, applied_events, app_settings.planning)
     if received is Received.DUPLICATE:
@@ -380,8 +630,12 @@ async def on_action(
     The action is taken from the notice, not the mirrored table, which may
     not hold it yet; acting never moves a material's time.
     """
-    material_ids = [notice.material_id] if notice.material_id else _materials_in(cause.partition)
+    partition = cause.partition
+    material_ids = (
+        [notice.material_id] if notice.material_id else ticks.index.materials_in(partition)
+    )
     for material_id in material_ids:
+        await ticks.catch_up(material_id, partition)
         state = states.get(material_id)
         if state is None:
             continue
@@ -404,6 +658,7 @@ async def on_expedite(
     notice: ExpediteNotice, context: StepContext, cause: faust.types.Message
 ) -> None:
     """A production order lacks this part: raise an expedited request at once."""
+    await ticks.catch_up(notice.material_id, cause.partition)
     state = states.get(notice.material_id) or MaterialState(material_id=notice.material_id)
     try:
         result = expedite_request(state, notice, context)
@@ -418,6 +673,7 @@ async def on_decision(
 ) -> None:
     """Apply a decision on a request or review at once, or dead-letter it with the reason."""
     action = notice.action
+    await ticks.catch_up(action.material_id, message.partition)
     state = states.get(action.material_id)
     try:
         if state is None:
@@ -437,59 +693,65 @@ async def on_decision(
     await settle(state, result, message)
 
 
+async def on_record(record: EventT, alert_context: AlertContext) -> None:
+    """One record of material-events: an event, time passing, or an action on a material."""
+    started = time_module.perf_counter()
+    message = record.message
+    item = MaterialStreamRecord.validate_json(message.value)
+    progress = ticks.progress.get(message.partition)
+    if progress is None:
+        progress = ticks.progress[message.partition] = PartitionTime()
+        await resend_outbox(message.partition)
+    alert_context.refresh()
+    context = LazyContext(alert_context)
+    match item:
+        case Watermark():
+            if progress.clock.update(item):
+                WATERMARK_SECONDS.labels(str(message.partition)).set(
+                    progress.clock.value.timestamp()
+                )
+                if (to := progress.clock.applicable()) is not None:
+                    await on_time(progress, to, context.get(), record, live=False)
+        case Tick():
+            if (to := progress.clock.applicable()) is not None:
+                # Inputs still behind (a backlog): the wall clock waits for event time.
+                now = max(item.at, to) if progress.clock.caught_up else to
+                await on_time(progress, now, context.get(), record, live=True)
+        case AlertActionNotice():
+            await on_action(item, context.get(), message)
+        case RequestActionNotice() | ReviewActionNotice():
+            await on_decision(item, message)
+        case ExpediteNotice():
+            await on_expedite(item, context.get(), message)
+        case MaterialEvent():
+            source = item.source or SourcePosition(
+                topic=message.topic, partition=message.partition, offset=message.offset
+            )
+            try:
+                await on_event(item, source, message, progress, context)
+            except Exception as error:  # a bug must not lose the event: dead-letter it
+                states.forget(item.event.material_id)
+                log.exception("cannot apply event %s", item.event.event_id)
+                reason = f"internal error applying the event: {type(error).__name__}: {error}"
+                await dead_letter(source, reason.replace("\n", " "), message.key, message.value)
+                EVENTS.labels(source.topic, "dead_lettered").inc()
+                return
+            PROCESSING_SECONDS.labels("material").observe(time_module.perf_counter() - started)
+
+
 @app.agent(material_events_topic)
 async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
     """Receive events into their materials' states and apply them in event-time order.
 
     Ingest's watermark reports say how far every input has come; ticks (live
     mode) carry the wall clock, held back to the watermark while inputs are
-    behind, so a backlog is replayed in event time, repeats included.
+    behind, so a backlog is replayed in event time, repeats included. Each
+    record takes its turn between the slices of the ticks under way.
     """
     alert_context = AlertContext()
-    partitions: dict[int, PartitionTime] = {}
     async for record in stream.events():
-        started = time_module.perf_counter()
-        message = record.message
-        item = MaterialStreamRecord.validate_json(message.value)
-        progress = partitions.get(message.partition)
-        if progress is None:
-            progress = partitions[message.partition] = PartitionTime()
-            await resend_outbox(message.partition)
-        alert_context.refresh()
-        context = LazyContext(alert_context)
-        match item:
-            case Watermark():
-                if progress.clock.update(item):
-                    WATERMARK_SECONDS.labels(str(message.partition)).set(
-                        progress.clock.value.timestamp()
-                    )
-                    if (to := progress.clock.applicable()) is not None:
-                        await on_time(progress, to, context.get(), message, live=False)
-            case Tick():
-                if (to := progress.clock.applicable()) is not None:
-                    # Inputs still behind (a backlog): the wall clock waits for event time.
-                    now = max(item.at, to) if progress.clock.caught_up else to
-                    await on_time(progress, now, context.get(), message, live=True)
-            case AlertActionNotice():
-                await on_action(item, context.get(), message)
-            case RequestActionNotice() | ReviewActionNotice():
-                await on_decision(item, message)
-            case ExpediteNotice():
-                await on_expedite(item, context.get(), message)
-            case MaterialEvent():
-                source = item.source or SourcePosition(
-                    topic=message.topic, partition=message.partition, offset=message.offset
-                )
-                try:
-                    await on_event(item, source, message, progress, context)
-                except Exception as error:  # a bug must not lose the event: dead-letter it
-                    states.forget(item.event.material_id)
-                    log.exception("cannot apply event %s", item.event.event_id)
-                    reason = f"internal error applying the event: {type(error).__name__}: {error}"
-                    await dead_letter(source, reason.replace("\n", " "), message.key, message.value)
-                    EVENTS.labels(source.topic, "dead_lettered").inc()
-                    continue
-                PROCESSING_SECONDS.labels("material").observe(time_module.perf_counter() - started)
+        async with ticks.turn:
+            await on_record(record, alert_context)
 
 
 @app.timer(interval=app_settings.tick_interval_s, on_leader=True)
