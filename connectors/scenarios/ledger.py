@@ -81,7 +81,7 @@ class Stock:
     a shop's sale, ``261`` production). What is not on hand waits and ships
     first when stock comes (``backorders``), or is lost. The ERP orders up
     to ``order_up_to`` once the inventory position (on hand + on order -
-    backorders) is at or under ``reorder_at``, ``approval_days`` after it
+    ``waiting``) is at or under ``reorder_at``, ``approval_days`` after it
     noticed; the supplier promises a lead time drawn from ``lead_time`` and
     delivers ``late`` (share, fewest and most days late) after it, unannounced.
     The ERP plans the stock from day ``first_day`` (a new part's first use);
@@ -114,7 +114,7 @@ class Stock:
 
     @property
     def waiting(self) -> float:
-        """Quantity due and not yet shipped (backorders)."""
+        """Quantity ordered and not yet shipped: open order lines (due or not) and backorders."""
         return self.backlog + sum(line.quantity - line.shipped for line in self.open_lines)
 
     @property
