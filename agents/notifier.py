@@ -25,6 +25,7 @@ import faust
 from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel
 
+from models.alert_quality import AlertRecord, closing_outcome, time_to_acknowledge
 from models.alerting import Alert
 from models.bom import ShortageResult
 from models.dispatch import ActionMaker, InboxInput, InboxTick, dispatch, into_inbox
@@ -51,7 +52,13 @@ from streams.catalogue import (
     SHORTAGES,
     TRANSFERS,
 )
-from streams.metrics import INBOX_RECORDS, NOTIFICATIONS, ROUTING_ERRORS
+from streams.metrics import (
+    ACKNOWLEDGE_SECONDS,
+    ALERTS_CLOSED,
+    INBOX_RECORDS,
+    NOTIFICATIONS,
+    ROUTING_ERRORS,
+)
 from streams.policies import current_policies
 
 log = logging.getLogger(__name__)
@@ -91,8 +98,21 @@ async def route_to_inboxes(stream: faust.StreamT[bytes]) -> None:
             log.exception("cannot route %s", where)
             ROUTING_ERRORS.inc()
             continue
+        if isinstance(source, Alert):
+            count_alert_quality(source)
         for entry in routed:
             await notification_inbox_topic.send(key=entry.recipient.encode(), value=encode(entry))
+
+
+def count_alert_quality(alert: Alert) -> None:
+    """The live alert-quality metrics: how alerts end, and how soon they are acknowledged."""
+    record = AlertRecord.of(alert)
+    outcome = closing_outcome(record)
+    if outcome is not None:
+        ALERTS_CLOSED.labels(record.rule_id, record.receiver, outcome.value).inc()
+    waited = time_to_acknowledge(alert)
+    if waited is not None:
+        ACKNOWLEDGE_SECONDS.labels(alert.rule_id).observe(waited.total_seconds())
 
 
 def _inbox(recipient: str) -> Inbox:

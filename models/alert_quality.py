@@ -146,6 +146,41 @@ class AlertRecord:
         )
 
 
+def closing_outcome(record: AlertRecord) -> Outcome | None:
+    """The outcome an alert's closing transition shows by itself: the live metric's view.
+
+    A worker counts alerts as they close, from the transition alone, so it
+    cannot know of the requests, transfers and reviews that answered them
+    (``acted on``) nor whether one ever notified (``unheard``): those take the
+    whole fold (``stockloop rules report``). None: the transition closes nothing.
+
+    >>> from datetime import UTC, datetime
+    >>> t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    >>> closing_outcome(AlertRecord("a1", "low", "li", t0, t0, resolved=True, cleared=True))
+    <Outcome.RESOLVED_ON_ITS_OWN: 'resolved_on_its_own'>
+    >>> closing_outcome(AlertRecord("a1", "low", "li", t0, t0, resolved=True, acknowledged=True))
+    <Outcome.ACKNOWLEDGED: 'acknowledged'>
+    """
+    if not record.resolved:
+        return None
+    if record.acknowledged:
+        return Outcome.ACKNOWLEDGED
+    return Outcome.RESOLVED_ON_ITS_OWN if record.cleared else Outcome.IGNORED
+
+
+def time_to_acknowledge(alert: PublishedTransition) -> timedelta | None:
+    """From raising to the transition that publishes an acknowledgement (None: not one).
+
+    That transition's time is the material's clock when the acknowledgement
+    was applied: in a live worker the wall clock, in a replay the time of the
+    material's last event (the actions topic has the exact time; the report
+    reads it).
+    """
+    if alert.reason is not TransitionReason.ACKNOWLEDGED:
+        return None
+    return max(alert.at - alert.raised_at, timedelta(0))
+
+
 @dataclass(slots=True)
 class _Life:
     """One alert as far as its transitions tell."""

@@ -139,3 +139,16 @@ DELIVERY_SECONDS = Histogram(
     ["channel"],
     buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0),
 )
+ALERTS_CLOSED = Counter(
+    "stockloop_alerts_closed",
+    "Alerts that ended, by rule, receiver (the owner label) and what their closing transition "
+    "shows: acknowledged, resolved_on_its_own, ignored. The answers by requests, transfers "
+    "and reviews are in `stockloop rules report`.",
+    ["rule", "receiver", "outcome"],
+)
+ACKNOWLEDGE_SECONDS = Histogram(
+    "stockloop_alert_acknowledge_seconds",
+    "From an alert's raising to its acknowledgement, by rule.",
+    ["rule"],
+    buckets=(60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400),
+)

@@ -14,6 +14,7 @@ import httpx
 import orjson
 import pytest
 import typer
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from models.notifications import Notification, Urgency
@@ -179,6 +180,21 @@ def test_a_critical_alert_reaches_its_owner_at_once_and_a_click_stops_the_remind
     settled = reminders()
     time.sleep(8)
     assert reminders() == settled
+    # ... and the alert-quality metrics: one acknowledgement, timed from the raising.
+    (acknowledged,) = acknowledgements(ticking, delivered.items[0].rule_id)
+    assert acknowledged >= 1
+
+
+def acknowledgements(pipeline: Pipeline, rule: str | None) -> list[float]:
+    """``stockloop_alert_acknowledge_seconds_count`` of ``rule`` on the worker's /metrics."""
+    text = httpx.get(f"{pipeline.url}/metrics", timeout=10).text
+    return [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "stockloop_alert_acknowledge_seconds_count"
+        and sample.labels.get("rule") == rule
+    ]
 
 
 def test_ten_warnings_for_one_buyer_in_a_day_arrive_as_one_digest(

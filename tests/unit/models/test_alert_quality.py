@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.alert_quality import AlertQuality, AlertRecord, Outcome, summarise
+from models.alert_quality import (
+    AlertQuality,
+    AlertRecord,
+    Outcome,
+    closing_outcome,
+    summarise,
+    time_to_acknowledge,
+)
 from models.alerts import (
     Acknowledge,
     AlertBook,
@@ -123,6 +130,8 @@ def test_an_acknowledged_alert_counts_its_time_to_acknowledgement_from_the_actio
     assert fate.outcome is Outcome.ACKNOWLEDGED and fate.time_to_ack == timedelta(hours=1.5)
     (without_action,) = fold(raised, published).fates()
     assert without_action.time_to_ack == timedelta(hours=4), "the transition's time, else"
+    assert time_to_acknowledge(published) == timedelta(hours=4), "the live metric's view"
+    assert time_to_acknowledge(raised) is None
 
 
 def test_an_acknowledgement_by_key_counts_only_for_the_alert_open_at_its_time():
@@ -296,3 +305,12 @@ def test_an_alert_is_acknowledged_or_acted_on_exactly_when_someone_answered_it(s
         assert answered == (fate.alert_id in acked | acted)
         assert (fate.outcome is Outcome.ACTED_ON) == (fate.alert_id in acted)
         assert (fate.time_to_ack is not None) == (fate.alert_id in acked)
+
+
+def test_the_live_view_of_a_closing_transition_names_acknowledged_cleared_or_ignored():
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    closed = AlertRecord("a1", "low", "li", t0, t0, resolved=True)
+    assert closing_outcome(closed) is Outcome.IGNORED
+    assert closing_outcome(AlertRecord("a1", "low", "li", t0, t0)) is None
+    cleared = AlertRecord("a1", "low", "li", t0, t0, resolved=True, cleared=True, acknowledged=True)
+    assert closing_outcome(cleared) is Outcome.ACKNOWLEDGED
