@@ -45,6 +45,8 @@ DEAD_AFTER_DAYS = 90.0
 SEVERITIES = ("critical", "warning", "info")
 """Open alert severities, worst first."""
 
+_BOUNDS = tuple(bound for _, bound in AGE_BUCKETS)
+
 REQUEST_STATES = tuple(s.value for s in sorted(OPEN_STATUSES))
 """States of a purchase request still to be ordered (closed ones leave the material's state)."""
 
@@ -316,12 +318,16 @@ def _stock_totals(
     dead_after_days: float,
 ) -> Totals:
     ages = [0] * 8
+    shelved = 0.0
     for batch in stock.batches:
         age = batch.age_days(now) if now else 0.0
-        bucket = next(n for n, (_, bound) in enumerate(AGE_BUCKETS) if age < bound)
+        bucket = 0
+        while age >= _BOUNDS[bucket]:
+            bucket += 1
         ages[bucket] += cents(batch.quantity * batch.unit_cost)
         ages[4 + bucket] += micro(batch.quantity)
-    value = sum(ages[:4])
+        shelved += batch.quantity
+    value = ages[0] + ages[1] + ages[2] + ages[3]
     idle_since = stock.last_issue_at or (stock.batches[0].received_at if stock.batches else None)
     dead = (
         stock.on_hand > 0
@@ -329,7 +335,6 @@ def _stock_totals(
         and idle_since is not None
         and (now - idle_since).total_seconds() / 86_400 >= dead_after_days
     )
-    shelved = sum(b.quantity for b in stock.batches)
     unit_cost = (state.master.unit_cost if state.master else 0.0) or (
         value / 100 / shelved if shelved > 0 else 0.0
     )
@@ -432,7 +437,7 @@ class HealthSummary:
         for key in old_cells.keys() | new_cells.keys():
             before, after = old_cells.get(key, ZERO), new_cells.get(key, ZERO)
             if before != after:
-                self._add(key, after.minus(before))
+                self.add(key, after.minus(before))
                 changed.add(key)
         return changed
 
@@ -440,7 +445,7 @@ class HealthSummary:
         """A new summary of both (e.g. two partitions)."""
         merged = HealthSummary(self.cells)
         for key, totals in other.cells.items():
-            merged._add(key, totals)
+            merged.add(key, totals)
         return merged
 
     def filtered(self, health_filter: HealthFilter) -> "HealthSummary":
@@ -472,7 +477,8 @@ class HealthSummary:
     def __repr__(self) -> str:
         return f"HealthSummary({len(self.cells)} cells)"
 
-    def _add(self, key: CellKey, delta: Totals) -> None:
+    def add(self, key: CellKey, delta: Totals) -> None:
+        """Add totals to one cell (another worker's, or a material's change)."""
         totals = self.cells.get(key, ZERO).plus(delta)
         if any(totals):
             self.cells[key] = totals

@@ -221,3 +221,17 @@ inboxes_table = _table(
     "Inbox per recipient, as JSON: the groups, reminders, escalations and digest that wait "
     "(models.notifying).",
 )
+health_materials_table = _table(
+    RawTable,
+    "health-materials",
+    catalogue[MATERIAL_EVENTS].partitions,
+    "MaterialHealth per material id (models.health): what each material adds to the "
+    "inventory-health summary; the lists behind the dashboard (streams.health).",
+)
+health_cells_table = _table(
+    RawTable,
+    "health-cells",
+    catalogue[MATERIAL_EVENTS].partitions,
+    "Inventory-health Totals per [partition, warehouse, category, abc] cell: each partition's "
+    "summary, kept by its owner; the API gathers them from every owner (streams.health).",
+)

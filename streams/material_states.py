@@ -7,12 +7,29 @@ event to it (``make bench``: 365 µs for a 5.4 KB state), so the worker keeps
 the states it parsed last, each beside the exact bytes it was parsed from.
 A cached state is used only while the table still holds those bytes: a
 restore, a rebalance or another writer can never make it serve a stale state.
+
+Every stored state also sets what the material adds to the inventory-health
+summary of its partition (``streams.health``).
 """
 
 from collections import OrderedDict
+from typing import Any
 
 from models.state import MaterialState
-from streams.app import materials_table
+from streams.app import (
+    app,
+    catalogue,
+    health_cells_table,
+    health_materials_table,
+    materials_table,
+)
+from streams.catalogue import MATERIAL_EVENTS
+from streams.health import PartitionHealth, partition_of
+
+
+def material_partition(material_id: str) -> int:
+    """The partition of stockloop.material-events (and of the materials table) of a material."""
+    return partition_of(material_id, catalogue[MATERIAL_EVENTS].partitions)
 
 
 def stored_form(state: MaterialState) -> bytes:
@@ -31,6 +48,10 @@ class MaterialStates:
     def __init__(self, size: int = 2048) -> None:
         self._size = size
         self._parsed: OrderedDict[str, tuple[bytes, MaterialState]] = OrderedDict()
+        self.health = PartitionHealth(
+            health_materials_table, health_cells_table, material_partition
+        )
+        app.on_partitions_revoked.connect(self._on_partitions_revoked)
 
     def get(self, material_id: str) -> MaterialState | None:
         """The stored state of a material, or None if it has none."""
@@ -63,11 +84,17 @@ class MaterialStates:
         if stored != previous:
             materials_table[material_id] = stored
         self._remember(material_id, stored, state)
+        # Also when the state is unchanged: the first time after a restart, that repairs
+        # a contribution a crash lost.
+        self.health.record(state, stored)
         return stored != previous
 
     def forget(self, material_id: str) -> None:
         """Drop a parsed state that may have been changed without being stored (a failed step)."""
         self._parsed.pop(material_id, None)
+
+    def _on_partitions_revoked(self, sender: object, revoked: object, **kwargs: Any) -> None:
+        self.health.forget()
 
     def _remember(self, material_id: str, stored: bytes, state: MaterialState) -> None:
         self._parsed[material_id] = (stored, state)

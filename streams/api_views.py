@@ -1,0 +1,265 @@
+"""The JSON API behind the inventory-health dashboard: summary, materials, alerts, requests.
+
+Every worker answers every read for all partitions. Each worker keeps the
+inventory health of the partitions it owns (``streams.health``); the worker
+asked gathers the answers of every owner (its own, and the others' over
+``/api/local/...``), merges them and checks that every partition answered,
+so the numbers are the same whichever worker is asked. ``/api/materials/{id}``
+is routed to the material's owner, like ``/materials/{id}``. Filters are
+query parameters (``warehouse``, ``category``, ``abc``, ``severity``; ``-``
+is a material without a category or ABC class); lists take ``page`` and
+``per_page``. The table of endpoints is ``docs/dashboard-api.md``.
+"""
+
+from collections.abc import Mapping
+
+import orjson
+from faust.web import Request, Response, View
+from pydantic import ValidationError
+from yarl import URL
+
+from models.health import NONE, SEVERITIES, HealthFilter, health_of, summary_report
+from models.state import MaterialState
+from streams.app import app, catalogue, health_cells_table, health_materials_table, materials_table
+from streams.catalogue import MATERIAL_EVENTS
+from streams.health import (
+    MAX_PER_PAGE,
+    REQUEST_ORDER,
+    HealthRows,
+    Ranked,
+    merged_summary,
+    page_of,
+    rank_alerts,
+    rank_materials,
+    rank_requests,
+    summary_cells,
+    summary_from_cells,
+)
+from streams.material_states import material_partition
+from streams.views import _waiting_for
+
+rows = HealthRows(material_partition)
+PARTITIONS = catalogue[MATERIAL_EVENTS].partitions
+ABC_CLASSES = ("A", "B", "C", NONE)
+
+
+class BadQuery(ValueError):
+    """A query parameter the API cannot use; the message names it, its value and why."""
+
+
+def _choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = query.get(name) or None
+    if value is not None and value not in allowed:
+        raise BadQuery(f"query {name}={value!r}: must be one of {', '.join(allowed)}")
+    return value
+
+
+def _number(query: Mapping[str, str], name: str, default: int, highest: int) -> int:
+    text = query.get(name) or str(default)
+    if not text.isdigit() or not 1 <= int(text) <= highest:
+        raise BadQuery(f"query {name}={text!r}: must be a whole number from 1 to {highest}")
+    return int(text)
+
+
+def health_filter(query: Mapping[str, str]) -> HealthFilter:
+    """The filter a request's query asks for; ``BadQuery`` for a value it cannot be."""
+    try:
+        return HealthFilter(
+            warehouse=query.get("warehouse") or None,
+            category=query.get("category") or None,
+            abc=_choice(query, "abc", ABC_CLASSES),
+            severity=_choice(query, "severity", SEVERITIES),
+        )
+    except ValidationError as error:
+        raise BadQuery(f"query: {error.errors()[0]['msg']}") from error
+
+
+def paging(query: Mapping[str, str]) -> tuple[int, int]:
+    """``page`` (from 1) and ``per_page`` (default 50, at most ``MAX_PER_PAGE``)."""
+    return _number(query, "page", 1, 1_000_000), _number(query, "per_page", 50, MAX_PER_PAGE)
+
+
+class NotReady(Exception):
+    """Some partition has no owner that answered; the message says which (a 503: ask again)."""
+
+
+def owned_partitions() -> set[int]:
+    """The partitions of the materials table this worker owns now."""
+    changelog = materials_table.changelog_topic.get_topic_name()
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
+
+
+def _ident(url: str | URL) -> tuple[str, int]:
+    url = URL(str(url))
+    return url.host or "", url.port or 80
+
+
+def local_answer(kind: str, query: Mapping[str, str]) -> dict[str, object]:
+    """This worker's part of an answer: its own partitions only, ranked and cut to one page."""
+    partitions = owned_partitions()
+    chosen = health_filter(query)
+    answer: dict[str, object] = {"partitions": sorted(partitions)}
+    if kind == "summary":
+        answer["cells"] = summary_cells(merged_summary(health_cells_table.items(), partitions))
+        return answer
+    page, per_page = paging(query)
+    limit = page * per_page
+    healths = rows.read(health_materials_table.items(), partitions)
+    if kind == "materials":
+        ranked = rank_materials(healths, chosen, limit)
+    elif kind == "alerts":
+        ranked = rank_alerts(healths, chosen, limit)
+    else:
+        ranked = rank_requests(healths, chosen, _choice(query, "status", REQUEST_ORDER), limit)
+    answer["ranked"] = ranked.model_dump(mode="json")
+    return answer
+
+
+async def gathered(kind: str, request: Request) -> list[dict]:
+    """Every owner's part of an answer: this worker's, and the other owners' over HTTP."""
+    own = _ident(app.conf.canonical_url)
+    hosts = {
+        _ident(host): host
+        for host in app.router.table_metadata(materials_table.name)
+        if _ident(host) != own
+    }
+    answers = [local_answer(kind, request.query)]
+    for host in hosts.values():
+        url = URL(str(host)).with_path(f"/api/local/{kind}").with_query(request.query)
+        async with app.http_client.get(url) as response:
+            if response.status != 200:
+                raise NotReady(f"worker {host} answered {response.status}; retry")
+            answers.append(orjson.loads(await response.read()))
+    answered = [p for answer in answers for p in answer["partitions"]]
+    missing = set(range(PARTITIONS)) - set(answered)
+    if missing or len(answered) != len(set(answered)):
+        raise NotReady(f"partitions {sorted(missing)} not answered (rebalancing?); retry")
+    return answers
+
+
+class Refused(Exception):
+    """A read the API cannot answer now: its HTTP status and a one-line reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class JsonView(View):
+    """A read-only view answering JSON: a one-line 400 for a bad query, 503 while rebalancing."""
+
+    def answer(self, document: object, status: int = 200) -> Response:
+        return self.bytes(orjson.dumps(document), content_type="application/json", status=status)
+
+    async def gather(self, kind: str, request: Request) -> list[dict]:
+        """Every owner's part of the answer; ``Refused`` for a bad query or a partition missing."""
+        try:
+            health_filter(request.query)
+            paging(request.query)
+            _choice(request.query, "status", REQUEST_ORDER)
+        except BadQuery as error:
+            raise Refused(400, str(error)) from error
+        if _waiting_for():
+            raise Refused(503, "worker is starting; retry")
+        try:
+            return await gathered(kind, request)
+        except NotReady as error:
+            raise Refused(503, str(error)) from error
+
+    async def listing(self, kind: str, request: Request) -> Response:
+        try:
+            answers = await self.gather(kind, request)
+        except Refused as refused:
+            return self.answer({"error": str(refused)}, status=refused.status)
+        ranked = Ranked()
+        for answer in answers:
+            ranked = ranked.merge(Ranked.model_validate(answer["ranked"]))
+        page, per_page = paging(request.query)
+        document = {"filters": health_filter(request.query).model_dump(exclude_none=True)}
+        if kind == "requests":
+            document["by_status"] = ranked.by_status
+        return self.answer({**document, **page_of(ranked, page, per_page).model_dump(mode="json")})
+
+
+@app.page("/api/local/{kind}")
+class Local(JsonView):
+    """This worker's part of an answer (its own partitions), for the worker that gathers them."""
+
+    async def get(self, request: Request, kind: str) -> Response:
+        if kind not in ("summary", "materials", "alerts", "requests"):
+            return self.answer({"error": f"unknown list {kind!r}"}, status=404)
+        try:
+            return self.answer(local_answer(kind, request.query))
+        except BadQuery as error:
+            return self.answer({"error": str(error)}, status=400)
+
+
+@app.page("/api/summary")
+class Summary(JsonView):
+    """Inventory health over all partitions: totals and by warehouse, category, ABC, risk map."""
+
+    async def get(self, request: Request) -> Response:
+        try:
+            answers = await self.gather("summary", request)
+        except Refused as refused:
+            return self.answer({"error": str(refused)}, status=refused.status)
+        summary = summary_from_cells(answer["cells"] for answer in answers)
+        report = summary_report(summary, health_filter(request.query))
+        report["partitions"] = PARTITIONS
+        return self.answer(report)
+
+
+@app.page("/api/materials")
+class Materials(JsonView):
+    """The materials behind the summary or one of its cells, highest value at risk first."""
+
+    async def get(self, request: Request) -> Response:
+        return await self.listing("materials", request)
+
+
+@app.page("/api/materials/{material_id}")
+class Material(JsonView):
+    """One material's health (overall and per warehouse) and its full state, from its owner."""
+
+    async def get(self, request: Request, material_id: str) -> Response:
+        if _waiting_for():
+            return self.answer({"error": "worker is starting; retry"}, status=503)
+        return await self._routed_get(request, material_id=material_id)
+
+    @app.table_route(table=materials_table, match_info="material_id")
+    async def _routed_get(self, request: Request, material_id: str) -> Response:
+        stored = materials_table.get(material_id)
+        if stored is None:
+            return self.answer({"error": f"unknown material {material_id!r}"}, status=404)
+        state = MaterialState.model_validate_json(stored)
+        health = health_of(state)
+        return self.answer(
+            {
+                "material_id": material_id,
+                "name": health.name,
+                "category": health.category,
+                "abc_class": health.abc_class,
+                "as_of": health.as_of,
+                "health": health.totals().report(),
+                "warehouses": {w: t.report() for w, t in health.stocks.items()},
+                "alerts": [a.model_dump(mode="json") for a in health.alerts],
+                "requests": [r.model_dump(mode="json") for r in health.requests],
+                "state": state.model_dump(mode="json"),
+            }
+        )
+
+
+@app.page("/api/alerts")
+class Alerts(JsonView):
+    """Open alerts over all partitions, highest value at risk first."""
+
+    async def get(self, request: Request) -> Response:
+        return await self.listing("alerts", request)
+
+
+@app.page("/api/requests")
+class Requests(JsonView):
+    """Open purchase requests over all partitions: how many in each state, and a page of them."""
+
+    async def get(self, request: Request) -> Response:
+        return await self.listing("requests", request)

@@ -1,0 +1,231 @@
+"""The dashboard's JSON API on live workers: summaries over every partition, from either worker."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.harness import Pipeline, wait_until
+
+pytestmark = pytest.mark.integration
+
+MATERIALS = [f"HEALTH-{n:02d}" for n in range(12)]
+CATEGORIES = ("fabric", "yarn", "trim")
+# Close to the wall clock, which the worker's ticks bring every material to: a material whose
+# first tick crosses months of midnights keeps all their outputs in one outbox, in one record.
+T1 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=6)
+T0 = T1 - timedelta(days=120)
+
+
+def _feed(worker: Pipeline) -> int:
+    """Masters, an old and a new receipt, issues and orders for every material; records sent."""
+    sent = 0
+    for n, material in enumerate(MATERIALS):
+        records = [
+            (
+                "erp.materials",
+                {
+                    "event_id": f"m-{n}",
+                    "event_time": (T0 - timedelta(days=1)).isoformat(),
+                    "material_id": material,
+                    "name": f"material {n}",
+                    "category": CATEGORIES[n % 3],
+                    "abc_class": "ABC"[n % 3] if n % 4 else None,
+                    "unit_cost": 2.0 + n,
+                },
+            ),
+            _movement(f"r0-{n}", T0, material, "W1", "receipt", 10 + n, 2.0 + n),
+            _movement(f"r1-{n}", T1, material, f"W{1 + n % 2}", "receipt", 5 + 2 * n, 3.0 + n),
+        ]
+        if n % 3 == 0:
+            records.append(
+                _movement(f"i-{n}", T1 + timedelta(days=2), material, "W1", "issue", 4, None)
+            )
+        if n % 4 == 1:
+            records.append(
+                (
+                    "erp.sales-orders",
+                    {
+                        "event_id": f"so-{n}",
+                        "event_time": (T1 + timedelta(days=3)).isoformat(),
+                        "material_id": material,
+                        "order_id": f"SO-{n}",
+                        "line_id": "1",
+                        "warehouse_id": "W1",
+                        "quantity": 500,
+                        "due_date": (T1 + timedelta(days=5)).date().isoformat(),
+                        "status": "confirmed",
+                        "unit_price": 9.0,
+                        "customer_id": "KEY-1",
+                        "customer_priority": 1,
+                    },
+                )
+            )
+        for topic, value in records:
+            worker.send(topic, value)
+            sent += 1
+    worker.flush()
+    return sent
+
+
+def _movement(event_id, at, material, warehouse, kind, quantity, unit_cost):
+    movement = {
+        "event_id": event_id,
+        "event_time": at.isoformat(),
+        "material_id": material,
+        "movement_type": kind,
+        "warehouse_id": warehouse,
+        "quantity": quantity,
+    }
+    if unit_cost is not None:
+        movement["unit_cost"] = unit_cost
+    return "erp.stock-movements", movement
+
+
+def _get(worker: Pipeline, path: str, **params: object) -> dict:
+    """A 200 answer's JSON; a dropped connection or a 503 (rebalancing) is asked again."""
+
+    def answer() -> httpx.Response | None:
+        try:
+            response = httpx.get(f"{worker.url}{path}", params=params, timeout=20)
+        except httpx.TransportError:
+            return None
+        return None if response.status_code == 503 else response
+
+    response = wait_until(answer, timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _expected(states: dict[str, dict], warehouse: str | None = None, **master: str) -> dict:
+    """Value and quantity on hand over the states' warehouses, as /materials/{id} says."""
+    value = quantity = 0.0
+    for state in states.values():
+        if any((state["master"] or {}).get(k) != v for k, v in master.items()):
+            continue
+        for warehouse_id, stock in state["warehouses"].items():
+            if warehouse in (None, warehouse_id):
+                value += stock["inventory_value"]
+                quantity += stock["on_hand"]
+    return {"value_on_hand": round(value, 2), "quantity_on_hand": round(quantity, 6)}
+
+
+def _totals(summary: dict) -> dict:
+    totals = summary["totals"]
+    return {
+        "value_on_hand": round(totals["value_on_hand"], 2),
+        "quantity_on_hand": round(totals["quantity_on_hand"], 6),
+    }
+
+
+def _all_pages(worker: Pipeline, path: str, per_page: int, **params: object) -> list[dict]:
+    first = _get(worker, path, per_page=per_page, **params)
+    items = list(first["items"])
+    for page in range(2, first["pages"] + 1):
+        items += _get(worker, path, per_page=per_page, page=page, **params)["items"]
+    assert len(items) == first["total"]
+    return items
+
+
+def _check_lists(worker: Pipeline, read: dict[str, dict], totals: dict, open_alerts: int) -> None:
+    """Filters, pages and ranking of one worker's answers, against the states read."""
+    for query in ({"warehouse": "W2"}, {"category": "yarn"}, {"abc": "-"}):
+        master = {k: (None if v == "-" else v) for k, v in query.items() if k != "warehouse"}
+        master = {("abc_class" if k == "abc" else k): v for k, v in master.items()}
+        filtered = _get(worker, "/api/summary", **query)
+        assert _totals(filtered) == _expected(read, query.get("warehouse"), **master)
+
+    listed = _all_pages(worker, "/api/materials", per_page=5)
+    assert sorted(row["material_id"] for row in listed) == sorted(MATERIALS)
+    at_risk = [row["value_at_risk"] for row in listed]
+    assert at_risk == sorted(at_risk, reverse=True)
+    assert round(sum(row["value_on_hand"] for row in listed), 2) == totals["value_on_hand"]
+    yarn = _all_pages(worker, "/api/materials", per_page=2, category="yarn")
+    assert {row["material_id"] for row in yarn} == {
+        m for m, s in read.items() if s["master"]["category"] == "yarn"
+    }
+
+    alerts = _all_pages(worker, "/api/alerts", per_page=3)
+    assert len(alerts) == open_alerts
+    ranked = [a["value_at_risk"] for a in alerts]
+    assert ranked == sorted(ranked, reverse=True)
+    requests = _get(worker, "/api/requests")
+    opened = sum(len(s["requests"].get("open", {})) for s in read.values())
+    assert requests["total"] == sum(requests["by_status"].values()) == opened
+
+    material = MATERIALS[4]
+    one = _get(worker, f"/api/materials/{material}")
+    assert one["category"] == read[material]["master"]["category"]
+    assert one["health"]["value_on_hand"] == _expected({material: read[material]})["value_on_hand"]
+    bad = httpx.get(f"{worker.url}/api/materials", params={"per_page": 0}, timeout=10)
+    assert bad.status_code == 400 and "per_page" in bad.json()["error"]
+
+
+def _settled(check):
+    """What ``check`` returns once its assertions hold (ticks may move state between reads)."""
+    failures: list[str] = []
+
+    def passes():
+        try:
+            return check()
+        except AssertionError as error:
+            failures.append(str(error))
+            return None
+
+    return wait_until(passes, timeout=120, describe=lambda: failures[-1:])
+
+
+def test_either_worker_answers_the_summary_of_every_partition_and_its_lists(tmp_path: Path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    # A longer session than the harness's: two workers on a loaded machine rebalance in peace.
+    first = Pipeline(tmp_path / "a", session_timeout_s=20.0)
+    second = Pipeline(
+        tmp_path / "b",
+        app_id=first.settings.app_id,
+        topic_prefix=first.settings.topic_prefix,
+        session_timeout_s=20.0,
+    )
+    try:
+        first.start()
+        second.start()
+        wait_until(lambda: first._healthy() and second._healthy(), timeout=180)
+        sent = _feed(first)
+        wait_until(lambda: first.applied() + second.applied() == sent, timeout=120)
+        assert first.applied() > 0 and second.applied() > 0  # both own some partitions
+
+        def states() -> dict[str, dict] | None:
+            read = {m: first.material(m) for m in MATERIALS}
+            return read if all(read.values()) else None
+
+        def consistent() -> dict:
+            """Both workers' answers against the states read: the summary they agree on."""
+            read = wait_until(states)
+            summary = _get(first, "/api/summary")
+            assert _get(second, "/api/summary") == summary
+            totals = summary["totals"]
+            assert _totals(summary) == _expected(read)
+            assert totals["stock_items"] == sum(len(s["warehouses"]) for s in read.values())
+            assert round(sum(a["value"] for a in totals["age"]), 2) == totals["value_on_hand"]
+            assert {a["bucket"] for a in totals["age"] if a["value"]} >= {"0-30", "90-180"}
+            open_alerts = sum(len(s["alerts"].get("alerts", {})) for s in read.values())
+            assert sum(totals["open_alerts"].values()) == open_alerts > 0
+            for worker in (first, second):
+                _check_lists(worker, read, totals, open_alerts)
+            return summary
+
+        summary = _settled(consistent)
+    finally:
+        second.close()
+        first.close()
+
+    restarted = Pipeline(
+        tmp_path / "a", app_id=first.settings.app_id, topic_prefix=first.settings.topic_prefix
+    )
+    try:
+        restarted.start()
+        # Restored from the changelogs, before any new input: the same numbers.
+        wait_until(lambda: _get(restarted, "/api/summary") == summary, timeout=90)
+    finally:
+        restarted.close()

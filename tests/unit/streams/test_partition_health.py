@@ -1,0 +1,209 @@
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.events import MaterialMaster
+from models.health import HealthFilter, HealthSummary, MaterialHealth, health_of
+from models.state import Batch, MaterialState, WarehouseStock
+from streams.health import (
+    HealthRows,
+    PartitionHealth,
+    Ranked,
+    merged_summary,
+    page_of,
+    partition_of,
+    rank_materials,
+    summary_cells,
+    summary_from_cells,
+)
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+PARTITIONS = 3
+
+
+def _partition(material_id: str) -> int:
+    return partition_of(material_id, PARTITIONS)
+
+
+def _state(material_id: str, category: str, quantities: list[int], age_days: int) -> MaterialState:
+    state = MaterialState(
+        material_id=material_id,
+        master=MaterialMaster(
+            event_id=f"m-{material_id}",
+            event_time=NOW,
+            material_id=material_id,
+            name=material_id,
+            category=category,
+        ),
+        applied_through=NOW,
+    )
+    for n, quantity in enumerate(quantities):
+        state.warehouses[f"W{n}"] = WarehouseStock(
+            on_hand=quantity,
+            batches=[
+                Batch(
+                    batch_id=None,
+                    received_at=NOW - timedelta(days=age_days),
+                    quantity=quantity,
+                    unit_cost=1.5,
+                )
+            ]
+            if quantity
+            else [],
+        )
+    return state
+
+
+states = st.builds(
+    _state,
+    st.sampled_from([f"M{n}" for n in range(8)]),
+    st.sampled_from(["fabric", "yarn"]),
+    st.lists(st.integers(0, 500), max_size=3),
+    st.integers(0, 400),
+)
+
+
+def _recomputed(materials: dict[str, bytes]) -> HealthSummary:
+    return HealthSummary.of(MaterialHealth.model_validate_json(v) for v in materials.values())
+
+
+def _summary(cells: dict[str, bytes]) -> HealthSummary:
+    return merged_summary(cells.items())
+
+
+@given(st.lists(states, max_size=30))
+@settings(max_examples=60, deadline=None)
+def test_the_merged_cells_of_all_partitions_equal_the_summary_of_every_material(stored):
+    materials: dict[str, bytes] = {}
+    cells: dict[str, bytes] = {}
+    health = PartitionHealth(materials, cells, _partition)
+    for state in stored:
+        health.record(state)
+    assert _summary(cells) == _recomputed(materials)
+    latest = {state.material_id: state for state in stored}
+    assert _summary(cells) == HealthSummary.of(map(health_of, latest.values()))
+
+
+@given(st.lists(states, min_size=1, max_size=20))
+@settings(max_examples=40, deadline=None)
+def test_a_redelivered_state_changes_nothing(stored):
+    materials: dict[str, bytes] = {}
+    cells: dict[str, bytes] = {}
+    health = PartitionHealth(materials, cells, _partition)
+    for state in stored:
+        health.record(state)
+    before = (dict(materials), dict(cells))
+    for state in stored[-3:]:
+        latest = next(s for s in reversed(stored) if s.material_id == state.material_id)
+        health.record(latest)
+    assert (materials, cells) == before
+
+
+@given(st.lists(states, max_size=20), st.lists(states, max_size=20))
+@settings(max_examples=40, deadline=None)
+def test_two_workers_owning_different_partitions_publish_one_consistent_summary(first, second):
+    materials: dict[str, bytes] = {}
+    cells: dict[str, bytes] = {}
+    owner = {0: PartitionHealth(materials, cells, _partition)}
+    owner[1] = owner[2] = PartitionHealth(materials, cells, _partition)
+    for state in (*first, *second):
+        owner[_partition(state.material_id)].record(state)
+    assert _summary(cells) == _recomputed(materials)
+
+
+def test_a_worker_that_takes_over_rebuilds_cells_a_crash_lost_or_left_behind():
+    materials: dict[str, bytes] = {}
+    cells: dict[str, bytes] = {}
+    first = PartitionHealth(materials, cells, _partition)
+    for n in range(12):
+        first.record(_state(f"M{n}", "fabric", [10 * n, 5], 30 * n))
+    lost = next(iter(cells))
+    del cells[lost]  # the crash kept the contribution but lost this cell's record
+    cells['[0,"W9","gone","-"]'] = b"[1" + b",0" * 21 + b"]"  # a cell the partition no longer has
+    second = PartitionHealth(materials, cells, _partition)
+    second.record(_state("M0", "fabric", [0, 5], 0))
+    for state in [_state(f"M{n}", "fabric", [10 * n, 5], 30 * n) for n in range(1, 12)]:
+        second.record(state)
+    assert {_partition(f"M{n}") for n in range(12)} == {0, 1, 2}  # every partition rebuilt
+    assert _summary(cells) == _recomputed(materials)
+
+
+def test_storing_a_state_again_repairs_a_contribution_a_crash_lost():
+    materials: dict[str, bytes] = {}
+    cells: dict[str, bytes] = {}
+    health = PartitionHealth(materials, cells, _partition)
+    old, new = _state("M1", "fabric", [10], 5), _state("M1", "fabric", [70], 5)
+    health.record(old)
+    stale = materials["M1"]
+    health.record(new)
+    materials["M1"] = stale  # the crash lost the new contribution, kept the cells
+    restarted = PartitionHealth(materials, cells, _partition)
+    restarted.record(new)  # the input is redelivered; its state was stored before the crash
+    assert materials["M1"] != stale
+    assert _summary(cells) == HealthSummary.of([health_of(new)])
+
+
+def test_forgetting_the_summaries_after_a_rebalance_rebuilds_them_from_the_contributions():
+    materials: dict[str, bytes] = {}
+    cells: dict[str, bytes] = {}
+    mine = PartitionHealth(materials, cells, _partition)
+    theirs = PartitionHealth(materials, cells, _partition)
+    mine.record(_state("M1", "yarn", [10], 5))
+    theirs.record(_state("M1", "yarn", [20], 5))  # the partition moved while mine held it
+    mine.forget()
+    mine.record(_state("M2", "yarn", [30], 5))
+    mine.record(_state("M1", "yarn", [40], 5))  # it moved back
+    assert _summary(cells) == _recomputed(materials)
+
+
+def test_health_rows_parse_each_version_of_a_contribution_once():
+    rows = HealthRows(_partition)
+    stored = health_of(_state("M1", "yarn", [10], 5))
+    table = {"M1": stored.__pydantic_serializer__.to_json(stored)}
+    first = next(rows.read(table.items()))
+    assert next(rows.read(table.items())) is first
+    changed = health_of(_state("M1", "yarn", [11], 5))
+    table["M1"] = changed.__pydantic_serializer__.to_json(changed)
+    assert next(rows.read(table.items())) == changed
+
+
+def test_a_stored_version_recorded_before_is_not_computed_again_until_the_partitions_move():
+    materials: dict[str, bytes] = {}
+    cells: dict[str, bytes] = {}
+    health = PartitionHealth(materials, cells, _partition)
+    old, new = _state("M1", "fabric", [10], 5), _state("M1", "fabric", [70], 5)
+    health.record(old, b"old")
+    stale = materials["M1"]
+    health.record(new, b"new")
+    materials["M1"] = stale
+    health.record(new, b"new")  # the same stored version again: one hash, nothing computed
+    assert materials["M1"] == stale
+    health.forget()  # a rebalance: everything is computed again
+    health.record(new, b"new")
+    assert materials["M1"] != stale
+    assert _summary(cells) == HealthSummary.of([health_of(new)])
+
+
+@given(st.lists(states, max_size=30), st.integers(1, 4), st.integers(1, 7))
+@settings(max_examples=40, deadline=None)
+def test_pages_merged_from_every_partitions_ranking_equal_the_ranking_of_all(stored, page, size):
+    latest = {s.material_id: health_of(s) for s in stored}
+    whole = page_of(rank_materials(latest.values(), HealthFilter(), page * size), page, size)
+    merged = Ranked()
+    for partition in range(PARTITIONS):
+        mine = [h for m, h in latest.items() if _partition(m) == partition]
+        merged = merged.merge(rank_materials(mine, HealthFilter(), page * size))
+    assert page_of(merged, page, size) == whole
+
+
+@given(st.lists(states, max_size=30))
+@settings(max_examples=40, deadline=None)
+def test_each_owners_cells_sent_as_rows_add_up_to_the_summary_of_all(stored):
+    materials: dict[str, bytes] = {}
+    cells: dict[str, bytes] = {}
+    health = PartitionHealth(materials, cells, _partition)
+    for state in stored:
+        health.record(state)
+    parts = [summary_cells(merged_summary(cells.items(), {p})) for p in range(PARTITIONS)]
+    assert summary_from_cells(parts) == _recomputed(materials)
