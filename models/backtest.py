@@ -28,12 +28,11 @@ and nothing in it is counted. From ``window_start`` to the history's end:
   transfers the core proposes ship at once and arrive after their lane's
   lead time. So the backtest measures the loop, not only the alerts.
 
-Demand is the history's issues (backordered when short) and what the ERP
-closed sales order lines short by (lost; with ``act`` a policy holding stock
-then serves it: ``models.service_metrics``). The core is not told of that
-served demand, so its stock reads higher than the policy's shelf then: an
-approximation against stockloop. For each stock-out the last warning
-before it counts. Deterministic: nothing here reads a clock or an unseeded
+Demand is the history's issues and its confirmed sales order lines, each
+on its due date (``models.service_metrics``: backordered when short, lost
+when the ERP closed the line short). The core itself reads the recorded
+events, deliveries included, as the worker would. For each stock-out the
+last warning before it counts. Deterministic: nothing here reads a clock or an unseeded
 random.
 """
 
@@ -66,7 +65,7 @@ from models.rules.spec import builtin_rules
 from models.service_metrics import (
     DAYS_PER_MONTH,
     Ledger,
-    LostDemand,
+    OrderDemand,
     ServiceMetrics,
     measure,
     warning_leads,
@@ -91,6 +90,8 @@ _APPLY_ORDER = {"material": 0, "promotion": 1, "in_transit": 2, "order_line": 3,
 _ORDERED_ON_REQUEST = {RequestStatus.APPROVED, RequestStatus.PENDING_APPROVAL}
 _CORRECTIONS = {MovementType.ADJUSTMENT, MovementType.CYCLE_COUNT}
 _CLOSED_SHORT = {OrderStatus.SHIPPED, OrderStatus.CANCELLED}
+DUE_AT = time(12)
+"""An order line is wanted at noon of its due date: after the morning's receipts."""
 
 
 class Policy(StrEnum):
@@ -285,7 +286,7 @@ class _DynamicRun:
 def _run_dynamic(
     material_id: str,
     events: Sequence[MaterialEvent],
-    lost: list[LostDemand],
+    lost: list[OrderDemand],
     window_start: datetime,
     end: datetime,
     config: BacktestConfig,
@@ -295,7 +296,8 @@ def _run_dynamic(
     context = config.context
     state = MaterialState(material_id=material_id)
     applied = AppliedEventIds()
-    run = _DynamicRun(ledger=Ledger(window_start, serve_lost=config.act))
+    keys = frozenset(entry.order_key for entry in lost)
+    run = _DynamicRun(ledger=Ledger(window_start, keys))
     unserved = list(lost)
 
     def lose_until(moment: datetime) -> None:
@@ -370,31 +372,39 @@ def _run_dynamic(
     return run
 
 
-def _ledger_order(event: InputEvent | LostDemand) -> tuple[datetime, int]:
-    """Ledger streams in time; at the same time events first, the demand they lost after."""
-    rank = 5 if isinstance(event, LostDemand) else _APPLY_ORDER[event.kind]
+def _ledger_order(event: InputEvent | OrderDemand) -> tuple[datetime, int]:
+    """Ledger streams in time; at the same time events first, the demand falling due after."""
+    rank = 5 if isinstance(event, OrderDemand) else _APPLY_ORDER[event.kind]
     return (event.event_time, rank)
 
 
-def _lost_demand(events: Sequence[MaterialEvent], window_start: datetime) -> list[LostDemand]:
-    """What the ERP closed sales order lines short by (shipped short or cancelled), in the window.
+def _order_demand(
+    events: Sequence[MaterialEvent], window_start: datetime, end: datetime
+) -> list[OrderDemand]:
+    """The confirmed sales order lines falling due in the window, at noon of their due date.
 
-    An order line's last version says how it ended: shipped or cancelled
-    with less shipped than ordered is demand lost, at that version's time.
+    An order line's last version says how it ended: its quantity is the
+    demand, and closed short (shipped with less, or cancelled: how an ERP
+    closes a line it could not serve) its missing part was lost. A line
+    never confirmed is no demand.
     """
     last: dict[str, SalesOrderLine] = {}
+    confirmed: set[str] = set()
     for envelope in events:
         event = envelope.event
         if isinstance(event, SalesOrderLine):
-            last[f"{event.order_id}/{event.line_id}"] = event
-    lost = [
-        LostDemand(line.event_time, line.warehouse_id, line.quantity - line.shipped_quantity)
-        for line in last.values()
-        if line.status in _CLOSED_SHORT
-        and line.quantity > line.shipped_quantity
-        and line.event_time >= window_start
-    ]
-    return sorted(lost, key=lambda entry: entry.event_time)
+            key = f"{event.order_id}/{event.line_id}"
+            last[key] = event
+            if event.status is not OrderStatus.OPEN:
+                confirmed.add(key)
+    demand = []
+    for key, line in last.items():
+        due = datetime.combine(line.due_date, DUE_AT, window_start.tzinfo)
+        if key not in confirmed or not window_start <= due <= end or line.quantity <= 0:
+            continue
+        lost = line.status in _CLOSED_SHORT and line.shipped_quantity < line.quantity
+        demand.append(OrderDemand(due, line.warehouse_id, line.quantity, key, lost))
+    return sorted(demand, key=lambda entry: (entry.event_time, entry.order_key))
 
 
 def _lead_times(state: MaterialState, default: float) -> dict[str, tuple[float, float]]:
@@ -479,7 +489,8 @@ def _material(
         else DEFAULT_CONFIG.default_lead_time_days
     )
     played = _in_window_supply(events, window_start) if config.act else events
-    lost = _lost_demand(events, window_start)
+    lost = _order_demand(events, window_start, end)
+    keys = frozenset(entry.order_key for entry in lost)
     dynamic = _run_dynamic(material_id, played, lost, window_start, end, config, default_lead_time)
 
     warm_up = [e.event for e in events if e.event.event_time < window_start]
@@ -487,13 +498,12 @@ def _material(
         [e.event for e in played if e.event.event_time >= window_start] + lost,
         key=_ledger_order,
     )
-    recorded = Ledger(window_start)
+    recorded = Ledger(window_start, keys)
     for event in warm_up:
         recorded.roll_to(event.event_time)
         recorded.apply(event)
     recorded.roll_to(window_start)
     at_start = copy.deepcopy(recorded)
-    at_start.serve_lost = config.act
     history = [e.event for e in events if e.event.event_time >= window_start] + lost
     for event in sorted(history, key=_ledger_order):
         recorded.roll_to(event.event_time)

@@ -6,15 +6,17 @@ and supply lines in event time and, for the test window only, counts what a
 planner judges a policy by: fill rate, cycle service level, stock-out days,
 backordered quantity, stock held and what is left dead at the end.
 
-Demand comes two ways. An issue that finds the shelf short is backordered:
-on hand goes below zero (as an ERP allowing negative stock posts it, and as
-``models.state`` keeps it) and the next receipt covers it first. A sales
-order line the ERP closed short (shipped short or cancelled) is demand it
-lost (``LostDemand``): the shelf had nothing for it; a policy that acts
-serves it from its own shelf if it holds stock then (``serve_lost``). So, in
-every warehouse, ``opening + receipts - filled - backlog (+ other moves) =
-closing``; with issues only, ``opening + receipts - demand = closing``, and a
-negative closing is the backlog still owed.
+Demand comes two ways. An issue is demand when it is posted. A confirmed
+sales order line is demand on its due date, for its whole quantity
+(``OrderDemand``), whenever the ERP shipped it: a line shipped late was not
+served on time, which its deliveries' dates alone would hide; its
+deliveries then move no stock here (the demand did). Demand that finds the
+shelf short is backordered: on hand goes below zero (as an ERP allowing
+negative stock posts it, and as ``models.state`` keeps it) and the next
+receipt covers it first; except a line the ERP closed short (shipped short
+or cancelled), whose missing part was lost. So, in every warehouse,
+``opening + receipts - filled - backordered (+ other moves) = closing`` with
+nothing lost, and a negative closing is the backlog still owed.
 """
 
 from collections.abc import Callable
@@ -31,12 +33,19 @@ _OPEN_SUPPLY = {InTransitStatus.ORDERED, InTransitStatus.SHIPPED}
 
 
 @dataclass(frozen=True)
-class LostDemand:
-    """Order-line demand the recorded ERP could not fill: what it closed the line short by."""
+class OrderDemand:
+    """A confirmed sales order line falling due: its quantity, wanted from the shelf then.
+
+    ``lost``: the ERP closed the line short, so what the shelf lacked was lost,
+    not backordered. ``order_key`` ('order/line') names the line, whose
+    deliveries the ledger then leaves alone.
+    """
 
     event_time: datetime
     warehouse_id: str
     quantity: float
+    order_key: str
+    lost: bool = False
 
 
 @dataclass
@@ -92,9 +101,10 @@ class Ledger:
     which is when a static policy's nightly run looks at the position.
     """
 
-    def __init__(self, window_start: datetime, serve_lost: bool = False) -> None:
+    def __init__(self, window_start: datetime, order_keys: frozenset[str] = frozenset()) -> None:
         self.window_start = window_start
-        self.serve_lost = serve_lost
+        self.order_keys = order_keys
+        """Order lines whose demand comes as ``OrderDemand``: their deliveries move nothing."""
         self.warehouses: dict[str, WarehouseLedger] = {}
         self.stockouts: list[StockOut] = []
         self.day: date | None = None
@@ -126,8 +136,11 @@ class Ledger:
         """Take one stock movement or supply line onto the shelf; other events move no stock."""
         if isinstance(event, StockMovement):
             self._move(event)
-        elif isinstance(event, LostDemand):
-            self.lose(event.warehouse_id, event.quantity, event.event_time)
+        elif isinstance(event, OrderDemand):
+            if event.lost:
+                self.lose(event.warehouse_id, event.quantity, event.event_time)
+            else:
+                self.issue(event.warehouse_id, event.quantity, event.event_time)
         elif isinstance(event, InTransitLine):
             stock = self.stock(event.warehouse_id)
             open_quantity = event.quantity - event.received_quantity
@@ -170,12 +183,12 @@ class Ledger:
             self._short(stock, warehouse_id, at)
 
     def lose(self, warehouse_id: str, quantity: float, at: datetime) -> None:
-        """Demand the recorded ERP lost: served from the shelf only with ``serve_lost``."""
+        """Demand that does not wait: served from what is on the shelf, the rest lost."""
         stock = self.stock(warehouse_id)
+        served = min(quantity, max(stock.on_hand, 0.0))
+        stock.on_hand = round(stock.on_hand - served, 6)
         if not self.in_window:
             return
-        served = min(quantity, max(stock.on_hand, 0.0)) if self.serve_lost else 0.0
-        stock.on_hand = round(stock.on_hand - served, 6)
         stock.demand += quantity
         stock.filled += served
         stock.last_demand_at = at
@@ -198,7 +211,9 @@ class Ledger:
             case MovementType.RECEIPT:
                 self.receive(movement.warehouse_id, quantity, at, movement.po_line_id)
             case MovementType.ISSUE:
-                self.issue(movement.warehouse_id, quantity, at)
+                key = f"{movement.sales_order_id}/{movement.sales_order_line_id}"
+                if key not in self.order_keys:
+                    self.issue(movement.warehouse_id, quantity, at)
             case _:
                 stock = self.stock(movement.warehouse_id)
                 delta = {
