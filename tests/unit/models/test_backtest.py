@@ -45,6 +45,8 @@ from models.events import (
     MaterialEvent,
     MaterialMaster,
     MovementType,
+    OrderStatus,
+    SalesOrderLine,
     StockMovement,
 )
 from models.service_metrics import Ledger
@@ -178,6 +180,65 @@ def test_a_material_never_short_has_full_service_and_one_never_issued_is_dead_st
 def test_the_recorded_history_never_orders_or_alerts(small):
     recorded = small.totals[Policy.RECORDED]
     assert (recorded.requests, recorded.alerts_raised, recorded.alert_events) == (0, 0, 0)
+
+
+def order_line(material_id, quantity, due_day, status, shipped, when) -> MaterialEvent:
+    return MaterialEvent(
+        event=SalesOrderLine(
+            event_id=f"{material_id}-so-{status}",
+            event_time=when,
+            material_id=material_id,
+            order_id=f"SO-{material_id}",
+            line_id="10",
+            warehouse_id="W1",
+            quantity=quantity,
+            shipped_quantity=shipped,
+            due_date=at(due_day).date(),
+            status=OrderStatus(status),
+        )
+    )
+
+
+def delivery(material_id: str, quantity: float, when: datetime) -> MaterialEvent:
+    return MaterialEvent(
+        event=StockMovement(
+            event_id=f"{material_id}-delivery",
+            event_time=when,
+            material_id=material_id,
+            movement_type=MovementType.ISSUE,
+            warehouse_id="W1",
+            quantity=quantity,
+            sales_order_id=f"SO-{material_id}",
+            sales_order_line_id="10",
+        )
+    )
+
+
+def test_an_order_line_shipped_late_is_short_on_its_due_date_and_one_closed_short_loses():
+    """M4: 6 on the shelf; a line for 10 due day 6 ships on day 9, after 10 come in at 08:00.
+    On day 6 at noon 6 are filled and 4 backordered (on hand -4) until day 9: fill rate 0.6,
+    stock-out days 6, 7 and 8; the delivery moves no stock (the demand did): closing 6.
+    M5: 3 on the shelf; a line for 5 due day 7 ships 3 and closes: 3 filled, 2 lost, closing 0."""
+    events = [
+        *small_history(),
+        move("M4", "receipt", 6, at(0, 6)),
+        order_line("M4", 10, 6, "confirmed", 0, at(1, 9)),
+        move("M4", "receipt", 10, at(9, 8)),
+        delivery("M4", 10, at(9, 10)),
+        order_line("M4", 10, 6, "shipped", 10, at(9, 10)),
+        move("M5", "receipt", 3, at(0, 6)),
+        order_line("M5", 5, 7, "confirmed", 0, at(1, 9)),
+        delivery("M5", 3, at(7, 10)),
+        order_line("M5", 5, 7, "shipped", 3, at(7, 10)),
+    ]
+    result = backtest(events, BacktestConfig(window_start=WINDOW_START))
+    m4 = by_id(result, "M4").policies[Policy.RECORDED]
+    assert (m4.demand, m4.filled, m4.backordered) == (10, 6, 4)
+    assert m4.stockout_days == 3
+    assert m4.closing_on_hand == 6
+    assert by_id(result, "M4").stockouts[Policy.RECORDED] == [at(6, 12)]
+    m5 = by_id(result, "M5").policies[Policy.RECORDED]
+    assert (m5.demand, m5.filled, m5.backordered, m5.closing_on_hand) == (5, 3, 2, 0)
 
 
 def test_a_window_outside_the_history_is_refused_in_one_line():
