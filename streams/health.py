@@ -291,14 +291,19 @@ def rank_materials(
     for health in healths:
         warehouses = health_filter.warehouses_of(health)
         if warehouses:
-            totals = ZERO
+            # Only the two numbers that rank; a row's full totals only for the rows sent.
+            at_risk = value = 0
             for warehouse_id in warehouses:
-                totals = totals.plus(health.stocks[warehouse_id])
-            key = [-totals.value_at_risk, -totals.value, health.material_id]
-            ranked.append((key, (health, warehouses, totals)))
+                totals = health.stocks[warehouse_id]
+                at_risk += totals.value_at_risk
+                value += totals.value
+            ranked.append(([-at_risk, -value, health.material_id], (health, warehouses)))
 
-    def row(item: tuple[MaterialHealth, list[str], Totals]) -> dict[str, Any]:
-        health, warehouses, totals = item
+    def row(item: tuple[MaterialHealth, list[str]]) -> dict[str, Any]:
+        health, warehouses = item
+        totals = ZERO
+        for warehouse_id in warehouses:
+            totals = totals.plus(health.stocks[warehouse_id])
         return {
             "material_id": health.material_id,
             "name": health.name,
