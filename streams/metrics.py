@@ -152,3 +152,9 @@ ACKNOWLEDGE_SECONDS = Histogram(
     ["rule"],
     buckets=(60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400),
 )
+READY = Gauge(
+    "stockloop_ready",
+    "1 while this worker can serve reads (GET /health answers 200); 0 while it starts, "
+    "rebalances, or an agent of it crashed in the last five minutes.",
+    ["app"],
+)

@@ -7,7 +7,7 @@ from prometheus_client import generate_latest
 from agents.material import load_state
 from models.rules.spec import RuleSpecError, builtin_rules, load_rules
 from streams.app import app, materials_table, rules_table
-from streams.metrics import CONSUMER_LAG
+from streams.metrics import CONSUMER_LAG, READY
 from streams.supervision import CountingSupervisor
 
 
@@ -141,10 +141,33 @@ class Metrics(View):
 
 @app.timer(interval=5.0)
 async def measure_consumer_lag() -> None:
-    """Records between each assigned partition's position and its high watermark."""
+    """Records between each assigned partition's position and its high watermark.
+
+    A partition this worker no longer owns loses its value, so that after a
+    rebalance only the new owner reports it.
+    """
     consumer = app.consumer
-    for tp in consumer.assignment():
+    assigned = consumer.assignment()
+    owned = {(tp.topic, str(tp.partition)) for tp in assigned}
+    for labels in _lag_labels() - owned:
+        CONSUMER_LAG.remove(*labels)
+    for tp in assigned:
         highwater = consumer.highwater(tp)
         position = await consumer.position(tp)
         if highwater is not None and position is not None:
             CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - position, 0))
+
+
+def _lag_labels() -> set[tuple[str, str]]:
+    """The (topic, partition) pairs the lag gauge holds a value for."""
+    return {
+        (sample.labels["topic"], sample.labels["partition"])
+        for family in CONSUMER_LAG.collect()
+        for sample in family.samples
+    }
+
+
+@app.timer(interval=5.0)
+async def measure_readiness() -> None:
+    """``stockloop_ready``: what ``/health`` would answer, for Prometheus to alert on."""
+    READY.labels(app.conf.id).set(0 if _waiting_for() or _crashing() else 1)
