@@ -477,7 +477,7 @@ def _decode_change(
     if not isinstance(source, dict):
         raise InvalidRecord(f"source={show(source)}: expected a Debezium source object")
     image = _IMAGE_OF_OP[op]
-    reference = mapping.reference_for(source)
+    reference = mapping.reference_for(source) if mapping.references else None
     if reference is not None:
         return Decoded(reference=_reference_change(reference, envelope, op, schema, mapping))
     table = mapping.table_for(source)
@@ -620,23 +620,24 @@ class _RowReader:
         self.codecs = codecs
         self.zone = zone
         self.references = references
+        self.kind = table.kind if isinstance(table, TableMapping) else None
         self._facts: dict[str, Any] = {}
 
     def field(self, spec: ColumnMapping, field: str | None) -> Any:
         """A source's value as event field ``field`` wants it (any value when None)."""
-        if spec.first_of:
-            return next(
-                (v for part in spec.first_of if (v := self.field(part, field)) is not None), None
-            )
-        if spec.input is not None:
+        if spec.column is not None:
+            value = self.column(spec)
+        elif spec.input is not None:
             value = self.fact(spec.input)
         elif spec.compute is not None:
             value = self.compute(spec.compute)
         else:
-            value = self.column(spec)
-        if field is None or value is None or not isinstance(self.table, TableMapping):
+            return next(
+                (v for part in spec.first_of if (v := self.field(part, field)) is not None), None
+            )
+        if field is None or value is None or self.kind is None:
             return value
-        return _as_field(value, self.table.kind, field, self.zone)
+        return _as_field(value, self.kind, field, self.zone)
 
     def origin(self, spec: ColumnMapping) -> ColumnMapping | None:
         """The column a source reads, for error messages (None for a computed value)."""

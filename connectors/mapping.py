@@ -535,7 +535,15 @@ class CdcMapping(BaseModel):
         An entry without ``db`` or ``schema`` matches any, so list entries that
         pin a database before a catch-all entry for the same table.
         """
-        return next((table for table in self.tables if _matches(table, source)), None)
+        name, db, schema = source.get("table"), source.get("db"), source.get("schema")
+        for table in self.tables:
+            if (
+                table.table == name
+                and (table.db is None or table.db == db)
+                and (table.db_schema is None or table.db_schema == schema)
+            ):
+                return table
+        return None
 
 
 def load_mapping(path: Path) -> CdcMapping:
