@@ -35,7 +35,9 @@ compute fields, turn one row into several events and look values up in
 reference tables (``connectors.mapping``); ``decode_changes`` returns all of
 it as a ``Decoded``: the events, the reference row changed, or why the change
 is no event. A lookup of a reference row not captured yet raises
-``MissingReference`` so that the caller holds the change instead of losing it.
+``MissingReference`` so that the caller holds the change instead of losing it;
+``ChangeReader`` does that in memory (``stockloop mapping test``, the tests),
+``agents/ingest.py`` in tables.
 
 A change event's id is deterministic, so a redelivered record is recognised as
 a duplicate: ``{table}:{event_id_columns}`` for tables of immutable rows, else
