@@ -12,11 +12,11 @@ is a material without a category or ABC class); lists take ``page`` and
 """
 
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import orjson
 from faust.web import Request, Response, View
 from pydantic import ValidationError
-from yarl import URL
 
 from models.health import NONE, SEVERITIES, HealthFilter, health_of, summary_report
 from models.state import MaterialState
@@ -89,9 +89,9 @@ def owned_partitions() -> set[int]:
     return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
 
 
-def _ident(url: str | URL) -> tuple[str, int]:
-    url = URL(str(url))
-    return url.host or "", url.port or 80
+def _ident(url: object) -> tuple[str, int]:
+    parts = urlsplit(str(url))
+    return parts.hostname or "", parts.port or 80
 
 
 def local_answer(kind: str, query: Mapping[str, str]) -> dict[str, object]:
@@ -125,8 +125,8 @@ async def gathered(kind: str, request: Request) -> list[dict]:
     }
     answers = [local_answer(kind, request.query)]
     for host in hosts.values():
-        url = URL(str(host)).with_path(f"/api/local/{kind}").with_query(request.query)
-        async with app.http_client.get(url) as response:
+        url = f"{str(host).rstrip('/')}/api/local/{kind}"
+        async with app.http_client.get(url, params=dict(request.query)) as response:
             if response.status != 200:
                 raise NotReady(f"worker {host} answered {response.status}; retry")
             answers.append(orjson.loads(await response.read()))
