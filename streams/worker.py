@@ -11,6 +11,7 @@ import agents.material
 import agents.notifier
 import agents.shortages
 import streams.action_views
+import streams.api_views
 import streams.views
 from connectors.topic_admin import ensure_changelogs
 from streams import worker_log
@@ -24,6 +25,7 @@ AGENT_MODULES = (
     agents.shortages,
     agents.notifier,
     streams.action_views,
+    streams.api_views,
     streams.views,
 )
 

@@ -27,6 +27,9 @@ COMMANDS = [
     ["alerts", "open"],
     ["alerts", "ack"],
     ["alerts", "silence"],
+    ["backtest"],
+    ["mapping", "validate"],
+    ["mapping", "test"],
 ]
 
 
