@@ -2,15 +2,18 @@
 
 Input accounting follows principle 4 (nothing lost, nothing doubled): per
 source topic, ``received`` equals ``applied + duplicate + dead_lettered +
-tombstone``, and the test suite checks that it does.
+tombstone``, and the test suite checks that it does. A CDC mapping adds three
+ends a change may have: ``skipped`` (a row its ``when`` leaves out, or an edit
+of a row already counted), ``reference`` (a row kept for lookups) and
+``held`` (waiting for its reference row; ``released`` when it is read again).
 """
 
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "stockloop_events",
-    "Input records by source topic and outcome "
-    "(received, applied, duplicate, dead_lettered, tombstone).",
+    "Input records by source topic and outcome (received, applied, duplicate, dead_lettered, "
+    "tombstone; with a CDC mapping also skipped, reference, held and released).",
     ["topic", "outcome"],
 )
 PROCESSING_SECONDS = Histogram(
