@@ -37,7 +37,7 @@ from models.expedite import ExpediteNotice
 from models.purchasing import RequestActionNotice
 from models.reviews import ReviewActionNotice
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
-from models.state import MaterialState, Outcome, Outgoing
+from models.state import MaterialState, Outcome, Outgoing, still_outgoing
 from models.step import (
     Received,
     StepContext,
@@ -112,6 +112,8 @@ _output_topics = {
     REVIEWS: reviews_topic,
     TRANSFERS: transfers_topic,
 }
+LATEST_ONLY = {AVAILABILITY}
+"""Output topics on which a record replaces the previous one of its key (compacted state)."""
 
 
 def load_state(material_id: str) -> MaterialState:
@@ -241,9 +243,9 @@ async def settle(state: MaterialState, result: StepResult, cause: Cause) -> bool
     """
     committed = app.consumer._committed_offset.get(cause.tp)
     outgoing = _outputs(result, state, cause.offset)
-    kept = [o for o in state.outbox if committed is None or o.offset >= committed]
-    if outgoing or len(kept) != len(state.outbox):
-        state.outbox = kept + outgoing
+    outbox = still_outgoing(state.outbox, outgoing, committed, LATEST_ONLY)
+    if outbox != state.outbox:
+        state.outbox = outbox
     changed = states.store(state)
     ticks.index.add(state.material_id)
     ticks.quiet.pop(state.material_id, None)

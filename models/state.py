@@ -224,6 +224,35 @@ class Outgoing(BaseModel):
     value: str = Field(description="The record as JSON text.")
 
 
+def still_outgoing(
+    outbox: list[Outgoing],
+    new: list[Outgoing],
+    committed: int | None,
+    latest_only: Collection[str],
+) -> list[Outgoing]:
+    """The outbox after a step: what is not known to be delivered, then the step's outputs.
+
+    An output whose cause is committed (``committed``: the first offset not
+    yet committed, None if none is) is on its topic. On a ``latest_only``
+    topic a record replaces the previous one of its key (a material's
+    availability), so an older one the step supersedes is not kept either:
+    without that, a backlog worked off before a commit keeps one such record
+    per event and the state outgrows the largest record Kafka takes.
+
+    >>> out = lambda offset, topic, key: Outgoing(offset=offset, topic=topic, key=key, value="{}")
+    >>> kept = [out(5, "availability", "M1"), out(6, "alerts", "a1"), out(3, "alerts", "a0")]
+    >>> after = still_outgoing(kept, [out(7, "availability", "M1")], 4, {"availability"})
+    >>> [(o.offset, o.topic) for o in after]
+    [(6, 'alerts'), (7, 'availability')]
+    """
+    replaced = {(o.topic, o.key) for o in new if o.topic in latest_only}
+    return [
+        o
+        for o in outbox
+        if (committed is None or o.offset >= committed) and (o.topic, o.key) not in replaced
+    ] + new
+
+
 class MaterialState(BaseModel):
     """Everything stockloop knows about one material, across warehouses."""
 
