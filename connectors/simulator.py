@@ -28,7 +28,7 @@ rest of the history draws the same ones as without them:
 
 import base64
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -129,6 +129,42 @@ def change_event(table: str, after: dict, moment: datetime, op: str = "c") -> by
     }
     return orjson.dumps(
         {"before": None, "after": after, "source": source, "op": op, "ts_ms": ts_ms + 40}
+    )
+
+
+def stock_transaction(
+    material_id: str,
+    trans_id: int,
+    code: str,
+    warehouse_id: str,
+    quantity: float,
+    unit_cost: float,
+    at: datetime,
+    po_line_id: int | None = None,
+    sales_order: str | None = None,
+    decimal: Callable[[float, int], str] = precise_decimal,
+) -> Record:
+    """A stock transaction (signed quantity) as a Debezium change of ``inv_transaction``.
+
+    ``decimal`` encodes the decimal columns (a scenario passes a cached
+    ``precise_decimal``).
+    """
+    row = {
+        "trans_id": trans_id,
+        "item_no": material_id,
+        "trans_type": int(code),
+        "whse_code": warehouse_id,
+        "qty": decimal(quantity, 3),
+        "lot_no": f"L{at:%y%m%d}-{trans_id}" if quantity > 0 else None,
+        "unit_cost": decimal(unit_cost, 4),
+        "po_line_id": po_line_id,
+        "so_no": sales_order,
+        "so_line_no": 10 if sales_order else None,
+        "to_whse_code": None,
+        "posted_at": epoch_micros(at),
+    }
+    return Record(
+        "erp.stock-movements", material_id.encode(), change_event("inv_transaction", row, at), at
     )
 
 
@@ -391,26 +427,16 @@ class ErpSimulator:
         sales_order: str | None = None,
     ) -> Record:
         item.on_hand[warehouse] = item.on_hand.get(warehouse, 0) + quantity
-        trans_id = next(self._ids)
-        row = {
-            "trans_id": trans_id,
-            "item_no": item.material_id,
-            "trans_type": int(code),
-            "whse_code": warehouse,
-            "qty": precise_decimal(quantity, 3),
-            "lot_no": f"L{at:%y%m%d}-{trans_id}" if quantity > 0 else None,
-            "unit_cost": precise_decimal(item.unit_cost, 4),
-            "po_line_id": po_line_id,
-            "so_no": sales_order,
-            "so_line_no": 10 if sales_order else None,
-            "to_whse_code": None,
-            "posted_at": epoch_micros(at),
-        }
-        return Record(
-            "erp.stock-movements",
-            item.material_id.encode(),
-            change_event("inv_transaction", row, at),
+        return stock_transaction(
+            item.material_id,
+            next(self._ids),
+            code,
+            warehouse,
+            quantity,
+            item.unit_cost,
             at,
+            po_line_id,
+            sales_order,
         )
 
     def _order_line(

@@ -21,7 +21,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 
-from connectors.simulator import Record, change_event, epoch_micros, precise_decimal
+from connectors.simulator import (
+    Record,
+    change_event,
+    precise_decimal,
+    stock_transaction,
+)
 
 _decimal = functools.lru_cache(maxsize=65_536)(precise_decimal)
 """Debezium's precise decimals, remembered: a plant's year repeats the same few thousand."""
@@ -300,27 +305,18 @@ class Ledger:
         """A stock transaction (signed quantity), a Debezium change of ``inv_transaction``."""
         quantity = round(quantity, 3)
         stock.on_hand = round(stock.on_hand + quantity, 3)
-        trans_id = self.next_id()
         material = stock.material
-        row = {
-            "trans_id": trans_id,
-            "item_no": material.material_id,
-            "trans_type": int(code),
-            "whse_code": stock.warehouse_id,
-            "qty": _decimal(quantity, 3),
-            "lot_no": f"L{at:%y%m%d}-{trans_id}" if quantity > 0 else None,
-            "unit_cost": _decimal(material.unit_cost, 4),
-            "po_line_id": po_line_id,
-            "so_no": sales_order,
-            "so_line_no": 10 if sales_order else None,
-            "to_whse_code": None,
-            "posted_at": epoch_micros(at),
-        }
-        return Record(
-            "erp.stock-movements",
-            material.material_id.encode(),
-            change_event("inv_transaction", row, at),
+        return stock_transaction(
+            material.material_id,
+            self.next_id(),
+            code,
+            stock.warehouse_id,
+            quantity,
+            material.unit_cost,
             at,
+            po_line_id,
+            sales_order,
+            decimal=_decimal,
         )
 
     def order_line(self, stock: Stock, line: OrderLine, status: str, at: datetime) -> Record:
