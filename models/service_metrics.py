@@ -171,28 +171,22 @@ class Ledger:
 
     def issue(self, warehouse_id: str, quantity: float, at: datetime) -> None:
         """Demand: filled from what is on the shelf, the rest backordered (on hand below zero)."""
+        self._demand(warehouse_id, quantity, at, backordered=True)
+
+    def lose(self, warehouse_id: str, quantity: float, at: datetime) -> None:
+        """Demand that does not wait: served from what is on the shelf, the rest lost."""
+        self._demand(warehouse_id, quantity, at, backordered=False)
+
+    def _demand(self, warehouse_id: str, quantity: float, at: datetime, backordered: bool) -> None:
         stock = self.stock(warehouse_id)
         filled = min(quantity, max(stock.on_hand, 0.0))
-        stock.on_hand = round(stock.on_hand - quantity, 6)
+        stock.on_hand = round(stock.on_hand - (quantity if backordered else filled), 6)
         if not self.in_window:
             return
         stock.demand += quantity
         stock.filled += filled
         stock.last_demand_at = at
         if filled < quantity:
-            self._short(stock, warehouse_id, at)
-
-    def lose(self, warehouse_id: str, quantity: float, at: datetime) -> None:
-        """Demand that does not wait: served from what is on the shelf, the rest lost."""
-        stock = self.stock(warehouse_id)
-        served = min(quantity, max(stock.on_hand, 0.0))
-        stock.on_hand = round(stock.on_hand - served, 6)
-        if not self.in_window:
-            return
-        stock.demand += quantity
-        stock.filled += served
-        stock.last_demand_at = at
-        if served < quantity:
             self._short(stock, warehouse_id, at)
 
     def _short(self, stock: WarehouseLedger, warehouse_id: str, at: datetime) -> None:
