@@ -244,7 +244,7 @@ async def settle(state: MaterialState, result: StepResult, cause: Cause) -> bool
     committed = app.consumer._committed_offset.get(cause.tp)
     outgoing = _outputs(result, state, cause.offset)
     outbox = still_outgoing(state.outbox, outgoing, committed, LATEST_ONLY)
-    if outbox != state.outbox:
+    if outgoing or len(outbox) != len(state.outbox):
         state.outbox = outbox
     changed = states.store(state)
     ticks.index.add(state.material_id)
