@@ -145,6 +145,12 @@ class ChangelogExtent:
     end: int
 
 
+HISTORY_LINGER_MS = 500
+"""How long the harness's producer waits for more records before sending; ``flush`` ends it."""
+HISTORY_BATCH_BYTES = 1 << 20
+"""One batch per partition holds a test's whole history (the request limit is 1 MiB)."""
+
+
 class Pipeline:
     """One isolated stockloop deployment: its topics, and a worker process that can be killed."""
 
@@ -161,9 +167,15 @@ class Pipeline:
         self.settings = Settings(**self.overrides)
         self.log_path = root / "worker.log"
         self.process: subprocess.Popen | None = None
+        # A test's history goes out at ``flush`` in one produce request, as one batch per
+        # partition: sent record by record, a live worker could read to the end between
+        # two records, let its clock run to the wall clock and count the rest of the
+        # history as late demand (its forecast then depended on the network's timing).
         self.producer = KafkaProducer(
             bootstrap_servers=self.settings.bootstrap_servers,
             acks="all",
+            linger_ms=HISTORY_LINGER_MS,
+            batch_size=HISTORY_BATCH_BYTES,
             **self.settings.kafka_security.kafka_python_kwargs(),
         )
         apply_catalogue(load_catalogue(self.settings.topics_file), self.settings)
