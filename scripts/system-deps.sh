@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The Debian packages some tests need beside Python: promtool and Prometheus (the SRE view's
-# rules and a real scrape). Installed only when missing; needs root (or sudo) and the
+# rules and a real scrape), and chromium, which Playwright drives in the dashboard's browser
+# tests (Playwright's own browser download cannot work offline). Installed only when missing; needs root (or sudo) and the
 # Debian package mirror.
 set -euo pipefail
-packages=(prometheus)
-commands=(promtool)
+packages=(prometheus chromium)
+commands=(promtool chromium)
 
 missing=()
 for i in "${!commands[@]}"; do
