@@ -87,6 +87,28 @@ class RequestBook(BaseModel):
         description="Requests raised for a production order's missing part, by 'order|component'.",
         **_OMIT_FALSY,
     )
+    answered: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Open supply alerts a request has already answered, by warehouse.",
+        **_OMIT_FALSY,
+    )
+
+    def unanswered(self, warehouse_id: str, alert_ids: list[str]) -> list[str]:
+        """The open supply alerts of a warehouse no request has answered yet.
+
+        An alert lifts a warehouse to its order-up-to level once per episode:
+        while it stays open, every issue takes the position a little below
+        that level again, and answering each one raised a top-up of a few
+        units per event (a backtest counted 8,966 requests for 53 materials
+        in a year). Forgets the alerts that have closed, so the state stays
+        bounded.
+        """
+        still_open = [i for i in self.answered.get(warehouse_id, ()) if i in alert_ids]
+        if still_open:
+            self.answered[warehouse_id] = still_open
+        else:
+            self.answered.pop(warehouse_id, None)
+        return [i for i in alert_ids if i not in still_open]
 
     def requested(self, warehouse_id: str) -> float:
         """Quantity requested for a warehouse and not yet ordered."""
@@ -182,15 +204,22 @@ def replenish(
             for alert in state.alerts.alerts.values()
             if alert.warehouse_id == warehouse_id and alert.rule_id in SUPPLY_ALERTS
         )
-        short = position <= plan.reorder_point or (alert_ids and position < plan.order_up_to)
+        unanswered = book.unanswered(warehouse_id, alert_ids)
+        short = position <= plan.reorder_point or (unanswered and position < plan.order_up_to)
         if not short:
-            out.requests += _cancel_unneeded(book, warehouse_id, position - requested, plan, now)
+            if not alert_ids:
+                out.requests += _cancel_unneeded(
+                    book, warehouse_id, position - requested, plan, now
+                )
             continue
-        position += _transfer_in(state, warehouse_id, plan, position, alert_ids, lanes, now, out)
+        brought = _transfer_in(state, warehouse_id, plan, position, alert_ids, lanes, now, out)
+        if brought > 0 and alert_ids:
+            book.answered[warehouse_id] = alert_ids
+        position += brought
         master = state.master
         moq = master.moq if master else 0.0
         pack_size = master.pack_size if master else 1.0
-        if position > plan.reorder_point and not alert_ids:
+        if position > plan.reorder_point and not unanswered:
             continue
         if suggested_quantity(plan.order_up_to, position, moq, pack_size) <= 0:
             continue
@@ -216,6 +245,8 @@ def replenish(
         )
         out.requests.append(book.record(request))
         out.requests.append(book.record(_decide(state, request, policy, now)))
+        if alert_ids:
+            book.answered[warehouse_id] = alert_ids
     return out
 
 

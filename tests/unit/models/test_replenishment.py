@@ -17,6 +17,7 @@ from models.events import (
 )
 from models.expedite import ExpediteNotice
 from models.purchasing import PurchaseRequestAction, RequestStatus
+from models.replenishment import SUPPLY_ALERTS, replenish
 from models.rules.spec import builtin_rules
 from models.state import MaterialState
 from models.step import (
@@ -295,3 +296,53 @@ def test_a_production_orders_missing_part_raises_an_expedited_request_once_per_n
     assert expedite_request(state, shortage(30), CONTEXT).requests == []
     more = expedite_request(state, shortage(60), CONTEXT).requests
     assert [r.quantity for r in more] == [40, 40]  # 20 more, raised to the MOQ
+
+
+def _open_supply_alert_ids(state: MaterialState) -> list[str]:
+    return sorted(a.id for a in state.alerts.alerts.values() if a.rule_id in SUPPLY_ALERTS)
+
+
+def _planned_between(state: MaterialState, reorder_point: float, order_up_to: float) -> None:
+    """Set W1's plan so that its position lies between the reorder point and order-up-to."""
+    stock = state.warehouses["W1"]
+    stock.policy = stock.policy.model_copy(
+        update={"reorder_point": reorder_point, "order_up_to": order_up_to}
+    )
+
+
+def test_an_open_supply_alert_raises_one_request_per_episode_not_a_top_up_per_issue():
+    """The request for the gap answers the alerts that are open. Above the reorder point and
+    below order-up-to, the issues that follow while they stay open raise nothing more (each
+    raised a top-up of the MOQ before)."""
+    state = MaterialState(material_id="M1")
+    first = run(short_by_50(), state).requests[-1]
+    assert state.requests.answered["W1"] == _open_supply_alert_ids(state)
+    _planned_between(state, reorder_point=-100, order_up_to=200)
+    for hour in range(7, 13):
+        state.warehouses["W1"].issue(3)
+        at = T0 + timedelta(hours=hour)
+        assert replenish(state, at, CONTEXT.approval, CONTEXT.lanes, ["W1"]).requests == []
+    assert list(state.requests.open) == [first.request_id]
+
+
+def test_below_the_reorder_point_a_warehouse_is_short_even_while_its_alerts_are_answered():
+    state = MaterialState(material_id="M1")
+    run(short_by_50(), state)  # position 0 with the first request
+    _planned_between(state, reorder_point=-100, order_up_to=200)
+    state.warehouses["W1"].issue(110)  # position -110
+    again = replenish(state, T0 + timedelta(hours=8), CONTEXT.approval, CONTEXT.lanes, ["W1"])
+    assert [r.status for r in again.requests] == ["proposed", "approved"]
+    assert again.requests[-1].quantity == 310  # back up to 200
+
+
+def test_a_new_alert_episode_may_lift_the_position_to_order_up_to_again():
+    state = MaterialState(material_id="M1")
+    run(short_by_50(), state)
+    _planned_between(state, reorder_point=-100, order_up_to=200)
+    alerts = state.alerts.alerts
+    for key, alert in alerts.items():  # every episode closes and a new one opens
+        alerts[key] = alert.model_copy(update={"id": f"{alert.id}-next"})
+    lifted = replenish(state, T0 + timedelta(hours=9), CONTEXT.approval, CONTEXT.lanes, ["W1"])
+    assert [r.status for r in lifted.requests] == ["proposed", "approved"]
+    assert lifted.requests[-1].quantity == 200  # from 0 up to 200
+    assert state.requests.answered["W1"] == _open_supply_alert_ids(state)
