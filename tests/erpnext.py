@@ -1,0 +1,776 @@
+"""ERPNext 15 as Debezium's MySQL connector captures it: a generated history of change events.
+
+A small company on ERPNext (Frappe on MariaDB) lives through a few months here,
+and every write ERPNext makes to the captured tables becomes the change event
+the connector writes with its defaults and the JSON converter without schemas.
+Frappe's Float and Currency fields are ``DECIMAL(21,9)``, so base64 bytes of
+scale 9 (``decimal.handling.mode=precise``); Check fields and ``docstatus`` are
+``INT(1)``, plain numbers; Date fields epoch days; Datetime fields
+``DATETIME(6)``, so MicroTimestamps of the site's wall clock; Time fields
+MicroTime (microseconds since midnight). Every row is keyed by its ``name``;
+updates carry ``before`` (``binlog_row_image=FULL``); deletes are followed by
+a tombstone; the source block places a change in the binlog (``file``,
+``pos``, ``row``); a re-snapshot sends every row again with op ``r``. Topic
+names are ``<prefix>.<database>.<table>`` with the table's blanks turned into
+underscores, as Debezium makes an invalid topic character valid.
+
+What happens is what ERPNext does: documents are drafted (docstatus 0), then
+submitted (1) or deleted; a submitted document posts one stock ledger entry per
+item and warehouse, signed, and updates its order line's delivered or received
+quantity; cancelling it (docstatus 2) sets ``is_cancelled`` on its ledger
+entries and posts reversing entries at the same posting time; a stock
+reconciliation posts the counted quantity with ``actual_qty`` 0; reposting
+rewrites valuation columns of existing entries. Some items are bought in boxes
+(a conversion factor of 12).
+
+The tables' final rows are kept (``ErpnextHistory.rows``), with ``tabBin`` kept
+as ERPNext keeps it (running balances, not captured), so a test computes what
+ERPNext itself says (``expected_positions``) without reading one change event.
+Built independently of ``connectors.cdc`` and of the ERPNext mapping.
+"""
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from tests.debezium import epoch_days, epoch_micros, ts_ms, unscaled_bytes
+
+SERVER = "erpnext"  # topic.prefix
+DATABASE = "_5f3c9a1e07b24d68"  # a Frappe site's database
+START = datetime(2026, 9, 1, 8, 0)  # the site's wall clock (System Settings: UTC)
+ABBR = "AB"
+CAPTURED = (
+    "tabItem",
+    "tabStock Ledger Entry",
+    "tabSales Order",
+    "tabSales Order Item",
+    "tabPurchase Order",
+    "tabPurchase Order Item",
+)
+
+# Frappe's column types per field, as far as the captured tables use them.
+_DECIMAL = {
+    "actual_qty",
+    "qty_after_transaction",
+    "incoming_rate",
+    "outgoing_rate",
+    "valuation_rate",
+    "stock_value",
+    "stock_value_difference",
+    "qty",
+    "stock_qty",
+    "delivered_qty",
+    "received_qty",
+    "conversion_factor",
+    "rate",
+    "base_rate",
+    "amount",
+    "min_order_qty",
+    "grand_total",
+}
+_DATE = {"posting_date", "transaction_date", "delivery_date", "schedule_date"}
+_DATE |= {"expected_delivery_date"}
+_DATETIME = {"creation", "modified", "posting_datetime"}
+_TIME = {"posting_time"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One record on a table's Debezium topic; a tombstone has no value."""
+
+    topic: str
+    key: bytes
+    value: bytes | None
+
+
+def topic_of(table: str) -> str:
+    """The topic Debezium writes a table to: blanks are no valid topic characters."""
+    return f"{SERVER}.{DATABASE}.{table.replace(' ', '_')}"
+
+
+@dataclass
+class ErpnextHistory:
+    """Generated changes in commit order, and the rows each table holds at the end."""
+
+    changes: list[Change] = field(default_factory=list)
+    rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
+
+    def interleaved(self, seed: int) -> list[Change]:
+        """The changes as a consumer of all topics may read them: each topic in order, the
+        topics mixed (an order item can come before its order)."""
+        by_topic: dict[str, list[Change]] = defaultdict(list)
+        for change in self.changes:
+            by_topic[change.topic].append(change)
+        rng = random.Random(seed)
+        queues = [list(reversed(queue)) for queue in by_topic.values()]
+        mixed = []
+        while queues:
+            queue = rng.choice(queues)
+            mixed.append(queue.pop())
+            if not queue:
+                queues.remove(queue)
+        return mixed
+
+
+def _encoded(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    encoded: dict[str, Any] = {}
+    for name, value in row.items():
+        if value is None:
+            encoded[name] = None
+        elif name in _DECIMAL:
+            encoded[name] = unscaled_bytes(int(Decimal(value).scaleb(9)))
+        elif name in _DATE:
+            encoded[name] = epoch_days(value)
+        elif name in _DATETIME:
+            encoded[name] = epoch_micros(value)
+        elif name in _TIME:
+            encoded[name] = (value - value.replace(hour=0, minute=0, second=0, microsecond=0)) // (
+                timedelta(microseconds=1)
+            )
+        else:
+            encoded[name] = value
+    return encoded
+
+
+class _Site:
+    """The database: rows written in transactions, each row change a change event."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.history = ErpnextHistory()
+        self.clock = START
+        self.pos = 4_000
+        self.row_in_event = 0
+        self.series: dict[str, int] = defaultdict(int)
+
+    def tick(self, minutes: float = 9.0) -> None:
+        self.clock += timedelta(minutes=self.rng.expovariate(1 / minutes))
+        self.clock = self.clock.replace(microsecond=self.rng.randrange(1_000_000))
+
+    def begin(self) -> None:
+        """A new transaction: a new binlog position, rows numbered from 0."""
+        self.pos += self.rng.randint(300, 9_000)
+        self.row_in_event = 0
+
+    def name(self, prefix: str) -> str:
+        self.series[prefix] += 1
+        return f"{prefix}-{self.clock.year}-{self.series[prefix]:05d}"
+
+    def hash_name(self) -> str:
+        return f"{self.rng.getrandbits(40):010x}"
+
+    def _emit(
+        self,
+        table: str,
+        op: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        snapshot: str = "false",
+    ) -> None:
+        committed = self.clock.replace(microsecond=0, tzinfo=UTC)  # the binlog has seconds
+        row = after if after is not None else before
+        assert row is not None
+        key = orjson.dumps({"name": row["name"]})
+        envelope = {
+            "before": _encoded(before),
+            "after": _encoded(after),
+            "source": {
+                "version": "2.5.4.Final",
+                "connector": "mysql",
+                "name": SERVER,
+                "ts_ms": ts_ms(committed),
+                "snapshot": snapshot,
+                "db": DATABASE,
+                "sequence": None,
+                "table": table,
+                "server_id": 0 if op == "r" else 1,
+                "gtid": None,
+                "file": "mysql-bin.000007",
+                "pos": self.pos,
+                "row": self.row_in_event,
+                "thread": None if op == "r" else 38,
+                "query": None,
+            },
+            "op": op,
+            "ts_ms": ts_ms(committed) + 41,
+            "transaction": None,
+        }
+        if op != "r":
+            self.row_in_event += 1
+        self.history.changes.append(Change(topic_of(table), key, orjson.dumps(envelope)))
+        if op == "d":
+            self.history.changes.append(Change(topic_of(table), key, None))
+
+    def insert(self, table: str, **values: Any) -> dict[str, Any]:
+        stamp = {"creation": self.clock, "modified": self.clock, "owner": "stock@acme.example"}
+        row = {"name": values.pop("name", None) or self.hash_name(), **stamp, **values}
+        row.setdefault("docstatus", 0)
+        row.setdefault("idx", 0)
+        self.history.rows[table][row["name"]] = row
+        self._emit(table, "c", None, row)
+        return row
+
+    def update(self, table: str, row: dict[str, Any], **values: Any) -> None:
+        before = dict(row)
+        row.update(values, modified=self.clock)
+        self._emit(table, "u", before, dict(row))
+
+    def delete(self, table: str, row: dict[str, Any]) -> None:
+        del self.history.rows[table][row["name"]]
+        self._emit(table, "d", dict(row), None)
+
+    def resnapshot(self) -> None:
+        """The connector's offsets were lost: every captured row again, op ``r``, table by
+        table, at one binlog position."""
+        self.begin()
+        for number, table in enumerate(CAPTURED):
+            rows = list(self.history.rows[table].values())
+            for index, row in enumerate(rows):
+                last = number == len(CAPTURED) - 1 and index == len(rows) - 1
+                self._emit(table, "r", None, dict(row), "last" if last else "true")
+
+
+def _quantity(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.001"))
+
+
+@dataclass
+class _Order:
+    header: dict[str, Any]
+    items: list[dict[str, Any]]
+
+
+@dataclass
+class _Voucher:
+    voucher_type: str
+    name: str
+    entries: list[dict[str, Any]]
+    lines: list[tuple[dict[str, Any], Decimal]]  # the order item and its quantity
+
+
+class _Company(_Site):
+    """What people do in ERPNext, and what ERPNext writes for it."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.warehouses: list[str] = []
+        self.items: list[dict[str, Any]] = []
+        self.boxed: set[str] = set()
+        self.draft_sales: list[_Order] = []
+        self.sales: list[_Order] = []
+        self.draft_purchases: list[_Order] = []
+        self.purchases: list[_Order] = []
+        self.vouchers: list[_Voucher] = []  # submitted, cancellable
+
+    # --- the stock ledger --------------------------------------------------------------------
+
+    def bin(self, item_code: str, warehouse: str) -> dict[str, Any]:
+        """``tabBin``: ERPNext's running balance per item and warehouse (not captured)."""
+        bins = self.history.rows["tabBin"]
+        key = f"{item_code}|{warehouse}"
+        if key not in bins:
+            bins[key] = {"item_code": item_code, "warehouse": warehouse, "actual_qty": Decimal(0)}
+        return bins[key]
+
+    def on_hand(self, item_code: str, warehouse: str) -> Decimal:
+        return Decimal(self.bin(item_code, warehouse)["actual_qty"])
+
+    def ledger(
+        self,
+        voucher_type: str,
+        voucher_no: str,
+        item_code: str,
+        warehouse: str,
+        actual_qty: Decimal,
+        posted: datetime | None = None,
+        cancelled: int = 0,
+        counted: Decimal | None = None,
+        rate: Decimal = Decimal(0),
+        batch_no: str | None = None,
+    ) -> dict[str, Any]:
+        """Insert one stock ledger entry and move the bin with it."""
+        bin_row = self.bin(item_code, warehouse)
+        after = counted if counted is not None else bin_row["actual_qty"] + actual_qty
+        bin_row["actual_qty"] = after
+        at = posted or self.clock
+        return self.insert(
+            "tabStock Ledger Entry",
+            name=self.name("MAT-SLE"),
+            docstatus=1,
+            item_code=item_code,
+            warehouse=warehouse,
+            posting_date=at.date(),
+            posting_time=at,
+            posting_datetime=at,
+            voucher_type=voucher_type,
+            voucher_no=voucher_no,
+            voucher_detail_no=self.hash_name(),
+            actual_qty=actual_qty,
+            qty_after_transaction=after,
+            incoming_rate=rate if actual_qty > 0 else Decimal(0),
+            outgoing_rate=Decimal(0),
+            valuation_rate=rate,
+            stock_value=after * rate,
+            stock_value_difference=actual_qty * rate,
+            company="Acme Bearings",
+            stock_uom="Nos",
+            is_cancelled=cancelled,
+            batch_no=batch_no,
+            serial_no=None,
+        )
+
+    def cancel_voucher(self, voucher: _Voucher) -> None:
+        """ERPNext's cancel: mark the entries cancelled, then post the reversals at their time."""
+        for entry in voucher.entries:
+            self.update("tabStock Ledger Entry", entry, is_cancelled=1)
+        for entry in voucher.entries:
+            self.ledger(
+                voucher.voucher_type,
+                voucher.name,
+                entry["item_code"],
+                entry["warehouse"],
+                -entry["actual_qty"],
+                posted=entry["posting_datetime"],
+                cancelled=1,
+                rate=entry["valuation_rate"],
+                batch_no=entry["batch_no"],
+            )
+        # The reversals are back-dated to the document's posting time: ERPNext reposts the bins.
+        for (item_code, warehouse), balance in ledger_balances(self.history).items():
+            self.bin(item_code, warehouse)["actual_qty"] = balance
+
+    # --- masters ------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        for warehouse in ("Stores", "Shanghai DC", "Ningbo DC"):
+            self.warehouses.append(f"{warehouse} - {ABBR}")
+        for number in range(10):
+            self.add_item(number)
+        self.begin()
+        reco = self.name("MAT-RECO")
+        for item in self.items:  # opening stock
+            for warehouse in self.rng.sample(self.warehouses, 2):
+                counted = Decimal(self.rng.randint(20, 300))
+                self.ledger(
+                    "Stock Reconciliation",
+                    reco,
+                    item["name"],
+                    warehouse,
+                    Decimal(0),
+                    counted=counted,
+                )
+
+    def add_item(self, number: int) -> None:
+        self.begin()
+        code = f"BRG-62{number:02d}"
+        if number % 4 == 3:
+            self.boxed.add(code)
+        self.items.append(
+            self.insert(
+                "tabItem",
+                name=code,
+                item_code=code,
+                item_name=f"Bearing 62{number:02d}-2RS",
+                item_group=("Bearings", "Seals", "Belts")[number % 3],
+                stock_uom="Nos",
+                is_stock_item=1,
+                disabled=0,
+                has_batch_no=int(number % 5 == 0),
+                valuation_rate=Decimal(self.rng.randint(150, 8_000)) / 100,
+                min_order_qty=Decimal(self.rng.choice((0, 0, 10, 24))),
+                lead_time_days=self.rng.choice((0, 7, 14)),
+            )
+        )
+
+    def add_warehouse(self) -> None:
+        self.warehouses.append(f"Chengdu DC - {ABBR}")
+
+    def edit_item(self) -> None:
+        self.begin()
+        item = self.rng.choice(self.items)
+        self.update("tabItem", item, valuation_rate=item["valuation_rate"] + Decimal("0.5"))
+
+    # --- buying -------------------------------------------------------------------------------
+
+    def buy(self) -> None:
+        self.begin()
+        warehouse = self.rng.choice(self.warehouses)
+        required = (self.clock + timedelta(days=self.rng.randint(5, 25))).date()
+        header = self.insert(
+            "tabPurchase Order",
+            name=self.name("PUR-ORD"),
+            supplier=f"SUP-{self.rng.randint(1, 6):03d}",
+            transaction_date=self.clock.date(),
+            schedule_date=required,
+            set_warehouse=warehouse,
+            status="Draft",
+        )
+        items = []
+        for idx, item in enumerate(self.rng.sample(self.items, self.rng.randint(1, 3)), 1):
+            boxed = item["name"] in self.boxed
+            factor = Decimal(12) if boxed else Decimal(1)
+            qty = Decimal(self.rng.randint(2, 12) if boxed else self.rng.randint(20, 200))
+            items.append(
+                self.insert(
+                    "tabPurchase Order Item",
+                    parent=header["name"],
+                    parenttype="Purchase Order",
+                    parentfield="items",
+                    idx=idx,
+                    item_code=item["name"],
+                    qty=qty,
+                    uom="Box" if boxed else "Nos",
+                    conversion_factor=factor,
+                    stock_qty=qty * factor,
+                    received_qty=Decimal(0),
+                    rate=Decimal(self.rng.randint(100, 5_000)) / 100,
+                    warehouse=warehouse,
+                    schedule_date=required,
+                    expected_delivery_date=(
+                        required + timedelta(days=self.rng.randint(-2, 4))
+                        if self.rng.random() < 0.4
+                        else None
+                    ),
+                )
+            )
+        self.draft_purchases.append(_Order(header, items))
+
+    def submit_purchase(self) -> None:
+        self.begin()
+        order = self.draft_purchases.pop(self.rng.randrange(len(self.draft_purchases)))
+        if self.rng.random() < 0.15:  # a draft discarded
+            for item in order.items:
+                self.delete("tabPurchase Order Item", item)
+            self.delete("tabPurchase Order", order.header)
+            return
+        self.update("tabPurchase Order", order.header, docstatus=1, status="To Receive and Bill")
+        for item in order.items:
+            self.update("tabPurchase Order Item", item, docstatus=1)
+        self.purchases.append(order)
+
+    def receive(self) -> None:
+        """A purchase receipt for an open PO line: all of it, or part."""
+        open_items = [
+            item
+            for order in self.purchases
+            for item in order.items
+            if item["received_qty"] < item["qty"]
+        ]
+        if not open_items:
+            return
+        self.begin()
+        item = self.rng.choice(open_items)
+        rest = item["qty"] - item["received_qty"]
+        qty = (
+            rest if rest < 2 or self.rng.random() < 0.6 else _quantity(rest / 2).to_integral_value()
+        )
+        receipt = self.name("MAT-PRE")
+        entry = self.ledger(
+            "Purchase Receipt",
+            receipt,
+            item["item_code"],
+            item["warehouse"],
+            qty * item["conversion_factor"],
+            rate=item["rate"] / item["conversion_factor"],
+            batch_no=f"B{self.series['MAT-PRE']:04d}" if item["item_code"].endswith("00") else None,
+        )
+        self.update("tabPurchase Order Item", item, received_qty=item["received_qty"] + qty)
+        self.vouchers.append(_Voucher("Purchase Receipt", receipt, [entry], [(item, qty)]))
+
+    def cancel_purchase(self) -> None:
+        unreceived = [o for o in self.purchases if all(i["received_qty"] == 0 for i in o.items)]
+        if not unreceived:
+            return
+        self.begin()
+        order = self.rng.choice(unreceived)
+        self.purchases.remove(order)
+        self.update("tabPurchase Order", order.header, docstatus=2, status="Cancelled")
+        for item in order.items:
+            self.update("tabPurchase Order Item", item, docstatus=2)
+
+    # --- selling ------------------------------------------------------------------------------
+
+    def sell(self) -> None:
+        self.begin()
+        warehouse = self.rng.choice(self.warehouses)
+        due = (self.clock + timedelta(days=self.rng.randint(2, 20))).date()
+        header = self.insert(
+            "tabSales Order",
+            name=self.name("SAL-ORD"),
+            customer=f"CUST-{self.rng.randint(1, 30):04d}",
+            transaction_date=self.clock.date(),
+            delivery_date=due,
+            set_warehouse=warehouse,
+            status="Draft",
+        )
+        items = []
+        for idx, item in enumerate(self.rng.sample(self.items, self.rng.randint(1, 3)), 1):
+            qty = Decimal(self.rng.randint(1, 40)) + self.rng.choice((Decimal(0), Decimal("0.5")))
+            rate = Decimal(self.rng.randint(300, 12_000)) / 100
+            items.append(
+                self.insert(
+                    "tabSales Order Item",
+                    parent=header["name"],
+                    parenttype="Sales Order",
+                    parentfield="items",
+                    idx=idx,
+                    item_code=item["name"],
+                    qty=qty,
+                    uom="Nos",
+                    conversion_factor=Decimal(1),
+                    stock_qty=qty,
+                    delivered_qty=Decimal(0),
+                    rate=rate,
+                    base_rate=rate,
+                    amount=qty * rate,
+                    warehouse=warehouse,
+                    delivery_date=due,
+                )
+            )
+        self.draft_sales.append(_Order(header, items))
+
+    def submit_sale(self) -> None:
+        self.begin()
+        order = self.draft_sales.pop(self.rng.randrange(len(self.draft_sales)))
+        if len(order.items) > 1 and self.rng.random() < 0.2:  # a line removed from the draft
+            self.delete("tabSales Order Item", order.items.pop())
+        if self.rng.random() < 0.12:
+            for item in order.items:
+                self.delete("tabSales Order Item", item)
+            self.delete("tabSales Order", order.header)
+            return
+        self.update("tabSales Order", order.header, docstatus=1, status="To Deliver and Bill")
+        for item in order.items:
+            self.update("tabSales Order Item", item, docstatus=1)
+        self.sales.append(order)
+
+    def deliver(self) -> None:
+        """A delivery note for an open SO line that the warehouse can serve."""
+        candidates = [
+            item
+            for order in self.sales
+            for item in order.items
+            if item["delivered_qty"] < item["qty"]
+            and self.on_hand(item["item_code"], item["warehouse"]) >= item["qty"]
+        ]
+        if not candidates:
+            return
+        self.begin()
+        item = self.rng.choice(candidates)
+        qty = item["qty"] - item["delivered_qty"]
+        note = self.name("MAT-DN")
+        entry = self.ledger(
+            "Delivery Note", note, item["item_code"], item["warehouse"], -qty, rate=item["rate"]
+        )
+        self.update("tabSales Order Item", item, delivered_qty=item["delivered_qty"] + qty)
+        self.vouchers.append(_Voucher("Delivery Note", note, [entry], [(item, qty)]))
+
+    def cancel_sale(self) -> None:
+        undelivered = [o for o in self.sales if all(i["delivered_qty"] == 0 for i in o.items)]
+        if not undelivered:
+            return
+        self.begin()
+        order = self.rng.choice(undelivered)
+        self.sales.remove(order)
+        self.update("tabSales Order", order.header, docstatus=2, status="Cancelled")
+        for item in order.items:
+            self.update("tabSales Order Item", item, docstatus=2)
+
+    def sales_return(self) -> None:
+        """A customer brings goods back on a return delivery note (no order line)."""
+        self.begin()
+        item = self.rng.choice(self.items)
+        warehouse = self.rng.choice(self.warehouses)
+        note = self.name("MAT-DN")
+        qty = Decimal(self.rng.randint(1, 4))
+        self.ledger(
+            "Delivery Note", note, item["name"], warehouse, qty, rate=item["valuation_rate"]
+        )
+
+    # --- stock entries, counts, cancellations, reposting ----------------------------------------
+
+    def transfer(self) -> None:
+        """A material transfer: out of one warehouse, into another, one stock entry."""
+        source, target = self.rng.sample(self.warehouses, 2)
+        stocked = [i for i in self.items if self.on_hand(i["name"], source) >= 4]
+        if not stocked:
+            return
+        self.begin()
+        item = self.rng.choice(stocked)
+        qty = Decimal(self.rng.randint(1, int(self.on_hand(item["name"], source) / 2)))
+        entry_no = self.name("MAT-STE")
+        rate = item["valuation_rate"]
+        entries = [
+            self.ledger("Stock Entry", entry_no, item["name"], source, -qty, rate=rate),
+            self.ledger("Stock Entry", entry_no, item["name"], target, qty, rate=rate),
+        ]
+        self.vouchers.append(_Voucher("Stock Entry", entry_no, entries, []))
+
+    def scrap(self) -> None:
+        """A material issue: damaged goods written off."""
+        warehouse = self.rng.choice(self.warehouses)
+        stocked = [i for i in self.items if self.on_hand(i["name"], warehouse) >= 2]
+        if not stocked:
+            return
+        self.begin()
+        item = self.rng.choice(stocked)
+        entry_no = self.name("MAT-STE")
+        self.ledger("Stock Entry", entry_no, item["name"], warehouse, Decimal(-1))
+
+    def count(self) -> None:
+        """A stock reconciliation: the shelf counted, a little off the book."""
+        self.begin()
+        item = self.rng.choice(self.items)
+        warehouse = self.rng.choice(self.warehouses)
+        book = self.on_hand(item["name"], warehouse)
+        counted = max(book + self.rng.randint(-3, 3), Decimal(0))
+        reco = self.name("MAT-RECO")
+        self.ledger(
+            "Stock Reconciliation", reco, item["name"], warehouse, Decimal(0), counted=counted
+        )
+
+    def cancel_voucher_recently_posted(self) -> None:
+        """A receipt, delivery or transfer of the last few days cancelled (docstatus 2)."""
+        recent = [
+            v
+            for v in self.vouchers
+            if self.clock - v.entries[0]["posting_datetime"] < timedelta(days=5)
+            and all(
+                self.on_hand(e["item_code"], e["warehouse"]) >= e["actual_qty"] for e in v.entries
+            )
+        ]
+        if not recent:
+            return
+        self.begin()
+        voucher = self.rng.choice(recent)
+        self.vouchers.remove(voucher)
+        self.cancel_voucher(voucher)
+        for item, qty in voucher.lines:
+            if voucher.voucher_type == "Delivery Note":
+                self.update("tabSales Order Item", item, delivered_qty=item["delivered_qty"] - qty)
+            else:
+                self.update("tabPurchase Order Item", item, received_qty=item["received_qty"] - qty)
+
+    def repost(self) -> None:
+        """Reposting item valuation rewrites the rate columns of existing entries."""
+        entries = list(self.history.rows["tabStock Ledger Entry"].values())
+        self.begin()
+        entry = self.rng.choice(entries)
+        rate = entry["valuation_rate"] + Decimal("0.25")
+        self.update("tabStock Ledger Entry", entry, valuation_rate=rate)
+
+
+def erpnext_history(changes: int = 3_000, seed: int = 15) -> ErpnextHistory:
+    """At least ``changes`` change events of a company on ERPNext 15, re-snapshotted halfway."""
+    company = _Company(seed)
+    company.setup()
+    actions = [
+        (company.buy, 8),
+        (company.submit_purchase, 7),
+        (company.receive, 12),
+        (company.cancel_purchase, 1),
+        (company.sell, 12),
+        (company.submit_sale, 10),
+        (company.deliver, 14),
+        (company.cancel_sale, 1),
+        (company.sales_return, 1),
+        (company.transfer, 4),
+        (company.scrap, 2),
+        (company.count, 2),
+        (company.cancel_voucher_recently_posted, 2),
+        (company.repost, 2),
+        (company.edit_item, 1),
+    ]
+    steps, weights = zip(*actions, strict=True)
+    resnapshot_at = changes // 2
+    while len(company.history.changes) < changes:
+        company.tick()
+        action = company.rng.choices(steps, weights)[0]
+        if action == company.submit_purchase and not company.draft_purchases:
+            continue
+        if action == company.submit_sale and not company.draft_sales:
+            continue
+        action()
+        if resnapshot_at and len(company.history.changes) >= resnapshot_at:
+            company.tick(60)
+            company.resnapshot()
+            resnapshot_at = 0
+        if len(company.history.changes) > changes * 0.6 and len(company.warehouses) == 3:
+            company.add_warehouse()
+            company.add_item(10)
+    return company.history
+
+
+# --- what ERPNext says ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Position:
+    """ERPNext's own figures for one item in one warehouse."""
+
+    on_hand: Decimal = Decimal(0)
+    committed: Decimal = Decimal(0)
+    in_transit: Decimal = Decimal(0)
+
+
+def ledger_balances(history: ErpnextHistory) -> dict[tuple[str, str], Decimal]:
+    """On hand per (item, warehouse) as ERPNext reposts it from the final ledger rows.
+
+    Entries that are not cancelled, in posting order: a stock reconciliation sets
+    the balance to its count, any other entry adds its ``actual_qty``.
+    """
+    entries = sorted(
+        (e for e in history.rows["tabStock Ledger Entry"].values() if e["is_cancelled"] == 0),
+        key=lambda e: (e["posting_datetime"], e["creation"], e["name"]),
+    )
+    balances: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for entry in entries:
+        key = (entry["item_code"], entry["warehouse"])
+        if entry["voucher_type"] == "Stock Reconciliation":
+            balances[key] = entry["qty_after_transaction"]
+        else:
+            balances[key] += entry["actual_qty"]
+    return dict(balances)
+
+
+def expected_positions(history: ErpnextHistory) -> dict[tuple[str, str], Position]:
+    """On hand, committed and in transit per (item code, warehouse), from the final rows.
+
+    On hand: the ledger reposted (``ledger_balances``). Committed (ERPNext's
+    reserved quantity): undelivered quantity of submitted sales order items, in
+    stock units. In transit (ERPNext's ordered quantity): unreceived quantity of
+    submitted purchase order items, in stock units.
+    """
+    totals: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for key, balance in ledger_balances(history).items():
+        totals[key]["on_hand"] = balance
+    for line in history.rows["tabSales Order Item"].values():
+        if line["docstatus"] == 1:
+            open_quantity = max(line["qty"] - line["delivered_qty"], Decimal(0))
+            key = (line["item_code"], line["warehouse"])
+            totals[key]["committed"] += open_quantity * line["conversion_factor"]
+    for line in history.rows["tabPurchase Order Item"].values():
+        if line["docstatus"] == 1:
+            open_quantity = max(line["qty"] - line["received_qty"], Decimal(0))
+            key = (line["item_code"], line["warehouse"])
+            totals[key]["in_transit"] += open_quantity * line["conversion_factor"]
+    return {key: Position(**figures) for key, figures in totals.items()}
+
+
+def cancelled_reconciliation(seed: int = 15) -> ErpnextHistory:
+    """The opening stock reconciliation, then cancelled: its entries marked, no reversal counted."""
+    company = _Company(seed)
+    company.setup()
+    company.tick()
+    company.begin()
+    opening = list(company.history.rows["tabStock Ledger Entry"].values())[:2]
+    voucher = _Voucher("Stock Reconciliation", opening[0]["voucher_no"], opening, [])
+    company.cancel_voucher(voucher)
+    return company.history
