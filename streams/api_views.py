@@ -25,20 +25,18 @@ from streams.catalogue import MATERIAL_EVENTS
 from streams.health import (
     MAX_PER_PAGE,
     REQUEST_ORDER,
-    HealthRows,
     Ranked,
+    local_ranked,
     merged_summary,
     page_of,
-    rank_alerts,
-    rank_materials,
-    rank_requests,
+    rankings_of,
     summary_cells,
     summary_from_cells,
 )
 from streams.material_states import material_partition
 from streams.views import _waiting_for
 
-rows = HealthRows(material_partition)
+rankings = rankings_of(health_materials_table, material_partition)
 PARTITIONS = catalogue[MATERIAL_EVENTS].partitions
 ABC_CLASSES = ("A", "B", "C", NONE)
 
@@ -103,15 +101,9 @@ def local_answer(kind: str, query: Mapping[str, str]) -> dict[str, object]:
         answer["cells"] = summary_cells(merged_summary(health_cells_table.items(), partitions))
         return answer
     page, per_page = paging(query)
-    limit = page * per_page
-    healths = rows.read(health_materials_table.items(), partitions)
-    if kind == "materials":
-        ranked = rank_materials(healths, chosen, limit)
-    elif kind == "alerts":
-        ranked = rank_alerts(healths, chosen, limit)
-    else:
-        ranked = rank_requests(healths, chosen, _choice(query, "status", REQUEST_ORDER), limit)
-    answer["ranked"] = ranked.model_dump(mode="json")
+    status = _choice(query, "status", REQUEST_ORDER)
+    ranked = local_ranked(rankings, kind, chosen, status, partitions, page * per_page)
+    answer["ranked"] = ranked.as_json()
     return answer
 
 
@@ -188,6 +180,9 @@ class Local(JsonView):
     async def get(self, request: Request, kind: str) -> Response:
         if kind not in ("summary", "materials", "alerts", "requests"):
             return self.answer({"error": f"unknown list {kind!r}"}, status=404)
+        if _waiting_for():
+            # Its tables may still be restoring: an index built now would miss their rest.
+            return self.answer({"error": "worker is rebalancing; retry"}, status=503)
         try:
             return self.answer(local_answer(kind, request.query))
         except BadQuery as error:

@@ -25,21 +25,24 @@ some of these writes and lose others (three changelogs, no transaction), so
 a worker that takes a partition over first rebuilds the partition's summary
 from the contributions, and computes each material's contribution again the
 first time it stores it, which repairs a contribution that was lost.
+
+The lists (``/api/materials``, ``/api/alerts``, ``/api/requests``) are
+read from ranking indexes (``models.ranking``), one per partition this
+worker owns, kept by the same hook: a page is the first rows of a sorted
+list, not a sort of every material (``HealthRankings``, ``local_ranked``).
 """
 
-import heapq
 import math
-from collections.abc import Callable, Collection, Iterable, Iterator, MutableMapping
-from datetime import date
+import weakref
+from collections.abc import Callable, Collection, Iterable, MutableMapping
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel, Field
 
 from models.health import (
-    SEVERITIES,
     ZERO,
     AlertRow,
     CellKey,
@@ -50,14 +53,12 @@ from models.health import (
     Totals,
     health_of,
 )
+from models.ranking import REQUEST_ORDER, HealthIndex, merged_top
 from models.state import MaterialState
 
 Table = MutableMapping[str, bytes]
-T = TypeVar("T")
 MAX_PER_PAGE = 500
 """The most items one page of a list may ask for."""
-REQUEST_ORDER = ("proposed", "pending_approval", "approved")
-"""Open purchase request states in the order a request moves through them."""
 _partitioner = DefaultPartitioner()
 
 
@@ -106,6 +107,7 @@ class PartitionHealth:
         self._partition_of = partition_of
         self._summaries: dict[int, HealthSummary] = {}
         self._recorded: dict[str, int] = {}
+        self.rankings = rankings_of(materials, partition_of)
 
     def record(self, state: MaterialState, version: bytes | None = None) -> None:
         """Set a material's contribution to what its state adds now; move its partition's cells.
@@ -131,6 +133,7 @@ class PartitionHealth:
             return
         old = None if previous is None else MaterialHealth.model_validate_json(previous)
         self._materials[material_id] = stored
+        self.rankings.set(partition, health)
         for cell in summary.replace(old, health):
             self._publish(partition, cell, summary.cells.get(cell))
 
@@ -140,11 +143,13 @@ class PartitionHealth:
         Cells that differ from what the cells table holds are written; cells
         it holds that the partition no longer has are deleted.
         """
-        summary = HealthSummary.of(
+        healths = [
             MaterialHealth.model_validate_json(stored)
             for key, stored in list(self._materials.items())
             if self._partition_of(_text(key)) == partition
-        )
+        ]
+        summary = HealthSummary.of(healths)
+        self.rankings.adopt(partition, healths)
         stale = {
             key for key in map(_text, list(self._cells.keys())) if _parsed_key(key)[0] == partition
         }
@@ -159,6 +164,7 @@ class PartitionHealth:
         """Drop the summaries held: after a rebalance, another worker may have moved them on."""
         self._summaries.clear()
         self._recorded.clear()
+        self.rankings.forget()
 
     def _publish(self, partition: int, cell: CellKey, totals: Totals | None) -> None:
         key = cell_key(partition, cell)
@@ -200,34 +206,6 @@ def summary_from_cells(parts: Iterable[Iterable[list[object]]]) -> HealthSummary
     return summary
 
 
-class HealthRows:
-    """Every material's contribution, parsed once per version, for the lists behind the summary.
-
-    A contribution is parsed again only when its stored bytes change; the
-    cache holds one entry per material (about 1 KB), with its partition.
-    """
-
-    def __init__(self, partition_of: Callable[[str], int]) -> None:
-        self._partition_of = partition_of
-        self._parsed: dict[str, tuple[bytes, int, MaterialHealth]] = {}
-
-    def read(
-        self,
-        materials: Iterable[tuple[str | bytes, bytes]],
-        partitions: Collection[int] | None = None,
-    ) -> Iterator[MaterialHealth]:
-        """The contributions the table holds now, of ``partitions`` (default: all)."""
-        for key, stored in materials:
-            material_id = _text(key)
-            cached = self._parsed.get(material_id)
-            if cached is None or cached[0] != stored:
-                health = MaterialHealth.model_validate_json(stored)
-                partition = cached[1] if cached else self._partition_of(material_id)
-                cached = self._parsed[material_id] = (stored, partition, health)
-            if partitions is None or cached[1] in partitions:
-                yield cached[2]
-
-
 class Ranked(BaseModel):
     """The top rows of a ranked list from some partitions, ready to merge with other workers'.
 
@@ -245,11 +223,20 @@ class Ranked(BaseModel):
         by_status = dict(self.by_status)
         for status, count in other.by_status.items():
             by_status[status] = by_status.get(status, 0) + count
-        return Ranked(
+        # Both are valid already: validating thousands of rows again costs more than the sort.
+        return Ranked.model_construct(
             total=self.total + other.total,
             rows=sorted([*self.rows, *other.rows], key=lambda r: r[0]),
             by_status=by_status,
         )
+
+    def as_json(self) -> dict[str, Any]:
+        """The ranking as JSON-ready values, to send to the worker that merges.
+
+        Its rows are JSON-ready already; ``model_dump`` would walk every
+        value of thousands of rows to find that out.
+        """
+        return {"total": self.total, "rows": self.rows, "by_status": self.by_status}
 
 
 class Listing(BaseModel):
@@ -274,111 +261,151 @@ def page_of(ranked: Ranked, page: int, per_page: int) -> Listing:
     )
 
 
-def _top(ranked: list[tuple[list[Any], T]], limit: int, row: Callable[[T], dict[str, Any]]):
-    top = heapq.nsmallest(limit, ranked, key=lambda r: r[0])
-    return [(key, row(item)) for key, item in top]
+@lru_cache(maxsize=8192)
+def _parsed_health(stored: bytes) -> MaterialHealth:
+    """A stored contribution parsed; cached, as a refreshing page shows the same rows again."""
+    return MaterialHealth.model_validate_json(stored)
 
 
-def rank_materials(
-    healths: Iterable[MaterialHealth], health_filter: HealthFilter, limit: int
-) -> Ranked:
-    """The materials behind a summary (or one of its cells), highest value at risk first.
+class HealthRankings:
+    """The ranking indexes (``models.ranking.HealthIndex``) of the partitions this worker owns.
 
-    A row's numbers cover the material's warehouses inside the filter; ties
-    in value at risk go to the larger value on hand, then the material id.
+    A partition's index is built from the contributions table when it is
+    first asked for (or from the parse ``PartitionHealth.rebuild`` does
+    anyway), then kept by every contribution set. ``forget`` drops them all
+    when partitions are revoked: the table of a partition that comes back
+    is restored from its changelog, not through the hook, so its index is
+    built again from the table.
     """
-    ranked = []
-    for health in healths:
-        warehouses = health_filter.warehouses_of(health)
-        if warehouses:
-            # Only the two numbers that rank; a row's full totals only for the rows sent.
-            at_risk = value = 0
-            for warehouse_id in warehouses:
-                totals = health.stocks[warehouse_id]
-                at_risk += totals.value_at_risk
-                value += totals.value
-            ranked.append(([-at_risk, -value, health.material_id], (health, warehouses)))
 
-    def row(item: tuple[MaterialHealth, list[str]]) -> dict[str, Any]:
-        health, warehouses = item
-        totals = ZERO
-        for warehouse_id in warehouses:
-            totals = totals.plus(health.stocks[warehouse_id])
-        return {
-            "material_id": health.material_id,
-            "name": health.name,
-            "category": health.category,
-            "abc_class": health.abc_class,
-            "warehouses": warehouses,
-            "as_of": health.as_of.isoformat() if health.as_of else None,
-            "worst_severity": totals.worst_severity,
-            **totals.report(),
-        }
+    def __init__(self, materials: Table, partition_of: Callable[[str], int]) -> None:
+        self._materials = materials
+        self._partition_of = partition_of
+        self._indexes: dict[int, HealthIndex] = {}
 
-    return Ranked(total=len(ranked), rows=_top(ranked, limit, row))
+    def index(self, partitions: Collection[int]) -> list[HealthIndex]:
+        """The indexes of ``partitions``, those not held built in one pass over the table."""
+        missing = set(partitions) - self._indexes.keys()
+        if missing:
+            healths: dict[int, list[MaterialHealth]] = {partition: [] for partition in missing}
+            for key, stored in list(self._materials.items()):
+                held = healths.get(self._partition_of(_text(key)))
+                if held is not None:
+                    held.append(MaterialHealth.model_validate_json(stored))
+            for partition, held in healths.items():
+                self._indexes[partition] = HealthIndex.of(held)
+        return [self._indexes[partition] for partition in sorted(partitions)]
 
+    def adopt(self, partition: int, healths: Iterable[MaterialHealth]) -> None:
+        """Build a partition's index from its contributions, parsed already, unless it is held."""
+        if partition not in self._indexes:
+            self._indexes[partition] = HealthIndex.of(healths)
 
-def rank_alerts(
-    healths: Iterable[MaterialHealth], health_filter: HealthFilter, limit: int
-) -> Ranked:
-    """Open alerts inside the filter, highest value at risk first, then the worse severity."""
-    rank = {severity: n for n, severity in enumerate(SEVERITIES)}
-    ranked = []
-    for health in healths:
-        if health.alerts:
-            warehouses = health_filter.warehouses_of(health)
-            ranked += [
-                (
-                    [-alert.value_at_risk, rank.get(alert.severity, len(rank)), alert.key],
-                    (health, alert),
-                )
-                for alert in health.alerts
-                if alert.warehouse_id in warehouses
-                and health_filter.severity in (None, alert.severity)
-            ]
+    def set(self, partition: int, health: MaterialHealth) -> None:
+        """A material's contribution changed: move its rows (if its partition's index is held)."""
+        index = self._indexes.get(partition)
+        if index is not None:
+            index.set(health)
 
-    def row(item: tuple[MaterialHealth, AlertRow]) -> dict[str, Any]:
-        health, alert = item
-        return {
-            **alert.model_dump(mode="json"),
-            "name": health.name,
-            "category": health.category,
-            "abc_class": health.abc_class,
-        }
+    def forget(self) -> None:
+        """Drop every index: after a rebalance, another worker may have moved the rows on."""
+        self._indexes.clear()
 
-    return Ranked(total=len(ranked), rows=_top(ranked, limit, row))
+    def health(self, material_id: str) -> MaterialHealth | None:
+        """A material's contribution as the table holds it (a row to show)."""
+        stored = self._materials.get(material_id)
+        return None if stored is None else _parsed_health(stored)
 
 
-def rank_requests(
-    healths: Iterable[MaterialHealth], health_filter: HealthFilter, status: str | None, limit: int
-) -> Ranked:
-    """Open purchase requests inside the filter, with how many there are in each state.
+_rankings: "weakref.WeakValueDictionary[int, HealthRankings]" = weakref.WeakValueDictionary()
 
-    Ranked by state (proposed, pending approval, approved), then the date
-    they are needed by, then the larger amount.
+
+def rankings_of(materials: Table, partition_of: Callable[[str], int]) -> HealthRankings:
+    """The ranking indexes of a contributions table in this process: one per table.
+
+    The material agent's hook (``PartitionHealth``) keeps them, the API
+    (``streams.api_views``) reads them, and a view must not import the
+    agent that holds the hook: so both ask for the indexes of the table
+    they share. An entry lives while someone holds the indexes, which hold
+    the table, so its id cannot be reused meanwhile.
     """
-    unfiltered = health_filter.model_copy(update={"severity": None})
-    by_status = dict.fromkeys(REQUEST_ORDER, 0)
-    ranked = []
-    for health in healths:
-        if health.requests:
-            warehouses = unfiltered.warehouses_of(health)
-            for request in health.requests:
-                if request.warehouse_id not in warehouses:
-                    continue
-                by_status[request.status] = by_status.get(request.status, 0) + 1
-                if status in (None, request.status):
-                    order = (
-                        REQUEST_ORDER.index(request.status)
-                        if request.status in REQUEST_ORDER
-                        else 9
-                    )
-                    needed_by = (request.needed_by or date.max).isoformat()
-                    key = [order, needed_by, -request.amount, request.request_id]
-                    ranked.append((key, (health, request)))
+    rankings = _rankings.get(id(materials))
+    if rankings is None:
+        rankings = _rankings[id(materials)] = HealthRankings(materials, partition_of)
+    return rankings
 
-    def row(item: tuple[MaterialHealth, RequestRow]) -> dict[str, Any]:
-        health, request = item
-        return {**request.model_dump(mode="json"), "name": health.name, "category": health.category}
 
-    return Ranked(total=len(ranked), rows=_top(ranked, limit, row), by_status=by_status)
+def material_row(health: MaterialHealth, warehouses: list[str]) -> dict[str, Any]:
+    """A material as the materials list shows it: its numbers over ``warehouses``."""
+    totals = ZERO
+    for warehouse_id in warehouses:
+        totals = totals.plus(health.stocks[warehouse_id])
+    return {
+        "material_id": health.material_id,
+        "name": health.name,
+        "category": health.category,
+        "abc_class": health.abc_class,
+        "warehouses": warehouses,
+        "as_of": health.as_of.isoformat() if health.as_of else None,
+        "worst_severity": totals.worst_severity,
+        **totals.report(),
+    }
+
+
+def alert_row(health: MaterialHealth, alert: AlertRow) -> dict[str, Any]:
+    """An open alert as the alerts list shows it, with its material's name and class."""
+    return {
+        **alert.model_dump(mode="json"),
+        "name": health.name,
+        "category": health.category,
+        "abc_class": health.abc_class,
+    }
+
+
+def request_row(health: MaterialHealth, request: RequestRow) -> dict[str, Any]:
+    """An open purchase request as the requests list shows it."""
+    return {**request.model_dump(mode="json"), "name": health.name, "category": health.category}
+
+
+def local_ranked(
+    rankings: HealthRankings,
+    kind: str,
+    health_filter: HealthFilter,
+    status: str | None,
+    partitions: Collection[int],
+    limit: int,
+) -> Ranked:
+    """The top ``limit`` rows of a list (``materials``, ``alerts``, ``requests``) in ``partitions``.
+
+    Each partition's index gives its rows best first; the first ``limit``
+    of them all are turned into rows, each from its material's stored
+    contribution, and sent with their rank keys for the merge.
+    """
+    indexes = rankings.index(partitions)
+    by_status: dict[str, int] = {}
+    if kind == "materials":
+        lists = [index.materials(health_filter) for index in indexes]
+    elif kind == "alerts":
+        lists = [index.alerts(health_filter) for index in indexes]
+    else:
+        lists = [index.requests(health_filter, status) for index in indexes]
+        by_status = dict.fromkeys(REQUEST_ORDER, 0)
+        for index in indexes:
+            for state, count in index.requests_by_status(health_filter).items():
+                by_status[state] = by_status.get(state, 0) + count
+    total, top = merged_top(lists, limit)
+    rows = []
+    for entry in top:
+        health = rankings.health(entry[-1])
+        if health is None:
+            continue
+        key = list(entry[:-2])
+        if kind == "materials":
+            rows.append((key, material_row(health, health_filter.warehouses_of(health))))
+        elif kind == "alerts":
+            alert = next(a for a in health.alerts if a.key == key[2])
+            rows.append((key, alert_row(health, alert)))
+        else:
+            request = next(r for r in health.requests if r.request_id == key[3])
+            rows.append((key, request_row(health, request)))
+    return Ranked.model_construct(total=total, rows=rows, by_status=by_status)

@@ -4,16 +4,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.events import MaterialMaster
-from models.health import HealthFilter, HealthSummary, MaterialHealth, health_of
+from models.health import (
+    AlertRow,
+    HealthFilter,
+    HealthSummary,
+    MaterialHealth,
+    RequestRow,
+    Totals,
+    health_of,
+)
 from models.state import Batch, MaterialState, WarehouseStock
 from streams.health import (
-    HealthRows,
+    HealthRankings,
     PartitionHealth,
     Ranked,
+    alert_row,
+    local_ranked,
     merged_summary,
     page_of,
     partition_of,
-    rank_materials,
+    rankings_of,
+    request_row,
     summary_cells,
     summary_from_cells,
 )
@@ -157,17 +168,6 @@ def test_forgetting_the_summaries_after_a_rebalance_rebuilds_them_from_the_contr
     assert _summary(cells) == _recomputed(materials)
 
 
-def test_health_rows_parse_each_version_of_a_contribution_once():
-    rows = HealthRows(_partition)
-    stored = health_of(_state("M1", "yarn", [10], 5))
-    table = {"M1": stored.__pydantic_serializer__.to_json(stored)}
-    first = next(rows.read(table.items()))
-    assert next(rows.read(table.items())) is first
-    changed = health_of(_state("M1", "yarn", [11], 5))
-    table["M1"] = changed.__pydantic_serializer__.to_json(changed)
-    assert next(rows.read(table.items())) == changed
-
-
 def test_a_stored_version_recorded_before_is_not_computed_again_until_the_partitions_move():
     materials: dict[str, bytes] = {}
     cells: dict[str, bytes] = {}
@@ -185,16 +185,124 @@ def test_a_stored_version_recorded_before_is_not_computed_again_until_the_partit
     assert _summary(cells) == HealthSummary.of([health_of(new)])
 
 
+def _ranked_page(healths, page: int, size: int) -> list[str]:
+    """The material ids of a page of the materials list, by a full sort of every contribution."""
+    ranked = sorted(
+        (-h.totals().value_at_risk, -h.totals().value, h.material_id) for h in healths if h.stocks
+    )
+    return [material_id for _, _, material_id in ranked[(page - 1) * size : page * size]]
+
+
 @given(st.lists(states, max_size=30), st.integers(1, 4), st.integers(1, 7))
 @settings(max_examples=40, deadline=None)
-def test_pages_merged_from_every_partitions_ranking_equal_the_ranking_of_all(stored, page, size):
-    latest = {s.material_id: health_of(s) for s in stored}
-    whole = page_of(rank_materials(latest.values(), HealthFilter(), page * size), page, size)
+def test_pages_merged_from_two_workers_indexes_equal_a_full_sort_of_all(stored, page, size):
+    materials: dict[str, bytes] = {}
+    cells: dict[str, bytes] = {}
+    owner = {0: PartitionHealth(materials, cells, _partition)}
+    owner[1] = owner[2] = PartitionHealth(materials, cells, _partition)
+    for state in stored:
+        owner[_partition(state.material_id)].record(state)
     merged = Ranked()
-    for partition in range(PARTITIONS):
-        mine = [h for m, h in latest.items() if _partition(m) == partition]
-        merged = merged.merge(rank_materials(mine, HealthFilter(), page * size))
-    assert page_of(merged, page, size) == whole
+    for partitions in ({0}, {1, 2}):
+        mine = owner[min(partitions)].rankings
+        part = local_ranked(mine, "materials", HealthFilter(), None, partitions, page * size)
+        merged = merged.merge(Ranked.model_validate_json(part.model_dump_json()))
+    listing = page_of(merged, page, size)
+    latest = {s.material_id: health_of(s) for s in stored}
+    assert [row["material_id"] for row in listing.items] == _ranked_page(
+        latest.values(), page, size
+    )
+    assert listing.total == sum(1 for h in latest.values() if h.stocks)
+
+
+def test_the_hook_keeps_the_index_it_shares_with_the_views_of_the_same_table():
+    materials: dict[str, bytes] = {}
+    cells: dict[str, bytes] = {}
+    health = PartitionHealth(materials, cells, _partition)
+    assert rankings_of(materials, _partition) is health.rankings
+    assert rankings_of({}, _partition) is not health.rankings
+    partitions = set(range(PARTITIONS))
+    health.record(_state("M1", "yarn", [10], 5))
+    before = local_ranked(health.rankings, "materials", HealthFilter(), None, partitions, 5)
+    assert [row["material_id"] for _, row in before.rows] == ["M1"]
+    health.record(_state("M2", "yarn", [90], 5))
+    health.record(_state("M1", "yarn", [0], 5))
+    after = local_ranked(health.rankings, "materials", HealthFilter(), None, partitions, 5)
+    assert [row["material_id"] for _, row in after.rows] == ["M2", "M1"]
+    assert [row["value_on_hand"] for _, row in after.rows] == [135.0, 0.0]
+
+
+def test_a_partition_taken_over_is_ranked_from_the_contributions_its_changelog_restored():
+    materials: dict[str, bytes] = {}
+    cells: dict[str, bytes] = {}
+    mine = PartitionHealth(materials, cells, _partition)
+    partitions = set(range(PARTITIONS))
+    mine.record(_state("M1", "yarn", [10], 5))
+    local_ranked(mine.rankings, "materials", HealthFilter(), None, partitions, 5)  # indexes held
+    elsewhere: dict[str, bytes] = {}
+    theirs = PartitionHealth(elsewhere, {}, _partition)  # the owner meanwhile, another worker
+    theirs.record(_state("M1", "yarn", [10], 5))
+    theirs.record(_state("M1", "yarn", [1], 5))
+    theirs.record(_state("M3", "fabric", [50], 5))
+    mine.forget()  # revoked; the partitions come back with the table restored from changelogs
+    materials.update(elsewhere)
+    ranked = local_ranked(mine.rankings, "materials", HealthFilter(), None, partitions, 5)
+    assert [row["material_id"] for _, row in ranked.rows] == ["M3", "M1"]
+    assert [row["value_on_hand"] for _, row in ranked.rows] == [75.0, 1.5]
+
+
+def _alerting(material_id: str, at_risk: float, severity: str, status: str) -> MaterialHealth:
+    return MaterialHealth(
+        material_id=material_id,
+        category="yarn",
+        stocks={"W1": Totals(stock_items=1, value=100)},
+        alerts=(
+            AlertRow(
+                key=f"{material_id}|W1|stockout",
+                material_id=material_id,
+                warehouse_id="W1",
+                rule_id="stockout",
+                severity=severity,
+                value_at_risk=at_risk,
+                active_since=NOW,
+            ),
+        ),
+        requests=(
+            RequestRow(
+                request_id=f"PR-{material_id}",
+                material_id=material_id,
+                warehouse_id="W1",
+                status=status,
+                quantity=5.0,
+                amount=10.0 * at_risk,
+                needed_by=None,
+                at=NOW,
+            ),
+        ),
+    )
+
+
+def test_the_alerts_and_requests_lists_show_the_stored_rows_in_rank_order():
+    healths = [
+        _alerting("M1", 5.0, "warning", "approved"),
+        _alerting("M2", 9.0, "critical", "proposed"),
+        _alerting("M3", 7.0, "critical", "proposed"),
+    ]
+    table = {h.material_id: h.__pydantic_serializer__.to_json(h) for h in healths}
+    rankings = HealthRankings(table, _partition)
+    partitions = set(range(PARTITIONS))
+    critical = local_ranked(
+        rankings, "alerts", HealthFilter(severity="critical"), None, partitions, 5
+    )
+    assert critical.total == 2
+    assert [row for _, row in critical.rows] == [
+        alert_row(healths[1], healths[1].alerts[0]),
+        alert_row(healths[2], healths[2].alerts[0]),
+    ]
+    proposed = local_ranked(rankings, "requests", HealthFilter(), "proposed", partitions, 1)
+    assert proposed.by_status == {"proposed": 2, "pending_approval": 0, "approved": 1}
+    assert (proposed.total, len(proposed.rows)) == (2, 1)
+    assert proposed.rows[0][1] == request_row(healths[1], healths[1].requests[0])
 
 
 @given(st.lists(states, max_size=30))
