@@ -92,7 +92,7 @@ SCENARIO = Scenario(
     warehouses=(WAREHOUSE,),
     demand={SPINDLE.material_id: DemandClaim(DemandClass.INTERMITTENT, "intermittent")},
     expected=(
-        "the static min/max (4/8, 3 days to approve) runs out repeatedly while orders are on "
+        "the static min/max (10/16, 3 days to approve) runs out repeatedly while orders are on "
         "the way and the critical customer C-30001 waits; stockloop's reorder point covers the "
         "lead time's spread (30-65 days, 25 days late from 2026-05-05) and its stockout_risk "
         "alert comes with a purchase request at once"
