@@ -237,12 +237,23 @@ async function overview(route) {
     value: w.value_on_hand,
     href: link("materials", { warehouse: w.warehouse }),
   }));
+  const byCategory = [...summary.by_category]
+    .sort((a, b) => b.value_on_hand - a.value_on_hand)
+    .map((c) => ({ label: c.category, value: c.value_on_hand, href: link("materials", { category: c.category }) }));
+  const atRisk = summary.by_warehouse.map((w) => ({
+    label: w.warehouse,
+    value: w.value_at_risk,
+    href: link("alerts", { warehouse: w.warehouse }),
+    kind: "risk",
+  }));
   return `<h2>Overview</h2>
     <div class="kpis">${cards.join("")}</div>
     <div class="kpis">${severityCards.join("")}${requestCards.join("")}
       ${kpi("requested_amount", "Requested amount", money(requests.amount), requests.amount, link("requests"))}</div>
     <div class="charts">${bars(ageRows, money, "Value by age (days since receipt)")}
-      ${bars(byWarehouse, money, "Value by warehouse")}</div>
+      ${bars(byWarehouse, money, "Value by warehouse")}
+      ${bars(byCategory, money, "Value by category")}
+      ${bars(atRisk, money, "Value at risk by warehouse")}</div>
     <p class="muted small">Turnover, fill rate, stock-out rate and trends are not in the API yet
       (the summary is a snapshot, not a history).</p>`;
 }
@@ -589,6 +600,7 @@ async function refresh() {
   try {
     await options();
     view.innerHTML = await section(route);
+    view.dataset.section = SECTIONS[route.name] ? route.name : "overview";
     say(`updated ${new Date().toLocaleTimeString()}`);
   } catch (error) {
     say(error instanceof Busy ? `${error.message} (the last view stays)` : `error: ${error.message}`, true);

@@ -1,0 +1,264 @@
+"""The inventory-health dashboard in a real browser: Debian's chromium driven by Playwright.
+
+A live worker on the real broker is fed materials with old and new stock,
+issues, and orders it cannot serve; the test opens ``/``, checks that the
+overview shows the numbers of ``/api/summary``, clicks a risk-map cell and
+sees the materials behind it, opens a material and sees its policy numbers,
+and acknowledges an alert from the page until ``/api/alerts`` reports it.
+It saves the screenshots the README shows (``docs/img/dashboard-*.png``).
+"""
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from streams.settings import PROJECT_ROOT
+from tests.integration.harness import Pipeline, wait_until
+
+pytestmark = pytest.mark.integration
+
+MATERIALS = [f"DASH-{n:02d}" for n in range(9)]
+CATEGORIES = ("fabric", "yarn", "trim")
+# Close to the wall clock, which the worker's ticks bring every material to.
+T1 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=6)
+T0 = T1 - timedelta(days=100)
+SCREENSHOTS = PROJECT_ROOT / "docs" / "img"
+PLANNER = "planner-ann"
+TIMEOUT_MS = 90_000
+KPIS = {
+    "value_on_hand": lambda t: t["value_on_hand"],
+    "quantity_on_hand": lambda t: t["quantity_on_hand"],
+    "stock_items": lambda t: t["stock_items"],
+    "dead_stock_value": lambda t: t["dead_stock"]["value"],
+    "days_of_supply": lambda t: t["days_of_supply"],
+    "value_at_risk": lambda t: t["value_at_risk"],
+    "alerts_critical": lambda t: t["open_alerts"]["critical"],
+    "alerts_warning": lambda t: t["open_alerts"]["warning"],
+    "alerts_info": lambda t: t["open_alerts"]["info"],
+    "requests_proposed": lambda t: t["requests"]["proposed"],
+    "requests_pending_approval": lambda t: t["requests"]["pending_approval"],
+    "requests_approved": lambda t: t["requests"]["approved"],
+    "requested_amount": lambda t: t["requests"]["amount"],
+}
+"""What each overview figure (``data-kpi``) shows, read from the summary's totals."""
+
+
+def feed(worker: Pipeline) -> int:
+    """Masters, an old and a new receipt, issues and unservable orders; the records sent.
+
+    Three categories in two warehouses; every third material has an order
+    far beyond its stock (a shortage alert), the old receipts in W1 are
+    never issued for some (dead stock).
+    """
+    sent = 0
+    for n, material in enumerate(MATERIALS):
+        records = [
+            (
+                "erp.materials",
+                {
+                    "event_id": f"m-{n}",
+                    "event_time": (T0 - timedelta(days=1)).isoformat(),
+                    "material_id": material,
+                    "name": f"{CATEGORIES[n % 3]} {n}",
+                    "category": CATEGORIES[n % 3],
+                    "abc_class": "ABC"[n % 3],
+                    "unit_cost": 2.0 + n,
+                },
+            ),
+            _movement(f"r0-{n}", T0, material, "W1", "receipt", 40 + 10 * n, 2.0 + n),
+            _movement(f"r1-{n}", T1, material, f"W{1 + n % 2}", "receipt", 30 + 5 * n, 3.0 + n),
+        ]
+        for day in range(0, 5, 2):
+            if n % 3 != 2:
+                at = T1 + timedelta(days=day, hours=3)
+                records.append(_movement(f"i-{n}-{day}", at, material, "W1", "issue", 3, None))
+        if n % 3 == 1:
+            records.append(
+                (
+                    "erp.sales-orders",
+                    {
+                        "event_id": f"so-{n}",
+                        "event_time": (T1 + timedelta(days=3)).isoformat(),
+                        "material_id": material,
+                        "order_id": f"SO-{n}",
+                        "line_id": "1",
+                        "warehouse_id": "W1",
+                        "quantity": 800,
+                        "due_date": (T1 + timedelta(days=8)).date().isoformat(),
+                        "status": "confirmed",
+                        "unit_price": 12.0 + n,
+                        "customer_id": "KEY-1",
+                        "customer_priority": 1,
+                    },
+                )
+            )
+        for topic, value in records:
+            worker.send(topic, value)
+            sent += 1
+    worker.flush()
+    return sent
+
+
+def _movement(event_id, at, material, warehouse, kind, quantity, unit_cost):
+    movement = {
+        "event_id": event_id,
+        "event_time": at.isoformat(),
+        "material_id": material,
+        "movement_type": kind,
+        "warehouse_id": warehouse,
+        "quantity": quantity,
+    }
+    if unit_cost is not None:
+        movement["unit_cost"] = unit_cost
+    return "erp.stock-movements", movement
+
+
+def _get(worker: Pipeline, path: str, **params: object) -> dict:
+    """A 200 answer's JSON; a dropped connection or a 503 (rebalancing) is asked again."""
+
+    def answer() -> httpx.Response | None:
+        try:
+            response = httpx.get(f"{worker.url}{path}", params=params, timeout=20)
+        except httpx.TransportError:
+            return None
+        return None if response.status_code == 503 else response
+
+    response = wait_until(answer, timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _fed(worker: Pipeline) -> dict | None:
+    """The summary once every material's stock and an open alert show in it."""
+    summary = _get(worker, "/api/summary")
+    totals = summary["totals"]
+    stocked = totals["stock_items"] == len(MATERIALS) + len(MATERIALS) // 2
+    alerting = totals["open_alerts"]["critical"] + totals["open_alerts"]["warning"] > 0
+    return summary if stocked and alerting and totals["dead_stock"]["items"] else None
+
+
+def _page_numbers(page: Page, attribute: str, within: str = "") -> dict[str, float | None]:
+    """The numbers the page shows (``data-value``), named by ``attribute`` of their elements."""
+    pairs = page.locator(f"{within}[{attribute}]").evaluate_all(
+        f"els => els.map(e => [e.getAttribute('{attribute}'), e.dataset.value])"
+    )
+    return {name: (None if value in ("", None) else float(value)) for name, value in pairs}
+
+
+def _matching(check):
+    """Poll until ``check`` returns (page, api) equal; the page refreshes every few seconds."""
+    seen: list[object] = []
+
+    def equal() -> bool:
+        shown, expected = check()
+        seen[:] = [shown, expected]
+        return shown == expected
+
+    wait_until(equal, timeout=TIMEOUT_MS / 1000, interval=1.0, describe=lambda: seen)
+
+
+def _overview_matches_summary(page: Page, worker: Pipeline) -> None:
+    def check():
+        totals = _get(worker, "/api/summary")["totals"]
+        expected = {name: read(totals) for name, read in KPIS.items()}
+        expected.update({f"age_{a['bucket']}": a["value"] for a in totals["age"]})
+        shown = _page_numbers(page, "data-kpi")
+        shown.update({f"age_{k}": v for k, v in _page_numbers(page, "data-age-bucket").items()})
+        return shown, {k: (None if v is None else float(v)) for k, v in expected.items()}
+
+    _matching(check)
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
+    """The conftest's started worker, with a longer session than the harness's 6 s.
+
+    A material's first receipt is 100 days old: bringing it to today plans
+    every day between, and on a machine at a load of 16 that kept the
+    worker's loop from its heartbeat for longer than 6 s, so that it
+    rebalanced again and again and never caught up.
+    """
+    deployment = Pipeline(tmp_path, session_timeout_s=30.0)
+    deployment.start()
+    yield deployment
+    deployment.close()
+
+
+def test_dashboard_shows_the_api_numbers_drills_down_to_a_material_and_acknowledges(
+    pipeline: Pipeline,
+):
+    feed(pipeline)
+    wait_until(
+        lambda: _fed(pipeline),
+        timeout=180,
+        interval=1.0,
+        describe=lambda: _get(pipeline, "/api/summary")["totals"],
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), args=["--no-sandbox"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(f"{pipeline.url}/")
+            page.locator("[data-kpi=value_on_hand][data-value]").wait_for()
+            _overview_matches_summary(page, pipeline)
+            page.screenshot(path=SCREENSHOTS / "dashboard-overview.png")
+
+            page.get_by_role("link", name="Risk map", exact=True).click()
+            cell = page.locator("main[data-section=risk] [data-cell][data-severity=critical]").first
+            cell.wait_for()
+            warehouse = cell.get_attribute("data-warehouse")
+            category = cell.get_attribute("data-category")
+            page.screenshot(path=SCREENSHOTS / "dashboard-risk-map.png")
+            cell.click()
+
+            def listed():
+                behind = _get(pipeline, "/api/materials", warehouse=warehouse, category=category)
+                shown = page.locator("[data-material-row]").evaluate_all(
+                    "rows => rows.map(r => r.dataset.materialRow)"
+                )
+                return shown, [row["material_id"] for row in behind["items"]]
+
+            _matching(listed)
+            material = page.locator("[data-material-row]").first
+            material_id = material.get_attribute("data-material-row")
+            material.get_by_role("link", name=material_id).click()
+
+            def policy():
+                state = _get(pipeline, f"/api/materials/{material_id}")["state"]
+                snapshot = state["warehouses"][warehouse]["policy"]
+                names = ("safety_stock", "reorder_point", "order_up_to", "lead_time_days")
+                shown = _page_numbers(page, "data-policy", f'[data-warehouse="{warehouse}"]')
+                expected = {name: snapshot[name] for name in names}
+                return {k: v for k, v in shown.items() if k in names}, expected
+
+            page.locator(f'[data-warehouse="{warehouse}"][data-policy=safety_stock]').wait_for()
+            _matching(policy)
+            page.locator(f'[data-stock="{warehouse}"]').screenshot(
+                path=SCREENSHOTS / "dashboard-material.png"
+            )
+
+            page.get_by_role("link", name="Alerts", exact=True).click()
+            page.locator("#you").fill(PLANNER)
+            alert_key = page.locator(
+                "main[data-section=alerts] [data-alert-key]"
+            ).first.get_attribute("data-alert-key")
+            row = page.locator(f'main[data-section=alerts] [data-alert-key="{alert_key}"]')
+            row.get_by_role("button", name="Acknowledge").click()
+
+            def acknowledged_by() -> str | None:
+                alerts = _get(pipeline, "/api/alerts", per_page=500)["items"]
+                return next(a["acknowledged_by"] for a in alerts if a["key"] == alert_key)
+
+            assert wait_until(acknowledged_by, timeout=TIMEOUT_MS / 1000) == PLANNER
+            row.locator(f'[data-acknowledged-by="{PLANNER}"]').wait_for()
+        finally:
+            browser.close()
