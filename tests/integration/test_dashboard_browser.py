@@ -4,7 +4,8 @@ A live worker on the real broker is fed materials with old and new stock,
 issues, and orders it cannot serve; the test opens ``/``, checks that the
 overview shows the numbers of ``/api/summary``, clicks a risk-map cell and
 sees the materials behind it, opens a material and sees its policy numbers,
-and acknowledges an alert from the page until ``/api/alerts`` reports it.
+and acknowledges and silences alerts from the page until ``/api/alerts``
+reports them so.
 It saves the screenshots the README shows (``docs/img/dashboard-*.png``).
 """
 
@@ -189,7 +190,7 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
     deployment.close()
 
 
-def test_dashboard_shows_the_api_numbers_drills_down_to_a_material_and_acknowledges(
+def test_dashboard_shows_the_api_numbers_drills_down_to_a_material_and_acts_on_alerts(
     pipeline: Pipeline,
 ):
     feed(pipeline)
@@ -254,11 +255,20 @@ def test_dashboard_shows_the_api_numbers_drills_down_to_a_material_and_acknowled
             row = page.locator(f'main[data-section=alerts] [data-alert-key="{alert_key}"]')
             row.get_by_role("button", name="Acknowledge").click()
 
-            def acknowledged_by() -> str | None:
+            def alert(key: str) -> dict:
                 alerts = _get(pipeline, "/api/alerts", per_page=500)["items"]
-                return next(a["acknowledged_by"] for a in alerts if a["key"] == alert_key)
+                return next(a for a in alerts if a["key"] == key)
 
-            assert wait_until(acknowledged_by, timeout=TIMEOUT_MS / 1000) == PLANNER
+            wait_until(lambda: alert(alert_key)["acknowledged_by"], timeout=TIMEOUT_MS / 1000)
+            assert alert(alert_key)["acknowledged_by"] == PLANNER
             row.locator(f'[data-acknowledged-by="{PLANNER}"]').wait_for()
+
+            loud = page.locator(
+                "main[data-section=alerts] [data-alert-key]:has(button:text('Silence'))"
+            )
+            silenced_key = loud.last.get_attribute("data-alert-key")
+            row = page.locator(f'main[data-section=alerts] [data-alert-key="{silenced_key}"]')
+            row.get_by_role("button", name="Silence").click()
+            wait_until(lambda: alert(silenced_key)["silenced"], timeout=TIMEOUT_MS / 1000)
         finally:
             browser.close()
