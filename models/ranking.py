@@ -48,8 +48,11 @@ class RankIndex:
     An entry is a rank key's parts followed by the row's labels (one value
     per dimension, a tuple) and its owner (the material that put it in).
     ``where`` maps dimensions to the value they must have; a dimension left
-    out, or None, is not filtered. Without ``everything``, no list of all
-    rows is kept (one insert less per row), and a filter must fix a label.
+    out, or None, is not filtered. Only the ``listed`` dimensions (default:
+    all) have lists of their own; a filter on the others walks a list and
+    filters, which saves an insert per row where a list would seldom be
+    the shortest. Without ``everything``, no list of all rows is kept, and
+    a filter must fix a listed dimension.
 
     >>> index = RankIndex(("warehouse", "category"))
     >>> index.add((-5, "M1", ("W1", "yarn"), "M1"))
@@ -61,8 +64,16 @@ class RankIndex:
     (2, 1)
     """
 
-    def __init__(self, dimensions: tuple[str, ...], everything: bool = True) -> None:
+    def __init__(
+        self,
+        dimensions: tuple[str, ...],
+        listed: tuple[str, ...] | None = None,
+        everything: bool = True,
+    ) -> None:
         self.dimensions = dimensions
+        self._listed = tuple(
+            n for n, dimension in enumerate(dimensions) if listed is None or dimension in listed
+        )
         self._all = SortedList() if everything else None
         self._lists: dict[tuple[int, str], SortedList] = {}
         self._counts: Counter[tuple[str | None, ...]] = Counter()
@@ -72,10 +83,10 @@ class RankIndex:
         if self._all is not None:
             self._all.add(entry)
         labels = entry[-2]
-        for position, value in enumerate(labels):
-            rows = self._lists.get((position, value))
+        for position in self._listed:
+            rows = self._lists.get((position, labels[position]))
             if rows is None:
-                rows = self._lists[(position, value)] = SortedList()
+                rows = self._lists[(position, labels[position])] = SortedList()
             rows.add(entry)
         for pattern in product(*((value, None) for value in labels)):
             self._counts[pattern] += 1
@@ -87,8 +98,8 @@ class RankIndex:
         for entry in entries:
             every.append(entry)
             labels = entry[-2]
-            for position, value in enumerate(labels):
-                grouped.setdefault((position, value), []).append(entry)
+            for position in self._listed:
+                grouped.setdefault((position, labels[position]), []).append(entry)
             for pattern in product(*((value, None) for value in labels)):
                 self._counts[pattern] += 1
         if self._all is not None:
@@ -101,11 +112,11 @@ class RankIndex:
         if self._all is not None:
             self._all.remove(entry)
         labels = entry[-2]
-        for position, value in enumerate(labels):
-            rows = self._lists[(position, value)]
+        for position in self._listed:
+            rows = self._lists[(position, labels[position])]
             rows.remove(entry)
             if not rows:
-                del self._lists[(position, value)]
+                del self._lists[(position, labels[position])]
         for pattern in product(*((value, None) for value in labels)):
             self._counts[pattern] -= 1
             if not self._counts[pattern]:
@@ -118,12 +129,14 @@ class RankIndex:
     def top(self, where: Mapping[str, str | None]) -> Iterator[Entry]:
         """The rows the filter keeps, best first: a walk of the shortest list it can use."""
         fixed = [(n, value) for n, value in enumerate(self._pattern(where)) if value is not None]
-        if not fixed:
+        usable = [(n, value) for n, value in fixed if n in self._listed]
+        if not usable:
             if self._all is None:
-                raise ValueError(f"a filter of {self.dimensions} must fix one of them")
-            yield from self._all
-            return
-        lists = [self._lists.get(label) for label in fixed]
+                listed = [self.dimensions[n] for n in self._listed]
+                raise ValueError(f"a filter of {self.dimensions} must fix one of {listed}")
+            lists = [self._all]
+        else:
+            lists = [self._lists.get(label) for label in usable]
         if any(rows is None for rows in lists):
             return
         shortest = min(lists, key=len)  # type: ignore[arg-type, return-value]
@@ -133,7 +146,7 @@ class RankIndex:
                 yield entry
 
     def values(self, dimension: str) -> list[str]:
-        """The values a dimension has among the rows, sorted."""
+        """The values a listed dimension has among the rows, sorted."""
         position = self.dimensions.index(dimension)
         return sorted(value for n, value in self._lists if n == position)
 
@@ -160,8 +173,23 @@ _BY_SEVERITY = "by_severity"
 _BY_WAREHOUSE_SEVERITY = "by_warehouse_severity"
 _ALERTS = "alerts"
 _REQUESTS = "requests"
-_FIXED = {_BY_WAREHOUSE, _BY_SEVERITY, _BY_WAREHOUSE_SEVERITY}
-"""Families asked only with a warehouse or a severity named: no list of all their rows."""
+_LISTED: dict[str, tuple[str, ...]] = {
+    _MATERIALS: ("category",),
+    _BY_WAREHOUSE: ("warehouse",),
+    _BY_SEVERITY: ("severity",),
+    _BY_WAREHOUSE_SEVERITY: ("warehouse",),
+}
+"""The dimensions with a list per value, in the families with a row for most materials.
+
+Every list a row is in costs an insert each time its material changes
+(the hook pays it), so only a filter that keeps few rows gets lists: a
+category (one of 20 or more), a warehouse, a severity. Filtering by ABC
+class (one of four), or a category within a warehouse, walks a list about
+four (or 20) times the page long. Alerts and purchase requests are few:
+every dimension of theirs has lists.
+"""
+_WHOLE = (_MATERIALS, _ALERTS, _REQUESTS)
+"""Families asked without a filter too, so with a list of all their rows."""
 _FAMILIES: dict[str, tuple[str, ...]] = {
     _MATERIALS: ("category", "abc"),
     _BY_WAREHOUSE: ("warehouse", "category", "abc"),
@@ -190,7 +218,8 @@ class HealthIndex:
 
     def __init__(self) -> None:
         self._families = {
-            name: RankIndex(dims, everything=name not in _FIXED) for name, dims in _FAMILIES.items()
+            name: RankIndex(dims, _LISTED.get(name), everything=name in _WHOLE)
+            for name, dims in _FAMILIES.items()
         }
         self._held: dict[str, tuple[tuple[str, Entry], ...]] = {}
 
