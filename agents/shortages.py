@@ -12,7 +12,8 @@ worker can analyse any order.
 An order version that is new or changed and open is analysed at once
 (``models.bom.analyse_shortage``); the result goes to ``stockloop.shortages``
 keyed by order id, and each missing part to its material's partition of
-``stockloop.material-events`` as an ``ExpediteNotice``. Every record of
+``stockloop.material-events`` as an ``ExpediteNotice``; when the order is
+cancelled or closed, a notice of 0 per part withdraws what it asked for. Every record of
 ``erp.production-orders`` and ``erp.boms`` has one outcome
 (``streams.metrics.EVENTS``): applied, duplicate (an older version than the one
 held), tombstone, or dead-lettered with its one-line reason.
@@ -34,7 +35,7 @@ from connectors.mapping import load_mapping
 from models.availability import MaterialAvailability
 from models.bom import BomCycleError, ComponentAvailability, ShortageResult, analyse_shortage
 from models.events import SourcePosition, encode
-from models.expedite import expedite_notices
+from models.expedite import ExpediteNotice, expedite_notices, withdrawal_notices
 from models.production import (
     BomLine,
     ProductionOrder,
@@ -114,6 +115,8 @@ async def _handle(message: Message) -> str:
         return _store(bom_lines_table, key, current, fold_bom_line(current, record))
     current_order = _stored(production_orders_table, record.order_id, ProductionOrder)
     folded = fold_order(current_order, record)
+    if current_order is not None and folded is None:
+        await _withdraw(current_order, record.event_time)
     outcome = _store(production_orders_table, record.order_id, current_order, folded)
     if folded is record:
         await _publish(_analysed(record))
@@ -141,11 +144,25 @@ async def _publish(result: ShortageResult) -> None:
     """The result on ``stockloop.shortages``; each missing part to its material's partition."""
     await shortages_topic.send(key=result.order_id.encode(), value=encode(result))
     for notice in expedite_notices(result):
-        await material_events_topic.send(
-            key=notice.material_id.encode(),
-            value=encode(notice),
-            partition=partition_of(notice.material_id),
-        )
+        await _send_to_material(notice)
+
+
+async def _withdraw(order: ProductionOrder, at: datetime) -> None:
+    """The order was cancelled or closed: its parts' undecided expedited requests go too."""
+    try:
+        result = _analysed(order)
+    except InvalidRecord:
+        return  # a BOM cycle: it was never analysed, so it expedited nothing
+    for notice in withdrawal_notices(result, at):
+        await _send_to_material(notice)
+
+
+async def _send_to_material(notice: ExpediteNotice) -> None:
+    await material_events_topic.send(
+        key=notice.material_id.encode(),
+        value=encode(notice),
+        partition=partition_of(notice.material_id),
+    )
 
 
 class WarehouseAvailability(Mapping[str, ComponentAvailability]):

@@ -8,16 +8,19 @@ the material's step turns it into an expedited purchase request.
 
 A notice is identified by the order and the component (``expedite_id``): the
 latest analysis of an order says how much of each component is still
-missing, so a later notice of the same pair replaces the earlier one.
+missing, so a later notice of the same pair replaces the earlier one. When
+the order is cancelled or closed, a notice of 0 for each of its parts
+withdraws what it had asked for: the requests nobody has decided yet are
+cancelled (an approved one stays, as when any other need goes).
 """
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.bom import ShortageResult
-from models.events import SCHEMA_VERSION, EventTime, Id, Positive
+from models.events import SCHEMA_VERSION, EventTime, Id, NonNegative
 
 
 class ExpediteNotice(BaseModel):
@@ -29,7 +32,10 @@ class ExpediteNotice(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
     material_id: Id = Field(description="The missing component.")
     warehouse_id: Id
-    quantity: Positive = Field(description="What the order lacks of it by its need date.")
+    quantity: NonNegative = Field(
+        description="What the order lacks of it by its need date; 0: the order no longer "
+        "needs it (cancelled or closed)."
+    )
     needed_by: date = Field(description="The order's need date.")
     order_id: Id
     shortage_id: str = Field(description="Id of the ShortageResult that found it missing.")
@@ -70,4 +76,37 @@ def expedite_notices(result: ShortageResult) -> list[ExpediteNotice]:
         )
         for line in sorted(result.components, key=lambda line: line.component_id)
         if not line.assembly and line.missing > 0
+    ]
+
+
+def withdrawal_notices(result: ShortageResult, at: datetime) -> list[ExpediteNotice]:
+    """A notice of 0 for each purchased part of an order that was cancelled or closed at ``at``.
+
+    ``result`` is the order's last analysis, whose parts are the ones it may
+    have expedited; a part never expedited takes the notice as a no-op.
+
+    >>> from datetime import UTC
+    >>> from models.bom import ComponentShortage
+    >>> part = ComponentShortage(component_id="A", level=1, assembly=False, required=10,
+    ...     available=10, arriving_in_time=0, to_build=0, missing=0, covered_by=None)
+    >>> result = ShortageResult(id="s1", order_id="MO-1", order_event_id="e1",
+    ...     analysed_at="2026-11-30T08:00:00Z", material_id="X", warehouse_id="W1",
+    ...     quantity=5, need_date="2026-12-04", rush=False, components=(part,),
+    ...     missing_components=(), kit_completeness=1, quantity_completeness=1,
+    ...     earliest_feasible_start=None, orders_ahead=())
+    >>> [(n.material_id, n.quantity) for n in withdrawal_notices(result, datetime.now(UTC))]
+    [('A', 0.0)]
+    """
+    return [
+        ExpediteNotice(
+            material_id=line.component_id,
+            warehouse_id=result.warehouse_id,
+            quantity=0.0,
+            needed_by=result.need_date,
+            order_id=result.order_id,
+            shortage_id=result.id,
+            at=at,
+        )
+        for line in sorted(result.components, key=lambda line: line.component_id)
+        if not line.assembly
     ]

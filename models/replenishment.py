@@ -319,6 +319,8 @@ def expedite(
     """
     book = state.requests
     need = notice.expedite_id
+    if notice.quantity == 0:
+        return _withdraw(book, need, max(notice.at, state.applied_through or notice.at))
     covered = sum(open_quantity(book.open[r]) for r in book.expedited.get(need, ()))
     missing = notice.quantity - covered
     if missing <= 0:
@@ -354,6 +356,16 @@ def expedite(
     request = request.model_copy(update={"explanation": f"{why}; {request.explanation}"})
     book.expedited.setdefault(need, []).append(request.request_id)
     return [book.record(request), book.record(_decide(state, request, policy, now))]
+
+
+def _withdraw(book: RequestBook, need: str, at: datetime) -> list[PurchaseRequest]:
+    """Cancel the undecided requests raised for an order that no longer needs the part."""
+    order_id = need.split("|", 1)[0]
+    return [
+        book.record(cancel(request, at, f"need gone: production order {order_id} withdrawn"))
+        for request in (book.open[r] for r in list(book.expedited.get(need, ())))
+        if request.status in _UNDECIDED
+    ]
 
 
 def move_stock(state: "MaterialState", movement: StockMovement) -> list[Transfer]:

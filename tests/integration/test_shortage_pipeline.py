@@ -40,6 +40,8 @@ def send_stock(pipeline: Pipeline) -> None:
                 "event_time": at(minute),
                 "material_id": material_id,
                 "name": f"part {material_id}",
+                # P2's expedite (50 at 1,000) waits for a person: the others approve themselves.
+                "unit_cost": 1000 if material_id == "P2" else 1,
             },
         )
     for material_id, quantity in {"A": 5, "P1": 20, "P2": 30, "P3": 4, "P4": 50}.items():
@@ -174,7 +176,11 @@ def test_a_production_order_of_a_three_level_bom_gets_its_hand_checked_shortage(
     bom_records = send_bom(pipeline)
     pipeline.flush()
 
-    published = wait_until(lambda: availability_published(pipeline), timeout=90)
+    published = wait_until(
+        lambda: availability_published(pipeline),
+        timeout=90,
+        describe=lambda: availability(pipeline),
+    )
     wait_until(lambda: pipeline.control_records("stockloop.availability") >= published)
     wait_until(lambda: pipeline.counters().get(("erp.boms", "received")) == bom_records)
     counts = pipeline.counters()
@@ -256,3 +262,31 @@ def test_a_production_order_of_a_three_level_bom_gets_its_hand_checked_shortage(
     # The worker's own result for the real order, as stockloop shortage --order prints it.
     assert orjson.loads(pipeline.cli("shortage", "--order", "MO-1", "--format", "json")) == result
     assert "earliest feasible start 2026-04-18" in pipeline.cli("shortage", "--order", "MO-1")
+
+    def expedited() -> dict[str, str]:
+        """Each part's expedited request for MO-1 and its latest status."""
+        latest = {}
+        for record in pipeline.read_all("stockloop.purchase-requests", 10**6, timeout=3):
+            request = orjson.loads(record.value)
+            if "MO-1" in request["explanation"]:
+                latest[request["material_id"]] = request["status"]
+        return latest
+
+    assert wait_until(lambda: len(s := expedited()) == 3 and s) == {
+        "P1": "approved",
+        "P2": "pending_approval",
+        "P3": "approved",
+    }
+    pipeline.send(
+        "erp.production-orders",
+        {**order, "event_id": "MO-1-v2", "event_time": at(90), "order_id": "MO-1"}
+        | {"status": "cancelled"},
+        key=b"MO-1",
+    )
+    pipeline.flush()
+    # Approved requests stay (someone committed to them); the undecided one is cancelled.
+    assert wait_until(lambda: expedited()["P2"] == "cancelled" and expedited()) == {
+        "P1": "approved",
+        "P2": "cancelled",
+        "P3": "approved",
+    }

@@ -298,6 +298,26 @@ def test_a_production_orders_missing_part_raises_an_expedited_request_once_per_n
     assert [r.quantity for r in more] == [40, 40]  # 20 more, raised to the MOQ
 
 
+def test_a_withdrawn_production_order_cancels_its_undecided_expedites_and_keeps_approved_ones():
+    state = MaterialState(material_id="M1")
+    run([master(unit_cost=200), movement("r1", "receipt", 10, 0.5)], state)
+    _, pending = expedite_request(state, shortage(25), CONTEXT).requests
+    assert pending.status == "pending_approval"
+    cheap = shortage(5).model_copy(update={"order_id": "MO-2"})
+    state.master = state.master.model_copy(update={"unit_cost": 1.0})
+    _, approved = expedite_request(state, cheap, CONTEXT).requests
+    assert approved.status == "approved"
+
+    (cancelled,) = expedite_request(state, shortage(0), CONTEXT).requests
+    assert (cancelled.request_id, cancelled.status) == (pending.request_id, "cancelled")
+    assert cancelled.reason == "need gone: production order MO-1 withdrawn"
+    assert expedite_request(state, shortage(0), CONTEXT).requests == []  # delivered again
+    withdrawn_cheap = cheap.model_copy(update={"quantity": 0.0})
+    assert expedite_request(state, withdrawn_cheap, CONTEXT).requests == []
+    assert list(state.requests.open) == [approved.request_id]
+    assert "MO-1|M1" not in state.requests.expedited
+
+
 def _open_supply_alert_ids(state: MaterialState) -> list[str]:
     return sorted(a.id for a in state.alerts.alerts.values() if a.rule_id in SUPPLY_ALERTS)
 
