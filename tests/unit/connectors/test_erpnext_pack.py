@@ -1,5 +1,6 @@
 """The ERPNext 15 mapping pack: a generated ERPNext history gives the positions its rows give."""
 
+import re
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,6 +17,8 @@ from models.rules.spec import builtin_rules
 from models.state import MaterialState
 from models.step import StepContext, replay
 from tests.erpnext import (
+    CAPTURED,
+    DATABASE,
     ErpnextHistory,
     Position,
     cancelled_reconciliation,
@@ -313,3 +316,31 @@ def test_a_cancelled_stock_reconciliation_is_refused_for_a_person_to_look_at(
     assert len(refused) == 2
     assert all("left when" in reason and "after it counted" in reason for reason in refused)
     assert len(skipped) == 2  # the reversals: is_cancelled=1 from the start
+
+
+def test_the_documented_connector_captures_every_table_and_routes_it_to_an_input_topic() -> None:
+    guide = (Path(connectors.__file__).parent.parent / "docs" / "connect-your-erp.md").read_text()
+    block = guide.split("## ERPNext", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    config = orjson.loads(block)["config"]
+    routers = [
+        (re.compile(config[f"transforms.{name}.regex"]), config[f"transforms.{name}.replacement"])
+        for name in config["transforms"].split(",")
+    ]
+    included = [re.compile(pattern) for pattern in config["table.include.list"].split(",")]
+
+    routes = {
+        table: [target for regex, target in routers if regex.fullmatch(topic_of(table))]
+        for table in CAPTURED
+    }
+
+    assert routes == {
+        "tabItem": ["erp.materials"],
+        "tabStock Ledger Entry": ["erp.stock-movements"],
+        "tabSales Order": ["erp.sales-orders"],
+        "tabSales Order Item": ["erp.sales-orders"],
+        "tabPurchase Order": ["erp.shipments"],
+        "tabPurchase Order Item": ["erp.shipments"],
+    }
+    assert all(
+        any(pattern.fullmatch(f"{DATABASE}.{table}") for pattern in included) for table in CAPTURED
+    )
