@@ -5,7 +5,10 @@ installation says, for every table Debezium captures, which event kind its rows
 become, which column feeds which event field, how a column is encoded when the
 change events carry no schema (``JsonConverter`` with ``schemas.enable=false``),
 how ERP codes translate into stockloop's values, and which columns identify a
-row. ``connectors/mappings/example-erp.yaml`` is a complete example.
+row. ``connectors/mappings/example-erp.yaml`` is a complete example;
+``odoo17.yaml`` (Postgres) and ``erpnext15.yaml`` (MariaDB, Debezium's MySQL
+encodings: ``DECIMAL(21,9)`` as ``decimal`` with ``scale: 9``, ``DATETIME(6)``
+as ``epoch_micros``, ``INT(1)`` checks as plain numbers) are the shipped packs.
 
 The shape of a mapping file::
 
