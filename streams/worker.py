@@ -12,7 +12,7 @@ import agents.notifier
 import agents.shortages
 import streams.action_views
 import streams.api_views
-import streams.dashboard_views  # noqa: F401
+import streams.dashboard_views
 import streams.views
 from connectors.topic_admin import ensure_changelogs
 from streams import worker_log
