@@ -6,11 +6,13 @@ takes seconds; keeping the rows sorted as each material's contribution is
 set costs a few inserts per change, and a page is then the first rows of
 a sorted list.
 
-``RankIndex`` is the structure: rows in rank order, once in a list of all
-rows and once in the list of each of their label values (warehouse
-``W1``, category ``yarn``, ...), with a count for every combination of
-fixed labels. A filter walks the shortest list among its fixed labels and
-keeps the rows whose other labels match; the count is the total.
+``RankIndex`` is the structure: rows in rank order, in a list of all rows
+and in the list of each of their label values (warehouse ``W1``, category
+``yarn``, ...) where a filter on it keeps few rows, with a count for every
+combination of fixed labels. A filter walks the shortest list among its
+fixed labels and keeps the rows whose other labels match; the count is
+the total (``tests/unit/models/test_ranking.py`` checks pages and totals
+against a full sort after any sequence of changes).
 
 ``HealthIndex`` holds the lists of some materials (one partition's) as
 ``RankIndex`` families: a material's rank key depends on which warehouses
