@@ -10,6 +10,7 @@ what came out, and stops it. The outputs stay on the new prefix's topics.
 """
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -297,7 +298,7 @@ def replay(
         )
     with kafka_errors():
         produced = end_offsets(connection(target), [target.topic(t) for t in OUTPUTS])
-    _summary(copied, outcome, {t: produced[target.topic(t)] for t in OUTPUTS})
+    _summary(copied, outcome, worker.cpu_s, {t: produced[target.topic(t)] for t in OUTPUTS})
     _how_to_read(target_prefix)
 
 
@@ -409,6 +410,8 @@ class ReplayWorker:
                 start_new_session=True,
             )
         self.started = time.perf_counter()
+        self.cpu_s = 0.0
+        """CPU seconds the worker used, start-up included; known once it is stopped."""
 
     def wait(self, copied: dict[str, int], timeout: float) -> Outcome | None:
         """Wait until the worker has caught up on ``copied`` (records per physical topic).
@@ -456,14 +459,21 @@ class ReplayWorker:
 
     def stop(self) -> None:
         """SIGTERM (a clean stop that flushes what it sends), SIGKILL if that hangs."""
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=STOP_TIMEOUT_S)
+        before = _children_cpu_s()
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+        self.cpu_s = _children_cpu_s() - before
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's children that have ended and been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def worker_reading(ready: bool, text: str) -> WorkerReading:
@@ -509,7 +519,7 @@ def _free_port(host: str) -> int:
         return sock.getsockname()[1]
 
 
-def _summary(copied: CopySummary, outcome: Outcome, produced: dict[str, int]) -> None:
+def _summary(copied: CopySummary, outcome: Outcome, cpu_s: float, produced: dict[str, int]) -> None:
     table = Table("topic", "records", title="replay", title_justify="left", box=None)
     for topic, records in copied.records.items():
         table.add_row(f"in  {topic}", f"{records:,}")
@@ -520,8 +530,10 @@ def _summary(copied: CopySummary, outcome: Outcome, produced: dict[str, int]) ->
     rate = copied.total / working if working > 0 else 0.0
     console.print(
         f"caught up {outcome.caught_up_s:.1f} s after the worker started ({working:.1f} s after "
-        f"it was ready): {copied.total:,} records, {rate:,.0f} records/s",
+        f"it was ready): {copied.total:,} records, {rate:,.0f} records/s; the worker used "
+        f"{cpu_s:.1f} CPU s, start-up included",
         highlight=False,
+        soft_wrap=True,
     )
     if outcome.late_demand:
         console.print(
