@@ -17,21 +17,35 @@ of it. Two measurements, each before and after in the same run:
   does not depend on the table's size, and 100,000 take minutes, not hours.
 - **Live**, a worker (private topics) holding 10,000 materials ticks every
   5 s while probe events arrive at 10/s, each for a new material: produce →
-  visible (``GET /materials/{id}``) p50/p99/max, and the longest ``/health``
-  answer. ``--old-tree DIR`` also runs the worker from a checkout of the
-  code before (``git archive <commit> | tar -x -C DIR``).
+  visible (``GET /materials/{id}``) p50/p95/p99/max; ``/health`` asked every
+  100 ms, its longest answer and the longest gap between two answers; and,
+  after each probe, the raw client's produce → consume round trip on a topic
+  of its own (``notification_latency.RoundTrip``), the broker hop's cost at
+  that moment, so each figure is also a ratio on the machine at hand.
+  ``--prime quiet`` gives each material a receipt (the index and the quiet
+  windows let a tick skip it); ``--prime gaps`` keeps a supply/demand gap
+  open in each, so every tick visits every material and only the slices stand
+  between a tick and the probes. ``--old-tree DIR`` also runs the worker from
+  a checkout of the code before (``git archive <commit> | tar -x -C DIR``;
+  the ticks before slices are those of 3010b72, the parent of e1354bc).
+  ``--runs N`` repeats each configuration, before and after taking turns: on a
+  shared machine one run says little, the range over runs says more.
 
 Run beside a broker (``make bench`` starts a private one)::
 
-    STOCKLOOP_BROKER_PORT=19092 .venv/bin/python benchmarks/tick_cost.py
+    scripts/with-test-broker.sh .venv/bin/python benchmarks/tick_cost.py \
+        --sizes 0 --old-tree /tmp/before --runs 2 --prime quiet --prime gaps
 """
 
+import math
 import os
+import statistics
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +53,7 @@ import httpx
 import typer
 from aiokafka.partitioner import DefaultPartitioner
 from kafka import KafkaProducer
+from notification_latency import RoundTrip
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
@@ -49,17 +64,35 @@ from connectors.mapping import load_mapping
 from connectors.simulator import ErpSimulator
 from connectors.topic_admin import apply_catalogue
 from models.day_change import quiet_until
-from models.events import MaterialEvent, PromotionEvent, SourcePosition, StockMovement, encode
+from models.events import (
+    MaterialEvent,
+    OrderStatus,
+    PromotionEvent,
+    SalesOrderLine,
+    SourcePosition,
+    StockMovement,
+    encode,
+)
 from models.rules.spec import builtin_rules
 from models.state import MaterialState
 from models.step import AppliedEventIds, StepContext, advance, receive
-from streams.catalogue import INPUT_KINDS, MATERIAL_EVENTS, STOCK_MOVEMENTS, load_catalogue
+from streams.catalogue import (
+    INPUT_KINDS,
+    MATERIAL_EVENTS,
+    SALES_ORDERS,
+    STOCK_MOVEMENTS,
+    load_catalogue,
+)
 from streams.settings import Settings
 
 console = Console(width=160)
 SAMPLE = 400
 """Visits timed per partition; a visit's cost does not depend on the table's size."""
 TICK_INTERVAL_S = 5.0
+HEALTH_POLL_S = 0.1
+PROBE_TIMEOUT_S = 120.0
+"""A probe not visible after this long counts as lost."""
+PROBE_POLL_S = 0.02
 
 
 # --- in process -------------------------------------------------------------------------------
@@ -239,24 +272,58 @@ def in_process(
 # --- live ------------------------------------------------------------------------------------
 
 
-def receipt(material_id: str, at: datetime, event_id: str) -> bytes:
+class Prime(StrEnum):
+    """What each material of the live worker holds before the probes."""
+
+    QUIET = "quiet"
+    """A receipt: nothing a tick can change today, so the index and quiet windows skip it."""
+    GAPS = "gaps"
+    """A receipt of 10 and an order line of 50 due in three days: a supply/demand gap stays
+    open, so every tick visits every material (what slices alone do for a busy plant)."""
+
+
+def receipt(material_id: str, at: datetime, event_id: str, quantity: float = 10) -> bytes:
     movement = StockMovement(
         event_id=event_id,
         event_time=at,
         material_id=material_id,
         movement_type="receipt",
         warehouse_id="W1",
-        quantity=10,
+        quantity=quantity,
     )
     return encode(movement)
 
 
+def order_line(material_id: str, at: datetime) -> bytes:
+    """A confirmed order of 50, due in three days, for the ``GAPS`` prime."""
+    line = SalesOrderLine(
+        event_id=f"o-{material_id}",
+        event_time=at,
+        material_id=material_id,
+        order_id=f"SO-{material_id}",
+        line_id="10",
+        warehouse_id="W1",
+        quantity=50,
+        due_date=at.date() + timedelta(days=3),
+        status=OrderStatus.CONFIRMED,
+    )
+    return encode(line)
+
+
 @dataclass
 class Live:
+    """One live run: probe latencies, the raw client's round trips beside them, ``/health``."""
+
     label: str
+    prime: Prime
     probes: list[float]
-    health_max: float
+    lost: int
+    round_trips: list[float]
+    health_answer_max: float
+    health_gap_max: float
+    ticked: float
     tick_p99: float
+    load: tuple[float, float]
 
 
 def metric(worker: WorkerProcess, name: str, **labels: str) -> float:
@@ -269,9 +336,13 @@ def metric(worker: WorkerProcess, name: str, **labels: str) -> float:
     return total
 
 
-def live(label: str, materials: int, probes: int, old_tree: Path | None) -> Live:
+def live(label: str, materials: int, probes: int, old_tree: Path | None, prime: Prime) -> Live:
+    """Prime a private worker with ``materials``, let two tick rounds pass, then probe it."""
     run_id, run_dir, settings = private_deployment()
-    console.print(f"live ({label}): run {run_id}, {materials:,} materials, log in {run_dir}")
+    load_at_start = os.getloadavg()[0]
+    console.print(
+        f"live ({label}, {prime}): run {run_id}, {materials:,} materials, log in {run_dir}"
+    )
     apply_catalogue(load_catalogue(settings.topics_file), settings)
     producer = KafkaProducer(
         bootstrap_servers=settings.bootstrap_servers,
@@ -289,86 +360,158 @@ def live(label: str, materials: int, probes: int, old_tree: Path | None) -> Live
         },
         settings.web_port,
         run_dir / "worker.log",
-        timeout=60,
+        timeout=PROBE_TIMEOUT_S,
     )
     if old_tree is not None:
         worker.environment["PYTHONPATH"] = str(old_tree)
-    topic = settings.topic(STOCK_MOVEMENTS)
+    movements, orders = settings.topic(STOCK_MOVEMENTS), settings.topic(SALES_ORDERS)
     now = datetime.now(UTC) - timedelta(minutes=5)
+    round_trip = RoundTrip(settings)
     try:
         for index in range(materials):
             material_id = f"MAT-{index:06d}"
-            producer.send(
-                topic, key=material_id.encode(), value=receipt(material_id, now, f"r{index}")
-            )
+            key = material_id.encode()
+            producer.send(movements, key=key, value=receipt(material_id, now, f"r{index}"))
+            if prime is Prime.GAPS:
+                producer.send(orders, key=key, value=order_line(material_id, now))
         producer.flush()
+        expected = materials * (2 if prime is Prime.GAPS else 1)
         worker.start()
         wait_until(
-            lambda: metric(worker, "stockloop_events_total", outcome="applied") >= materials,
-            timeout=900,
-            what=f"{materials} receipts applied",
+            lambda: metric(worker, "stockloop_events_total", outcome="applied") >= expected,
+            timeout=1800,
+            what=f"{expected} priming events applied",
         )
         ticked = metric(worker, "stockloop_ticked_materials_total")
         wait_until(
             lambda: metric(worker, "stockloop_ticked_materials_total") >= ticked + 2 * materials,
-            timeout=600,
+            timeout=1200,
             what="two tick rounds",
         )
-        latencies, health = probe(settings, producer, probes, worker.check_alive)
+        ticked = metric(worker, "stockloop_ticked_materials_total")
+        latencies, lost, health = probe(settings, producer, probes, worker.check_alive, round_trip)
+        ticked = metric(worker, "stockloop_ticked_materials_total") - ticked
         tick_p99 = tick_seconds(worker)
     finally:
         worker.stop()
         producer.close()
-    return Live(label, latencies, health, tick_p99)
+        round_trip.close()
+    return Live(
+        label,
+        prime,
+        latencies,
+        lost,
+        list(round_trip.latencies),
+        max((answer for answer, _ in health), default=math.nan),
+        max((gap for _, gap in health), default=math.nan),
+        ticked,
+        tick_p99,
+        (load_at_start, os.getloadavg()[0]),
+    )
 
 
 def probe(
-    settings: Settings, producer: KafkaProducer, count: int, alive: Callable[[], None]
-) -> tuple[list[float], float]:
-    """Send a receipt for a new material every 100 ms: seconds until each is visible, and the
-    longest ``/health`` answer meanwhile."""
-    topic = settings.topic(STOCK_MOVEMENTS)
-    latencies: list[float] = []
+    settings: Settings,
+    producer: KafkaProducer,
+    count: int,
+    alive: Callable[[], None],
+    round_trip: RoundTrip,
+) -> tuple[list[float], int, list[tuple[float, float]]]:
+    """Send a receipt for a new material every 100 ms: seconds until each is visible, how many
+    never were within ``PROBE_TIMEOUT_S``, and each ``/health`` answer's time and the gap since
+    the answer before.
+
+    Probes go out from a thread of their own on a fixed schedule, and each probe is watched
+    by a thread of its own: a worker that keeps one read waiting neither spaces out the
+    probes nor delays noticing the others. After each probe the raw client sends one record
+    through a topic of its own and reads it back (``RoundTrip``): what the broker hop alone
+    costs at that moment on this machine.
+    """
     stop = threading.Event()
-    health: list[float] = []
+    health: list[tuple[float, float]] = []
     watcher = threading.Thread(target=_watch_health, args=(settings.web_port, stop, health))
-    watcher.start()
-    outstanding: dict[str, float] = {}
-    started, sent = time.perf_counter(), 0
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{settings.web_port}", timeout=30) as http:
-            while sent < count or outstanding:
-                now = time.perf_counter()
-                if sent < count and now >= started + 0.1 * sent:
-                    material_id = f"PROBE-{sent:05d}"
-                    at = datetime.now(UTC)
-                    producer.send(
-                        topic, key=material_id.encode(), value=receipt(material_id, at, material_id)
-                    )
-                    producer.flush()
-                    outstanding[material_id] = now
-                    sent += 1
-                for material_id, sent_at in list(outstanding.items()):
-                    if http.get(f"/materials/{material_id}").status_code == 200:
-                        latencies.append(time.perf_counter() - sent_at)
-                        del outstanding[material_id]
-                    elif time.perf_counter() - sent_at > 120:
-                        del outstanding[material_id]
+    latencies: list[float] = []
+    lost: list[str] = []
+    watchers: list[threading.Thread] = []
+    limits = httpx.Limits(max_connections=count + 1, max_keepalive_connections=64)
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{settings.web_port}", timeout=PROBE_TIMEOUT_S, limits=limits
+    ) as http:
+        sender = threading.Thread(
+            target=_send_probes,
+            args=(settings, producer, count, round_trip, http, watchers, latencies, lost),
+        )
+        watcher.start()
+        sender.start()
+        try:
+            while sender.is_alive() or any(thread.is_alive() for thread in watchers):
                 alive()
-                time.sleep(0.005)
-    finally:
-        stop.set()
-        watcher.join()
-    return latencies, max(health, default=float("nan"))
+                time.sleep(0.5)
+        finally:
+            stop.set()
+            sender.join()
+            watcher.join()
+    return latencies, len(lost), health
 
 
-def _watch_health(port: int, stop: threading.Event, seconds: list[float]) -> None:
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+def _send_probes(
+    settings: Settings,
+    producer: KafkaProducer,
+    count: int,
+    round_trip: RoundTrip,
+    http: httpx.Client,
+    watchers: list[threading.Thread],
+    latencies: list[float],
+    lost: list[str],
+) -> None:
+    """Probe ``n`` goes out ``n`` tenths of a second after the first, each with a round trip."""
+    topic = settings.topic(STOCK_MOVEMENTS)
+    started = time.perf_counter()
+    for number in range(count):
+        time.sleep(max(0.0, started + 0.1 * number - time.perf_counter()))
+        material_id = f"PROBE-{number:05d}"
+        value = receipt(material_id, datetime.now(UTC), material_id)
+        sent_at = time.perf_counter()
+        producer.send(topic, key=material_id.encode(), value=value)
+        producer.flush()
+        watcher = threading.Thread(
+            target=_watch_probe, args=(http, material_id, sent_at, latencies, lost), daemon=True
+        )
+        watcher.start()
+        watchers.append(watcher)
+        round_trip.ping(number)
+
+
+def _watch_probe(
+    http: httpx.Client, material_id: str, sent_at: float, latencies: list[float], lost: list[str]
+) -> None:
+    """Ask for the probe's material every ``PROBE_POLL_S`` until it is there or given up."""
+    while time.perf_counter() - sent_at <= PROBE_TIMEOUT_S:
+        try:
+            if http.get(f"/materials/{material_id}").status_code == 200:
+                latencies.append(time.perf_counter() - sent_at)
+                return
+        except httpx.TimeoutException:
+            continue
+        time.sleep(PROBE_POLL_S)
+    lost.append(material_id)
+
+
+def _watch_health(port: int, stop: threading.Event, answers: list[tuple[float, float]]) -> None:
+    """Ask ``/health`` every ``HEALTH_POLL_S``; note each answer's time and the gap since the last.
+
+    A poll is never sent while the one before is unanswered, so a stall shows as one long
+    answer and one long gap (the gap's floor is the poll interval).
+    """
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=PROBE_TIMEOUT_S) as http:
+        last = time.perf_counter()
         while not stop.is_set():
-            started = time.perf_counter()
+            asked = time.perf_counter()
             http.get("/health")
-            seconds.append(time.perf_counter() - started)
-            time.sleep(0.01)
+            answered = time.perf_counter()
+            answers.append((answered - asked, answered - last))
+            last = answered
+            time.sleep(max(0.0, asked + HEALTH_POLL_S - time.perf_counter()))
 
 
 def tick_seconds(worker: WorkerProcess) -> float:
@@ -391,13 +534,46 @@ def tick_seconds(worker: WorkerProcess) -> float:
 
 
 def quantile(samples: list[float], q: float) -> float:
+    """Nearest-rank quantile of ``samples``; NaN for none.
+
+    >>> quantile([0.3, 0.1, 0.2, 0.4], 0.5)
+    0.2
+    """
     if not samples:
-        return float("nan")
+        return math.nan
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def report(rows: list[InProcess], lives: list[Live]) -> None:
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms"
+
+
+def span(values: list[float], show: Callable[[float], str]) -> str:
+    """A range of runs' values, or the one value."""
+    low, high = min(values), max(values)
+    return show(low) if len(values) == 1 or show(low) == show(high) else f"{show(low)}–{show(high)}"
+
+
+@dataclass
+class TickCost:
+    """Everything one run of the benchmark measured."""
+
+    in_process: list[InProcess]
+    lives: list[Live]
+
+
+def measured_configurations(lives: list[Live]) -> dict[tuple[Prime, str], list[Live]]:
+    """The live runs by prime and worker (before, after), in the order they ran."""
+    groups: dict[tuple[Prime, str], list[Live]] = {}
+    for result in lives:
+        groups.setdefault((result.prime, result.label), []).append(result)
+    return groups
+
+
+def report(result: TickCost) -> None:
+    """Print the in-process table, then each live run, then the range over runs."""
+    rows, lives = result.in_process, result.lives
     table = Table(
         title="Tick cost in process (materials per second of one tick of every partition)"
     )
@@ -425,27 +601,137 @@ def report(rows: list[InProcess], lives: list[Live]) -> None:
             f"{row.size / row.day_before:,.0f}/s",
             f"{row.size / row.day_after:,.0f}/s",
         )
-    console.print(table)
+    if rows:
+        console.print(table)
     if not lives:
         return
-    table = Table(title=f"Probe events at 10/s with ticks every {TICK_INTERVAL_S:.0f} s")
-    for column in ("worker", "probes", "p50", "p99", "max", "longest /health", "tick p99 ≤"):
+    table = Table(
+        title=f"Probe events at 10/s, produce → GET /materials/{{id}}, with ticks every "
+        f"{TICK_INTERVAL_S:.0f} s; raw client: produce (flushed) → consume on a topic of its "
+        f"own, after each probe; /health asked every {HEALTH_POLL_S * 1000:.0f} ms"
+    )
+    for column in (
+        "worker",
+        "prime",
+        "load",
+        "probes",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "raw p50",
+        "raw p99",
+        "p99 ÷ raw p99",
+        "longest /health answer",
+        "longest /health gap",
+        "ticked meanwhile",
+        "tick p99 ≤",
+    ):
         table.add_column(column, justify="right")
-    for result in lives:
+    for run in lives:
         table.add_row(
-            result.label,
-            str(len(result.probes)),
-            f"{quantile(result.probes, 0.5) * 1000:,.0f} ms",
-            f"{quantile(result.probes, 0.99) * 1000:,.0f} ms",
-            f"{max(result.probes, default=float('nan')) * 1000:,.0f} ms",
-            f"{result.health_max * 1000:,.0f} ms",
-            f"{result.tick_p99:g} s",
+            run.label,
+            run.prime,
+            f"{run.load[0]:.1f}→{run.load[1]:.1f}",
+            f"{len(run.probes)}" + (f" ({run.lost} lost)" if run.lost else ""),
+            ms(quantile(run.probes, 0.5)),
+            ms(quantile(run.probes, 0.95)),
+            ms(quantile(run.probes, 0.99)),
+            ms(max(run.probes, default=math.nan)),
+            ms(quantile(run.round_trips, 0.5)),
+            ms(quantile(run.round_trips, 0.99)),
+            f"{quantile(run.probes, 0.99) / quantile(run.round_trips, 0.99):,.0f}",
+            ms(run.health_answer_max),
+            ms(run.health_gap_max),
+            f"{run.ticked:,.0f}",
+            f"{run.tick_p99:g} s",
         )
     console.print(table)
+    console.print(range_table(lives))
+
+
+def range_table(lives: list[Live]) -> Table:
+    """Each configuration's figures as the range over its runs, and after ÷ before."""
+    groups = measured_configurations(lives)
+    figures: list[tuple[str, Callable[[Live], float]]] = [
+        ("probe p50", lambda run: quantile(run.probes, 0.5)),
+        ("probe p95", lambda run: quantile(run.probes, 0.95)),
+        ("probe p99", lambda run: quantile(run.probes, 0.99)),
+        ("probe max", lambda run: max(run.probes, default=math.nan)),
+        ("raw client p99", lambda run: quantile(run.round_trips, 0.99)),
+        ("longest /health answer", lambda run: run.health_answer_max),
+        ("longest /health gap", lambda run: run.health_gap_max),
+    ]
+    table = Table(title="Range over runs (min–max); after ÷ before compares the means")
+    table.add_column("prime")
+    table.add_column("figure")
+    for column in ("before", "after", "after ÷ before"):
+        table.add_column(column, justify="right")
+    for prime in Prime:
+        before, after = groups.get((prime, "before"), []), groups.get((prime, "after"), [])
+        if not (before or after):
+            continue
+        for name, figure in figures:
+            low = [figure(run) for run in before]
+            high = [figure(run) for run in after]
+            ratio = statistics.fmean(high) / statistics.fmean(low) if low and high else math.nan
+            table.add_row(
+                prime,
+                name,
+                f"{span(low, ms)} (n={len(low)})" if low else "—",
+                f"{span(high, ms)} (n={len(high)})" if high else "—",
+                f"{ratio:.3f}" if math.isfinite(ratio) else "—",
+            )
+        table.add_section()
+    return table
+
+
+def measure(
+    sizes: list[int],
+    live_materials: int,
+    probes: int,
+    old_tree: Path | None,
+    primes: list[Prime],
+    runs: int,
+    seed: int,
+    after: bool = True,
+) -> TickCost:
+    """The in-process ticks at ``sizes``, then ``runs`` live rounds of each prime, before and
+    after taking turns so that the machine's load falls on both alike."""
+    rows = []
+    if sizes:
+        templates, context = simulated_plant(days=45, seed=seed)
+        quiet = [
+            s
+            for s in templates
+            if not (
+                s.alerts.alerts
+                or s.alerts.pending
+                or s.requests.open
+                or s.transfers.open
+                or s.reviews.open
+            )
+        ]
+        for size in sizes:
+            rows.append(in_process(templates, context, size, "simulated plant"))
+            if quiet:
+                rows.append(in_process(quiet, context, size, "no alert open"))
+    lives = []
+    if live_materials:
+        for _ in range(runs):
+            for prime in primes:
+                if old_tree is not None:
+                    lives.append(live("before", live_materials, probes, old_tree, prime))
+                if after:
+                    lives.append(live("after", live_materials, probes, None, prime))
+    console.print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return TickCost(rows, lives)
 
 
 def main(
-    sizes: Annotated[list[int] | None, typer.Option(help="In-process table sizes.")] = None,
+    sizes: Annotated[
+        list[int] | None, typer.Option(help="In-process table sizes (repeatable; 0: skip).")
+    ] = None,
     live_materials: Annotated[
         int, typer.Option(min=0, help="Materials of the live worker (0: skip).")
     ] = 10_000,
@@ -453,33 +739,20 @@ def main(
     old_tree: Annotated[
         Path | None, typer.Option(help="A checkout of the code before, run as the 'before' worker.")
     ] = None,
+    prime: Annotated[
+        list[Prime] | None,
+        typer.Option(help="What the live worker's materials hold (repeatable; default quiet)."),
+    ] = None,
+    runs: Annotated[int, typer.Option(min=1, help="Live runs of each configuration.")] = 1,
+    after: Annotated[
+        bool, typer.Option(help="Run the worker of this tree live (--no-after: only --old-tree).")
+    ] = True,
     seed: Annotated[int, typer.Option(help="Seed of the simulated plant.")] = 11,
 ) -> None:
     """Time a no-change tick and a new day's tick in process, and events during live ticks."""
-    templates, context = simulated_plant(days=45, seed=seed)
-    quiet = [
-        s
-        for s in templates
-        if not (
-            s.alerts.alerts
-            or s.alerts.pending
-            or s.requests.open
-            or s.transfers.open
-            or s.reviews.open
-        )
-    ]
-    rows = []
-    for size in sizes or [10_000, 100_000]:
-        rows.append(in_process(templates, context, size, "simulated plant"))
-        if quiet:
-            rows.append(in_process(quiet, context, size, "no alert open"))
-    lives = []
-    if live_materials:
-        if old_tree is not None:
-            lives.append(live("before", live_materials, probes, old_tree))
-        lives.append(live("after", live_materials, probes, None))
-    console.print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    report(rows, lives)
+    chosen = [size for size in sizes or [10_000, 100_000] if size > 0]
+    primes = prime or [Prime.QUIET]
+    report(measure(chosen, live_materials, probes, old_tree, primes, runs, seed, after))
 
 
 if __name__ == "__main__":
