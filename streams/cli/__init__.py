@@ -13,6 +13,7 @@ from streams.cli import (
     materials,
     notifications,
     policies,
+    replay,
     requests,
     reviews,
     routes,
@@ -47,6 +48,7 @@ app.command()(run.worker)
 app.command("produce")(run.produce_file)
 app.command()(run.simulate)
 app.command()(backtest.backtest)
+app.command()(replay.replay)
 app.command()(deliver.deliver)
 app.command()(notifications.notifications)
 app.command()(status.status)

@@ -28,6 +28,7 @@ COMMANDS = [
     ["alerts", "ack"],
     ["alerts", "silence"],
     ["backtest"],
+    ["replay"],
     ["mapping", "validate"],
     ["mapping", "test"],
 ]
