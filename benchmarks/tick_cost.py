@@ -491,7 +491,7 @@ def _watch_probe(
             if http.get(f"/materials/{material_id}").status_code == 200:
                 latencies.append(time.perf_counter() - sent_at)
                 return
-        except httpx.TimeoutException:
+        except httpx.TransportError:  # a read cut short under load: ask again
             continue
         time.sleep(PROBE_POLL_S)
     lost.append(material_id)
