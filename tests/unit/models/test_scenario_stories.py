@@ -11,9 +11,10 @@ so it is read from the same pure step played the same way: every material's
 events in the step's order, ``receive`` then ``advance`` to each event's
 time, and to the scenario's end at last.
 
-Not here, and why (issue #10's report): the machinery spindle's warning a
-full lead time ahead, and the plant's frontier, do not happen on the
-current core and backtest.
+Not here (docs/scenarios.md says why): the machinery spindle's warning a
+full lead time ahead, which the current core does not give, and the
+plant's frontier, which holds on the whole plant (13 CPU minutes) but not
+on a quick sample.
 """
 
 import functools
