@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import assume, given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import connectors
@@ -630,6 +630,7 @@ def garbled_changes(draw: st.DrawFn) -> dict[str, Any]:
     return draw(st.sampled_from([record, wrapped]))
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])  # garbled changes are big to draw
 @given(
     st.one_of(
         JSON,
