@@ -25,7 +25,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	scripts/with-test-broker.sh $(BIN)/python benchmarks/ingest_throughput.py
+	scripts/with-test-broker.sh env PYTHONPATH=. $(BIN)/python benchmarks/run_all.py
 
 clean:
 	scripts/clean.sh
