@@ -468,3 +468,41 @@ class PrivateBroker:
         started = time.monotonic()
         self._broker.stop()
         return time.monotonic() - started
+
+
+def stock_movement(
+    event_id: str,
+    at: datetime,
+    material: str,
+    warehouse: str,
+    kind: str,
+    quantity: float,
+    unit_cost: float | None,
+) -> tuple[str, dict]:
+    """An ``erp.stock-movements`` record as the topic and the value to send."""
+    movement = {
+        "event_id": event_id,
+        "event_time": at.isoformat(),
+        "material_id": material,
+        "movement_type": kind,
+        "warehouse_id": warehouse,
+        "quantity": quantity,
+    }
+    if unit_cost is not None:
+        movement["unit_cost"] = unit_cost
+    return "erp.stock-movements", movement
+
+
+def api_json(worker: Pipeline, path: str, **params: object) -> dict:
+    """A 200 answer's JSON; a dropped connection or a 503 (rebalancing) is asked again."""
+
+    def answer() -> httpx.Response | None:
+        try:
+            response = httpx.get(f"{worker.url}{path}", params=params, timeout=20)
+        except httpx.TransportError:
+            return None
+        return None if response.status_code == 503 else response
+
+    response = wait_until(answer, timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()

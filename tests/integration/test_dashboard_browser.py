@@ -14,12 +14,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from streams.settings import PROJECT_ROOT
-from tests.integration.harness import Pipeline, wait_until
+from tests.integration.harness import Pipeline, api_json, stock_movement, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -71,13 +70,15 @@ def feed(worker: Pipeline) -> int:
                     "unit_cost": 2.0 + n,
                 },
             ),
-            _movement(f"r0-{n}", T0, material, "W1", "receipt", 40 + 10 * n, 2.0 + n),
-            _movement(f"r1-{n}", T1, material, f"W{1 + n % 2}", "receipt", 30 + 5 * n, 3.0 + n),
+            stock_movement(f"r0-{n}", T0, material, "W1", "receipt", 40 + 10 * n, 2.0 + n),
+            stock_movement(
+                f"r1-{n}", T1, material, f"W{1 + n % 2}", "receipt", 30 + 5 * n, 3.0 + n
+            ),
         ]
         for day in range(0, 5, 2):
             if n % 3 != 2:
                 at = T1 + timedelta(days=day, hours=3)
-                records.append(_movement(f"i-{n}-{day}", at, material, "W1", "issue", 3, None))
+                records.append(stock_movement(f"i-{n}-{day}", at, material, "W1", "issue", 3, None))
         if n % 3 == 1:
             records.append(
                 (
@@ -105,38 +106,9 @@ def feed(worker: Pipeline) -> int:
     return sent
 
 
-def _movement(event_id, at, material, warehouse, kind, quantity, unit_cost):
-    movement = {
-        "event_id": event_id,
-        "event_time": at.isoformat(),
-        "material_id": material,
-        "movement_type": kind,
-        "warehouse_id": warehouse,
-        "quantity": quantity,
-    }
-    if unit_cost is not None:
-        movement["unit_cost"] = unit_cost
-    return "erp.stock-movements", movement
-
-
-def _get(worker: Pipeline, path: str, **params: object) -> dict:
-    """A 200 answer's JSON; a dropped connection or a 503 (rebalancing) is asked again."""
-
-    def answer() -> httpx.Response | None:
-        try:
-            response = httpx.get(f"{worker.url}{path}", params=params, timeout=20)
-        except httpx.TransportError:
-            return None
-        return None if response.status_code == 503 else response
-
-    response = wait_until(answer, timeout=60)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def _fed(worker: Pipeline) -> dict | None:
     """The summary once every material's stock and an open alert show in it."""
-    summary = _get(worker, "/api/summary")
+    summary = api_json(worker, "/api/summary")
     totals = summary["totals"]
     stocked = totals["stock_items"] == len(MATERIALS) + len(MATERIALS) // 2
     alerting = totals["open_alerts"]["critical"] + totals["open_alerts"]["warning"] > 0
@@ -165,7 +137,7 @@ def _matching(check):
 
 def _overview_matches_summary(page: Page, worker: Pipeline) -> None:
     def check():
-        totals = _get(worker, "/api/summary")["totals"]
+        totals = api_json(worker, "/api/summary")["totals"]
         expected = {name: read(totals) for name, read in KPIS.items()}
         expected.update({f"age_{a['bucket']}": a["value"] for a in totals["age"]})
         shown = _page_numbers(page, "data-kpi")
@@ -198,7 +170,7 @@ def test_dashboard_shows_the_api_numbers_drills_down_to_a_material_and_acts_on_a
         lambda: _fed(pipeline),
         timeout=180,
         interval=1.0,
-        describe=lambda: _get(pipeline, "/api/summary")["totals"],
+        describe=lambda: api_json(pipeline, "/api/summary")["totals"],
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
@@ -222,7 +194,9 @@ def test_dashboard_shows_the_api_numbers_drills_down_to_a_material_and_acts_on_a
             cell.click()
 
             def listed():
-                behind = _get(pipeline, "/api/materials", warehouse=warehouse, category=category)
+                behind = api_json(
+                    pipeline, "/api/materials", warehouse=warehouse, category=category
+                )
                 shown = page.locator("[data-material-row]").evaluate_all(
                     "rows => rows.map(r => r.dataset.materialRow)"
                 )
@@ -234,7 +208,7 @@ def test_dashboard_shows_the_api_numbers_drills_down_to_a_material_and_acts_on_a
             material.get_by_role("link", name=material_id).click()
 
             def policy():
-                state = _get(pipeline, f"/api/materials/{material_id}")["state"]
+                state = api_json(pipeline, f"/api/materials/{material_id}")["state"]
                 snapshot = state["warehouses"][warehouse]["policy"]
                 names = ("safety_stock", "reorder_point", "order_up_to", "lead_time_days")
                 shown = _page_numbers(page, "data-policy", f'[data-warehouse="{warehouse}"]')
@@ -256,7 +230,7 @@ def test_dashboard_shows_the_api_numbers_drills_down_to_a_material_and_acts_on_a
             row.get_by_role("button", name="Acknowledge").click()
 
             def alert(key: str) -> dict:
-                alerts = _get(pipeline, "/api/alerts", per_page=500)["items"]
+                alerts = api_json(pipeline, "/api/alerts", per_page=500)["items"]
                 return next(a for a in alerts if a["key"] == key)
 
             wait_until(lambda: alert(alert_key)["acknowledged_by"], timeout=TIMEOUT_MS / 1000)

@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.harness import Pipeline, wait_until
+from tests.integration.harness import Pipeline, api_json, stock_movement, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -35,12 +35,12 @@ def _feed(worker: Pipeline) -> int:
                     "unit_cost": 2.0 + n,
                 },
             ),
-            _movement(f"r0-{n}", T0, material, "W1", "receipt", 10 + n, 2.0 + n),
-            _movement(f"r1-{n}", T1, material, f"W{1 + n % 2}", "receipt", 5 + 2 * n, 3.0 + n),
+            stock_movement(f"r0-{n}", T0, material, "W1", "receipt", 10 + n, 2.0 + n),
+            stock_movement(f"r1-{n}", T1, material, f"W{1 + n % 2}", "receipt", 5 + 2 * n, 3.0 + n),
         ]
         if n % 3 == 0:
             records.append(
-                _movement(f"i-{n}", T1 + timedelta(days=2), material, "W1", "issue", 4, None)
+                stock_movement(f"i-{n}", T1 + timedelta(days=2), material, "W1", "issue", 4, None)
             )
         if n % 4 == 1:
             records.append(
@@ -69,35 +69,6 @@ def _feed(worker: Pipeline) -> int:
     return sent
 
 
-def _movement(event_id, at, material, warehouse, kind, quantity, unit_cost):
-    movement = {
-        "event_id": event_id,
-        "event_time": at.isoformat(),
-        "material_id": material,
-        "movement_type": kind,
-        "warehouse_id": warehouse,
-        "quantity": quantity,
-    }
-    if unit_cost is not None:
-        movement["unit_cost"] = unit_cost
-    return "erp.stock-movements", movement
-
-
-def _get(worker: Pipeline, path: str, **params: object) -> dict:
-    """A 200 answer's JSON; a dropped connection or a 503 (rebalancing) is asked again."""
-
-    def answer() -> httpx.Response | None:
-        try:
-            response = httpx.get(f"{worker.url}{path}", params=params, timeout=20)
-        except httpx.TransportError:
-            return None
-        return None if response.status_code == 503 else response
-
-    response = wait_until(answer, timeout=60)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def _expected(states: dict[str, dict], warehouse: str | None = None, **master: str) -> dict:
     """Value and quantity on hand over the states' warehouses, as /materials/{id} says."""
     value = quantity = 0.0
@@ -120,10 +91,10 @@ def _totals(summary: dict) -> dict:
 
 
 def _all_pages(worker: Pipeline, path: str, per_page: int, **params: object) -> list[dict]:
-    first = _get(worker, path, per_page=per_page, **params)
+    first = api_json(worker, path, per_page=per_page, **params)
     items = list(first["items"])
     for page in range(2, first["pages"] + 1):
-        items += _get(worker, path, per_page=per_page, page=page, **params)["items"]
+        items += api_json(worker, path, per_page=per_page, page=page, **params)["items"]
     assert len(items) == first["total"]
     return items
 
@@ -133,7 +104,7 @@ def _check_lists(worker: Pipeline, read: dict[str, dict], totals: dict, open_ale
     for query in ({"warehouse": "W2"}, {"category": "yarn"}, {"abc": "-"}):
         master = {k: (None if v == "-" else v) for k, v in query.items() if k != "warehouse"}
         master = {("abc_class" if k == "abc" else k): v for k, v in master.items()}
-        filtered = _get(worker, "/api/summary", **query)
+        filtered = api_json(worker, "/api/summary", **query)
         assert _totals(filtered) == _expected(read, query.get("warehouse"), **master)
 
     listed = _all_pages(worker, "/api/materials", per_page=5)
@@ -150,12 +121,12 @@ def _check_lists(worker: Pipeline, read: dict[str, dict], totals: dict, open_ale
     assert len(alerts) == open_alerts
     ranked = [a["value_at_risk"] for a in alerts]
     assert ranked == sorted(ranked, reverse=True)
-    requests = _get(worker, "/api/requests")
+    requests = api_json(worker, "/api/requests")
     opened = sum(len(s["requests"].get("open", {})) for s in read.values())
     assert requests["total"] == sum(requests["by_status"].values()) == opened
 
     material = MATERIALS[4]
-    one = _get(worker, f"/api/materials/{material}")
+    one = api_json(worker, f"/api/materials/{material}")
     assert one["category"] == read[material]["master"]["category"]
     assert one["health"]["value_on_hand"] == _expected({material: read[material]})["value_on_hand"]
     bad = httpx.get(f"{worker.url}/api/materials", params={"per_page": 0}, timeout=10)
@@ -202,8 +173,8 @@ def test_either_worker_answers_the_summary_of_every_partition_and_its_lists(tmp_
         def consistent() -> dict:
             """Both workers' answers against the states read: the summary they agree on."""
             read = wait_until(states)
-            summary = _get(first, "/api/summary")
-            assert _get(second, "/api/summary") == summary
+            summary = api_json(first, "/api/summary")
+            assert api_json(second, "/api/summary") == summary
             totals = summary["totals"]
             assert _totals(summary) == _expected(read)
             assert totals["stock_items"] == sum(len(s["warehouses"]) for s in read.values())
@@ -226,6 +197,6 @@ def test_either_worker_answers_the_summary_of_every_partition_and_its_lists(tmp_
     try:
         restarted.start()
         # Restored from the changelogs, before any new input: the same numbers.
-        wait_until(lambda: _get(restarted, "/api/summary") == summary, timeout=90)
+        wait_until(lambda: api_json(restarted, "/api/summary") == summary, timeout=90)
     finally:
         restarted.close()
