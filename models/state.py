@@ -319,6 +319,10 @@ class MaterialState(BaseModel):
         """Warehouses whose plan the last ``apply`` or ``replan`` brought up to date."""
         return self._touched
 
+    def touch(self, warehouses: Iterable[str]) -> None:
+        """Name the warehouses the next rule evaluation covers (all that an instant touched)."""
+        self._touched = tuple(warehouses)
+
     @property
     def late_demand_events(self) -> int:
         """Demand that arrived after its day had closed: it moved stock, not the forecast."""

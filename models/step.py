@@ -190,12 +190,17 @@ def advance(
 ) -> StepResult:
     """Apply pending events up to event time ``to``, oldest first, with a tick at each midnight.
 
-    Rules are evaluated after each event (for the warehouses it touched) and
-    at each midnight (for all), so time-based rules fire on quiet days too.
+    Rules are evaluated after the last event of each instant (for the
+    warehouses its events touched) and at each midnight (for all), so
+    time-based rules fire on quiet days too. Events of one instant are one
+    change: evaluated after each, a shipment's order line applied before its
+    issue freed stock for a moment, and the alert resolved and was raised
+    again at the same time.
     ``evaluate_at_end``: also evaluate at ``to`` itself (a live tick: alert
     repeats fall due by the clock, not only at midnight).
     """
     result = StepResult()
+    instant: dict[str, None] = {}
     while state.pending and state.pending[0].event.event_time <= to:
         envelope = state.pending.pop(0)
         event = envelope.event
@@ -206,7 +211,11 @@ def advance(
             result.transfers += move_stock(state, event)
         state.apply_event(event, context.planning, context.promotions_for(state, event.event_time))
         result.applied.append(envelope)
-        _evaluate(state, state.last_event_time or event.event_time, context, result)
+        instant.update(dict.fromkeys(state.touched_warehouses))
+        if not (state.pending and state.pending[0].event.event_time == event.event_time):
+            state.touch(instant)
+            _evaluate(state, state.last_event_time or event.event_time, context, result)
+            instant = {}
         _passed(state, event.event_time)
     _midnights(state, to, context, result)
     if evaluate_at_end and state.applied_through is not None:

@@ -366,3 +366,22 @@ def test_a_new_alert_episode_may_lift_the_position_to_order_up_to_again():
     assert [r.status for r in lifted.requests] == ["proposed", "approved"]
     assert lifted.requests[-1].quantity == 200  # from 0 up to 200
     assert state.requests.answered["W1"] == _open_supply_alert_ids(state)
+
+
+def test_a_shipment_and_its_issue_at_one_instant_neither_resolve_nor_raise_an_alert_again():
+    """The line's update frees 100 of the 150 committed and the issue takes the 100 from the
+    shelf: the position does not move. Evaluated between the two, the gap alert resolved on
+    the line and was raised again on the issue, both at 02:00."""
+    state = MaterialState(material_id="M1")
+    run(short_by_50(), state, hours=1.5)
+    gap = {a.id for a in state.alerts.alerts.values() if a.rule_id == "supply_demand_gap"}
+    assert gap
+    shipped = order("so1-v2", 150, 2).model_copy(
+        update={"shipped_quantity": 100, "status": "partially_shipped"}
+    )
+    result = run([shipped, movement("i1", "issue", 100, 2)], state, hours=3)
+    assert [(a.rule_id, a.status) for a in result.alerts if a.rule_id == "supply_demand_gap"] in (
+        [],
+        [("supply_demand_gap", "updated")],
+    )
+    assert gap <= {a.id for a in state.alerts.alerts.values()}
