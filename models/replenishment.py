@@ -496,9 +496,11 @@ def _cancel_unneeded(
     now: datetime,
 ) -> list[PurchaseRequest]:
     """Undecided requests of a warehouse whose need is gone: the position is above the reorder
-    point without them. Approved ones stay: a person or the policy committed to them."""
+    point without them. Approved ones stay: a person or the policy committed to them, and so
+    do expedites: their need is a production order's, which only its withdrawal ends."""
     if position_without_requests <= plan.reorder_point:
         return []
+    expedited = {request_id for ids in book.expedited.values() for request_id in ids}
     return [
         book.record(
             cancel(
@@ -509,5 +511,7 @@ def _cancel_unneeded(
             )
         )
         for request in sorted(book.open.values(), key=lambda r: r.request_id)
-        if request.warehouse_id == warehouse_id and request.status in _UNDECIDED
+        if request.warehouse_id == warehouse_id
+        and request.status in _UNDECIDED
+        and request.request_id not in expedited
     ]

@@ -385,3 +385,13 @@ def test_a_shipment_and_its_issue_at_one_instant_neither_resolve_nor_raise_an_al
         [("supply_demand_gap", "updated")],
     )
     assert gap <= {a.id for a in state.alerts.alerts.values()}
+
+
+def test_an_undecided_expedite_is_not_cancelled_when_the_reorder_point_is_met():
+    """Its need is the production order's: a receipt that lifts the position does not end it."""
+    state = MaterialState(material_id="M1")
+    run([master(unit_cost=200), movement("r1", "receipt", 10, 0.5)], state)
+    _, pending = expedite_request(state, shortage(25), CONTEXT).requests
+    result = run([movement("r2", "receipt", 500, 3)], state, hours=4)
+    assert result.requests == []
+    assert state.requests.open[pending.request_id].status == "pending_approval"
