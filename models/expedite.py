@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.bom import ShortageResult
+from models.bom import ComponentShortage, ShortageResult
 from models.events import SCHEMA_VERSION, EventTime, Id, NonNegative
 
 
@@ -65,17 +65,9 @@ def expedite_notices(result: ShortageResult) -> list[ExpediteNotice]:
     [('A', 6.0, 'MO-1|A')]
     """
     return [
-        ExpediteNotice(
-            material_id=line.component_id,
-            warehouse_id=result.warehouse_id,
-            quantity=line.missing,
-            needed_by=result.need_date,
-            order_id=result.order_id,
-            shortage_id=result.id,
-            at=result.analysed_at,
-        )
-        for line in sorted(result.components, key=lambda line: line.component_id)
-        if not line.assembly and line.missing > 0
+        _notice(result, line.component_id, line.missing, result.analysed_at)
+        for line in _parts(result)
+        if line.missing > 0
     ]
 
 
@@ -97,16 +89,26 @@ def withdrawal_notices(result: ShortageResult, at: datetime) -> list[ExpediteNot
     >>> [(n.material_id, n.quantity) for n in withdrawal_notices(result, datetime.now(UTC))]
     [('A', 0.0)]
     """
-    return [
-        ExpediteNotice(
-            material_id=line.component_id,
-            warehouse_id=result.warehouse_id,
-            quantity=0.0,
-            needed_by=result.need_date,
-            order_id=result.order_id,
-            shortage_id=result.id,
-            at=at,
-        )
-        for line in sorted(result.components, key=lambda line: line.component_id)
-        if not line.assembly
-    ]
+    return [_notice(result, line.component_id, 0.0, at) for line in _parts(result)]
+
+
+def _parts(result: ShortageResult) -> list[ComponentShortage]:
+    """The purchased parts of an analysis, by component id: assemblies are built, not bought."""
+    return sorted(
+        (line for line in result.components if not line.assembly),
+        key=lambda line: line.component_id,
+    )
+
+
+def _notice(
+    result: ShortageResult, component_id: str, quantity: float, at: datetime
+) -> ExpediteNotice:
+    return ExpediteNotice(
+        material_id=component_id,
+        warehouse_id=result.warehouse_id,
+        quantity=quantity,
+        needed_by=result.need_date,
+        order_id=result.order_id,
+        shortage_id=result.id,
+        at=at,
+    )
