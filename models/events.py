@@ -166,7 +166,11 @@ class SalesOrderLine(_Event):
     contract may price a late or short delivery: ``penalty_per_day_late``
     (money per day the line ships after its due date) and
     ``penalty_per_unit_short`` (money per unit not delivered on time); they
-    count in the value at risk of the line's shortage alerts.
+    count in the value at risk of the line's shortage alerts. ``rush`` is
+    the ERP's own mark of an urgent line: for an assembled item, the part of
+    it the item's stock does not cover is analysed for shortages like a
+    production order (``models.rush``), as is a line due sooner than the
+    item's cumulative lead time.
     """
 
     kind: Literal["order_line"] = "order_line"
@@ -182,6 +186,7 @@ class SalesOrderLine(_Event):
     customer_priority: Annotated[int, Field(ge=1, le=5)] = 3
     penalty_per_day_late: NonNegative = 0.0
     penalty_per_unit_short: NonNegative = 0.0
+    rush: bool = False
 
     @model_validator(mode="after")
     def _shipped_within_ordered(self) -> "SalesOrderLine":
