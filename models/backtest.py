@@ -27,6 +27,13 @@ and nothing in it is counted. From ``window_start`` to the history's end:
   same figures). A request needing approval is taken as approved at once;
   transfers the core proposes ship at once and arrive after their lane's
   lead time. So the backtest measures the loop, not only the alerts.
+  Receipts without a PO line (a production order's output) are replaced
+  too: a policy supplies a product made in house with its own orders, as
+  it does a purchased one. What the core asked for in the warm-up was never
+  acted on (the recorded supply stood), so at the window start its open
+  requests and unshipped transfers are cancelled: left open, a request
+  waiting for approval would count in the position for good (only
+  approved ones expire) and the core would raise nothing more.
 
 Demand is the history's issues and its confirmed sales order lines, each
 on its due date (``models.service_metrics``: backordered when short, lost
@@ -60,6 +67,7 @@ from models.events import (
     StockMovement,
 )
 from models.purchasing import PurchaseRequest, RequestStatus
+from models.purchasing import cancel as cancel_request
 from models.replenishment import AUTOMATIC
 from models.rules.spec import builtin_rules
 from models.service_metrics import (
@@ -80,6 +88,7 @@ from models.static_policy import (
 )
 from models.step import AppliedEventIds, StepContext, StepResult, advance, receive
 from models.transfers import Transfer, TransferStatus
+from models.transfers import cancel as cancel_transfer
 
 WARNING_RULE = "stockout_risk"
 """The alert a buyer acts on before the shelf runs empty."""
@@ -90,6 +99,7 @@ _APPLY_ORDER = {"material": 0, "promotion": 1, "in_transit": 2, "order_line": 3,
 _ORDERED_ON_REQUEST = {RequestStatus.APPROVED, RequestStatus.PENDING_APPROVAL}
 _CORRECTIONS = {MovementType.ADJUSTMENT, MovementType.CYCLE_COUNT}
 _CLOSED_SHORT = {OrderStatus.SHIPPED, OrderStatus.CANCELLED}
+_UNSHIPPED = {TransferStatus.PROPOSED, TransferStatus.APPROVED}
 DUE_AT = time(12)
 """An order line is wanted at noon of its due date: after the morning's receipts."""
 
@@ -247,8 +257,10 @@ def _in_window_supply(
 
     PO lines ordered in the window and their receipts go (each policy orders
     its own); lines ordered before it, and their receipts, stay: that
-    pipeline was there whatever the policy. Adjustments and counts go too:
-    they correct the recorded shelf, not the simulated one.
+    pipeline was there whatever the policy. Receipts naming no PO line go
+    too: production output, which the policies' own orders replace (the
+    static ones' and the core's alike). Adjustments and counts go too: they
+    correct the recorded shelf, not the simulated one.
     """
     before = {
         e.event.line_id
@@ -343,33 +355,88 @@ def _run_dynamic(
                     for envelope in _transfer_events(transfer):
                         heapq.heappush(future, (_order(envelope), envelope))
 
-    def feed(envelope: MaterialEvent) -> None:
-        at = envelope.event.event_time
+    def open_window() -> None:
+        """The policy takes over: lead-time draws as the core plans them now, and (with ``act``)
+        a clean slate of what it asked for in the warm-up."""
+        run.lead_times.update(_lead_times(state, default_lead_time))
+        for warehouse_id, (mean, sigma) in sorted(run.lead_times.items()):
+            rng = random.Random(f"{config.seed}/{material_id}/{Policy.DYNAMIC}/{warehouse_id}")
+            draws[warehouse_id] = LeadTimeDraw(mean, sigma, rng)
+        if config.act:
+            _cancel_warm_up(state, window_start)
+
+    def settle(at: datetime) -> None:
+        """Bring the core to ``at``; what it requests there is ordered there, before time moves."""
         if at >= window_start and not run.lead_times:
-            run.lead_times.update(_lead_times(state, default_lead_time))
-            for warehouse_id, (mean, sigma) in sorted(run.lead_times.items()):
-                rng = random.Random(f"{config.seed}/{material_id}/{Policy.DYNAMIC}/{warehouse_id}")
-                draws[warehouse_id] = LeadTimeDraw(mean, sigma, rng)
-        receive(state, envelope, applied, context.planning)
+            open_window()
         take(advance(state, at, context), at)
-        # Requests raised just now are ordered now: apply those PO lines before time moves on.
         while future and future[0][0][0] <= at:
             _, simulated = heapq.heappop(future)
             receive(state, simulated, applied, context.planning)
             take(advance(state, at, context), at)
 
+    def feed(envelope: MaterialEvent) -> None:
+        receive(state, envelope, applied, context.planning)
+        settle(envelope.event.event_time)
+
+    def catch_up(before: tuple[datetime, int, str] | None) -> None:
+        """Each midnight and simulated event before ``before`` (None: up to the end), in time.
+
+        Midnight by midnight, so a request the core raises on a quiet night is
+        ordered that night, not when the next recorded event comes; a midnight
+        comes before the events at its instant, as in ``advance``.
+        """
+        limit = before[0] if before is not None else end
+        while True:
+            midnight = _next_midnight(state.applied_through)
+            head = future[0][0] if future else None
+            if midnight is not None and midnight <= limit and (head is None or midnight <= head[0]):
+                settle(midnight)
+            elif head is not None and (head < before if before is not None else head[0] <= end):
+                feed(heapq.heappop(future)[1])
+            else:
+                return
+
     for envelope in events:
-        while future and future[0][0] < _order(envelope):
-            feed(heapq.heappop(future)[1])
+        catch_up(_order(envelope))
         feed(envelope)
-    while future and future[0][0][0] <= end:
-        feed(heapq.heappop(future)[1])
-    take(advance(state, end, context), end)
+    catch_up(None)
+    settle(end)
     lose_until(end)
     run.ledger.roll_to(end)
     if not run.lead_times:
         run.lead_times.update(_lead_times(state, default_lead_time))
     return run
+
+
+def _next_midnight(applied_through: datetime | None) -> datetime | None:
+    """The first midnight after a material's clock (None before its first event)."""
+    if applied_through is None:
+        return None
+    day = applied_through.date() + timedelta(days=1)
+    return datetime.combine(day, time(), applied_through.tzinfo)
+
+
+def _cancel_warm_up(state: MaterialState, at: datetime) -> None:
+    """Cancel the requests and unshipped transfers the core raised in the warm-up.
+
+    Nobody acted on them: the recorded supply stood for the warm-up. Left
+    open they count in the position (a request waiting for approval never
+    expires), so the core would raise nothing for the window; cancelled, the
+    need, if it is still there, raises a request with fresh numbers at once,
+    and the supply alerts they answered are unanswered again.
+    """
+    book = state.requests
+    reason = "backtest window opens: the warm-up's requests were never acted on"
+    for request in sorted(book.open.values(), key=lambda r: r.request_id):
+        book.record(cancel_request(request, max(at, request.at), reason))
+    book.answered.clear()
+    moves = state.transfers
+    for transfer in sorted(moves.open.values(), key=lambda t: t.transfer_id):
+        if transfer.status in _UNSHIPPED:
+            moves.record(
+                cancel_transfer(transfer, by=AUTOMATIC, at=max(at, transfer.at), reason=reason)
+            )
 
 
 def _ledger_order(event: InputEvent | OrderDemand) -> tuple[datetime, int]:
