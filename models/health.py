@@ -30,6 +30,15 @@ from models.alerting import VALUE_AT_RISK
 from models.priority import risk_kind
 from models.purchasing import OPEN_STATUSES
 from models.state import MaterialState, WarehouseStock
+from models.stock_flow import (
+    TREND_DAYS,
+    FlowSums,
+    annualised,
+    fill_rate,
+    stockout_rate,
+    supply_days,
+    turnover,
+)
 
 AGE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("0-30", 30.0),
@@ -105,6 +114,20 @@ class Totals(NamedTuple):
     requests_pending_approval: int = 0
     requests_approved: int = 0
     requested_amount: int = 0
+    issued_30d: int = 0
+    value_days_30d: int = 0
+    short_30d: int = 0
+    out_days_30d: int = 0
+    stock_days_30d: int = 0
+    issued_prev_30d: int = 0
+    value_days_prev_30d: int = 0
+    short_prev_30d: int = 0
+    out_days_prev_30d: int = 0
+    stock_days_prev_30d: int = 0
+    issued_90d: int = 0
+    value_days_90d: int = 0
+    issued_365d: int = 0
+    value_days_365d: int = 0
 
     def plus(self, other: "Totals") -> "Totals":
         """The totals of both."""
@@ -119,6 +142,10 @@ class Totals(NamedTuple):
 
         Days of supply is value on hand over the value of a day's forecast
         demand (None without demand); dead-stock share is of value on hand.
+        The flow figures (``models.stock_flow``) are ratios of the summed
+        numbers: turnover over 30, 90 and 365 days and the 30 days before
+        the last 30; fill rate, stock-out rate and days of supply looking
+        back over the last 30 days and the 30 before.
 
         >>> t = Totals(stock_items=1, value=50_000, quantity=10_000_000, value_0_30=50_000,
         ...     quantity_0_30=10_000_000, daily_demand_value=2_500)
@@ -163,6 +190,35 @@ class Totals(NamedTuple):
                 "approved": self.requests_approved,
                 "amount": self.requested_amount / 100,
             },
+            "turnover": {
+                "30d": _turnover(self.issued_30d, self.value_days_30d, 30),
+                "90d": _turnover(self.issued_90d, self.value_days_90d, 90),
+                "365d": _turnover(self.issued_365d, self.value_days_365d, 365),
+                "previous_30d": _turnover(self.issued_prev_30d, self.value_days_prev_30d, 30),
+            },
+            "fill_rate": {
+                "last_30d": _rounded(fill_rate(self.issued_30d, self.short_30d)),
+                "previous_30d": _rounded(fill_rate(self.issued_prev_30d, self.short_prev_30d)),
+            },
+            "stockout_rate": {
+                "last_30d": _rounded(stockout_rate(self.out_days_30d, self.stock_days_30d)),
+                "previous_30d": _rounded(
+                    stockout_rate(self.out_days_prev_30d, self.stock_days_prev_30d)
+                ),
+                "out_days": self.out_days_30d,
+                "stock_days": self.stock_days_30d,
+            },
+            "supply_days": {
+                "last_30d": _rounded(
+                    supply_days(self.value_days_30d, self.issued_30d, self.short_30d), 2
+                ),
+                "previous_30d": _rounded(
+                    supply_days(
+                        self.value_days_prev_30d, self.issued_prev_30d, self.short_prev_30d
+                    ),
+                    2,
+                ),
+            },
         }
 
     @property
@@ -173,6 +229,20 @@ class Totals(NamedTuple):
 
 
 ZERO = Totals()
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits) + 0.0
+
+
+def _turnover(issued: int, value_days: int, days: int) -> dict[str, float | None]:
+    """A window's turnover: issued value, average value, turns in the window and per year."""
+    return {
+        "issued_value": issued / 100,
+        "average_value": round(value_days / days / 100, 2),
+        "turns": _rounded(turnover(issued, value_days, days)),
+        "annualised": _rounded(annualised(issued, value_days)),
+    }
 
 
 class AlertRow(BaseModel):
@@ -353,6 +423,7 @@ def _stock_totals(
         if request.warehouse_id == warehouse_id and request.status.value in requests:
             requests[request.status.value] += 1
             amount += cents(request.amount)
+    last, previous, quarter, year = _flow_windows(stock, now)
     return Totals(
         1,
         value,
@@ -369,6 +440,32 @@ def _stock_totals(
         requests["pending_approval"],
         requests["approved"],
         amount,
+        *last,
+        *previous,
+        quarter.issued,
+        quarter.value_days,
+        year.issued,
+        year.value_days,
+    )
+
+
+def _flow_windows(
+    stock: WarehouseStock, now: datetime | None
+) -> tuple[FlowSums, FlowSums, FlowSums, FlowSums]:
+    """The stock's flow over the last 30 days, the 30 before, 90 and 365 days, at ``now``."""
+    if now is None:
+        return FlowSums(), FlowSums(), FlowSums(), FlowSums()
+    flow = stock.flow
+    if flow.day is not None and now.date() > flow.day:
+        # Days since the stock's last change close at the stock as it stands; on a copy.
+        stock = stock.model_copy(update={"flow": flow.model_copy(deep=True)})
+        stock.roll_flow(now.date())
+        flow = stock.flow
+    return (
+        flow.window(TREND_DAYS),
+        flow.window(TREND_DAYS, skip=TREND_DAYS),
+        flow.window(90),
+        flow.window(365),
     )
 
 

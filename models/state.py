@@ -34,6 +34,7 @@ from models.lead_time import LeadTimeStats
 from models.planning import DemandSource, PlanningConfig, PolicySnapshot, Promotion, plan
 from models.replenishment import RequestBook, TransferBook
 from models.reviewing import ReviewBook
+from models.stock_flow import StockFlow, cents
 
 DEFAULT_CONFIG = PlanningConfig()
 
@@ -130,6 +131,10 @@ class WarehouseStock(BaseModel):
     last_receipt_at: datetime | None = None
     demand: DailyDemand = Field(default_factory=DailyDemand)
     policy: PolicySnapshot | None = None
+    flow: StockFlow = Field(
+        default_factory=StockFlow,
+        description="Issued, held and short value of the last days (turnover, fill rate).",
+    )
 
     @computed_field
     @property
@@ -189,21 +194,35 @@ class WarehouseStock(BaseModel):
                 Batch(batch_id=batch_id, received_at=at, quantity=shelved, unit_cost=unit_cost)
             )
 
-    def issue(self, quantity: float) -> None:
-        """Take ``quantity`` off the shelf, oldest batches first.
+    def issue(self, quantity: float) -> float:
+        """Take ``quantity`` off the shelf, oldest batches first; the value taken (FIFO cost).
 
         An ERP may allow negative stock; on hand then goes below zero while
         the batches simply run out.
         """
         self.on_hand = _q(self.on_hand - quantity)
         remaining = quantity
+        cost = 0.0
         while remaining > 0 and self.batches:
             oldest = self.batches[0]
             taken = min(oldest.quantity, remaining)
+            cost += taken * oldest.unit_cost
             oldest.quantity = _q(oldest.quantity - taken)
             remaining = _q(remaining - taken)
             if oldest.quantity <= 0:
                 self.batches.pop(0)
+        return cost
+
+    def roll_flow(self, today: date) -> None:
+        """Close the flow's days before ``today`` at the stock as it stands (before a change).
+
+        A day closing with nothing on hand is out only if the stock had
+        demand to serve: a forecast or open orders.
+        """
+        expected = (self.policy is not None and self.policy.daily_demand > 0) or bool(
+            self.committed_lines
+        )
+        self.flow.roll_to(today, cents(self.inventory_value), self.on_hand <= 0 and expected)
 
 
 class Outgoing(BaseModel):
@@ -414,6 +433,7 @@ class MaterialState(BaseModel):
         lead_time = self.lead_times.get(supplier_id, LeadTimeStats()) if supplier_id else None
         for warehouse_id in self._touched:
             stock = self.warehouses[warehouse_id]
+            stock.roll_flow(today)
             stock.demand.advance(today, config.grace_days)
             # A line ordered after today (its ERP dates disagree) has no age yet.
             overdue = [
@@ -458,6 +478,7 @@ class MaterialState(BaseModel):
             demand = DailyDemand(forecaster=profile.new_forecaster()) if profile else DailyDemand()
             stock = self.warehouses[warehouse_id] = WarehouseStock(demand=demand)
         stock.demand.start(at.date())
+        stock.roll_flow(at.date())
         return stock
 
     def _unit_cost(self, movement: StockMovement) -> float:
@@ -478,14 +499,18 @@ class MaterialState(BaseModel):
                 elif movement.po_line_id is not None:
                     self._remember_early_receipt(movement.po_line_id, quantity, at)
             case MovementType.ISSUE | MovementType.TRANSFER_OUT:
-                stock.issue(quantity)
+                held = max(stock.on_hand, 0.0)
+                cost = stock.issue(quantity)
                 if movement.movement_type is MovementType.ISSUE:
+                    filled = min(quantity, held)
+                    price = self._unit_cost(movement) or (cost / filled if filled > 0 else 0.0)
+                    stock.flow.add_issue(cents(cost), cents((quantity - filled) * price))
                     stock.last_issue_at = at
                     if movement.sales_order_id and movement.sales_order_line_id:
                         key = f"{movement.sales_order_id}/{movement.sales_order_line_id}"
                         stock.ship_against(key, quantity)
                 if DemandSource(movement.movement_type.value) in config.demand_sources:
-                    stock.demand.record(at.date(), quantity)
+                    self._record_demand(stock, at.date(), quantity)
             case MovementType.ADJUSTMENT | MovementType.CYCLE_COUNT:
                 delta = (
                     movement.quantity
@@ -496,6 +521,12 @@ class MaterialState(BaseModel):
                     stock.receive(delta, at, movement.batch_id, self._unit_cost(movement))
                 elif delta < 0:
                     stock.issue(-delta)
+
+    @staticmethod
+    def _record_demand(stock: WarehouseStock, day: date, quantity: float) -> None:
+        """Demand for the forecast, and for the flow's demand history if its day is still open."""
+        if stock.demand.record(day, quantity):
+            stock.flow.add_demand(day, quantity)
 
     def _receive_against(
         self, stock: WarehouseStock, line_id: str, quantity: float, at: datetime
@@ -537,7 +568,7 @@ class MaterialState(BaseModel):
         stock = self._warehouse(line.warehouse_id, line.event_time, config)
         shipped_now = line.shipped_quantity - (previous.shipped_quantity if previous else 0.0)
         if DemandSource.SHIPMENT in config.demand_sources and shipped_now > 0:
-            stock.demand.record(line.event_time.date(), _q(shipped_now))
+            self._record_demand(stock, line.event_time.date(), _q(shipped_now))
         if line.status in _OPEN_ORDER_STATUSES and line.shipped_quantity < line.quantity:
             stock.committed_lines[key] = CommittedLine(
                 order_id=line.order_id,
