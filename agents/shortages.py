@@ -17,6 +17,20 @@ cancelled or closed, a notice of 0 per part withdraws what it asked for. Every r
 ``erp.production-orders`` and ``erp.boms`` has one outcome
 (``streams.metrics.EVENTS``): applied, duplicate (an older version than the one
 held), tombstone, or dead-lettered with its one-line reason.
+
+A rush sales order line of an assembled item is analysed the same way, as
+the build it needs (``models.rush``): its order ``{order_id}/{line_id}``
+joins the open orders table while the line needs a build, competing with the
+production orders by need date, and leaves it, withdrawing its expedites,
+when a later version no longer does (shipped, cancelled, covered by stock).
+The lines are read where ingest has already decoded and validated them, CDC
+lookups included: on ``stockloop.material-events``, beside the material
+agent, so a bad ERP record is dead-lettered once, by ingest. The line's
+outcome there is the material agent's; a line this agent cannot analyse (a
+BOM cycle) is logged and skipped, never fatal. The order table is written
+from the partitions of ``stockloop.material-events``, so
+``erp.production-orders`` needs at least as many partitions (both have 4 by
+default).
 """
 
 import logging
@@ -27,6 +41,7 @@ from typing import TypeVar
 
 import faust
 from faust.types import Message
+from pydantic import ValidationError
 
 from agents.dead_letters import dead_letter
 from agents.watermarks import partition_of
@@ -34,7 +49,13 @@ from connectors.cdc import EventTimeWindow, InvalidRecord, decode_production_rec
 from connectors.mapping import load_mapping
 from models.availability import MaterialAvailability
 from models.bom import BomCycleError, ComponentAvailability, ShortageResult, analyse_shortage
-from models.events import SourcePosition, encode
+from models.events import (
+    MaterialEvent,
+    SalesOrderLine,
+    SourcePosition,
+    describe_validation_error,
+    encode,
+)
 from models.expedite import ExpediteNotice, expedite_notices, withdrawal_notices
 from models.production import (
     BomLine,
@@ -44,6 +65,7 @@ from models.production import (
     fold_bom_line,
     fold_order,
 )
+from models.rush import assembled, fold_rush_line, sales_line_order_id, to_build
 from streams.app import (
     app,
     availability_table,
@@ -126,7 +148,7 @@ async def _handle(message: Message) -> str:
 def _analysed(order: ProductionOrder) -> ShortageResult:
     """The order's shortage result from the mirrored tables; a BOM cycle refuses the order."""
     started = time.perf_counter()
-    bom = bom_from_lines(BomLine.model_validate_json(raw) for raw in bom_lines_table.values())
+    bom = _bom()
     competing = [
         ProductionOrder.model_validate_json(raw) for raw in production_orders_table.values()
     ]
@@ -138,6 +160,11 @@ def _analysed(order: ProductionOrder) -> ShortageResult:
         raise InvalidRecord(f"order {order.order_id}: {error}") from None
     SHORTAGE_SECONDS.observe(time.perf_counter() - started)
     return result
+
+
+def _bom() -> dict[str, tuple[BomLine, ...]]:
+    """The current bills of materials, from the BOM lines table."""
+    return bom_from_lines(BomLine.model_validate_json(raw) for raw in bom_lines_table.values())
 
 
 async def _publish(result: ShortageResult) -> None:
@@ -155,6 +182,53 @@ async def _withdraw(order: ProductionOrder, at: datetime) -> None:
         return  # a BOM cycle: it was never analysed, so it expedited nothing
     for notice in withdrawal_notices(result, at):
         await _send_to_material(notice)
+
+
+_ORDER_LINE = b'"kind":"order_line"'
+"""How an order line shows in a material event (compact JSON): other records are not parsed."""
+
+
+@app.agent(material_events_topic)
+async def analyse_rush_lines(stream: faust.StreamT[bytes]) -> None:
+    """Analyse each rush sales order line of an assembled item as the build it needs."""
+    async for record in stream.events():
+        message = record.message
+        if message.value is None or _ORDER_LINE not in message.value:
+            continue
+        where = f"{message.topic}[{message.partition}]@{message.offset}"
+        try:
+            event = MaterialEvent.model_validate_json(message.value).event
+            if isinstance(event, SalesOrderLine):
+                await _handle_sales_line(event)
+        except (ValidationError, InvalidRecord, BomCycleError) as error:
+            why = describe_validation_error(error) if isinstance(error, ValidationError) else error
+            log.warning("order line at %s not analysed: %s", where, why)
+        except Exception:  # a bug: this line's analysis is lost, the worker goes on
+            log.exception("order line at %s not analysed", where)
+
+
+async def _handle_sales_line(line: SalesOrderLine) -> None:
+    """Fold one version of a sales order line into the open orders; analyse its build if new.
+
+    Most lines need no build: the finished item's stock covers them, or the
+    item is bought. Two lookups and the BOM table's keys tell those apart
+    before any BOM line is parsed.
+    """
+    key = sales_line_order_id(line)
+    current = _stored(production_orders_table, key, ProductionOrder)
+    finished = WarehouseAvailability(availability_table, line.warehouse_id).get(line.material_id)
+    if current is None and (
+        to_build(line, finished) <= 0 or not assembled(bom_lines_table.keys(), line.material_id)
+    ):
+        return
+    folded = fold_rush_line(current, line, _bom(), finished)
+    if folded is current:
+        return
+    if current is not None and folded is None:
+        await _withdraw(current, line.event_time)
+    _store(production_orders_table, key, current, folded)
+    if folded is not None:
+        await _publish(_analysed(folded))
 
 
 async def _send_to_material(notice: ExpediteNotice) -> None:
