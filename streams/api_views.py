@@ -19,8 +19,16 @@ from faust.web import Request, Response, View
 from pydantic import ValidationError
 
 from models.health import NONE, SEVERITIES, HealthFilter, health_of, summary_report
+from models.material_charts import material_charts
 from models.state import MaterialState
-from streams.app import app, catalogue, health_cells_table, health_materials_table, materials_table
+from streams.app import (
+    app,
+    catalogue,
+    health_cells_table,
+    health_materials_table,
+    materials_table,
+    settings,
+)
 from streams.catalogue import MATERIAL_EVENTS
 from streams.health import (
     MAX_PER_PAGE,
@@ -214,7 +222,7 @@ class Materials(JsonView):
 
 @app.page("/api/materials/{material_id}")
 class Material(JsonView):
-    """One material's health (overall and per warehouse) and its full state, from its owner."""
+    """One material's health (overall, per warehouse), charts and full state, from its owner."""
 
     async def get(self, request: Request, material_id: str) -> Response:
         if _waiting_for():
@@ -228,6 +236,9 @@ class Material(JsonView):
             return self.answer({"error": f"unknown material {material_id!r}"}, status=404)
         state = MaterialState.model_validate_json(stored)
         health = health_of(state)
+        charts = (
+            material_charts(state, health.as_of.date(), settings.planning) if health.as_of else {}
+        )
         return self.answer(
             {
                 "material_id": material_id,
@@ -239,6 +250,7 @@ class Material(JsonView):
                 "warehouses": {w: t.report() for w, t in health.stocks.items()},
                 "alerts": [a.model_dump(mode="json") for a in health.alerts],
                 "requests": [r.model_dump(mode="json") for r in health.requests],
+                "charts": {w: c.model_dump(mode="json") for w, c in charts.items()},
                 "state": state.model_dump(mode="json"),
             }
         )

@@ -194,6 +194,46 @@ function riskMap(summary) {
     square area: value at risk; click a cell for its materials.</p>`;
 }
 
+// How a figure moved: an arrow from the 30 days before, coloured by whether that is good.
+function trend(name, now, before, format, higherIsBetter) {
+  if (now === null || now === undefined || before === null || before === undefined) {
+    return `<span class="trend" data-trend="${esc(name)}" data-value="">no figure for the 30 days before</span>`;
+  }
+  const change = now - before;
+  const arrow = Math.abs(change) < 1e-9 ? "=" : change > 0 ? "\u25b2" : "\u25bc";
+  const good = Math.abs(change) < 1e-9 ? "" : (change > 0) === higherIsBetter ? "good" : "bad";
+  return `<span class="trend ${good}" data-trend="${esc(name)}" data-value="${esc(before)}"
+    title="the 30 days before: ${esc(format(before))}">${arrow} from ${esc(format(before))}</span>`;
+}
+
+function turns(value) {
+  return value === null || value === undefined ? "-" : Number(value).toFixed(2);
+}
+
+function share(value) {
+  return value === null || value === undefined ? "-" : pct(value);
+}
+
+// The flow figures of some stock (a summary's totals or a warehouse): turnover, fill rate,
+// stock-out rate, days of supply looking back; each against the 30 days before.
+function flowCards(t, href) {
+  const turnover = t.turnover;
+  const cards = ["30d", "90d", "365d"].map((w) =>
+    kpi(`turnover_${w}`, `Turnover, ${w.replace("d", " days")}`, turns(turnover[w].turns), turnover[w].turns, href,
+      `${esc(turns(turnover[w].annualised))} a year; issued ${esc(money(turnover[w].issued_value))} at cost, ` +
+        `held ${esc(money(turnover[w].average_value))} on average` +
+        (w === "30d" ? `<br>${trend("turnover_30d", turnover[w].turns, turnover.previous_30d.turns, turns, true)}` : "")),
+  );
+  cards.push(
+    kpi("fill_rate", "Fill rate, 30 days", share(t.fill_rate.last_30d), t.fill_rate.last_30d, href,
+      `demand value served from the shelf<br>${trend("fill_rate", t.fill_rate.last_30d, t.fill_rate.previous_30d, share, true)}`),
+    kpi("stockout_rate", "Stock-out rate, 30 days", share(t.stockout_rate.last_30d), t.stockout_rate.last_30d, href,
+      `${esc(t.stockout_rate.out_days)} of ${esc(t.stockout_rate.stock_days)} stock-days out<br>` +
+        trend("stockout_rate", t.stockout_rate.last_30d, t.stockout_rate.previous_30d, share, false)),
+  );
+  return cards;
+}
+
 // ---- sections ---------------------------------------------------------------
 
 function kpi(name, label, text, value, href, note) {
@@ -215,7 +255,9 @@ async function overview(route) {
     kpi("dead_stock_value", "Dead stock", money(t.dead_stock.value), t.dead_stock.value, link("age"),
       `${esc(pct(t.dead_stock.share))} of value, ${esc(t.dead_stock.items)} item(s)`),
     kpi("days_of_supply", "Days of supply", t.days_of_supply === null ? "-" : qty(t.days_of_supply),
-      t.days_of_supply, link("capital"), "value over a day's forecast demand"),
+      t.days_of_supply, link("capital"),
+      `value over a day's forecast demand; looking back, ${esc(qty(t.supply_days.last_30d))} days<br>` +
+        trend("supply_days", t.supply_days.last_30d, t.supply_days.previous_30d, qty, false)),
     kpi("value_at_risk", "Value at risk", money(t.value_at_risk), t.value_at_risk, link("alerts")),
   ];
   const severityCards = SEVERITIES.map((s) =>
@@ -248,14 +290,17 @@ async function overview(route) {
   }));
   return `<h2>Overview</h2>
     <div class="kpis">${cards.join("")}</div>
+    <div class="kpis flow">${flowCards(t, link("materials")).join("")}</div>
     <div class="kpis">${severityCards.join("")}${requestCards.join("")}
       ${kpi("requested_amount", "Requested amount", money(requests.amount), requests.amount, link("requests"))}</div>
     <div class="charts">${bars(ageRows, money, "Value by age (days since receipt)")}
       ${bars(byWarehouse, money, "Value by warehouse")}
       ${bars(byCategory, money, "Value by category")}
       ${bars(atRisk, money, "Value at risk by warehouse")}</div>
-    <p class="muted small">Turnover, fill rate, stock-out rate and trends are not in the API yet
-      (the summary is a snapshot, not a history).</p>`;
+    <p class="muted small">Turnover: issues at FIFO cost over the average value on hand at each day's close
+      (a year: 365 x issued over value-days). Fill rate: issued value over issued plus the value the shelf
+      lacked. Stock-out rate: stock-days with a short issue or closed empty while demand was expected.
+      Arrows compare with the 30 days before; all over closed days, in event time.</p>`;
 }
 
 async function age(route) {
@@ -435,7 +480,109 @@ function position(stock, policy) {
   </div><p class="legend"><span class="key pos-on-hand"></span>on hand <span class="key pos-avail"></span>available (on hand - committed)</p>`;
 }
 
-function warehouseBlock(id, stock, asOf, health) {
+// ---- a stock's charts: inline SVG, one day per step ---------------------------
+
+const CHART_W = 720;
+const CHART_H = 190;
+const LEFT = 64;
+const BOTTOM = 22;
+
+function scale(lo, hi, days) {
+  const span = hi - lo || 1;
+  const step = (CHART_W - LEFT - 8) / Math.max(days, 1);
+  return {
+    step,
+    x: (i) => LEFT + (i + 0.5) * step,
+    y: (v) => 8 + (CHART_H - BOTTOM - 8) * (1 - (v - lo) / span),
+  };
+}
+
+function axes(s, lo, hi, days, first) {
+  const label = (i) => day(new Date(Date.parse(first) + i * 86400000).toISOString());
+  const ticks = [0, Math.floor(days / 2), days - 1].filter((i, n, all) => i >= 0 && all.indexOf(i) === n);
+  return `<line class="axis" x1="${LEFT}" x2="${CHART_W - 8}" y1="${s.y(lo)}" y2="${s.y(lo)}"></line>
+    <text class="tick" x="${LEFT - 4}" y="${s.y(hi) + 4}" text-anchor="end">${esc(qty(Math.round(hi * 10) / 10))}</text>
+    <text class="tick" x="${LEFT - 4}" y="${s.y(lo) + 4}" text-anchor="end">${esc(qty(Math.round(lo * 10) / 10))}</text>
+    ${ticks
+      .map((i, n) => {
+        const anchor = n === 0 ? "start" : i === days - 1 ? "end" : "middle";
+        return `<text class="tick" x="${s.x(i)}" y="${CHART_H - 6}" text-anchor="${anchor}">${esc(label(i))}</text>`;
+      })
+      .join("")}`;
+}
+
+// Demand per day (bars; today's still open) and the forecast ahead with its one-sigma band.
+function demandSvg(chart) {
+  const history = chart.history;
+  const ahead = chart.ahead;
+  const days = history.length + ahead.length;
+  const hi = Math.max(1, ...history.map((d) => d.demand), ...ahead.map((d) => d.high));
+  const s = scale(0, hi, days);
+  const width = Math.max(1, s.step - 1);
+  const bars = history
+    .map((d, i) => `<rect class="demand${d.open ? " open" : ""}" x="${s.x(i) - width / 2}" y="${s.y(d.demand)}"
+      width="${width}" height="${s.y(0) - s.y(d.demand)}" data-demand-day="${esc(d.day)}" data-value="${esc(d.demand)}">
+      <title>${esc(d.day)}: ${esc(qty(d.demand))}${d.open ? " so far" : ""}</title></rect>`)
+    .join("");
+  const at = (i) => s.x(history.length + i);
+  const band = ahead.length
+    ? `<polygon class="band" points="${ahead.map((d, i) => `${at(i)},${s.y(d.high)}`).join(" ")} ${ahead
+        .map((d, i) => `${at(i)},${s.y(d.low)}`)
+        .reverse()
+        .join(" ")}"></polygon>`
+    : "";
+  const line = `<polyline class="forecast" points="${ahead.map((d, i) => `${at(i)},${s.y(d.forecast)}`).join(" ")}"></polyline>`;
+  const first = history.length ? history[0].day : chart.as_of;
+  return `<svg class="chart-svg" viewBox="0 0 ${CHART_W} ${CHART_H}" role="img" data-chart="demand"
+    aria-label="demand per day and forecast">${axes(s, 0, hi, days, first)}${band}${bars}${line}</svg>
+    <p class="legend"><span class="key demand"></span>demand per day (last ${esc(history.length)} days, today so far)
+    <span class="key forecast"></span>forecast <span class="key band"></span>one sigma of its daily error (${esc(qty(chart.sigma_daily_demand))})</p>`;
+}
+
+// Stock on hand projected day by day against safety stock and reorder point.
+function projectionSvg(chart) {
+  const ahead = chart.ahead;
+  if (!ahead.length) return "";
+  const marks = [
+    ["ss", "SS", chart.safety_stock],
+    ["rop", "ROP", chart.reorder_point],
+  ].filter((m) => m[2] !== null && m[2] !== undefined);
+  const values = ahead.map((d) => d.stock);
+  const lo = Math.min(0, ...values);
+  const hi = Math.max(1, ...values, ...marks.map((m) => m[2]));
+  const s = scale(lo, hi, ahead.length);
+  const lines = marks
+    .map(([kind, name, v], n) => `<line class="mark-${kind}" x1="${LEFT}" x2="${CHART_W - 8}" y1="${s.y(v)}" y2="${s.y(v)}"></line>
+      <text class="tick" x="${n ? CHART_W - 10 : LEFT + 4}" y="${s.y(v) - 3}" text-anchor="${n ? "end" : "start"}">${esc(name)} ${esc(qty(v))}</text>`)
+    .join("");
+  const zero = lo < 0 ? `<line class="zero" x1="${LEFT}" x2="${CHART_W - 8}" y1="${s.y(0)}" y2="${s.y(0)}"></line>` : "";
+  const points = ahead
+    .map((d, i) => `<circle class="stock-point" cx="${s.x(i)}" cy="${s.y(d.stock)}" r="2" data-stock-day="${esc(d.day)}"
+      data-value="${esc(d.stock)}"><title>${esc(d.day)}: ${esc(qty(d.stock))}</title></circle>`)
+    .join("");
+  const line = `<polyline class="projected" points="${ahead.map((d, i) => `${s.x(i)},${s.y(d.stock)}`).join(" ")}"></polyline>`;
+  return `<svg class="chart-svg" viewBox="0 0 ${CHART_W} ${CHART_H}" role="img" data-chart="projection"
+    aria-label="projected stock">${axes(s, lo, hi, ahead.length, ahead[0].day)}${zero}${lines}${line}${points}</svg>
+    <p class="legend"><span class="key projected"></span>projected on hand at each day's close (forecast or orders due,
+    whichever is larger, less; supply at its ETA, more)${chart.projected_stockout_date ? `; out on <b>${esc(day(chart.projected_stockout_date))}</b>` : "; no stock-out in the horizon"}</p>`;
+}
+
+function flowTable(h) {
+  if (!h || !h.turnover) return "";
+  const row = (label, now, before, format) =>
+    `<tr><th>${esc(label)}</th><td class="num">${esc(format(now))}</td><td class="num">${esc(format(before))}</td></tr>`;
+  return `<table class="grid kv flow-table"><thead><tr><th></th><th class="num">last 30 days</th>
+    <th class="num">the 30 before</th></tr></thead><tbody>
+    ${row("turnover", h.turnover["30d"].turns, h.turnover.previous_30d.turns, turns)}
+    ${row("fill rate", h.fill_rate.last_30d, h.fill_rate.previous_30d, share)}
+    ${row("stock-out rate", h.stockout_rate.last_30d, h.stockout_rate.previous_30d, share)}
+    ${row("days of supply (looking back)", h.supply_days.last_30d, h.supply_days.previous_30d, qty)}
+    <tr><th>turnover, 90 / 365 days</th><td class="num" colspan="2">${esc(turns(h.turnover["90d"].turns))} /
+      ${esc(turns(h.turnover["365d"].turns))} (${esc(turns(h.turnover["365d"].annualised))} a year)</td></tr>
+    </tbody></table>`;
+}
+
+function warehouseBlock(id, stock, asOf, health, chart) {
   const p = stock.policy;
   const policy = p
     ? `<table class="grid kv">${POLICY.map(
@@ -486,7 +633,8 @@ function warehouseBlock(id, stock, asOf, health) {
       <tr><th>days still open</th><td>${openDays || "-"}</td></tr>
       <tr><th>late demand</th><td>${esc(qty(stock.demand ? stock.demand.late_quantity : 0))}</td></tr>
     </table></div>
-    <div><h4>Policy</h4>${policy}</div></div>
+    <div><h4>Policy</h4>${policy}<h4>Flow</h4>${flowTable(health)}</div></div>
+    ${chart ? `<h4>Demand: history and forecast</h4>${demandSvg(chart)}<h4>Projected stock</h4>${projectionSvg(chart)}` : ""}
     <h4>Batches on the shelf (FIFO)</h4><table class="grid list"><thead><tr><th>batch</th><th>received</th>
       <th class="num">age, days</th><th>bucket</th><th class="num">quantity</th><th class="num">unit cost</th>
       <th class="num">value</th></tr></thead><tbody>${batches || '<tr><td colspan="7" class="muted">none</td></tr>'}</tbody></table>
@@ -500,7 +648,7 @@ async function material(route) {
   const h = m.health;
   const stocks = Object.entries(state.warehouses)
     .sort()
-    .map(([id, stock]) => warehouseBlock(id, stock, m.as_of, m.warehouses[id]))
+    .map(([id, stock]) => warehouseBlock(id, stock, m.as_of, m.warehouses[id], (m.charts || {})[id]))
     .join("");
   const requests = m.requests
     .map((r) => `<tr><td>${esc(r.status.replace("_", " "))}</td><td>${esc(r.warehouse_id)}</td><td class="num">${esc(qty(r.quantity))}</td>
@@ -518,8 +666,8 @@ async function material(route) {
     <h3>Open purchase requests</h3>${requests ? `<table class="grid list"><thead><tr><th>state</th><th>warehouse</th>
       <th class="num">quantity</th><th class="num">amount</th><th>needed by</th><th>why</th></tr></thead><tbody>${requests}</tbody></table>` : '<p class="muted">none</p>'}
     ${stocks}
-    <p class="muted small">The material keeps its forecaster's state, not its daily history, and no alert
-      history: past days and closed alerts are on the topics (stockloop.alerts), not in this API.</p>`;
+    <p class="muted small">Each stock keeps its last 60 days of demand and flow (older days as 30-day sums);
+      closed alerts are on stockloop.alerts, not in this API.</p>`;
 }
 
 // ---- alert actions ----------------------------------------------------------

@@ -4,8 +4,9 @@ A live worker on the real broker is fed materials with old and new stock,
 issues, and orders it cannot serve; the test opens ``/``, checks that the
 overview shows the numbers of ``/api/summary``, clicks a risk-map cell and
 sees the materials behind it, opens a material and sees its policy numbers,
-and acknowledges and silences alerts from the page until ``/api/alerts``
-reports them so.
+its demand history and projected stock as the API draws them, and
+acknowledges and silences alerts from the page until ``/api/alerts`` reports
+them so.
 It saves the screenshots the README shows (``docs/img/dashboard-*.png``).
 """
 
@@ -44,6 +45,11 @@ KPIS = {
     "requests_pending_approval": lambda t: t["requests"]["pending_approval"],
     "requests_approved": lambda t: t["requests"]["approved"],
     "requested_amount": lambda t: t["requests"]["amount"],
+    "turnover_30d": lambda t: t["turnover"]["30d"]["turns"],
+    "turnover_90d": lambda t: t["turnover"]["90d"]["turns"],
+    "turnover_365d": lambda t: t["turnover"]["365d"]["turns"],
+    "fill_rate": lambda t: t["fill_rate"]["last_30d"],
+    "stockout_rate": lambda t: t["stockout_rate"]["last_30d"],
 }
 """What each overview figure (``data-kpi``) shows, read from the summary's totals."""
 
@@ -53,7 +59,8 @@ def feed(worker: Pipeline) -> int:
 
     Three categories in two warehouses; every third material has an order
     far beyond its stock (a shortage alert), the old receipts in W1 are
-    never issued for some (dead stock).
+    never issued for some (dead stock); one issue in W2 takes more than
+    the shelf holds (a fill rate below 1).
     """
     sent = 0
     for n, material in enumerate(MATERIALS):
@@ -79,6 +86,9 @@ def feed(worker: Pipeline) -> int:
             if n % 3 != 2:
                 at = T1 + timedelta(days=day, hours=3)
                 records.append(stock_movement(f"i-{n}-{day}", at, material, "W1", "issue", 3, None))
+        if n == 5:
+            at = T1 + timedelta(days=1)
+            records.append(stock_movement(f"short-{n}", at, material, "W2", "issue", 70, None))
         if n % 3 == 1:
             records.append(
                 (
@@ -140,8 +150,17 @@ def _overview_matches_summary(page: Page, worker: Pipeline) -> None:
         totals = api_json(worker, "/api/summary")["totals"]
         expected = {name: read(totals) for name, read in KPIS.items()}
         expected.update({f"age_{a['bucket']}": a["value"] for a in totals["age"]})
+        expected.update(
+            {
+                "trend_turnover_30d": totals["turnover"]["previous_30d"]["turns"],
+                "trend_fill_rate": totals["fill_rate"]["previous_30d"],
+                "trend_stockout_rate": totals["stockout_rate"]["previous_30d"],
+                "trend_supply_days": totals["supply_days"]["previous_30d"],
+            }
+        )
         shown = _page_numbers(page, "data-kpi")
         shown.update({f"age_{k}": v for k, v in _page_numbers(page, "data-age-bucket").items()})
+        shown.update({f"trend_{k}": v for k, v in _page_numbers(page, "data-trend").items()})
         return shown, {k: (None if v is None else float(v)) for k, v in expected.items()}
 
     _matching(check)
@@ -217,6 +236,20 @@ def test_dashboard_shows_the_api_numbers_drills_down_to_a_material_and_acts_on_a
 
             page.locator(f'[data-warehouse="{warehouse}"][data-policy=safety_stock]').wait_for()
             _matching(policy)
+
+            def charts():
+                chart = api_json(pipeline, f"/api/materials/{material_id}")["charts"][warehouse]
+                within = f'[data-stock="{warehouse}"] '
+                shown = (
+                    _page_numbers(page, "data-demand-day", within),
+                    _page_numbers(page, "data-stock-day", within),
+                )
+                return shown, (
+                    {d["day"]: d["demand"] for d in chart["history"]},
+                    {d["day"]: d["stock"] for d in chart["ahead"]},
+                )
+
+            _matching(charts)
             page.locator(f'[data-stock="{warehouse}"]').screenshot(
                 path=SCREENSHOTS / "dashboard-material.png"
             )

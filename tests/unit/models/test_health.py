@@ -291,3 +291,28 @@ def test_the_summary_report_groups_by_warehouse_category_and_abc_with_a_risk_map
     ]
     only_a = summary_report(HealthSummary.of(map(health_of, states)), HealthFilter(abc="A"))
     assert only_a["totals"]["dead_stock"]["value"] == 90.0 and only_a["filters"] == {"abc": "A"}
+
+
+def test_the_report_gives_turnover_of_the_summed_issues_over_the_summed_value_days():
+    # 300.00 issued in 30 days while 1,000.00 was held at every close; 50.00 more was short.
+    totals = Totals(issued_30d=300_00, value_days_30d=30 * 1_000_00, short_30d=50_00)
+    report = totals.report()
+    assert report["turnover"]["30d"] == {
+        "issued_value": 300.0,
+        "average_value": 1000.0,
+        "turns": 0.3,
+        "annualised": 3.65,
+    }
+    assert report["fill_rate"]["last_30d"] == round(300 / 350, 4)
+    assert report["supply_days"]["last_30d"] == round(30 * 1000 / 350, 2)
+    # Two stocks: the ratio of the sums, not the mean of the two turnovers (0.3 and 0.05).
+    other = Totals(issued_30d=50_00, value_days_30d=30 * 1_000_00)
+    assert totals.plus(other).report()["turnover"]["30d"]["turns"] == 0.175
+
+
+def test_a_contribution_stored_before_the_flow_figures_loads_with_none_of_them():
+    stored = '{"material_id": "M1", "stocks": {"W1": [' + ",".join(["1"] * 22) + "]}}"
+    totals = MaterialHealth.model_validate_json(stored).totals()
+    assert totals.value == 1
+    assert totals.report()["turnover"]["30d"]["turns"] is None
+    assert totals.report()["fill_rate"]["last_30d"] is None

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.events import MaterialMaster
+from models.events import MaterialEvent, MaterialMaster, MovementType, StockMovement
 from models.health import (
     AlertRow,
     HealthFilter,
@@ -315,3 +315,64 @@ def test_each_owners_cells_sent_as_rows_add_up_to_the_summary_of_all(stored):
         health.record(state)
     parts = [summary_cells(merged_summary(cells.items(), {p})) for p in range(PARTITIONS)]
     assert summary_from_cells(parts) == _recomputed(materials)
+
+
+def _flowing(material_id: str, issues: list[int], opening: int) -> MaterialState:
+    """A material received once and issued each day for ``len(issues)`` days, ticked to the end."""
+    start = NOW - timedelta(days=len(issues) + 1)
+    state = MaterialState(material_id=material_id)
+
+    def move(at: datetime, kind: MovementType, quantity: int, n: int) -> None:
+        state.apply(
+            MaterialEvent(
+                event=StockMovement(
+                    event_id=f"{kind}-{n}",
+                    event_time=at,
+                    material_id=material_id,
+                    warehouse_id="W1",
+                    movement_type=kind,
+                    quantity=quantity,
+                    unit_cost=1.25,
+                )
+            )
+        )
+
+    move(start, MovementType.RECEIPT, opening, 0)
+    for n, quantity in enumerate(issues, start=1):
+        if quantity:
+            move(start + timedelta(days=n), MovementType.ISSUE, quantity, n)
+    state.replan(NOW)
+    state.applied_through = NOW
+    return state
+
+
+flowing = st.builds(
+    _flowing,
+    st.sampled_from([f"F{n}" for n in range(8)]),
+    st.lists(st.integers(0, 40), min_size=1, max_size=70),
+    st.integers(1, 900),
+)
+
+
+@given(st.lists(flowing, min_size=1, max_size=8))
+@settings(max_examples=25, deadline=None)
+def test_the_summarys_turnover_and_fill_rate_are_ratios_of_sums_over_every_partition(stored):
+    materials: dict[str, bytes] = {}
+    cells: dict[str, bytes] = {}
+    health = PartitionHealth(materials, cells, _partition)
+    latest = {}
+    for state in stored:
+        health.record(state)
+        latest[state.material_id] = state
+    parts = [summary_cells(merged_summary(cells.items(), {p})) for p in range(PARTITIONS)]
+    totals = summary_from_cells(parts).total().report()
+    windows = [s.warehouses["W1"].flow.window(30) for s in latest.values()]
+    issued = sum(w.issued for w in windows)
+    value_days = sum(w.value_days for w in windows)
+    short = sum(w.short for w in windows)
+    turnover = totals["turnover"]["30d"]
+    assert turnover["issued_value"] == issued / 100
+    assert turnover["turns"] == (round(30 * issued / value_days, 4) if value_days else None)
+    assert turnover["annualised"] == (round(365 * issued / value_days, 4) if value_days else None)
+    demand = issued + short
+    assert totals["fill_rate"]["last_30d"] == (round(issued / demand, 4) if demand else None)
