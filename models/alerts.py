@@ -492,6 +492,26 @@ class OpenAlert(BaseModel):
         return data
 
 
+MAX_CLOSED_ALERTS = 5
+"""Closed alerts a book remembers for the material page, newest kept."""
+
+
+class ClosedAlert(BaseModel):
+    """An alert that was open and resolved: what the material page lists as its alert history.
+
+    The full story of every alert is on ``stockloop.alerts``; the book keeps
+    only the last ``MAX_CLOSED_ALERTS``, so its stored state stays small.
+    """
+
+    rule_id: str
+    warehouse_id: str
+    severity: Severity = Field(description="Its severity when it resolved.")
+    raised_at: datetime
+    resolved_at: datetime
+    reason: str = Field(description="Why it resolved (a TransitionReason).")
+    value_at_risk: float | None = Field(None, **_OMIT_FALSY)
+
+
 class AlertTransition(BaseModel):
     """One thing consumers must hear about an alert; ``id`` is its idempotency key."""
 
@@ -558,7 +578,8 @@ class AlertBook(BaseModel):
     ``silences`` holds the silences applied to this book with ``apply``; they
     are dropped once ended. ``raised`` counts the alerts raised so far: it
     numbers alert ids (one integer per material, rather than a counter per
-    key). Nothing else is kept, so the book stays small.
+    key). ``closed`` remembers the last few resolved alerts for the
+    material page. Nothing else is kept, so the book stays small.
     """
 
     model_config = ConfigDict(ser_json_inf_nan="strings")
@@ -568,6 +589,7 @@ class AlertBook(BaseModel):
     pending: dict[str, datetime] = Field(default_factory=dict, **_OMIT_FALSY)
     silences: dict[str, Silence] = Field(default_factory=dict, **_OMIT_FALSY)
     raised: int = Field(0, **_OMIT_FALSY)
+    closed: list[ClosedAlert] = Field(default_factory=list, **_OMIT_FALSY)
 
     def step(
         self,
@@ -839,6 +861,8 @@ class AlertBook(BaseModel):
             reason = TransitionReason.CONDITION
         else:
             reason = draft.reason
+        if draft.status is TransitionStatus.RESOLVED:
+            self._remember_closed(alert, now, str(reason))
         return AlertTransition(
             id=f"{alert.id}-{alert.sequence}",
             alert_id=alert.id,
@@ -865,6 +889,20 @@ class AlertBook(BaseModel):
             acknowledged_by=alert.acknowledged_by,
             acknowledged_at=alert.acknowledged_at,
         )
+
+    def _remember_closed(self, alert: OpenAlert, now: datetime, reason: str) -> None:
+        self.closed.append(
+            ClosedAlert(
+                rule_id=alert.rule_id,
+                warehouse_id=alert.warehouse_id,
+                severity=alert.severity,
+                raised_at=alert.raised_at,
+                resolved_at=now,
+                reason=reason,
+                value_at_risk=alert.values.get("value_at_risk"),
+            )
+        )
+        del self.closed[:-MAX_CLOSED_ALERTS]
 
     def _labels(self, alert: OpenAlert) -> dict[str, str]:
         """All labels of an alert: scope and rule labels, then the built-in ones."""

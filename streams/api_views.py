@@ -249,6 +249,7 @@ class Material(JsonView):
                 "health": health.totals().report(),
                 "warehouses": {w: t.report() for w, t in health.stocks.items()},
                 "alerts": [a.model_dump(mode="json") for a in health.alerts],
+                "closed_alerts": [c.model_dump(mode="json") for c in reversed(state.alerts.closed)],
                 "requests": [r.model_dump(mode="json") for r in health.requests],
                 "charts": {w: c.model_dump(mode="json") for w, c in charts.items()},
                 "state": state.model_dump(mode="json"),

@@ -642,6 +642,18 @@ function warehouseBlock(id, stock, asOf, health, chart) {
   </section>`;
 }
 
+// The last alerts that closed, newest first (the full story is on stockloop.alerts).
+function closedAlerts(rows) {
+  if (!rows.length) return '<p class="muted">none closed lately</p>';
+  const body = rows
+    .map((c) => `<tr data-closed-alert="${esc(c.rule_id)}"><td><span class="key sev-${esc(c.severity)}"></span>${esc(c.severity)}</td>
+      <td>${esc(c.warehouse_id)}</td><td>${esc(c.rule_id)}</td><td>${esc(when(c.raised_at))}</td><td>${esc(when(c.resolved_at))}</td>
+      <td>${esc(c.reason.replace(/_/g, " "))}</td><td class="num">${esc(c.value_at_risk === undefined || c.value_at_risk === null ? "-" : money(c.value_at_risk))}</td></tr>`)
+    .join("");
+  return `<table class="grid list"><thead><tr><th>severity</th><th>warehouse</th><th>rule</th><th>raised</th>
+    <th>resolved</th><th>why resolved</th><th class="num">value at risk</th></tr></thead><tbody>${body}</tbody></table>`;
+}
+
 async function material(route) {
   const m = await api("/api/materials/" + encodeURIComponent(route.arg));
   const state = m.state;
@@ -663,11 +675,12 @@ async function material(route) {
       value ${figure(money(h.value_on_hand), h.value_on_hand, 'data-material-kpi="value_on_hand"')},
       value at risk <b>${esc(money(h.value_at_risk))}</b>${leadTimes ? `; lead times: ${leadTimes}` : ""}</p>
     <h3>Open alerts</h3>${m.alerts.length ? alertTable(m.alerts, false) : '<p class="muted">none</p>'}
+    <h3>Alert history</h3>${closedAlerts(m.closed_alerts || [])}
     <h3>Open purchase requests</h3>${requests ? `<table class="grid list"><thead><tr><th>state</th><th>warehouse</th>
       <th class="num">quantity</th><th class="num">amount</th><th>needed by</th><th>why</th></tr></thead><tbody>${requests}</tbody></table>` : '<p class="muted">none</p>'}
     ${stocks}
     <p class="muted small">Each stock keeps its last 60 days of demand and flow (older days as 30-day sums);
-      closed alerts are on stockloop.alerts, not in this API.</p>`;
+      the material keeps its last 5 closed alerts: every transition of every alert is on stockloop.alerts.</p>`;
 }
 
 // ---- alert actions ----------------------------------------------------------

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from models.alerts import (
     ALERT_ACTIONS,
+    MAX_CLOSED_ALERTS,
     TIER_RANK,
     Acknowledge,
     ActionOutcome,
@@ -1210,8 +1211,24 @@ def test_an_acknowledgement_is_published_by_the_next_step_once():
     assert book.step([fire()], SCOPE, at(7)) == []
 
 
-def test_the_book_stores_its_raise_count_in_a_few_bytes():
+def test_the_book_stores_its_raise_count_and_closed_alerts_in_a_few_bytes():
     book = AlertBook(material_id="M1")
     book.step([fire()], SCOPE, at(0))
     book.step([clear()], SCOPE, at(0))
-    assert book.model_dump_json() == '{"material_id":"M1","raised":1}'
+    stored = book.model_dump(mode="json")
+    closed = stored.pop("closed")
+    assert stored == {"material_id": "M1", "raised": 1}
+    assert [(c["rule_id"], c["warehouse_id"], c["reason"]) for c in closed] == [
+        ("low", "W1", "cleared")
+    ]
+
+
+def test_the_book_remembers_only_its_last_closed_alerts_newest_last():
+    book = AlertBook(material_id="M1")
+    for n in range(MAX_CLOSED_ALERTS + 3):
+        book.step([fire()], SCOPE, at(2 * n))
+        book.step([clear()], SCOPE, at(2 * n + 1))
+    assert [c.resolved_at for c in book.closed] == [
+        at(2 * n + 1) for n in range(3, MAX_CLOSED_ALERTS + 3)
+    ]
+    assert all(c.raised_at == c.resolved_at - timedelta(minutes=1) for c in book.closed)
