@@ -4,7 +4,7 @@ A live worker on the real broker is fed materials with old and new stock,
 issues, and orders it cannot serve; the test opens ``/``, checks that the
 overview shows the numbers of ``/api/summary``, clicks a risk-map cell and
 sees the materials behind it, opens a material and sees its policy numbers,
-its demand history and projected stock as the API draws them, and
+its demand history, projected stock and closed alerts as the API gives them, and
 acknowledges and silences alerts from the page until ``/api/alerts`` reports
 them so.
 It saves the screenshots the README shows (``docs/img/dashboard-*.png``).
@@ -238,15 +238,18 @@ def test_dashboard_shows_the_api_numbers_drills_down_to_a_material_and_acts_on_a
             _matching(policy)
 
             def charts():
-                chart = api_json(pipeline, f"/api/materials/{material_id}")["charts"][warehouse]
+                answer = api_json(pipeline, f"/api/materials/{material_id}")
+                chart = answer["charts"][warehouse]
                 within = f'[data-stock="{warehouse}"] '
                 shown = (
                     _page_numbers(page, "data-demand-day", within),
                     _page_numbers(page, "data-stock-day", within),
+                    page.locator("[data-closed-alert]").count(),
                 )
                 return shown, (
                     {d["day"]: d["demand"] for d in chart["history"]},
                     {d["day"]: d["stock"] for d in chart["ahead"]},
+                    len(answer["closed_alerts"]),
                 )
 
             _matching(charts)
