@@ -55,7 +55,8 @@ Examples
 """
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
 from models.bom import Bom, ComponentAvailability, explode
 from models.events import OrderStatus, SalesOrderLine
@@ -198,6 +199,35 @@ def fold_rush_line(
     ):
         return current
     return rush_order(line, bom, finished)
+
+
+WHAT_IF_ID = "what-if"
+"""Order, line and event id of an on-demand question: never the id of a real sales order."""
+
+
+def what_if_sales_line(fields: Mapping[str, object], now: datetime) -> SalesOrderLine:
+    """A confirmed rush sales order line for an on-demand question ("can we ship 50 X Friday?").
+
+    ``stockloop shortage LINE.json`` reads a document with at least
+    ``material_id``, ``warehouse_id``, ``quantity`` and ``due_date``; ids, event
+    time and status are filled in when absent, and ``rush`` is set unless the
+    document says otherwise: asking is what makes it urgent. Nothing is created.
+
+    >>> question = {"material_id": "X", "warehouse_id": "W1", "quantity": 50,
+    ...             "due_date": "2026-12-04"}
+    >>> line = what_if_sales_line(question, datetime.fromisoformat("2026-11-30T08:00Z"))
+    >>> sales_line_order_id(line), line.status.value, line.rush
+    ('what-if/what-if', 'confirmed', True)
+    """
+    defaults = {
+        "event_id": WHAT_IF_ID,
+        "event_time": now,
+        "order_id": WHAT_IF_ID,
+        "line_id": WHAT_IF_ID,
+        "status": OrderStatus.CONFIRMED,
+        "rush": True,
+    }
+    return SalesOrderLine.model_validate({**defaults, **fields})
 
 
 def assembled(bom_keys: Iterable[str], material_id: str) -> bool:

@@ -9,6 +9,12 @@ their components first) and each material's latest availability on
 agent (``models.bom.analyse_shortage``) and prints it. It writes nothing:
 no result, no expedite notice.
 
+A sales order line may be asked instead (``due_date`` in place of
+``need_date``: "can we ship 50 X by Friday?"): the part the item's own stock
+does not cover by then is analysed as the build it needs, as the shortage
+agent does for a rush line (``models.rush``); a line the stock covers is
+answered in one line, with nothing to analyse.
+
 ``stockloop shortage --order ORDER_ID`` prints instead what the worker found
 for a real order: its latest ``ShortageResult`` on ``stockloop.shortages``,
 in the same table.
@@ -38,8 +44,9 @@ from models.bom import (
     analyse_shortage,
     describe_shortage,
 )
-from models.events import describe_validation_error
+from models.events import SalesOrderLine, describe_validation_error
 from models.production import BomLine, ProductionOrder, bom_from_lines, fold_order, what_if_order
+from models.rush import rush_order, to_build, what_if_sales_line
 from streams.catalogue import AVAILABILITY, BOMS, PRODUCTION_ORDERS, SHORTAGES
 from streams.cli.kafka import check_topics, fail, read
 from streams.cli.requests import quantity_text
@@ -121,6 +128,35 @@ def unknown_order(order_id: str, known: Iterable[str], topic: str) -> str:
     return f"no shortage result for order {order_id!r} on {topic}{hint}"
 
 
+class NothingToBuild(Exception):
+    """The answer to a sales order line that needs no build analysed, in one line."""
+
+
+def build_for_line(
+    line: SalesOrderLine,
+    bom: Mapping[str, tuple[BomLine, ...]],
+    availability: Mapping[str, ComponentAvailability],
+) -> ProductionOrder:
+    """The build a sales order line needs (``models.rush.rush_order``), to analyse as an order.
+
+    Raises ``NothingToBuild`` when the item's stock covers the line by its due
+    date, or when the line is not rush (the ERP's flag off and due after the
+    item's cumulative lead time); ``BomCycleError`` for a cyclic structure.
+    """
+    finished = availability.get(line.material_id)
+    order = rush_order(line, bom, finished)
+    if order is not None:
+        return order
+    head = f"{line.quantity - line.shipped_quantity:g} {line.material_id} in {line.warehouse_id}"
+    head += f" by {line.due_date.isoformat()}"
+    if to_build(line, finished) <= 0:
+        raise NothingToBuild(f"{head}: its own stock there covers it; nothing to build")
+    raise NothingToBuild(
+        f'{head}: not a rush line (due after the cumulative lead time); add "rush": true '
+        "to analyse it anyway"
+    )
+
+
 COLUMNS = (
     "component",
     "level",
@@ -191,23 +227,30 @@ def _key_value(record: ConsumerRecord) -> tuple[bytes | None, bytes | None]:
     return record.key, record.value
 
 
-def analyse(settings: Settings, order: ProductionOrder) -> ShortageResult:
-    """The question's analysis against the topics as they are now."""
+def analyse(settings: Settings, question: ProductionOrder | SalesOrderLine) -> ShortageResult:
+    """The question's analysis against the topics as they are now.
+
+    Raises ``NothingToBuild`` for a sales order line that needs no build.
+    """
     check_topics(settings, [settings.topic(t) for t in (BOMS, PRODUCTION_ORDERS, AVAILABILITY)])
     bom_records = _decoded(settings, BOMS, "bom_line")
     order_records = _decoded(settings, PRODUCTION_ORDERS, "production_order")
     records = read(settings, settings.topic(AVAILABILITY))
     availability = latest_availability(_key_value(record) for record in records)
     bom = bom_from_lines(line for line in bom_records if isinstance(line, BomLine))
-    if order.material_id not in bom:
+    if question.material_id not in bom:
         raise fail(
-            f"{order.material_id}: no BOM lines on {settings.topic(BOMS)}; nothing to explode"
+            f"{question.material_id}: no BOM lines on {settings.topic(BOMS)}; nothing to explode"
         )
     competing = open_orders(o for o in order_records if isinstance(o, ProductionOrder))
+    rows = in_warehouse(availability, question.warehouse_id)
     try:
-        return analyse_shortage(
-            order, bom, in_warehouse(availability, order.warehouse_id), competing
+        order = (
+            question
+            if isinstance(question, ProductionOrder)
+            else build_for_line(question, bom, rows)
         )
+        return analyse_shortage(order, bom, rows, competing)
     except BomCycleError as error:
         raise fail(str(error)) from None
 
@@ -239,7 +282,7 @@ OrderFile = Annotated[
     Path | None,
     typer.Argument(
         help="JSON with material_id, warehouse_id, quantity and need_date "
-        "(order_id, rush optional).",
+        "(order_id, rush optional); or a sales order line, with due_date instead of need_date.",
         exists=True,
         dir_okay=False,
         metavar="ORDER.json",
@@ -273,7 +316,11 @@ def shortage(
     if order_id is not None:
         result = worker_result(Settings(), order_id)
     elif order_file is not None:
-        result = analyse(Settings(), _question(order_file))
+        try:
+            result = analyse(Settings(), _question(order_file))
+        except NothingToBuild as answer:
+            console.print(str(answer), highlight=False)
+            return
     else:
         raise fail("give ORDER.json (a question) or --order ORDER_ID (a real order)")
     if output is OutputFormat.JSON:
@@ -284,15 +331,19 @@ def shortage(
         console.print(line, highlight=False)
 
 
-def _question(order_file: Path) -> ProductionOrder:
-    """The what-if order that ORDER.json asks about; exits with one line if it cannot be one."""
+def _question(order_file: Path) -> ProductionOrder | SalesOrderLine:
+    """The what-if order or sales order line ORDER.json asks about (a ``due_date`` and no
+    ``need_date``: a line); exits with one line if it cannot be one."""
     try:
         fields = orjson.loads(order_file.read_bytes())
     except orjson.JSONDecodeError as error:
         raise fail(f"{order_file}: not JSON: {error}") from None
     if not isinstance(fields, dict):
         raise fail(f"{order_file}: expected a JSON object")
+    now = datetime.now(UTC)
     try:
-        return what_if_order(fields, now=datetime.now(UTC))
+        if "due_date" in fields and "need_date" not in fields:
+            return what_if_sales_line(fields, now=now)
+        return what_if_order(fields, now=now)
     except ValidationError as error:
         raise fail(f"{order_file}: {describe_validation_error(error)}") from None

@@ -9,6 +9,7 @@ expedites the missing parts; cancelling the line withdraws them.
 """
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -121,7 +122,7 @@ def results(pipeline: Pipeline, expected: int, timeout: float = 60) -> dict[byte
 
 
 def test_a_rush_sales_order_of_an_assembled_item_gets_its_hand_checked_shortage_and_expedites(
-    pipeline: Pipeline,
+    pipeline: Pipeline, tmp_path: Path
 ):
     """SO-7/10: 10 X due D = 2026-04-09, in W1; the line is not flagged rush, but X's
     cumulative lead time is 10 days (P2, under A) and the line is due in 3.
@@ -194,6 +195,23 @@ def test_a_rush_sales_order_of_an_assembled_item_gets_its_hand_checked_shortage_
     assert result["kit_completeness"] == pytest.approx(1 / 3)
     assert result["quantity_completeness"] == pytest.approx(31.7 / 62.7)
     assert result["earliest_feasible_start"] is None
+
+    # The same question on demand, as a sales order line: the same build, the same answer.
+    question = tmp_path / "LINE.json"
+    question.write_bytes(
+        orjson.dumps(
+            {"material_id": "X", "warehouse_id": "W1", "quantity": 10} | {"due_date": day(0)}
+        )
+    )
+    answer = orjson.loads(pipeline.cli("shortage", str(question), "--format", "json"))
+    assert (answer["order_id"], answer["quantity"]) == ("what-if/what-if", 7)
+    assert answer["components"] == result["components"]
+    question.write_bytes(
+        orjson.dumps(
+            {"material_id": "X", "warehouse_id": "W1", "quantity": 3} | {"due_date": day(0)}
+        )
+    )
+    assert "its own stock there covers it" in pipeline.cli("shortage", str(question))
 
     notices = [
         orjson.loads(r.value)

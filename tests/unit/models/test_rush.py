@@ -28,6 +28,7 @@ from models.rush import (
     rush_order,
     sales_line_order_id,
     to_build,
+    what_if_sales_line,
 )
 
 T = datetime(2026, 11, 30, 8, tzinfo=UTC)
@@ -295,6 +296,21 @@ def test_an_older_version_or_the_same_one_again_changes_nothing():
 
 def test_a_first_version_is_folded_into_its_rush_order():
     assert fold_rush_line(None, sales_line(), BOM, None) == rush_order(sales_line(), BOM, None)
+
+
+def test_an_on_demand_line_question_is_a_confirmed_rush_line_unless_it_says_otherwise():
+    fields = {"material_id": "X", "warehouse_id": "W1", "quantity": 5, "due_date": DUE}
+
+    asked = what_if_sales_line(fields, now=T)
+    not_rush = what_if_sales_line(fields | {"rush": False, "order_id": "SO-9"}, now=T)
+
+    assert (asked.order_id, asked.status, asked.rush, asked.event_time) == (
+        "what-if",
+        "confirmed",
+        True,
+        T,
+    )
+    assert (not_rush.order_id, not_rush.rush) == ("SO-9", False)
 
 
 def test_an_assembled_item_is_a_parent_among_the_bom_line_keys():

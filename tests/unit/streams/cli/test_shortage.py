@@ -2,12 +2,16 @@
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from rich.console import Console
 
 from models.availability import MaterialAvailability
 from models.bom import ComponentAvailability, analyse_shortage
 from models.production import BomLine, ProductionOrder
+from models.rush import what_if_sales_line
 from streams.cli.shortage import (
+    NothingToBuild,
+    build_for_line,
     in_warehouse,
     latest_availability,
     latest_results,
@@ -117,3 +121,49 @@ def test_an_order_without_a_result_is_named_with_the_closest_known_one():
         "no shortage result for order 'MO-240071' on stockloop.shortages; did you mean 'MO-240017'?"
     )
     assert "did you mean" not in unknown_order("XYZ", ["MO-240017"], "stockloop.shortages")
+
+
+LINE_BOM = {
+    "X": (
+        BomLine(
+            event_id="b1",
+            event_time=T,
+            parent_id="X",
+            component_id="P",
+            quantity_per=2,
+            lead_time_days=10,
+        ),
+    )
+}
+
+
+def line_question(**more: object):
+    fields = {"material_id": "X", "warehouse_id": "W1", "quantity": 10, "due_date": NEED}
+    return what_if_sales_line(fields | more, now=T)
+
+
+def test_a_sales_order_line_question_is_analysed_as_the_build_its_item_lacks():
+    stock = {"X": ComponentAvailability(component_id="X", on_hand_available=4)}
+
+    built = build_for_line(line_question(), LINE_BOM, stock)
+
+    assert (built.order_id, built.quantity, built.need_date, built.rush) == (
+        "what-if/what-if",
+        6,
+        NEED,
+        True,
+    )
+
+
+def test_a_sales_order_line_question_the_stock_covers_is_answered_without_a_build():
+    stock = {"X": ComponentAvailability(component_id="X", on_hand_available=10)}
+
+    with pytest.raises(NothingToBuild, match="10 X in W1 by 2026-12-04: its own stock there"):
+        build_for_line(line_question(), LINE_BOM, stock)
+
+
+def test_a_sales_order_line_question_not_flagged_and_due_after_the_lead_time_says_so():
+    later = line_question(rush=False, due_date=NEED + timedelta(days=30))
+
+    with pytest.raises(NothingToBuild, match=r'not a rush line .* add "rush": true'):
+        build_for_line(later, LINE_BOM, {})
