@@ -1,17 +1,25 @@
-"""``stockloop materials show``: a material's state, read from a worker's API."""
+"""``stockloop materials show``: a material's state, read from a worker's API.
+
+One request to ``GET /api/materials/{id}``, which any worker routes to the
+material's owner: the state, its open alerts (from the material's alert
+book), its flow figures and its last closed alerts; nothing is read from
+the topics, so it answers as fast for a year-old deployment as for a new one.
+"""
 
 from datetime import date, datetime
 from typing import Annotated, Any
 
 import httpx
+import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from models.alerting import Alert
+from models.alerting import muted_by
+from models.alerts import OpenAlert
 from models.purchasing import PurchaseRequest
 from models.transfers import Transfer
-from streams.cli.alerts import SEVERITY_STYLE, read_alerts
+from streams.cli.alerts import SEVERITY_STYLE
 from streams.cli.requests import STATUS_STYLE, listing_order, quantity_text
 from streams.settings import Settings
 
@@ -24,16 +32,17 @@ def show(
     material_id: Annotated[str, typer.Argument(help="Material id, e.g. M-1001.")],
     json: Annotated[bool, typer.Option("--json", help="Print the raw JSON state.")] = False,
 ) -> None:
-    """Print one material's stock position per warehouse (GET /materials/ID), its open alerts,
-    and its open purchase requests and transfers, if any.
+    """Print one material's stock position per warehouse (GET /api/materials/ID), its open
+    alerts, its flow (turnover, fill rate, stock-out rate), its last closed alerts, and its
+    open purchase requests and transfers, if any.
 
     The stock is as of the last event the worker applied; an alert's numbers
-    are as of its last transition (a rule re-notifies only on a severity
-    change or when a fact it lists in update_on moves more than 10 %), so the
-    two are shown side by side, each with its time.
+    are as of its last update (a rule re-notifies only on a severity change
+    or when a fact it lists in update_on moves more than 10 %), so the two
+    are shown side by side, each with its time.
     """
     settings = Settings()
-    url = f"http://{settings.web_host}:{settings.web_port}/materials/{material_id}"
+    url = f"http://{settings.web_host}:{settings.web_port}/api/materials/{material_id}"
     try:
         response = httpx.get(url, timeout=10)
     except httpx.HTTPError as error:
@@ -46,9 +55,10 @@ def show(
         console.print(f"[yellow]the worker at {url} is starting; try again in a moment[/yellow]")
         raise typer.Exit(1)
     response.raise_for_status()
-    state = response.json()
+    answer = response.json()
+    state = answer["state"]
     if json:
-        console.print_json(response.text)
+        console.print_json(orjson.dumps(state).decode())
         return
     master = state.get("master") or {}
     as_of = state.get("applied_through") or state.get("last_event_time")
@@ -80,7 +90,11 @@ def show(
             (stock["last_issue_at"] or "-")[:10],
         )
     console.print(table)
-    _print_open_alerts(material_id, state, as_of, settings)
+    console.print(open_alerts_table(material_id, state, as_of))
+    console.print(flow_table(material_id, answer.get("warehouses") or {}))
+    closed = answer.get("closed_alerts") or []
+    if closed:
+        console.print(closed_alerts_table(material_id, closed))
     requests = open_requests(state)
     if requests:
         console.print(requests_table(material_id, requests, expedited_orders(state)))
@@ -171,37 +185,93 @@ def transfers_table(material_id: str, transfers: list[Transfer]) -> Table:
     return table
 
 
-def _print_open_alerts(
-    material_id: str, state: dict[str, Any], as_of: str | None, settings: Settings
-) -> None:
+def open_alerts_table(material_id: str, state: dict[str, Any], as_of: str | None) -> Table | str:
     """The material's open alerts: the numbers each read, then and now, with their times."""
-    latest: dict[str, Alert] = {}
-    for alert in read_alerts(settings):
-        if alert.material_id == material_id:
-            latest[alert.key] = alert
-    still_open = [alert for alert in latest.values() if alert.status != "resolved"]
+    held = (state.get("alerts") or {}).get("alerts") or {}
+    still_open = sorted(
+        (OpenAlert.model_validate(alert) for alert in held.values()),
+        key=lambda a: (a.warehouse_id, a.rule_id),
+    )
     if not still_open:
-        console.print(f"no open alerts for {material_id}")
-        return
+        return f"no open alerts for {material_id}"
     table = Table(title=f"{len(still_open)} open alerts of {material_id}")
     for column in ("warehouse", "rule", "severity", "alert's numbers", f"now ({_time(as_of)})"):
         table.add_column(column)
-    for alert in sorted(still_open, key=lambda a: (a.warehouse_id, a.rule_id)):
+    for alert in still_open:
         stock = state["warehouses"].get(alert.warehouse_id, {})
-        then = [f"as of {alert.at:%Y-%m-%d %H:%M}"]
+        then = [f"as of {alert.updated_at:%Y-%m-%d %H:%M}"]
         now = [""]
-        for fact, value in alert.explanation.values.items():
+        for fact, value in alert.values.items():
             then.append(f"{fact} {_number(value)}")
             now.append(f"{fact} {_number(_current(stock, fact))}")
-        severity = alert.severity or "-"
+        muted = muted_by(alert.silenced, alert.inhibited)
+        severity = f"[{SEVERITY_STYLE.get(alert.severity, '')}]{alert.severity}[/]"
         table.add_row(
             alert.warehouse_id,
             alert.rule_id,
-            f"[{SEVERITY_STYLE.get(severity, '')}]{severity}[/]",
+            f"{severity} {muted}".strip(),
             "\n".join(then),
             "\n".join(now),
         )
-    console.print(table)
+    return table
+
+
+def flow_table(material_id: str, warehouses: dict[str, dict[str, Any]]) -> Table:
+    """Per warehouse: turnover over 30, 90 and 365 days, fill rate and stock-out rate over the
+    last 30 days, each beside the 30 days before (``GET /api/materials/ID``'s ``warehouses``)."""
+    table = Table(title=f"flow of {material_id} (last 30 days, the 30 before in brackets)")
+    columns = ("warehouse", "turnover 30 d", "90 d", "365 d", "a year", "fill rate", "stock-out")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "warehouse" else "right")
+    for warehouse_id, report in sorted(warehouses.items()):
+        turnover = report["turnover"]
+        table.add_row(
+            warehouse_id,
+            _beside(_turns(turnover["30d"]["turns"]), _turns(turnover["previous_30d"]["turns"])),
+            _turns(turnover["90d"]["turns"]),
+            _turns(turnover["365d"]["turns"]),
+            _turns(turnover["365d"]["annualised"]),
+            _beside(
+                _share(report["fill_rate"]["last_30d"]),
+                _share(report["fill_rate"]["previous_30d"]),
+            ),
+            _beside(
+                _share(report["stockout_rate"]["last_30d"]),
+                _share(report["stockout_rate"]["previous_30d"]),
+            ),
+        )
+    return table
+
+
+def closed_alerts_table(material_id: str, closed: list[dict[str, Any]]) -> Table:
+    """The material's last closed alerts, newest first (every transition is on the topic)."""
+    table = Table(title=f"last {len(closed)} closed alerts of {material_id}")
+    for column in ("warehouse", "rule", "severity", "raised", "resolved", "why", "value at risk"):
+        table.add_column(column, justify="right" if column == "value at risk" else "left")
+    for alert in closed:
+        severity = alert["severity"]
+        table.add_row(
+            alert["warehouse_id"],
+            alert["rule_id"],
+            f"[{SEVERITY_STYLE.get(severity, '')}]{severity}[/]",
+            _time(alert["raised_at"]),
+            _time(alert["resolved_at"]),
+            alert["reason"].replace("_", " "),
+            _number(alert.get("value_at_risk")),
+        )
+    return table
+
+
+def _turns(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _beside(now: str, before: str) -> str:
+    return f"{now} ({before})"
 
 
 def _current(stock: dict[str, Any], fact: str) -> object:

@@ -1,4 +1,4 @@
-"""``stockloop materials show``: the open purchase requests and transfers of the worker's state."""
+"""``stockloop materials show``: the open requests, transfers, alerts and flow the API gives."""
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -7,11 +7,17 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from models.alerts import OpenAlert
+from models.events import MaterialEvent, MovementType, StockMovement
+from models.health import health_of
 from models.purchasing import PurchaseRequest, propose
 from models.state import MaterialState
 from models.transfers import TransferSuggestion, approve, propose_transfer
 from streams.cli.materials import (
+    closed_alerts_table,
     expedited_orders,
+    flow_table,
+    open_alerts_table,
     open_requests,
     open_transfers,
     requests_table,
@@ -100,3 +106,85 @@ def test_a_material_without_requests_or_transfers_shows_neither():
     state = served(MaterialState(material_id="HP-200"))
     assert open_requests(state) == [] and open_transfers(state) == []
     assert expedited_orders(state) == {}
+
+
+def _issued_daily(days: int, quantity: float) -> MaterialState:
+    """HP-200 received once in SH01 and issued ``quantity`` a day, ticked to the last day."""
+    state = MaterialState(material_id="HP-200")
+
+    def move(at: datetime, kind: MovementType, moved: float, n: int) -> None:
+        state.apply(
+            MaterialEvent(
+                event=StockMovement(
+                    event_id=f"{kind}-{n}",
+                    event_time=at,
+                    material_id="HP-200",
+                    warehouse_id="SH01",
+                    movement_type=kind,
+                    quantity=moved,
+                    unit_cost=4.0,
+                )
+            )
+        )
+
+    start = T - timedelta(days=days)
+    move(start, MovementType.RECEIPT, 1000, 0)
+    for n in range(1, days):
+        move(start + timedelta(days=n), MovementType.ISSUE, quantity, n)
+    state.replan(T)
+    return state
+
+
+def test_the_flow_table_shows_each_warehouses_turnover_and_fill_rate_from_the_api():
+    state = _issued_daily(40, 5)
+    report = health_of(state).stocks["SH01"].report()
+    text = rendered(flow_table("HP-200", {"SH01": report}))
+    row = next(line for line in text.splitlines() if "SH01" in line)
+    turnover = report["turnover"]
+    assert f"{turnover['30d']['turns']:.2f} ({turnover['previous_30d']['turns']:.2f})" in row
+    assert f"{turnover['365d']['annualised']:.2f}" in row
+    assert "100.0 % (100.0 %)" in row
+
+
+def test_open_alerts_show_the_numbers_they_read_beside_the_stock_now():
+    state = _issued_daily(10, 5)
+    state.alerts.alerts["HP-200|SH01|low"] = OpenAlert(
+        id="a1",
+        rule_id="low",
+        warehouse_id="SH01",
+        severity="warning",
+        active_since=T - timedelta(days=2),
+        raised_at=T - timedelta(days=2),
+        updated_at=T - timedelta(days=2),
+        last_notified_at=T - timedelta(days=2),
+        values={"on_hand": 990.0},
+        inhibited=True,
+    )
+    table = open_alerts_table("HP-200", served(state), T.isoformat())
+    assert isinstance(table, Table)
+    text = rendered(table)
+    row = next(line for line in text.splitlines() if "low" in line)
+    assert "warning inhibited" in row
+    assert "as of 2026-10-24 03:00" in text
+    assert "on_hand 990" in text and f"on_hand {state.warehouses['SH01'].on_hand:g}" in text
+    assert open_alerts_table("HP-200", served(MaterialState(material_id="HP-200")), None) == (
+        "no open alerts for HP-200"
+    )
+
+
+def test_closed_alerts_are_listed_as_the_api_gives_them_newest_first():
+    closed = [
+        {
+            "rule_id": "stockout_risk",
+            "warehouse_id": "SH01",
+            "severity": "critical",
+            "raised_at": "2026-10-20T08:00:00Z",
+            "resolved_at": "2026-10-22T09:30:00Z",
+            "reason": "out_of_scope",
+            "value_at_risk": 1250.5,
+        }
+    ]
+    text = rendered(closed_alerts_table("HP-200", closed))
+    row = next(line for line in text.splitlines() if "stockout_risk" in line)
+    assert "2026-10-20 08:00" in row and "2026-10-22 09:30" in row
+    assert "out of scope" in row and "1,250.5" in row
