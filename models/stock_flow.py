@@ -42,8 +42,6 @@ BLOCK_DAYS = 30
 """Older days are folded into blocks of this many days (aligned to the calendar)."""
 LONGEST_WINDOW_DAYS = 365
 """The longest window a figure covers; older blocks are dropped."""
-WINDOWS = (30, 90, 365)
-"""The turnover windows, in days."""
 TREND_DAYS = 30
 """The fill rate, stock-out rate and turnover trend compare the last 30 days with the 30 before."""
 
