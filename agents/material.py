@@ -16,6 +16,7 @@ import time as time_module
 import weakref
 from bisect import insort
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -24,7 +25,7 @@ from typing import Protocol
 import faust
 from aiokafka.partitioner import DefaultPartitioner
 from faust.streams import _current_event
-from faust.types import TP, EventT
+from faust.types import TP, EventT, FutureMessage
 from pydantic import BaseModel
 
 from agents.dead_letters import dead_letter
@@ -235,15 +236,49 @@ class TickCause:
     offset: int
 
 
+class Acknowledgements:
+    """Outputs the broker has acknowledged, per material, until its next step prunes its outbox.
+
+    In memory only: a restarted worker sends a stored outbox again
+    (``resend_outbox``), and those sends are acknowledged anew.
+    """
+
+    def __init__(self) -> None:
+        self._by_material: dict[str, set[tuple[int, str, str, str]]] = {}
+
+    def on_delivery(self, material_id: str, record: Outgoing) -> Callable[[FutureMessage], None]:
+        """The send callback noting ``record`` as on its topic (Faust calls it on success only)."""
+        identity = record.identity
+
+        def delivered(_: FutureMessage) -> None:
+            self._by_material.setdefault(material_id, set()).add(identity)
+
+        return delivered
+
+    def take(self, material_id: str) -> set[tuple[int, str, str, str]]:
+        """What was acknowledged for the material since the last call."""
+        return self._by_material.pop(material_id, set())
+
+
+acknowledgements = Acknowledgements()
+
+
 async def settle(state: MaterialState, result: StepResult, cause: Cause) -> bool:
     """Store a stepped state with its outputs in its outbox, then send them; whether it changed.
 
-    Outputs whose cause is committed are dropped from the outbox first:
-    Faust flushes every send before it commits (``models.state.Outgoing``).
+    Outputs the broker acknowledged, or whose cause is committed (Faust
+    flushes every send before it commits), are dropped from the outbox first
+    (``models.state.Outgoing``).
     """
     committed = app.consumer._committed_offset.get(cause.tp)
     outgoing = _outputs(result, state, cause.offset)
-    outbox = still_outgoing(state.outbox, outgoing, committed, LATEST_ONLY)
+    outbox = still_outgoing(
+        state.outbox,
+        outgoing,
+        committed,
+        LATEST_ONLY,
+        acknowledgements.take(state.material_id),
+    )
     if outgoing or len(outbox) != len(state.outbox):
         state.outbox = outbox
     changed = states.store(state)
@@ -260,7 +295,7 @@ async def settle(state: MaterialState, result: StepResult, cause: Cause) -> bool
         PURCHASE_REQUESTS_PUBLISHED.labels(request.status).inc()
     for review in result.reviews:
         REVIEWS_PUBLISHED.labels(review.status).inc()
-    await _send(outgoing)
+    await _send(state.material_id, outgoing)
     return changed
 
 
@@ -269,14 +304,16 @@ async def resend_outbox(partition: int) -> None:
     for material_id in ticks.index.materials_in(partition):
         state = states.get(material_id)
         if state is not None and state.outbox:
-            await _send(state.outbox)
+            await _send(material_id, state.outbox)
             RESENT_OUTPUTS.inc(len(state.outbox))
 
 
-async def _send(outgoing: list[Outgoing]) -> None:
+async def _send(material_id: str, outgoing: list[Outgoing]) -> None:
     for record in outgoing:
         await _output_topics[record.topic].send(
-            key=record.key.encode(), value=record.value.encode()
+            key=record.key.encode(),
+            value=record.value.encode(),
+            callback=acknowledgements.on_delivery(material_id, record),
         )
 
 

@@ -233,8 +233,9 @@ class Outgoing(BaseModel):
     says it was applied) and the output would be lost for good. So the
     worker keeps each output here with the offset of the input record that
     caused it, sends the outputs again when it takes over the material's
-    partition, and drops them once that offset is committed (Faust flushes
-    every send before it commits). At least once: consumers deduplicate by id.
+    partition, and drops them once the broker has acknowledged them, or once
+    that offset is committed (Faust flushes every send before it commits).
+    At least once: consumers deduplicate by id.
     """
 
     offset: int = Field(description="Offset on stockloop.material-events of the cause.")
@@ -242,33 +243,46 @@ class Outgoing(BaseModel):
     key: str
     value: str = Field(description="The record as JSON text.")
 
+    @property
+    def identity(self) -> tuple[int, str, str, str]:
+        """What tells this record from every other output of the material."""
+        return (self.offset, self.topic, self.key, self.value)
+
 
 def still_outgoing(
     outbox: list[Outgoing],
     new: list[Outgoing],
     committed: int | None,
     latest_only: Collection[str],
+    acknowledged: Collection[tuple[int, str, str, str]] = frozenset(),
 ) -> list[Outgoing]:
     """The outbox after a step: what is not known to be delivered, then the step's outputs.
 
-    An output whose cause is committed (``committed``: the first offset not
-    yet committed, None if none is) is on its topic. On a ``latest_only``
-    topic a record replaces the previous one of its key (a material's
-    availability), so an older one the step supersedes is not kept either:
-    without that, a backlog worked off before a commit keeps one such record
-    per event and the state outgrows the largest record Kafka takes.
+    An output the broker has acknowledged (``acknowledged``: identities) or
+    whose cause is committed (``committed``: the first offset not yet
+    committed, None if none is) is on its topic. Acknowledgements keep the
+    outbox as small as the sends in flight when commits fail for a while
+    (a group rebalancing again and again under load): kept until a commit,
+    it grew with every output and the state outgrew the largest record
+    Kafka takes. On a ``latest_only`` topic a record replaces the previous
+    one of its key (a material's availability), so an older one the step
+    supersedes is not kept either.
 
     >>> out = lambda offset, topic, key: Outgoing(offset=offset, topic=topic, key=key, value="{}")
     >>> kept = [out(5, "availability", "M1"), out(6, "alerts", "a1"), out(3, "alerts", "a0")]
     >>> after = still_outgoing(kept, [out(7, "availability", "M1")], 4, {"availability"})
     >>> [(o.offset, o.topic) for o in after]
     [(6, 'alerts'), (7, 'availability')]
+    >>> [o.offset for o in still_outgoing(kept, [], None, (), {kept[1].identity})]
+    [5, 3]
     """
     replaced = {(o.topic, o.key) for o in new if o.topic in latest_only}
     return [
         o
         for o in outbox
-        if (committed is None or o.offset >= committed) and (o.topic, o.key) not in replaced
+        if (committed is None or o.offset >= committed)
+        and (o.topic, o.key) not in replaced
+        and o.identity not in acknowledged
     ] + new
 
 

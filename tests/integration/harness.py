@@ -368,7 +368,9 @@ class Pipeline:
 
         wait_until(lambda: not behind(), timeout=timeout, interval=1.0, describe=described)
         for material, view in expected.items():
-            assert stock_view(self.material(material)) == view, material
+            # Asked again while the worker cannot say: a rebalance after catching up (load).
+            state = wait_until(lambda material=material: self.material(material), timeout=timeout)
+            assert stock_view(state) == view, material
 
     def changelog_topic(self, table: str) -> str:
         """The changelog topic Faust keeps for the worker's table ``table``."""

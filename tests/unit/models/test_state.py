@@ -13,7 +13,7 @@ from models.events import (
     SourcePosition,
     StockMovement,
 )
-from models.state import MaterialState, Outcome
+from models.state import MaterialState, Outcome, Outgoing, still_outgoing
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -337,3 +337,30 @@ def test_an_order_line_s_contract_penalties_are_committed_and_stored_only_when_s
     assert MaterialState.model_validate_json(stored).model_dump() == state.model_dump()
     plain = replay([order_line(1, 40)])
     assert "penalty" not in plain.warehouses["W1"].model_dump_json()
+
+
+_outputs = st.lists(
+    st.builds(
+        Outgoing,
+        offset=st.integers(0, 20),
+        topic=st.sampled_from(["alerts", "purchase-requests"]),
+        key=st.sampled_from(["a", "b", "c"]),
+        value=st.sampled_from(["{}", '{"n":1}']),
+    ),
+    max_size=12,
+)
+
+
+@given(outbox=_outputs, new=_outputs, committed=st.none() | st.integers(0, 21), data=st.data())
+def test_the_outbox_keeps_exactly_the_unacknowledged_uncommitted_outputs_and_the_new(
+    outbox: list[Outgoing], new: list[Outgoing], committed: int | None, data: st.DataObject
+):
+    sent = data.draw(st.lists(st.sampled_from(outbox)) if outbox else st.just([]))
+    acknowledged = {o.identity for o in sent}
+    kept = still_outgoing(outbox, new, committed, (), acknowledged)
+    waiting = [
+        o
+        for o in outbox
+        if o.identity not in acknowledged and (committed is None or o.offset >= committed)
+    ]
+    assert kept == waiting + new
