@@ -20,6 +20,7 @@ pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 4, 6, 8, tzinfo=UTC)
 DUE = date(2026, 4, 9)  # three days after T0: within X's cumulative lead time of 10 days
+WAIT = 120.0  # seconds: generous, for a loaded machine
 
 
 def day(offset: int) -> str:
@@ -111,11 +112,11 @@ def settle(pipeline: Pipeline, expected: dict[str, tuple]) -> None:
     A line is analysed against the view as it is when the line arrives: stock
     posted a moment earlier may not be in it yet.
     """
-    published = wait_until(lambda: availability_published(pipeline, expected), timeout=90)
-    wait_until(lambda: pipeline.control_records("stockloop.availability") >= published)
+    published = wait_until(lambda: availability_published(pipeline, expected), timeout=WAIT)
+    wait_until(lambda: pipeline.control_records("stockloop.availability") >= published, WAIT)
 
 
-def results(pipeline: Pipeline, expected: int, timeout: float = 60) -> dict[bytes, dict]:
+def results(pipeline: Pipeline, expected: int, timeout: float = WAIT) -> dict[bytes, dict]:
     """The results on stockloop.shortages by key, once ``expected`` are there or at timeout."""
     records = pipeline.read_all("stockloop.shortages", expected, timeout=timeout)
     return {record.key: orjson.loads(record.value) for record in records}
@@ -141,7 +142,7 @@ def test_a_rush_sales_order_of_an_assembled_item_gets_its_hand_checked_shortage_
     send_plant(pipeline)
     pipeline.flush()
     settle(pipeline, EXPECTED_AVAILABILITY | {"X": (4, [], [])})
-    wait_until(lambda: pipeline.counters().get(("erp.boms", "applied")) == len(BOM))
+    wait_until(lambda: pipeline.counters().get(("erp.boms", "applied")) == len(BOM), WAIT)
     pipeline.send("erp.sales-orders", sales_line("SO-5", "X", 1, day(-1), 50), key=b"SO-5|10")
     pipeline.send("erp.sales-orders", sales_line("SO-9", "X", 50, day(30), 51), key=b"SO-9|10")
     pipeline.flush()
@@ -158,11 +159,11 @@ def test_a_rush_sales_order_of_an_assembled_item_gets_its_hand_checked_shortage_
     pipeline.send("erp.sales-orders", sales_line("SO-7", "X", 10, day(0), 70), key=b"SO-7|10")
     pipeline.flush()
 
-    found = wait_until(lambda: (r := results(pipeline, 2)) and b"SO-7/10" in r and r)
+    found = wait_until(lambda: (r := results(pipeline, 2)) and b"SO-7/10" in r and r, WAIT)
     assert set(results(pipeline, 3, timeout=3)) == {b"MO-1", b"SO-7/10"}
     # SO-Z's item contains itself: its line is logged as not analysed and the agent goes on.
     refused = "not analysed: order SO-Z/10: BOM cycle Z -> Z2 -> Z"
-    wait_until(lambda: refused in pipeline.log_path.read_text())
+    wait_until(lambda: refused in pipeline.log_path.read_text(), WAIT)
     result = found[b"SO-7/10"]
     assert (result["order_id"], result["material_id"], result["warehouse_id"]) == (
         "SO-7/10",
@@ -213,16 +214,16 @@ def test_a_rush_sales_order_of_an_assembled_item_gets_its_hand_checked_shortage_
     )
     assert "its own stock there covers it" in pipeline.cli("shortage", str(question))
 
-    notices = [
-        orjson.loads(r.value)
-        for r in pipeline.read_all("stockloop.material-events", 10**6, timeout=3)
-        if b'"expedite"' in r.value
-    ]
-    assert sorted((n["material_id"], n["quantity"], n["needed_by"]) for n in notices) == [
+    def notices() -> list[dict]:
+        records = pipeline.read_all("stockloop.material-events", 10**6, timeout=3)
+        return [orjson.loads(r.value) for r in records if b'"expedite"' in r.value]
+
+    sent = wait_until(lambda: len(n := notices()) == 2 and n, WAIT)
+    assert sorted((n["material_id"], n["quantity"], n["needed_by"]) for n in sent) == [
         ("P2", 13, day(0)),
         ("P3", 18, day(0)),
     ]
-    assert {(n["order_id"], n["shortage_id"]) for n in notices} == {("SO-7/10", result["id"])}
+    assert {(n["order_id"], n["shortage_id"]) for n in sent} == {("SO-7/10", result["id"])}
 
     def expedited() -> dict[str, dict]:
         """Each part's expedited request for SO-7/10, as its latest record says."""
@@ -233,7 +234,7 @@ def test_a_rush_sales_order_of_an_assembled_item_gets_its_hand_checked_shortage_
                 latest[request["material_id"]] = request
         return latest
 
-    raised = wait_until(lambda: len(s := expedited()) == 2 and s)
+    raised = wait_until(lambda: len(s := expedited()) == 2 and s, WAIT)
     assert raised["P2"]["status"] == "pending_approval"
     assert "SO-7/10 lacks 13" in raised["P2"]["explanation"]
     assert "SO-7/10 lacks 18" in raised["P3"]["explanation"]
@@ -241,6 +242,6 @@ def test_a_rush_sales_order_of_an_assembled_item_gets_its_hand_checked_shortage_
     cancelled = sales_line("SO-7", "X", 10, day(0), 90, status="cancelled", event_id="SO-7-v2")
     pipeline.send("erp.sales-orders", cancelled, key=b"SO-7|10")
     pipeline.flush()
-    withdrawn = wait_until(lambda: (r := expedited()["P2"])["status"] == "cancelled" and r)
+    withdrawn = wait_until(lambda: (r := expedited()["P2"])["status"] == "cancelled" and r, WAIT)
     assert withdrawn["reason"] == "need gone: production order SO-7/10 withdrawn"
     assert set(results(pipeline, 3, timeout=3)) == {b"MO-1", b"SO-7/10"}
