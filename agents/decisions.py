@@ -1,9 +1,10 @@
-"""People's decisions on requests and reviews: validated, then sent to the worker that holds them.
+"""People's decisions on requests, transfers and reviews: validated, then sent to their worker.
 
-``stockloop.purchase-request-actions`` and ``stockloop.review-actions`` are
-keyed by request or review id (people and workflow tools know those, not
-partitions); the request or review lives in its material's state, so each
-decision is sent on to ``stockloop.material-events`` keyed by its material.
+``stockloop.purchase-request-actions``, ``stockloop.transfer-actions`` and
+``stockloop.review-actions`` are keyed by request, transfer or review id
+(people and workflow tools know those, not partitions); each lives in its
+material's state, so each decision is sent on to
+``stockloop.material-events`` keyed by its material.
 A record that is not a valid decision goes to the dead-letter topic with a
 one-line reason.
 """
@@ -18,11 +19,13 @@ from agents.watermarks import partition_of
 from models.events import SourcePosition, describe_validation_error, encode
 from models.purchasing import PurchaseRequestAction, RequestActionNotice
 from models.reviews import ReviewAction, ReviewActionNotice
+from models.transfers import TransferAction, TransferActionNotice
 from streams.app import (
     app,
     material_events_topic,
     purchase_request_actions_topic,
     review_actions_topic,
+    transfer_actions_topic,
 )
 from streams.metrics import CONTROL_RECORDS
 
@@ -36,6 +39,15 @@ async def route_request_actions(stream: faust.StreamT[bytes]) -> None:
         action = await _valid(PurchaseRequestAction, record.message)
         if action is not None:
             await _forward(action.material_id, RequestActionNotice(action=action))
+
+
+@app.agent(transfer_actions_topic)
+async def route_transfer_actions(stream: faust.StreamT[bytes]) -> None:
+    """Send each decision on a transfer on to its material, or dead-letter it."""
+    async for record in stream.events():
+        action = await _valid(TransferAction, record.message)
+        if action is not None:
+            await _forward(action.material_id, TransferActionNotice(action=action))
 
 
 @app.agent(review_actions_topic)

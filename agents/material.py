@@ -46,11 +46,13 @@ from models.step import (
     advance,
     decide_request,
     decide_review,
+    decide_transfer,
     expedite_request,
     receive,
     too_old_reason,
 )
 from models.stream import MaterialStreamRecord
+from models.transfers import TransferActionNotice
 from models.watermark import PartitionClock, input_position
 from streams.app import (
     alert_actions_table,
@@ -720,9 +722,10 @@ async def on_expedite(
 
 
 async def on_decision(
-    notice: RequestActionNotice | ReviewActionNotice, message: faust.types.Message
+    notice: RequestActionNotice | TransferActionNotice | ReviewActionNotice,
+    message: faust.types.Message,
 ) -> None:
-    """Apply a decision on a request or review at once, or dead-letter it with the reason."""
+    """Apply a decision on a request, transfer or review at once, or dead-letter it with why."""
     action = notice.action
     await ticks.catch_up(action.material_id, message.partition)
     state = states.get(action.material_id)
@@ -731,6 +734,8 @@ async def on_decision(
             raise ValueError(f"material_id={action.material_id}: no such material here")
         if isinstance(notice, RequestActionNotice):
             result = decide_request(state, notice.action)
+        elif isinstance(notice, TransferActionNotice):
+            result = decide_transfer(state, notice.action)
         else:
             result = decide_review(state, notice.action)
     except ValueError as error:
@@ -770,7 +775,7 @@ async def on_record(record: EventT, alert_context: AlertContext) -> None:
                 await on_time(progress, now, context.get(), record, live=True)
         case AlertActionNotice():
             await on_action(item, context.get(), message)
-        case RequestActionNotice() | ReviewActionNotice():
+        case RequestActionNotice() | TransferActionNotice() | ReviewActionNotice():
             await on_decision(item, message)
         case ExpediteNotice():
             await on_expedite(item, context.get(), message)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from models.alerts import _OMIT_FALSY
-from models.approval import ApprovalPolicy, decide
+from models.approval import ApprovalDecision, ApprovalPolicy, decide
 from models.events import InTransitLine, MovementType, StockMovement
 from models.planning import PolicySnapshot
 from models.purchasing import (
@@ -48,12 +48,15 @@ from models.purchasing import (
     mark_ordered,
     open_quantity,
     propose,
+    request_amount,
     suggested_quantity,
 )
 from models.transfers import (
     Transfer,
+    TransferAction,
     TransferLanes,
     TransferStatus,
+    apply_transfer_action,
     choose_transfers,
     propose_transfer,
     supply_of,
@@ -139,6 +142,12 @@ class TransferBook(BaseModel):
 
     open: dict[str, Transfer] = Field(default_factory=dict, **_OMIT_FALSY)
     raised: int = Field(0, **_OMIT_FALSY)
+    refused: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Sources a person refused to take from while a warehouse is short, by "
+        "warehouse: the need goes to a purchase instead of the same transfer proposed again.",
+        **_OMIT_FALSY,
+    )
 
     def incoming(self, warehouse_id: str) -> float:
         """Quantity on its way to a warehouse, or promised to it, and not received yet."""
@@ -162,6 +171,10 @@ class TransferBook(BaseModel):
             self.open[transfer.transfer_id] = transfer
         else:
             self.open.pop(transfer.transfer_id, None)
+        if transfer.status == TransferStatus.REJECTED:
+            refused = self.refused.setdefault(transfer.to_warehouse, [])
+            if transfer.from_warehouse not in refused:
+                refused.append(transfer.from_warehouse)
         return transfer
 
 
@@ -207,12 +220,15 @@ def replenish(
         unanswered = book.unanswered(warehouse_id, alert_ids)
         short = position <= plan.reorder_point or (unanswered and position < plan.order_up_to)
         if not short:
+            moves.refused.pop(warehouse_id, None)
             if not alert_ids:
                 out.requests += _cancel_unneeded(
                     book, warehouse_id, position - requested, plan, now
                 )
             continue
-        brought = _transfer_in(state, warehouse_id, plan, position, alert_ids, lanes, now, out)
+        brought = _transfer_in(
+            state, warehouse_id, plan, position, alert_ids, policy, lanes, now, out
+        )
         if brought > 0 and alert_ids:
             book.answered[warehouse_id] = alert_ids
         position += brought
@@ -268,17 +284,28 @@ def _transfer_in(
     plan: PolicySnapshot,
     position: float,
     alert_ids: list[str],
+    policy: ApprovalPolicy,
     lanes: TransferLanes,
     now: datetime,
     out: Replenishment,
 ) -> float:
-    """Propose (and approve) transfers from warehouses with a surplus; the quantity they bring."""
+    """Propose transfers from warehouses with a surplus; the quantity they bring.
+
+    Each is approved on the spot when its value is below the material's
+    auto-approval limit, as a purchase request of that amount would be
+    (``_judge``); otherwise it stays proposed, waiting for its approver, and
+    still counts in the position, so the need raises no purchase meanwhile.
+    A source a person refused for this warehouse gives nothing until the
+    warehouse is no longer short: its need goes to a purchase instead.
+    """
     needed = plan.order_up_to - position
     if needed <= 0:
         return 0.0
     sources = []
+    refused = state.transfers.refused.get(warehouse_id, ())
     for source_id, stock in sorted(state.warehouses.items()):
-        supply = supply_of(source_id, stock) if source_id != warehouse_id else None
+        usable = source_id != warehouse_id and source_id not in refused
+        supply = supply_of(source_id, stock) if usable else None
         if supply is not None:
             promised = state.transfers.outgoing(source_id)
             sources.append(supply.model_copy(update={"available": supply.available - promised}))
@@ -288,6 +315,8 @@ def _transfer_in(
     moves = state.transfers
     unit = state.master.unit if state.master else "EA"
     for suggestion in chosen.transfers:
+        amount = request_amount(suggestion.quantity, state.master.unit_cost if state.master else 0)
+        decision = _judge(state, amount, suggestion.quantity, policy)
         proposed = propose_transfer(
             state.material_id,
             suggestion,
@@ -296,14 +325,37 @@ def _transfer_in(
             unit=unit,
             needed_by=stockout,
             alert_ids=alert_ids,
+            amount=amount,
+            approver=decision.approver,
+            held="" if decision.auto_approved else decision.reason,
         )
         moves.raised += 1
         out.transfers.append(moves.record(proposed))
-        approved = approve_transfer(
-            proposed, by=AUTOMATIC, at=now, reason="moving own stock needs no purchase approval"
-        )
-        out.transfers.append(moves.record(approved))
+        if decision.auto_approved:
+            approved = approve_transfer(proposed, by=AUTOMATIC, at=now, reason=decision.reason)
+            out.transfers.append(moves.record(approved))
     return sum(suggestion.quantity for suggestion in chosen.transfers)
+
+
+def _judge(
+    state: "MaterialState", amount: float, quantity: float, policy: ApprovalPolicy
+) -> ApprovalDecision:
+    """The approval policy's amount rule on a transfer's value: the material's auto-approval
+    limit (category, ABC class, default; strictly below approves) and the approver band above it.
+
+    Only the amount: the usual-quantity and demand-shift holds guard a purchase's quantity,
+    and a transfer buys nothing.
+    """
+    master = state.master
+    return decide(
+        policy,
+        amount=amount,
+        quantity=quantity,
+        category=master.category if master else None,
+        abc_class=master.abc_class if master else None,
+        usual_quantity=None,
+        critical_demand_shift=False,
+    )
 
 
 def expedite(
@@ -436,6 +488,28 @@ def act(state: "MaterialState", action: PurchaseRequestAction) -> list[PurchaseR
     if _already_applied(request, action):
         return []
     return [state.requests.record(apply_action(request, action))]
+
+
+def act_on_transfer(state: "MaterialState", action: TransferAction) -> list[Transfer]:
+    """Apply a person's decision to the material's open transfer; raises if it cannot apply.
+
+    As ``act`` for requests: an unknown or closed transfer and a decision its
+    status refuses raise ``ValueError`` in one line; the same decision
+    delivered twice changes nothing the second time.
+    """
+    transfer = state.transfers.open.get(action.transfer_id)
+    if transfer is None:
+        raise ValueError(
+            f"transfer_id={action.transfer_id}: no open transfer of {state.material_id} "
+            "(unknown, or already received, rejected or cancelled)"
+        )
+    if (
+        action.action == "approve"
+        and transfer.status == TransferStatus.APPROVED
+        and (transfer.at, transfer.by) == (action.at, action.by)
+    ):
+        return []
+    return [state.transfers.record(apply_transfer_action(transfer, action))]
 
 
 def _already_applied(request: PurchaseRequest, action: PurchaseRequestAction) -> bool:

@@ -36,12 +36,12 @@ from models.events import (
 from models.expedite import ExpediteNotice
 from models.planning import PlanningConfig, Promotion
 from models.purchasing import PurchaseRequest, PurchaseRequestAction
-from models.replenishment import act, expedite, move_stock, replenish, take_over
+from models.replenishment import act, act_on_transfer, expedite, move_stock, replenish, take_over
 from models.reviewing import act_on_review, review
 from models.reviews import Review, ReviewAction, ReviewPolicy, default_review_policy
 from models.rules.spec import RuleFile
 from models.state import DEFAULT_CONFIG, MaterialState
-from models.transfers import Transfer, TransferLanes
+from models.transfers import Transfer, TransferAction, TransferLanes
 
 _APPLY_FIRST = {"material": 0, "promotion": 1, "in_transit": 2, "order_line": 3, "movement": 4}
 """Events with the same time apply in this order: master data before what it plans, supply
@@ -248,6 +248,15 @@ def decide_request(state: MaterialState, action: PurchaseRequestAction) -> StepR
     decision does not fit its status.
     """
     return StepResult(requests=act(state, action))
+
+
+def decide_transfer(state: MaterialState, action: TransferAction) -> StepResult:
+    """Apply a person's decision on one of the material's transfers; it never moves its time.
+
+    Raises ``ValueError`` (one line) when the transfer is not open or the
+    decision does not fit its status, as ``decide_request`` does.
+    """
+    return StepResult(transfers=act_on_transfer(state, action))
 
 
 def _midnights(

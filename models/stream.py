@@ -9,6 +9,7 @@ from models.events import MaterialEvent, Tick, Watermark
 from models.expedite import ExpediteNotice
 from models.purchasing import RequestActionNotice
 from models.reviews import ReviewActionNotice
+from models.transfers import TransferActionNotice
 
 MaterialStreamRecord = TypeAdapter(
     Annotated[
@@ -18,10 +19,11 @@ MaterialStreamRecord = TypeAdapter(
         | AlertActionNotice
         | RequestActionNotice
         | ReviewActionNotice
+        | TransferActionNotice
         | ExpediteNotice,
         Field(discriminator="type"),
     ]
 )
 """A record of ``stockloop.material-events``: a material's event, a tick, ingest's watermark,
-an alert action, request decision or review action to apply at once, or a production
+an alert action, request or transfer decision or review action to apply at once, or a production
 order's missing part to expedite."""

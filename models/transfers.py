@@ -390,6 +390,16 @@ class Transfer(BaseModel):
     by: Id | None = Field(
         None, description="Who last decided on it (approved, rejected, cancelled); kept after."
     )
+    amount: NonNegative | None = Field(
+        None,
+        description="Value moved: quantity x the master's unit cost (0 when unknown), in the "
+        "approval policy's currency; what the approval policy judges. None on older records.",
+    )
+    approver: Id | None = Field(
+        None,
+        description="Who must decide a transfer the approval policy did not approve on its own "
+        "(by value band); None when it approved it.",
+    )
     alert_ids: tuple[str, ...] = Field((), description="The alerts that asked for supply.")
     explanation: Text = Field("", description="One human line: why this transfer.")
     reason: Text = Field("", description="Why this transition happened, one line.")
@@ -414,11 +424,16 @@ def propose_transfer(
     unit: str = "EA",
     needed_by: date | None = None,
     alert_ids: Sequence[str] = (),
+    amount: float | None = None,
+    approver: str | None = None,
+    held: str = "",
 ) -> Transfer:
     """The ``proposed`` record of a suggested transfer, at event time ``now``.
 
     ``raised`` is how many transfers the material proposed before (it numbers
-    the id).
+    the id). ``amount`` is its value; ``approver`` who must decide it when the
+    approval policy does not approve it on its own, and ``held`` the policy's
+    one-line reason why.
     """
     explanation = (
         f"{suggestion.from_warehouse} holds {suggestion.surplus:g} {unit} above its own need; "
@@ -442,7 +457,11 @@ def propose_transfer(
         at=now,
         alert_ids=tuple(alert_ids),
         explanation=explanation[:256],
-        reason="a warehouse needs supply and another holds a surplus",
+        reason=f"a warehouse needs supply and another holds a surplus{'; ' if held else ''}{held}"[
+            :256
+        ],
+        amount=amount,
+        approver=approver,
     )
 
 
@@ -540,3 +559,51 @@ def receive(transfer: Transfer, *, quantity: float, at: datetime) -> Transfer:
 def cancel(transfer: Transfer, *, by: str, at: datetime, reason: str = "") -> Transfer:
     """The transfer is no longer wanted (the need went away) before it shipped."""
     return _move(transfer, TransferStatus.CANCELLED, at, by=by, reason=reason or "cancelled")
+
+
+# --- a person's decision (topic stockloop.transfer-actions) ------------------------------
+
+
+class TransferAction(BaseModel):
+    """A person's decision on a transfer, as published on ``stockloop.transfer-actions``.
+
+    ``approve`` and ``reject`` decide a proposed transfer, as the same actions
+    decide a purchase request (``models.purchasing.PurchaseRequestAction``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Version of this schema.")
+    action: Literal["approve", "reject"] = Field(description="What the person decided.")
+    transfer_id: Id = Field(description="The transfer it applies to.")
+    material_id: Id = Field(
+        description="The transfer's material: the action is routed to the worker that owns it."
+    )
+    by: Id = Field(description="Who decided (user name or e-mail).")
+    reason: Text | None = Field(None, description="Why, in their words.")
+    at: EventTime = Field(description="Event time of the decision.")
+
+
+class TransferActionNotice(BaseModel):
+    """A decision on a transfer, forwarded onto ``stockloop.material-events`` keyed by its material.
+
+    ``stockloop.transfer-actions`` is keyed by transfer id, as people know
+    transfers; the material's worker holds the transfer, so the decision
+    travels to it in order with the material's events.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["transfer_action"] = "transfer_action"
+    action: TransferAction
+
+
+def apply_transfer_action(transfer: Transfer, action: TransferAction) -> Transfer:
+    """The transfer after a person's approve or reject; refuses what its status does not allow."""
+    if action.transfer_id != transfer.transfer_id:
+        raise TransferTransitionError(
+            f"transfer_id={action.transfer_id}: the action is not for transfer "
+            f"{transfer.transfer_id}"
+        )
+    decide = approve if action.action == "approve" else reject
+    return decide(transfer, by=action.by, at=action.at, reason=action.reason or "")

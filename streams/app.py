@@ -29,6 +29,7 @@ from streams.catalogue import (
     REVIEWS,
     RULES,
     SHORTAGES,
+    TRANSFER_ACTIONS,
     TRANSFERS,
     load_catalogue,
 )
@@ -105,6 +106,7 @@ alert_actions_topic = _raw_topic(ALERT_ACTIONS)
 purchase_requests_topic = _raw_topic(PURCHASE_REQUESTS)
 purchase_request_actions_topic = _raw_topic(PURCHASE_REQUEST_ACTIONS)
 transfers_topic = _raw_topic(TRANSFERS)
+transfer_actions_topic = _raw_topic(TRANSFER_ACTIONS)
 reviews_topic = _raw_topic(REVIEWS)
 review_actions_topic = _raw_topic(REVIEW_ACTIONS)
 availability_topic = _raw_topic(AVAILABILITY)

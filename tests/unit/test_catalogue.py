@@ -20,6 +20,7 @@ from streams.catalogue import (
     REVIEWS,
     RULES,
     SHORTAGES,
+    TRANSFER_ACTIONS,
     TRANSFERS,
     CatalogueError,
     load_catalogue,
@@ -84,6 +85,7 @@ def test_every_topic_that_is_written_names_its_schemas():
 def test_the_response_topics_are_written_with_their_published_schemas(tmp_path: Path):
     written = {
         TRANSFERS: "Transfer",
+        TRANSFER_ACTIONS: "TransferAction",
         REVIEWS: "Review",
         REVIEW_ACTIONS: "ReviewAction",
     }

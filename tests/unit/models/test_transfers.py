@@ -13,12 +13,14 @@ from models.planning import PolicySnapshot
 from models.state import WarehouseStock
 from models.transfers import (
     Transfer,
+    TransferAction,
     TransferLanes,
     TransferLanesError,
     TransferStatus,
     TransferSuggestion,
     TransferTransitionError,
     WarehouseSupply,
+    apply_transfer_action,
     approve,
     cancel,
     choose_transfers,
@@ -469,3 +471,55 @@ def test_lanes_written_as_yaml_load_back_equal(default_days, days):
     lanes = TransferLanes(default_days=default_days, lanes=days)
     text = yaml.safe_dump(lanes.model_dump())
     assert load_transfer_lanes(text) == lanes
+
+
+# --- a person's decision ------------------------------------------------------------------
+
+
+def test_a_transfer_record_written_before_approval_by_value_still_loads():
+    old = proposed().model_dump(mode="json")
+    del old["amount"], old["approver"]
+    assert Transfer.model_validate(old) == proposed()
+
+
+def test_a_held_transfer_keeps_its_value_and_approver_through_its_transitions():
+    held = proposed().model_copy(update={"amount": 9000.0, "approver": "buyer"})
+    action = TransferAction(
+        action="approve", transfer_id=held.transfer_id, material_id="M1", by=" ann ", at=later(1)
+    )
+    approved = apply_transfer_action(held, action)
+    assert (approved.status, approved.by, approved.amount, approved.approver) == (
+        "approved",
+        "ann",
+        9000.0,
+        "buyer",
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"action": "change_quantity"}, "action"),
+        ({"by": ""}, "by"),
+        ({"colour": "red"}, "colour"),
+        ({"at": "2026-03-01T09:00:00"}, "at"),
+    ],
+)
+def test_a_transfer_action_that_is_not_a_decision_is_refused(change, message):
+    valid = {
+        "action": "reject",
+        "transfer_id": "94fc1834fc404f5b",
+        "material_id": "M1",
+        "by": "ann",
+        "at": "2026-03-01T09:00:00Z",
+    }
+    with pytest.raises(ValidationError, match=message):
+        TransferAction.model_validate(valid | change)
+
+
+def test_a_decision_for_another_transfer_is_refused():
+    action = TransferAction(
+        action="approve", transfer_id="0000000000000000", material_id="M1", by="ann", at=later(1)
+    )
+    with pytest.raises(TransferTransitionError, match="not for transfer"):
+        apply_transfer_action(proposed(), action)
