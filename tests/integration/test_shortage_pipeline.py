@@ -181,8 +181,11 @@ def test_a_production_order_of_a_three_level_bom_gets_its_hand_checked_shortage(
         timeout=90,
         describe=lambda: availability(pipeline),
     )
-    wait_until(lambda: pipeline.control_records("stockloop.availability") >= published)
-    wait_until(lambda: pipeline.counters().get(("erp.boms", "received")) == bom_records)
+    # Generous: a rebalance on a loaded machine costs a session timeout and a re-join.
+    wait_until(lambda: pipeline.control_records("stockloop.availability") >= published, timeout=150)
+    wait_until(
+        lambda: pipeline.counters().get(("erp.boms", "received")) == bom_records, timeout=150
+    )
     counts = pipeline.counters()
     assert (counts[("erp.boms", "applied")], counts[("erp.boms", "dead_lettered")]) == (9, 1)
     letters = [orjson.loads(r.value) for r in pipeline.read_all("stockloop.dead-letter", 1)]
