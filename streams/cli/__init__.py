@@ -23,6 +23,7 @@ from streams.cli import (
     shortage,
     status,
     topics,
+    transfers,
 )
 from streams.settings import Settings, refused_settings
 
@@ -40,6 +41,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(policies.app, name="policies")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(requests.app, name="requests")
+app.add_typer(transfers.app, name="transfers")
 app.add_typer(reviews.app, name="reviews")
 app.add_typer(routes.app, name="routes")
 app.add_typer(mapping.app, name="mapping")

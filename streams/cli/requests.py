@@ -37,7 +37,8 @@ from models.purchasing import (
 )
 from streams.catalogue import PURCHASE_REQUEST_ACTIONS, PURCHASE_REQUESTS
 from streams.cli.handoff import handoff
-from streams.cli.kafka import check_topics, fail, publish, read
+from streams.cli.kafka import check_topics, fail, publish
+from streams.cli.transitions import history_of, latest_by, read_transitions_of
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -77,23 +78,17 @@ class ExportFormat(StrEnum):
 
 
 def latest_by_request(transitions: Iterable[PurchaseRequest]) -> dict[str, PurchaseRequest]:
-    """Each request's state: its transition with the highest sequence, by request id.
-
-    By sequence, not by arrival: a transition published twice (a worker
-    restarted before committing) or read out of order changes nothing.
-    """
-    latest: dict[str, PurchaseRequest] = {}
-    for transition in transitions:
-        known = latest.get(transition.request_id)
-        if known is None or transition.sequence >= known.sequence:
-            latest[transition.request_id] = transition
-    return latest
+    """Each request's state: its transition with the highest sequence, by request id."""
+    return latest_by(transitions, _request_id)
 
 
 def history(transitions: Iterable[PurchaseRequest], request_id: str) -> list[PurchaseRequest]:
     """Every transition of one request, by sequence; a transition published twice shows once."""
-    by_sequence = {t.sequence: t for t in transitions if t.request_id == request_id}
-    return [by_sequence[sequence] for sequence in sorted(by_sequence)]
+    return history_of(transitions, _request_id, request_id)
+
+
+def _request_id(request: PurchaseRequest) -> str:
+    return request.request_id
 
 
 def listing_order(requests: Iterable[PurchaseRequest]) -> list[PurchaseRequest]:
@@ -239,30 +234,9 @@ def _day(day: date | None) -> str:
 
 
 def read_transitions(settings: Settings) -> list[PurchaseRequest]:
-    """Every purchase request transition on the topic so far.
-
-    A record that is not a purchase request is skipped, and counted in one
-    warning line with the first one's position and why: one bad record must
-    not hide every request from the people who decide on them.
-    """
-    transitions: list[PurchaseRequest] = []
-    skipped: list[str] = []
-    for record in read(settings, settings.topic(PURCHASE_REQUESTS)):
-        if record.value is None:
-            continue
-        try:
-            transitions.append(PurchaseRequest.model_validate_json(record.value))
-        except ValidationError as error:
-            where = f"partition {record.partition} offset {record.offset}"
-            skipped.append(f"{where}: {describe_validation_error(error)}")
-    if skipped:
-        err_console.print(
-            f"[yellow]warning:[/yellow] skipped {len(skipped)} record(s) that are not purchase "
-            f"requests; the first at {skipped[0]}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    return transitions
+    """Every purchase request transition on the topic so far; others skipped with a warning."""
+    topic = settings.topic(PURCHASE_REQUESTS)
+    return read_transitions_of(settings, topic, PurchaseRequest, "purchase requests")
 
 
 def _decide(

@@ -27,6 +27,8 @@ COMMANDS = [
     ["alerts", "open"],
     ["alerts", "ack"],
     ["alerts", "silence"],
+    ["transfers", "list"],
+    ["transfers", "approve"],
     ["backtest"],
     ["replay"],
     ["mapping", "validate"],
