@@ -339,14 +339,23 @@ class ChangeReader(Generic[Tag]):
 
     def read(
         self, value: bytes | None, default_kind: str, tag: Tag
-    ) -> list[tuple[Tag, Decoded[InputEvent] | InvalidRecord]]:
-        """The outcome of this record, then of the held changes it released, in that order."""
-        outcomes: list[tuple[Tag, Decoded[InputEvent] | InvalidRecord]] = []
+    ) -> list[tuple[Tag, Decoded[InputEvent | ProductionOrder | BomLine] | InvalidRecord]]:
+        """The outcome of this record, then of the held changes it released, in that order.
+
+        A record of a production topic (``default_kind`` a ``PRODUCTION_KINDS``)
+        becomes production orders or BOM lines, any other an input event.
+        """
+        outcomes: list[
+            tuple[Tag, Decoded[InputEvent | ProductionOrder | BomLine] | InvalidRecord]
+        ] = []
         pending = [(value, default_kind, tag)]
         while pending:
             value, default_kind, tag = pending.pop(0)
+            decode = (
+                decode_production_changes if default_kind in PRODUCTION_KINDS else decode_changes
+            )
             try:
-                decoded = decode_changes(
+                decoded: Decoded[Any] = decode(
                     value, default_kind, self.mapping, self.max_bytes, self.references, self.window
                 )
             except MissingReference as missing:
@@ -375,6 +384,10 @@ def parse_production_record(fields: dict[str, Any]) -> ProductionOrder | BomLine
     return _production_record.validate_python(fields)
 
 
+PRODUCTION_KINDS = frozenset({"production_order", "bom_line"})
+"""The kinds of the production topics, whose records feed the shortage analysis."""
+
+
 def decode_production_record(
     value: bytes | None,
     default_kind: str,
@@ -387,13 +400,30 @@ def decode_production_record(
     As ``decode_record``, for ``erp.production-orders`` and ``erp.boms``: a
     record of any other kind (a sales order line on ``erp.boms``) is refused.
     """
-    decoded = _decode(
-        value, default_kind, mapping, max_bytes, NO_REFERENCES, parse_production_record
+    return _single(
+        decode_production_changes(value, default_kind, mapping, max_bytes, NO_REFERENCES, window)
     )
-    record = _single(decoded)
-    if record is not None and window is not None:
-        window.check(record)
-    return record
+
+
+def decode_production_changes(
+    value: bytes | None,
+    default_kind: str,
+    mapping: CdcMapping,
+    max_bytes: int,
+    references: References = NO_REFERENCES,
+    window: EventTimeWindow | None = None,
+) -> Decoded[ProductionOrder | BomLine]:
+    """The production orders or BOM lines one record value stands for, or its reference row.
+
+    As ``decode_changes``, for the production topics: the Odoo and ERPNext packs
+    look a BOM line's parent and the BOM's quantity up in the BOM header, so
+    their lines need the reference rows (``MissingReference`` until it is known).
+    """
+    decoded = _decode(value, default_kind, mapping, max_bytes, references, parse_production_record)
+    if window is not None:
+        for record in decoded.events:
+            window.check(record)
+    return decoded
 
 
 def _single(decoded: Decoded[Record]) -> Record | None:
