@@ -15,10 +15,14 @@ What happens is what Odoo does: a move is created waiting, becomes done once
 transaction), may be edited after it is done (its note), or is cancelled or
 deleted before; quotations and RFQs are confirmed, cancelled or deleted;
 inventory adjustments are created done; goods go between warehouses directly or
-through a transit location, and within a warehouse between shelves.
+through a transit location, and within a warehouse between shelves. Assemblies
+have bills of materials (one on the template only, for every variant) whose
+lines are edited, added and deleted; manufacturing orders are drafted, confirmed,
+started, produced, closed, rescheduled, cancelled, or deleted as drafts.
 
 The tables' final rows are kept (``OdooHistory.rows``), so a test computes what
-Odoo itself says (``expected_positions``) without reading one change event.
+Odoo itself says (``expected_positions``, ``expected_boms``,
+``expected_open_orders``) without reading one change event.
 Built independently of ``connectors.cdc`` and of the Odoo mapping.
 """
 
@@ -26,7 +30,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -177,6 +181,7 @@ _NUMERIC = {
     "price_unit",
     "list_price",
     "customer_lead",
+    "qty_producing",
 }
 _DATE = {"validity_date"}
 
@@ -208,6 +213,7 @@ class _Warehouse:
     stock: dict[str, Any]
     shelf: dict[str, Any]
     receipts: dict[str, Any]
+    manufacturing: dict[str, Any]
 
 
 class _Company(_Odoo):
@@ -224,6 +230,8 @@ class _Company(_Odoo):
         self.rfqs: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         self.purchases: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         self.in_transit_moves: list[tuple[dict[str, Any], _Warehouse]] = []
+        self.boms: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        self.productions: list[dict[str, Any]] = []
 
     def setup(self) -> None:
         root = self.create("stock_location", name="Partners", usage="view", warehouse_id=None)
@@ -240,6 +248,8 @@ class _Company(_Odoo):
             self.add_warehouse(code)
         for number in range(12):
             self.add_product(number)
+        for number in range(4):
+            self.add_assembly(number, variant_bom=number != 3)
 
     def add_warehouse(self, code: str) -> None:
         # Odoo creates the warehouse, then its locations, then writes their ids back.
@@ -276,10 +286,20 @@ class _Company(_Odoo):
             sequence_code="IN",
             active=True,
         )
+        manufacturing = self.create(
+            "stock_picking_type",
+            name="Manufacturing",
+            code="mrp_operation",
+            warehouse_id=warehouse["id"],
+            default_location_src_id=stock["id"],
+            default_location_dest_id=stock["id"],
+            sequence_code="MO",
+            active=True,
+        )
         self.write(
             "stock_warehouse", warehouse, lot_stock_id=stock["id"], view_location_id=view["id"]
         )
-        self.warehouses.append(_Warehouse(warehouse, stock, shelf, receipts))
+        self.warehouses.append(_Warehouse(warehouse, stock, shelf, receipts, manufacturing))
 
     def add_product(self, number: int) -> None:
         template = self.create(
@@ -300,6 +320,58 @@ class _Company(_Odoo):
                 barcode=None,
                 active=True,
             )
+        )
+
+    def add_assembly(self, number: int, variant_bom: bool) -> None:
+        """A gearbox built from bearings: its variant and a BOM with a few component lines.
+
+        A template-level BOM (``variant_bom`` false) names no variant, as most Odoo BOMs do.
+        """
+        template = self.create(
+            "product_template",
+            name=orjson.dumps({"en_US": f"Gearbox GB-{number}"}).decode(),
+            type="product",
+            uom_id=1,
+            uom_po_id=1,
+            categ_id=4,
+            list_price=round(self.rng.uniform(200, 900), 2),
+            active=True,
+        )
+        variant = self.create(
+            "product_product",
+            product_tmpl_id=template["id"],
+            default_code=f"GB-{number}",
+            barcode=None,
+            active=True,
+        )
+        bom = self.create(
+            "mrp_bom",
+            code=None,
+            type="normal",
+            product_tmpl_id=template["id"],
+            product_id=variant["id"] if variant_bom else None,
+            product_qty=_number(self.rng.choice((1, 1, 2, 5))),
+            product_uom_id=1,
+            sequence=0,
+            consumption="warning",
+            active=True,
+        )
+        lines = [
+            self.bom_line(bom, component)
+            for component in self.rng.sample(self.products, self.rng.randint(2, 4))
+        ]
+        self.boms.append((bom, lines))
+
+    def bom_line(self, bom: dict[str, Any], component: dict[str, Any]) -> dict[str, Any]:
+        return self.create(
+            "mrp_bom_line",
+            bom_id=bom["id"],
+            product_id=component["id"],
+            product_tmpl_id=component["product_tmpl_id"],
+            product_qty=self.quantity(1, 6),
+            product_uom_id=1,
+            sequence=10,
+            operation_id=None,
         )
 
     # --- moves -------------------------------------------------------------------------------
@@ -620,6 +692,79 @@ class _Company(_Odoo):
         else:
             self.write("stock_move", move, state="cancel")
 
+    # --- manufacturing -------------------------------------------------------------------------
+
+    def edit_bom(self) -> None:
+        """An engineer changes a BOM: a line's quantity, a new component, or a line removed."""
+        bom, lines = self.rng.choice(self.boms)
+        choice = self.rng.random()
+        if choice < 0.5:
+            line = self.rng.choice(lines)
+            self.write("mrp_bom_line", line, product_qty=self.quantity(1, 6))
+        elif choice < 0.75 or len(lines) < 2:
+            used = {line["product_id"] for line in lines}
+            unused = [product for product in self.products if product["id"] not in used]
+            if unused:
+                lines.append(self.bom_line(bom, self.rng.choice(unused)))
+        else:
+            self.unlink("mrp_bom_line", lines.pop(self.rng.randrange(len(lines))))
+
+    def plan_production(self) -> None:
+        """A draft manufacturing order for an assembly, due in a few days or weeks."""
+        bom, _ = self.rng.choice(self.boms)
+        warehouse = self.rng.choice(self.warehouses)
+        variant = next(
+            row
+            for row in self.history.rows["product_product"].values()
+            if row["product_tmpl_id"] == bom["product_tmpl_id"]
+        )
+        quantity = _number(self.rng.randint(1, 40))
+        start = self.clock + timedelta(days=self.rng.randint(1, 30), hours=self.rng.randint(0, 9))
+        self.productions.append(
+            self.create(
+                "mrp_production",
+                name=f"{warehouse.row['code']}/MO/{self.ids['mrp_production'] + 1:05d}",
+                priority="1" if self.rng.random() < 0.2 else "0",
+                product_id=variant["id"],
+                product_qty=quantity,
+                product_uom_id=1,
+                product_uom_qty=quantity,
+                qty_producing=Decimal(0),
+                picking_type_id=warehouse.manufacturing["id"],
+                location_src_id=warehouse.stock["id"],
+                location_dest_id=warehouse.stock["id"],
+                date_start=start,
+                date_finished=start + timedelta(hours=8),
+                date_deadline=None,
+                bom_id=bom["id"],
+                state="draft",
+                reservation_state=None,
+                origin=None,
+            )
+        )
+
+    def advance_production(self) -> None:
+        """An order moves on: confirmed, started, produced, closed; or cancelled, deleted, moved."""
+        if not self.productions:
+            return
+        order = self.rng.choice(self.productions)
+        state = order["state"]
+        if self.rng.random() < 0.1:
+            self.write("mrp_production", order, date_start=order["date_start"] + timedelta(days=3))
+        elif state == "draft" and self.rng.random() < 0.2:
+            self.productions.remove(order)
+            self.unlink("mrp_production", order)
+        elif state in ("draft", "confirmed") and self.rng.random() < 0.1:
+            self.productions.remove(order)
+            self.write("mrp_production", order, state="cancel")
+        else:
+            following = {"draft": "confirmed", "confirmed": "progress", "progress": "to_close"}
+            if state in following:
+                self.write("mrp_production", order, state=following[state])
+            else:
+                self.productions.remove(order)
+                self.write("mrp_production", order, state="done", date_finished=self.clock)
+
     def reschedule(self) -> None:
         """A buyer moves a confirmed PO line's planned date."""
         if self.purchases:
@@ -649,6 +794,9 @@ def odoo_history(changes: int = 3_000, seed: int = 17) -> OdooHistory:
         (company.edit_done, 3),
         (company.drop_draft, 3),
         (company.reschedule, 2),
+        (company.edit_bom, 3),
+        (company.plan_production, 3),
+        (company.advance_production, 6),
     ]
     steps, weights = zip(*actions, strict=True)
     resnapshot_at = changes // 2
@@ -728,6 +876,51 @@ def expected_positions(history: OdooHistory) -> dict[tuple[str, str], Position]:
                 open_quantity
             )
     return {key: Position(**figures) for key, figures in totals.items()}
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    """An Odoo manufacturing order that still needs its components."""
+
+    material_id: str
+    warehouse_id: str
+    quantity: Decimal
+    need_date: date
+    rush: bool
+
+
+def expected_boms(history: OdooHistory) -> dict[tuple[str, str], Decimal]:
+    """Component quantity per unit of its parent variant, per (parent, component) product id.
+
+    Lines of a template-level BOM (no variant on the BOM) are left out, as the pack does.
+    """
+    rows = history.rows
+    quantities: dict[tuple[str, str], Decimal] = {}
+    for line in rows["mrp_bom_line"].values():
+        bom = rows["mrp_bom"][line["bom_id"]]
+        if bom["product_id"] is not None:
+            key = (str(bom["product_id"]), str(line["product_id"]))
+            quantities[key] = line["product_qty"] / bom["product_qty"]
+    return quantities
+
+
+def expected_open_orders(history: OdooHistory) -> dict[str, OpenOrder]:
+    """Manufacturing orders not done, cancelled or deleted, by id: what they build, where, when."""
+    rows = history.rows
+    codes = {wid: warehouse["code"] for wid, warehouse in rows["stock_warehouse"].items()}
+    return {
+        str(order_id): OpenOrder(
+            material_id=str(order["product_id"]),
+            warehouse_id=codes[
+                rows["stock_picking_type"][order["picking_type_id"]]["warehouse_id"]
+            ],
+            quantity=order["product_uom_qty"],
+            need_date=order["date_start"].date(),
+            rush=order["priority"] == "1",
+        )
+        for order_id, order in rows["mrp_production"].items()
+        if order["state"] in ("draft", "confirmed", "progress", "to_close")
+    }
 
 
 def changes_by_table(history: OdooHistory) -> Iterator[tuple[str, int]]:

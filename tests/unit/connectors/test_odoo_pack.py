@@ -1,4 +1,5 @@
-"""The Odoo 17 mapping pack: a generated Odoo history gives the positions Odoo's own rows give."""
+"""The Odoo 17 mapping pack: a generated Odoo history gives the positions, bills of materials and
+open manufacturing orders Odoo's own rows give."""
 
 from collections import Counter
 from datetime import UTC, datetime
@@ -12,13 +13,24 @@ import connectors
 from connectors.cdc import ChangeReader, Decoded, InvalidRecord
 from connectors.mapping import CdcMapping, load_mapping
 from models.events import InputEvent, MaterialEvent, StockMovement
+from models.production import BomLine, ProductionOrder, bom_from_lines, fold_order
 from models.rules.spec import builtin_rules
 from models.state import MaterialState
 from models.step import StepContext, replay
-from tests.odoo import OdooHistory, Position, expected_positions, odoo_history
+from tests.odoo import (
+    OdooHistory,
+    OpenOrder,
+    Position,
+    expected_boms,
+    expected_open_orders,
+    expected_positions,
+    odoo_history,
+)
 
 ODOO = Path(connectors.__file__).parent / "mappings" / "odoo17.yaml"
 CHANGES = 4_000
+# The production tables go to the production topics (docs/connect-your-erp.md).
+KIND_OF_TABLE = {"mrp_bom_line": "bom_line", "mrp_production": "production_order"}
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +49,23 @@ class Ingested:
     def __init__(self, history: OdooHistory, mapping: CdcMapping, seed: int) -> None:
         reader: ChangeReader[str] = ChangeReader(mapping, 1 << 20)
         self.events: list[InputEvent] = []
+        self.production: list[ProductionOrder | BomLine] = []
         self.refused: list[str] = []
         self.skipped: Counter[str] = Counter()
         self.released_late = 0
         for offset, change in enumerate(history.interleaved(seed)):
             tag = f"{change.topic}@{offset}"
-            for got, outcome in reader.read(change.value, "movement", tag):
+            kind = KIND_OF_TABLE.get(change.topic.rsplit(".", 1)[-1], "movement")
+            for got, outcome in reader.read(change.value, kind, tag):
                 self.released_late += got != tag
                 if isinstance(outcome, InvalidRecord):
                     self.refused.append(f"{got}: {outcome}")
                 elif isinstance(outcome, Decoded):
-                    self.events.extend(outcome.events)
+                    for event in outcome.events:
+                        if isinstance(event, ProductionOrder | BomLine):
+                            self.production.append(event)
+                        else:
+                            self.events.append(event)
                     if outcome.skipped is not None:
                         self.skipped[f"{got.split('@')[0]}: {outcome.skipped}"] += 1
         self.held = reader.held
@@ -69,6 +87,36 @@ class Ingested:
             )
             for material_id, state in states.items()
             for warehouse_id, stock in state.warehouses.items()
+        }
+
+    def boms(self) -> dict[tuple[str, str], float]:
+        """The current BOM lines from every line version read: per (parent, component)."""
+        lines = [record for record in self.production if isinstance(record, BomLine)]
+        return {
+            (parent_id, line.component_id): line.quantity_per
+            for parent_id, parent_lines in bom_from_lines(lines).items()
+            for line in parent_lines
+        }
+
+    def open_orders(self) -> dict[str, OpenOrder]:
+        """The production orders a table of open orders holds after every version read."""
+        table: dict[str, ProductionOrder] = {}
+        for record in self.production:
+            if isinstance(record, ProductionOrder):
+                folded = fold_order(table.get(record.order_id), record)
+                if folded is None:
+                    table.pop(record.order_id, None)
+                else:
+                    table[record.order_id] = folded
+        return {
+            order_id: OpenOrder(
+                material_id=order.material_id,
+                warehouse_id=order.warehouse_id,
+                quantity=_decimal(order.quantity),
+                need_date=order.need_date,
+                rush=order.rush,
+            )
+            for order_id, order in table.items()
         }
 
 
@@ -186,3 +234,73 @@ def test_a_different_interleaving_of_the_topics_gives_the_same_positions(
 def test_event_times_are_odoo_utc_timestamps(ingested: Ingested) -> None:
     assert all(event.event_time.tzinfo is not None for event in ingested.events)
     assert min(event.event_time for event in ingested.events) >= datetime(2026, 9, 1, tzinfo=UTC)
+
+
+def test_bom_lines_are_odoo_s_lines_per_unit_of_the_bom_s_variant(
+    history: OdooHistory, ingested: Ingested
+) -> None:
+    expected = {key: float(per) for key, per in expected_boms(history).items()}
+    got = ingested.boms()
+
+    assert len({parent for parent, _ in expected}) == 3
+    assert got.keys() == expected.keys()
+    assert all(abs(got[key] - expected[key]) < 1e-9 for key in expected)
+
+
+def test_edited_deleted_and_resnapshotted_bom_lines_are_all_read(ingested: Ingested) -> None:
+    lines = [record for record in ingested.production if isinstance(record, BomLine)]
+    versions = Counter((line.parent_id, line.component_id) for line in lines)
+    quantities: dict[tuple[str, str], set[float]] = {}
+    for line in lines:
+        quantities.setdefault((line.parent_id, line.component_id), set()).add(line.quantity_per)
+
+    assert any(line.deleted for line in lines)
+    assert any(len(seen) > 1 for seen in quantities.values())  # an edited quantity
+    assert any(":r@" in line.event_id for line in lines)  # the re-snapshot's versions
+    assert max(versions.values()) >= 2
+
+
+def test_lines_of_a_template_level_bom_are_skipped_not_refused(
+    history: OdooHistory, ingested: Ingested
+) -> None:
+    template_boms = [bom for bom in history.rows["mrp_bom"].values() if bom["product_id"] is None]
+
+    assert template_boms
+    assert ingested.skipped["odoo.public.mrp_bom_line: when 'variant > 0' does not hold"] > 0
+
+
+def test_open_manufacturing_orders_are_odoo_s_not_done_cancelled_or_deleted(
+    history: OdooHistory, ingested: Ingested
+) -> None:
+    expected = {
+        order_id: OpenOrder(
+            material_id=order.material_id,
+            warehouse_id=order.warehouse_id,
+            quantity=_decimal(float(order.quantity)),
+            need_date=order.need_date,
+            rush=order.rush,
+        )
+        for order_id, order in expected_open_orders(history).items()
+    }
+
+    assert len(expected) >= 5
+    assert ingested.open_orders() == expected
+
+
+def test_cancelled_done_and_deleted_orders_are_read_as_such(ingested: Ingested) -> None:
+    orders = [record for record in ingested.production if isinstance(record, ProductionOrder)]
+    statuses = Counter(order.status.value for order in orders)
+    deleted = [order for order in orders if order.event_id.split("@")[0].endswith(":d")]
+
+    assert {"planned", "released", "closed", "cancelled"} <= set(statuses)
+    assert deleted and all(order.status.value == "cancelled" for order in deleted)
+    assert any(order.rush for order in orders)
+
+
+def test_another_interleaving_gives_the_same_boms_and_open_orders(
+    history: OdooHistory, mapping: CdcMapping, ingested: Ingested
+) -> None:
+    other = Ingested(history, mapping, seed=99)
+
+    assert other.boms() == ingested.boms()
+    assert other.open_orders() == ingested.open_orders()
