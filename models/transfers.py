@@ -493,10 +493,13 @@ def _move(transfer: Transfer, status: TransferStatus, at: datetime, **changes: o
             f"({_WHY_NOT[transfer.status]})"
         )
     at_utc = at.astimezone(UTC)
-    if at_utc < transfer.at:
+    # Not checked against the last transition: a person's decision carries the wall clock, a
+    # movement the ERP's event time, and a transfer_out posted before someone's approval
+    # reached the worker must still ship it (as a PO line orders a request, in purchasing).
+    if at_utc < transfer.created_at:
         raise TransferTransitionError(
-            f"transfer {transfer.transfer_id}: {status} at {at_utc.isoformat()} is before its "
-            f"last transition at {transfer.at.isoformat()}"
+            f"transfer {transfer.transfer_id}: {status} at {at_utc.isoformat()} is before it "
+            f"was proposed at {transfer.created_at.isoformat()}"
         )
     sequence = transfer.sequence + 1
     try:

@@ -79,3 +79,76 @@ def test_a_dead_stock_alert_opens_a_review_that_a_decision_through_the_cli_close
         "discount",
         "ann",
     )
+
+
+def test_a_transfer_worth_more_than_the_limit_waits_for_its_approver_then_ships(
+    pipeline: Pipeline,
+):
+    """50 units at 200 EUR are worth 10,000: at or above the 5,000 default, the buyer decides."""
+    pipeline.send(
+        "erp.materials",
+        {
+            "event_id": "PUMP-1-m",
+            "event_time": T0.isoformat(),
+            "material_id": "PUMP-1",
+            "name": "Pump housing",
+            "unit_cost": 200,
+        },
+    )
+    pipeline.send("erp.stock-movements", receipt("PUMP-1", "W2", 500, T0))
+    pipeline.send("erp.stock-movements", receipt("PUMP-1", "W1", 100, T0 + timedelta(minutes=1)))
+    pipeline.send(
+        "erp.sales-orders",
+        {
+            "event_id": "PUMP-1-so",
+            "event_time": (T0 + timedelta(hours=1)).isoformat(),
+            "material_id": "PUMP-1",
+            "order_id": "SO-1",
+            "line_id": "1",
+            "warehouse_id": "W1",
+            "quantity": 150,
+            "due_date": (T0 + timedelta(days=5)).date().isoformat(),
+            "status": "confirmed",
+        },
+    )
+    pipeline.flush()
+    [held] = wait_until(lambda: records(pipeline, "stockloop.transfers", 1), timeout=60)
+    assert (held["status"], held["amount"], held["approver"], held["quantity"]) == (
+        "proposed",
+        10_000,
+        "buyer",
+        50,
+    )
+    assert "needs buyer" in held["reason"]
+    listed = pipeline.cli("transfers", "list", "--status", "proposed")
+    assert held["transfer_id"] in listed and "buyer" in listed
+    assert records(pipeline, "stockloop.purchase-requests", 1) == []
+
+    pipeline.cli("transfers", "approve", held["transfer_id"], "--by", "ann")
+    approved = wait_until(lambda: records(pipeline, "stockloop.transfers", 2)[1:], timeout=60)[0]
+    assert (approved["status"], approved["by"], approved["approver"]) == (
+        "approved",
+        "ann",
+        "buyer",
+    )
+
+    pipeline.send(
+        "erp.stock-movements",
+        {
+            "event_id": "PUMP-1-out",
+            "event_time": (T0 + timedelta(hours=2)).isoformat(),
+            "material_id": "PUMP-1",
+            "movement_type": "transfer_out",
+            "warehouse_id": "W2",
+            "quantity": 50,
+        },
+    )
+    pipeline.flush()
+    shipped = wait_until(lambda: records(pipeline, "stockloop.transfers", 3)[2:], timeout=60)[0]
+    assert (shipped["transfer_id"], shipped["status"], shipped["shipped_quantity"]) == (
+        held["transfer_id"],
+        "shipped",
+        50,
+    )
+    shown = pipeline.cli("transfers", "show", held["transfer_id"])
+    assert "shipped" in shown and "ann" in shown

@@ -361,10 +361,16 @@ def test_a_transition_its_status_does_not_allow_is_refused_in_one_line(steps, me
     assert "\n" not in str(refused.value)
 
 
-def test_a_transition_before_the_last_one_is_refused():
+def test_a_transition_before_the_transfer_was_proposed_is_refused():
+    with pytest.raises(TransferTransitionError, match="is before it was proposed at"):
+        approve(proposed(), by="lead", at=later(-1))
+
+
+def test_a_shipment_posted_before_a_persons_approval_reached_the_worker_still_ships():
+    """The approval carries the wall clock, the transfer_out the ERP's event time."""
     approved = approve(proposed(), by="lead", at=later(3))
-    with pytest.raises(TransferTransitionError, match="before its last transition"):
-        ship(approved, quantity=30.0, at=later(2))
+    shipped = ship(approved, quantity=30.0, at=later(2))
+    assert (shipped.status, shipped.sequence, shipped.at) == ("shipped", 2, later(2))
 
 
 def test_a_shipment_of_nothing_is_refused():
