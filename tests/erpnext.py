@@ -21,18 +21,22 @@ quantity; cancelling it (docstatus 2) sets ``is_cancelled`` on its ledger
 entries and posts reversing entries at the same posting time; a stock
 reconciliation posts the counted quantity with ``actual_qty`` 0; reposting
 rewrites valuation columns of existing entries. Some items are bought in boxes
-(a conversion factor of 12).
+(a conversion factor of 12). Assemblies have BOMs, drafted (an item row edited or
+removed), submitted, their costs updated, and changed the ERPNext way: the BOM
+cancelled and amended; work orders are drafted, submitted, started, stopped,
+resumed, completed, rescheduled, cancelled, or deleted as drafts.
 
 The tables' final rows are kept (``ErpnextHistory.rows``), with ``tabBin`` kept
 as ERPNext keeps it (running balances, not captured), so a test computes what
-ERPNext itself says (``expected_positions``) without reading one change event.
+ERPNext itself says (``expected_positions``, ``expected_boms``,
+``expected_open_orders``) without reading one change event.
 Built independently of ``connectors.cdc`` and of the ERPNext mapping.
 """
 
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +55,9 @@ CAPTURED = (
     "tabSales Order Item",
     "tabPurchase Order",
     "tabPurchase Order Item",
+    "tabBOM",
+    "tabBOM Item",
+    "tabWork Order",
 )
 
 # Frappe's column types per field, as far as the captured tables use them.
@@ -72,10 +79,12 @@ _DECIMAL = {
     "amount",
     "min_order_qty",
     "grand_total",
+    "quantity",
+    "produced_qty",
 }
 _DATE = {"posting_date", "transaction_date", "delivery_date", "schedule_date"}
 _DATE |= {"expected_delivery_date"}
-_DATETIME = {"creation", "modified", "posting_datetime"}
+_DATETIME = {"creation", "modified", "posting_datetime", "planned_start_date"}
 _TIME = {"posting_time"}
 
 
@@ -268,6 +277,9 @@ class _Company(_Site):
         self.draft_purchases: list[_Order] = []
         self.purchases: list[_Order] = []
         self.vouchers: list[_Voucher] = []  # submitted, cancellable
+        self.assemblies: list[str] = []
+        self.boms: dict[str, _Order] = {}  # the submitted BOM of each assembly
+        self.work_orders: list[dict[str, Any]] = []  # not completed, closed or cancelled
 
     # --- the stock ledger --------------------------------------------------------------------
 
@@ -353,6 +365,8 @@ class _Company(_Site):
             self.warehouses.append(f"{warehouse} - {ABBR}")
         for number in range(10):
             self.add_item(number)
+        for number in range(3):
+            self.add_assembly(number)
         self.begin()
         reco = self.name("MAT-RECO")
         for item in self.items:  # opening stock
@@ -388,6 +402,154 @@ class _Company(_Site):
                 lead_time_days=self.rng.choice((0, 7, 14)),
             )
         )
+
+    # --- manufacturing -------------------------------------------------------------------------
+
+    def add_assembly(self, number: int) -> None:
+        """A gearbox built from bearings, with a BOM drafted and submitted."""
+        self.begin()
+        code = f"GBX-{number}"
+        self.insert(
+            "tabItem",
+            name=code,
+            item_code=code,
+            item_name=f"Gearbox {number}",
+            item_group="Gearboxes",
+            stock_uom="Nos",
+            is_stock_item=1,
+            disabled=0,
+            has_batch_no=0,
+            valuation_rate=Decimal(self.rng.randint(20_000, 90_000)) / 100,
+            min_order_qty=Decimal(0),
+            lead_time_days=0,
+        )
+        self.assemblies.append(code)
+        self.submit_bom(self.draft_bom(code, None))
+
+    def draft_bom(self, item_code: str, amended_from: str | None) -> _Order:
+        """A BOM drafted: its header and its component rows, docstatus 0."""
+        self.tick()
+        self.begin()
+        number = sum(1 for bom in self.history.rows["tabBOM"].values() if bom["item"] == item_code)
+        header = self.insert(
+            "tabBOM",
+            name=f"BOM-{item_code}-{number + 1:03d}",
+            item=item_code,
+            quantity=Decimal(self.rng.choice((1, 1, 2, 5))),
+            uom="Nos",
+            is_active=1,
+            is_default=1,
+            company="Acme Bearings",
+            amended_from=amended_from,
+        )
+        rows = []
+        for idx, item in enumerate(self.rng.sample(self.items, self.rng.randint(2, 4)), 1):
+            boxed = item["name"] in self.boxed
+            factor = Decimal(12) if boxed else Decimal(1)
+            qty = Decimal(self.rng.randint(1, 6)) + self.rng.choice((Decimal(0), Decimal("0.5")))
+            rows.append(
+                self.insert(
+                    "tabBOM Item",
+                    parent=header["name"],
+                    parenttype="BOM",
+                    parentfield="items",
+                    idx=idx,
+                    item_code=item["name"],
+                    qty=qty,
+                    uom="Box" if boxed else "Nos",
+                    conversion_factor=factor,
+                    stock_qty=qty * factor,
+                    stock_uom="Nos",
+                    rate=item["valuation_rate"],
+                    bom_no=None,
+                )
+            )
+        if len(rows) > 2 and self.rng.random() < 0.3:  # the draft corrected before submitting
+            self.tick()
+            self.begin()
+            self.delete("tabBOM Item", rows.pop())
+            row = self.rng.choice(rows)
+            self.update("tabBOM Item", row, qty=row["qty"] + 1, stock_qty=row["stock_qty"] + 1)
+        return _Order(header, rows)
+
+    def submit_bom(self, bom: _Order) -> None:
+        self.tick()
+        self.begin()
+        self.update("tabBOM", bom.header, docstatus=1)
+        for row in bom.items:
+            self.update("tabBOM Item", row, docstatus=1)
+        self.boms[bom.header["item"]] = bom
+
+    def change_bom(self) -> None:
+        """A submitted BOM cannot be edited: its costs are updated, or it is cancelled and
+        amended with other quantities and components."""
+        bom = self.boms[self.rng.choice(self.assemblies)]
+        if self.rng.random() < 0.4:  # Update Cost: rates written on the submitted rows
+            self.begin()
+            for row in bom.items:
+                self.update("tabBOM Item", row, rate=row["rate"] + Decimal("0.25"))
+            return
+        self.begin()
+        self.update("tabBOM", bom.header, docstatus=2, is_active=0, is_default=0)
+        for row in bom.items:
+            self.update("tabBOM Item", row, docstatus=2)
+        self.submit_bom(self.draft_bom(bom.header["item"], bom.header["name"]))
+
+    def plan_work_order(self) -> None:
+        """A draft work order for an assembly, to start in a few days or weeks."""
+        self.begin()
+        item_code = self.rng.choice(self.assemblies)
+        start = self.clock + timedelta(days=self.rng.randint(1, 30), hours=self.rng.randint(0, 9))
+        self.work_orders.append(
+            self.insert(
+                "tabWork Order",
+                name=self.name("MFG-WO"),
+                status="Draft",
+                production_item=item_code,
+                bom_no=self.boms[item_code].header["name"],
+                company="Acme Bearings",
+                qty=Decimal(self.rng.randint(1, 30)),
+                produced_qty=Decimal(0),
+                source_warehouse=(
+                    self.rng.choice(self.warehouses) if self.rng.random() < 0.6 else None
+                ),
+                wip_warehouse=f"Work In Progress - {ABBR}",
+                fg_warehouse=self.rng.choice(self.warehouses),
+                planned_start_date=start,
+                expected_delivery_date=(
+                    (start + timedelta(days=3)).date() if self.rng.random() < 0.5 else None
+                ),
+                stock_uom="Nos",
+            )
+        )
+
+    def advance_work_order(self) -> None:
+        """A work order moves on; or is rescheduled, stopped, resumed, cancelled or deleted."""
+        if not self.work_orders:
+            return
+        self.begin()
+        order = self.rng.choice(self.work_orders)
+        status = order["status"]
+        if self.rng.random() < 0.1:
+            start = order["planned_start_date"] + timedelta(days=2)
+            self.update("tabWork Order", order, planned_start_date=start)
+        elif status == "Draft" and self.rng.random() < 0.2:
+            self.work_orders.remove(order)
+            self.delete("tabWork Order", order)
+        elif status == "Draft":
+            self.update("tabWork Order", order, docstatus=1, status="Not Started")
+        elif status == "Not Started" and self.rng.random() < 0.15:
+            self.work_orders.remove(order)
+            self.update("tabWork Order", order, docstatus=2, status="Cancelled")
+        elif status == "Stopped":
+            self.update("tabWork Order", order, status="In Process")
+        elif status == "In Process" and self.rng.random() < 0.2:
+            self.update("tabWork Order", order, status="Stopped")
+        elif status == "Not Started":
+            self.update("tabWork Order", order, status="In Process")
+        else:
+            self.work_orders.remove(order)
+            self.update("tabWork Order", order, status="Completed", produced_qty=order["qty"])
 
     def add_warehouse(self) -> None:
         self.warehouses.append(f"Chengdu DC - {ABBR}")
@@ -687,6 +849,9 @@ def erpnext_history(changes: int = 3_000, seed: int = 15) -> ErpnextHistory:
         (company.cancel_voucher_recently_posted, 2),
         (company.repost, 2),
         (company.edit_item, 1),
+        (company.change_bom, 2),
+        (company.plan_work_order, 3),
+        (company.advance_work_order, 6),
     ]
     steps, weights = zip(*actions, strict=True)
     resnapshot_at = changes // 2
@@ -774,3 +939,39 @@ def cancelled_reconciliation(seed: int = 15) -> ErpnextHistory:
     voucher = _Voucher("Stock Reconciliation", opening[0]["voucher_no"], opening, [])
     company.cancel_voucher(voucher)
     return company.history
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    """An ERPNext work order that still needs its components."""
+
+    material_id: str
+    warehouse_id: str
+    quantity: Decimal
+    need_date: date
+
+
+def expected_boms(history: ErpnextHistory) -> dict[tuple[str, str], Decimal]:
+    """Component stock quantity per unit of its assembly, per (item, component), from the
+    items of submitted BOMs."""
+    rows = history.rows
+    quantities: dict[tuple[str, str], Decimal] = {}
+    for line in rows["tabBOM Item"].values():
+        if line["docstatus"] == 1:
+            bom = rows["tabBOM"][line["parent"]]
+            quantities[(bom["item"], line["item_code"])] = line["stock_qty"] / bom["quantity"]
+    return quantities
+
+
+def expected_open_orders(history: ErpnextHistory) -> dict[str, OpenOrder]:
+    """Work orders drafted, not started or in process, by name: what, where, how many, when."""
+    return {
+        name: OpenOrder(
+            material_id=order["production_item"],
+            warehouse_id=order["source_warehouse"] or order["fg_warehouse"],
+            quantity=order["qty"],
+            need_date=order["planned_start_date"].date(),
+        )
+        for name, order in history.rows["tabWork Order"].items()
+        if order["status"] in ("Draft", "Not Started", "In Process")
+    }

@@ -79,7 +79,8 @@ def test_an_odoo_history_gives_odoo_positions_per_product_and_warehouse(
     history = odoo_history(1_500, seed=11)
     for change in history.changes:
         table = change.topic.rsplit(".", 1)[-1]
-        odoo_pipeline.send(ROUTES[table], change.value, key=change.key)
+        if table in ROUTES:  # the BOM and production tables feed the shortage analysis
+            odoo_pipeline.send(ROUTES[table], change.value, key=change.key)
     odoo_pipeline.flush()
     expected = expected_positions(history)
     products = {product for product, _ in expected}

@@ -1,4 +1,5 @@
-"""The ERPNext 15 mapping pack: a generated ERPNext history gives the positions its rows give."""
+"""The ERPNext 15 mapping pack: a generated ERPNext history gives the positions, bills of materials
+and open work orders its rows give."""
 
 import re
 from collections import Counter, defaultdict
@@ -13,6 +14,7 @@ import connectors
 from connectors.cdc import ChangeReader, Decoded, InvalidRecord
 from connectors.mapping import CdcMapping, load_mapping
 from models.events import InputEvent, MaterialEvent, MaterialMaster, StockMovement
+from models.production import BomLine, ProductionOrder, bom_from_lines, fold_order
 from models.rules.spec import builtin_rules
 from models.state import MaterialState
 from models.step import StepContext, replay
@@ -20,9 +22,12 @@ from tests.erpnext import (
     CAPTURED,
     DATABASE,
     ErpnextHistory,
+    OpenOrder,
     Position,
     cancelled_reconciliation,
     erpnext_history,
+    expected_boms,
+    expected_open_orders,
     expected_positions,
     topic_of,
 )
@@ -30,6 +35,11 @@ from tests.erpnext import (
 ERPNEXT = Path(connectors.__file__).parent / "mappings" / "erpnext15.yaml"
 CHANGES = 4_000
 SLE = "tabStock Ledger Entry"
+# The production tables go to the production topics (docs/connect-your-erp.md).
+KIND_OF_TOPIC = {
+    topic_of("tabBOM Item"): "bom_line",
+    topic_of("tabWork Order"): "production_order",
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +58,21 @@ class Ingested:
     def __init__(self, history: ErpnextHistory, mapping: CdcMapping, seed: int) -> None:
         reader: ChangeReader[str] = ChangeReader(mapping, 1 << 20)
         self.events: list[InputEvent] = []
+        self.production: list[ProductionOrder | BomLine] = []
         self.refused: list[str] = []
         self.skipped: Counter[str] = Counter()
         for offset, change in enumerate(history.interleaved(seed)):
             tag = f"{change.topic}@{offset}"
-            for got, outcome in reader.read(change.value, "movement", tag):
+            kind = KIND_OF_TOPIC.get(change.topic, "movement")
+            for got, outcome in reader.read(change.value, kind, tag):
                 if isinstance(outcome, InvalidRecord):
                     self.refused.append(f"{got}: {outcome}")
                 elif isinstance(outcome, Decoded):
-                    self.events.extend(outcome.events)
+                    for event in outcome.events:
+                        if isinstance(event, ProductionOrder | BomLine):
+                            self.production.append(event)
+                        else:
+                            self.events.append(event)
                     if outcome.skipped is not None:
                         self.skipped[f"{got.split('@')[0]}: {outcome.skipped}"] += 1
         self.held = reader.held
@@ -77,6 +93,35 @@ class Ingested:
             )
             for material_id, state in states.items()
             for warehouse_id, stock in state.warehouses.items()
+        }
+
+    def boms(self) -> dict[tuple[str, str], float]:
+        """The current BOM lines from every line version read: per (parent, component)."""
+        lines = [record for record in self.production if isinstance(record, BomLine)]
+        return {
+            (parent_id, line.component_id): line.quantity_per
+            for parent_id, parent_lines in bom_from_lines(lines).items()
+            for line in parent_lines
+        }
+
+    def open_orders(self) -> dict[str, OpenOrder]:
+        """The work orders a table of open orders holds after every version read."""
+        table: dict[str, ProductionOrder] = {}
+        for record in self.production:
+            if isinstance(record, ProductionOrder):
+                folded = fold_order(table.get(record.order_id), record)
+                if folded is None:
+                    table.pop(record.order_id, None)
+                else:
+                    table[record.order_id] = folded
+        return {
+            order_id: OpenOrder(
+                material_id=order.material_id,
+                warehouse_id=order.warehouse_id,
+                quantity=_decimal(order.quantity),
+                need_date=order.need_date,
+            )
+            for order_id, order in table.items()
         }
 
 
@@ -305,9 +350,10 @@ def test_a_cancelled_stock_reconciliation_is_refused_for_a_person_to_look_at(
 ) -> None:
     history = cancelled_reconciliation()
     reader: ChangeReader[int] = ChangeReader(mapping, 1 << 20)
+    ledger = [change for change in history.changes if change.topic == topic_of(SLE)]
     outcomes = [
         outcome
-        for offset, change in enumerate(history.changes)
+        for offset, change in enumerate(ledger)
         for _, outcome in reader.read(change.value, "movement", offset)
     ]
     refused = [str(outcome) for outcome in outcomes if isinstance(outcome, InvalidRecord)]
@@ -340,7 +386,75 @@ def test_the_documented_connector_captures_every_table_and_routes_it_to_an_input
         "tabSales Order Item": ["erp.sales-orders"],
         "tabPurchase Order": ["erp.shipments"],
         "tabPurchase Order Item": ["erp.shipments"],
+        "tabBOM": ["erp.boms"],
+        "tabBOM Item": ["erp.boms"],
+        "tabWork Order": ["erp.production-orders"],
     }
     assert all(
         any(pattern.fullmatch(f"{DATABASE}.{table}") for pattern in included) for table in CAPTURED
     )
+
+
+def test_bom_lines_are_the_submitted_boms_items_per_unit_of_the_assembly(
+    history: ErpnextHistory, ingested: Ingested
+) -> None:
+    expected = {key: float(per) for key, per in expected_boms(history).items()}
+    got = ingested.boms()
+
+    assert len({parent for parent, _ in expected}) == 3
+    assert got.keys() == expected.keys()
+    assert all(abs(got[key] - expected[key]) < 1e-9 for key in expected)
+
+
+def test_a_cancelled_and_amended_bom_replaces_its_lines_and_drafts_are_no_lines(
+    ingested: Ingested,
+) -> None:
+    lines = [record for record in ingested.production if isinstance(record, BomLine)]
+    quantities: dict[tuple[str, str], set[float]] = defaultdict(set)
+    for line in lines:
+        quantities[(line.parent_id, line.component_id)].add(line.quantity_per)
+    reasons = " | ".join(ingested.skipped)
+
+    assert any(line.deleted for line in lines)  # the cancelled BOM's items
+    assert any(len(seen) > 1 for seen in quantities.values())  # an amended quantity
+    assert any(":r@" in line.event_id for line in lines)  # the re-snapshot's versions
+    assert "tabBOM_Item: when 'docstatus >= 1' does not hold" in reasons  # drafts
+    assert "tabBOM_Item: tombstone" in reasons  # an item row deleted from a draft
+
+
+def test_open_work_orders_are_erpnext_s_drafted_not_started_or_in_process(
+    history: ErpnextHistory, ingested: Ingested
+) -> None:
+    expected = {
+        name: OpenOrder(
+            material_id=order.material_id,
+            warehouse_id=order.warehouse_id,
+            quantity=_decimal(float(order.quantity)),
+            need_date=order.need_date,
+        )
+        for name, order in expected_open_orders(history).items()
+    }
+
+    assert len(expected) >= 5
+    assert ingested.open_orders() == expected
+
+
+def test_stopped_completed_cancelled_and_deleted_work_orders_are_read_as_such(
+    ingested: Ingested,
+) -> None:
+    orders = [record for record in ingested.production if isinstance(record, ProductionOrder)]
+    statuses = Counter(order.status.value for order in orders)
+    deleted = [order for order in orders if order.event_id.split("@")[0].endswith(":d")]
+
+    assert {"planned", "released", "closed", "cancelled"} <= set(statuses)
+    assert deleted and all(order.status.value == "cancelled" for order in deleted)
+
+
+def test_another_interleaving_gives_the_same_boms_and_open_work_orders(
+    history: ErpnextHistory, mapping: CdcMapping, ingested: Ingested
+) -> None:
+    other = Ingested(history, mapping, seed=77)
+
+    assert other.refused == [] and other.held == []
+    assert other.boms() == ingested.boms()
+    assert other.open_orders() == ingested.open_orders()

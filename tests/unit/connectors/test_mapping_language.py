@@ -59,12 +59,15 @@ def test_the_odoo_pack_loads_with_its_references_and_tables() -> None:
         "product_template",
         "sale_order",
         "purchase_order",
+        "mrp_bom",
     ]
     assert [(table.table, table.kind) for table in mapping.tables] == [
         ("product_product", "material"),
         ("stock_move", "movement"),
         ("sale_order_line", "order_line"),
         ("purchase_order_line", "in_transit"),
+        ("mrp_bom_line", "bom_line"),
+        ("mrp_production", "production_order"),
     ]
 
 
