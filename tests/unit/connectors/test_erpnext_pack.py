@@ -458,3 +458,37 @@ def test_another_interleaving_gives_the_same_boms_and_open_work_orders(
     assert other.refused == [] and other.held == []
     assert other.boms() == ingested.boms()
     assert other.open_orders() == ingested.open_orders()
+
+
+def test_a_submitted_bom_item_before_its_bom_is_held_then_released_as_a_bom_line(
+    history: ErpnextHistory, mapping: CdcMapping
+) -> None:
+    item_topic, bom_topic = topic_of("tabBOM Item"), topic_of("tabBOM")
+    submitted = next(
+        change
+        for change in history.changes
+        if change.topic == item_topic
+        and change.value is not None
+        and (orjson.loads(change.value)["after"] or {}).get("docstatus") == 1
+    )
+    row = orjson.loads(submitted.value or b"")["after"]
+    bom = next(
+        change
+        for change in history.changes
+        if change.topic == bom_topic and orjson.loads(change.key)["name"] == row["parent"]
+    )
+    reader: ChangeReader[str] = ChangeReader(mapping, 1 << 20)
+
+    early = reader.read(submitted.value, "bom_line", "item")
+    held = reader.held
+    released = reader.read(bom.value, "bom_line", "bom")
+
+    assert early == []
+    assert held == [("item", f"tabBOM row {row['parent']!r} not known yet")]
+    assert [tag for tag, _ in released] == ["bom", "item"]
+    decoded = released[1][1]
+    assert isinstance(decoded, Decoded)
+    (line,) = decoded.events
+    header = history.rows["tabBOM"][row["parent"]]
+    assert isinstance(line, BomLine)
+    assert (line.parent_id, line.component_id) == (header["item"], row["item_code"])
