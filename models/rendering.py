@@ -450,7 +450,7 @@ def item_of(
             record.to_warehouse,
         )
         closes = record.status in _CLOSED_TRANSFERS
-        extra = _labels(from_warehouse_id=record.from_warehouse)
+        extra = _labels(from_warehouse_id=record.from_warehouse, approver=record.approver)
         at = record.at
     elif isinstance(record, Review):
         severity = "warning" if record.status is ReviewStatus.ESCALATED else "info"

@@ -81,8 +81,11 @@ echo "(every request: stockloop requests list; decide: stockloop requests approv
 $sl requests list --status pending_approval
 echo
 echo "HP-200: a key account's order leaves SH01 short; the old stock nobody sells in BJ03"
-echo "goes there first (open transfers), and gets a dead-stock review:"
+echo "goes there first (open transfers), and gets a dead-stock review. The transfer is worth"
+echo "more than the approval policy lets through alone, so it waits for a buyer"
+echo "(decide: stockloop transfers approve|reject):"
 $sl materials show HP-200
+$sl transfers list --material HP-200
 $sl reviews list
 echo
 echo "The ERP releases production order MO-240017 (20 desk fans FAN-24V in SZ02) now that its"

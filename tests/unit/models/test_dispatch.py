@@ -6,7 +6,8 @@ from models.action_links import verify
 from models.alerts import TransitionReason
 from models.dispatch import ActionMaker, RoutedItem, Settled, dispatch
 from models.routing import default_routing
-from tests.unit.models.test_rendering import T0, as_alert, request, review, stockout
+from models.transfers import approve
+from tests.unit.models.test_rendering import T0, as_alert, request, review, stockout, transfer
 
 ROUTING = default_routing()
 KEY = b"signing key"
@@ -116,3 +117,18 @@ def test_an_approved_request_settles_the_approvers_it_waited_for():
     approved = pending.model_copy(update={"status": "approved"})
     settled = {r.recipient for r in dispatch(approved, ROUTING, None) if isinstance(r, Settled)}
     assert approvers and approvers <= settled
+
+
+def test_a_held_transfer_goes_to_its_approver_until_a_decision_settles_it():
+    held = transfer().model_copy(update={"approver": "buyer", "amount": 13440.0})
+    routed = dispatch(held, ROUTING, None)
+    assert "root/approvals" in {r.match.route for r in routed if isinstance(r, RoutedItem)}
+    assert {"li.na", "anna"} <= {r.recipient for r in routed}
+    decided = approve(held, by="anna", at=T0 + timedelta(hours=2))
+    settled = [r for r in dispatch(decided, ROUTING, None) if isinstance(r, Settled)]
+    assert {"li.na", "anna"} <= {r.recipient for r in settled}
+
+
+def test_a_transfer_that_approves_itself_asks_no_approver():
+    routed = dispatch(transfer(), ROUTING, None)
+    assert "root/approvals" not in {r.match.route for r in routed if isinstance(r, RoutedItem)}
