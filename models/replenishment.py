@@ -404,7 +404,7 @@ def expedite(
         currency=policy.currency,
     )
     order, by = notice.order_id, notice.needed_by
-    why = f"expedite: production order {order} lacks {missing:g} {unit} by {by}"
+    why = f"expedite: order {order} lacks {missing:g} {unit} by {by}"
     request = request.model_copy(update={"explanation": f"{why}; {request.explanation}"})
     book.expedited.setdefault(need, []).append(request.request_id)
     return [book.record(request), book.record(_decide(state, request, policy, now))]
@@ -414,7 +414,7 @@ def _withdraw(book: RequestBook, need: str, at: datetime) -> list[PurchaseReques
     """Cancel the undecided requests raised for an order that no longer needs the part."""
     order_id = need.split("|", 1)[0]
     return [
-        book.record(cancel(request, at, f"need gone: production order {order_id} withdrawn"))
+        book.record(cancel(request, at, f"need gone: order {order_id} withdrawn"))
         for request in (book.open[r] for r in list(book.expedited.get(need, ())))
         if request.status in _UNDECIDED
     ]

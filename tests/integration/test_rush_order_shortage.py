@@ -243,5 +243,5 @@ def test_a_rush_sales_order_of_an_assembled_item_gets_its_hand_checked_shortage_
     pipeline.send("erp.sales-orders", cancelled, key=b"SO-7|10")
     pipeline.flush()
     withdrawn = wait_until(lambda: (r := expedited()["P2"])["status"] == "cancelled" and r, WAIT)
-    assert withdrawn["reason"] == "need gone: production order SO-7/10 withdrawn"
+    assert withdrawn["reason"] == "need gone: order SO-7/10 withdrawn"
     assert set(results(pipeline, 3, timeout=3)) == {b"MO-1", b"SO-7/10"}

@@ -287,4 +287,4 @@ def test_a_production_order_of_a_three_level_bom_gets_its_hand_checked_shortage(
     )
     pipeline.flush()
     withdrawn = wait_until(lambda: (r := expedited()["P2"])["status"] == "cancelled" and r)
-    assert withdrawn["reason"] == "need gone: production order MO-1 withdrawn"
+    assert withdrawn["reason"] == "need gone: order MO-1 withdrawn"

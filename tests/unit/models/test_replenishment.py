@@ -290,7 +290,7 @@ def test_a_production_orders_missing_part_raises_an_expedited_request_once_per_n
     run([master(), movement("r1", "receipt", 10, 0.5)], state)
     _, approved = expedite_request(state, shortage(25), CONTEXT).requests
     assert (approved.status, approved.quantity) == ("approved", 40)  # raised to the MOQ
-    assert approved.explanation.startswith("expedite: production order MO-1 lacks 25 EA by")
+    assert approved.explanation.startswith("expedite: order MO-1 lacks 25 EA by")
     assert approved.needed_by == (T0 + timedelta(days=4)).date()
     # A later analysis of the same order: what the open request covers is not asked again.
     assert expedite_request(state, shortage(30), CONTEXT).requests == []
@@ -310,7 +310,7 @@ def test_a_withdrawn_production_order_cancels_its_undecided_expedites_and_keeps_
 
     (cancelled,) = expedite_request(state, shortage(0), CONTEXT).requests
     assert (cancelled.request_id, cancelled.status) == (pending.request_id, "cancelled")
-    assert cancelled.reason == "need gone: production order MO-1 withdrawn"
+    assert cancelled.reason == "need gone: order MO-1 withdrawn"
     assert expedite_request(state, shortage(0), CONTEXT).requests == []  # delivered again
     withdrawn_cheap = cheap.model_copy(update={"quantity": 0.0})
     assert expedite_request(state, withdrawn_cheap, CONTEXT).requests == []
