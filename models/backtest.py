@@ -24,9 +24,10 @@ and nothing in it is counted. From ``window_start`` to the history's end:
   and the purchase requests the core raises (or the static policy's nightly
   orders) arrive after a lead time drawn from the material's learned or
   given distribution at the window start (seeded: the same run gives the
-  same figures). A request needing approval is taken as approved at once;
-  transfers the core proposes ship at once and arrive after their lane's
-  lead time. So the backtest measures the loop, not only the alerts.
+  same figures). A request or transfer needing approval is taken as
+  approved at once; transfers the core proposes ship at once and arrive
+  after their lane's lead time. So the backtest measures the loop, not
+  only the alerts.
   Receipts without a PO line (a production order's output) are replaced
   too: a policy supplies a product made in house with its own orders, as
   it does a purchased one. What the core asked for in the warm-up was never
@@ -100,6 +101,7 @@ _ORDERED_ON_REQUEST = {RequestStatus.APPROVED, RequestStatus.PENDING_APPROVAL}
 _CORRECTIONS = {MovementType.ADJUSTMENT, MovementType.CYCLE_COUNT}
 _CLOSED_SHORT = {OrderStatus.SHIPPED, OrderStatus.CANCELLED}
 _UNSHIPPED = {TransferStatus.PROPOSED, TransferStatus.APPROVED}
+"""A transfer not shipped yet: with ``act`` it ships at once, held for its approver or not."""
 DUE_AT = time(12)
 """An order line is wanted at noon of its due date: after the morning's receipts."""
 
@@ -349,8 +351,7 @@ def _run_dynamic(
                     heapq.heappush(future, (_order(envelope), envelope))
         if config.act:
             for transfer in result.transfers:
-                approved = transfer.status is TransferStatus.APPROVED
-                if approved and transfer.transfer_id not in shipped:
+                if transfer.status in _UNSHIPPED and transfer.transfer_id not in shipped:
                     shipped.add(transfer.transfer_id)
                     for envelope in _transfer_events(transfer):
                         heapq.heappush(future, (_order(envelope), envelope))
