@@ -51,7 +51,7 @@ def test_validate_says_what_a_good_mapping_captures() -> None:
     result = runner.invoke(app, ["validate", str(ODOO)])
 
     assert result.exit_code == 0, result.output
-    assert "4 tables, 6 reference tables, timezone UTC" in result.output
+    assert "6 tables, 7 reference tables, timezone UTC" in result.output
 
 
 def test_validate_names_the_table_and_field_of_a_problem(tmp_path: Path) -> None:
