@@ -117,6 +117,10 @@ _output_topics = {
 }
 LATEST_ONLY = {AVAILABILITY}
 """Output topics on which a record replaces the previous one of its key (compacted state)."""
+OUTBOX_MAX_BYTES = 256 * 1024
+"""A step whose outputs are larger is delivered before its state is stored, not kept in the
+outbox: a tick across months of midnights (a history far behind the wall clock) gave one
+material 533 outputs, a state of 1 MB, and the worker crashed on the largest record Kafka takes."""
 
 
 def load_state(material_id: str) -> MaterialState:
@@ -270,18 +274,23 @@ async def settle(state: MaterialState, result: StepResult, cause: Cause) -> bool
 
     Outputs the broker acknowledged, or whose cause is committed (Faust
     flushes every send before it commits), are dropped from the outbox first
-    (``models.state.Outgoing``).
+    (``models.state.Outgoing``). Outputs over ``OUTBOX_MAX_BYTES`` are
+    delivered first instead, and the state is stored without them.
     """
     committed = app.consumer._committed_offset.get(cause.tp)
     outgoing = _outputs(result, state, cause.offset)
+    delivered_first = sum(len(record.value) for record in outgoing) > OUTBOX_MAX_BYTES
+    if delivered_first:
+        await _deliver(outgoing)
+    kept = [] if delivered_first else outgoing
     outbox = still_outgoing(
         state.outbox,
-        outgoing,
+        kept,
         committed,
         LATEST_ONLY,
         acknowledgements.take(state.material_id),
     )
-    if outgoing or len(outbox) != len(state.outbox):
+    if kept or len(outbox) != len(state.outbox):
         state.outbox = outbox
     changed = states.store(state)
     ticks.index.add(state.material_id)
@@ -297,7 +306,8 @@ async def settle(state: MaterialState, result: StepResult, cause: Cause) -> bool
         PURCHASE_REQUESTS_PUBLISHED.labels(request.status).inc()
     for review in result.reviews:
         REVIEWS_PUBLISHED.labels(review.status).inc()
-    await _send(state.material_id, outgoing)
+    if not delivered_first:
+        await _send(state.material_id, outgoing)
     return changed
 
 
@@ -308,6 +318,18 @@ async def resend_outbox(partition: int) -> None:
         if state is not None and state.outbox:
             await _send(material_id, state.outbox)
             RESENT_OUTPUTS.inc(len(state.outbox))
+
+
+async def _deliver(outgoing: list[Outgoing]) -> None:
+    """Send and wait until the broker has every record: a crash before the state is stored
+    then reads the input again and sends them again (consumers deduplicate by id)."""
+    deliveries = [
+        await _output_topics[record.topic].send(
+            key=record.key.encode(), value=record.value.encode()
+        )
+        for record in outgoing
+    ]
+    await asyncio.gather(*deliveries)
 
 
 async def _send(material_id: str, outgoing: list[Outgoing]) -> None:
