@@ -35,8 +35,9 @@ from models.reviews import (
     apply_review_action,
 )
 from streams.catalogue import REVIEW_ACTIONS, REVIEWS
-from streams.cli.kafka import check_topics, fail, publish, read
+from streams.cli.kafka import check_topics, fail, publish
 from streams.cli.requests import quantity_text
+from streams.cli.transitions import read_transitions_of
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -44,7 +45,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
-err_console = Console(stderr=True)
 
 ActionKind = Literal["opinion", "decide"]
 STATUS_STYLE = {
@@ -228,30 +228,9 @@ def _moment(moment: datetime) -> str:
 
 
 def read_reviews(settings: Settings) -> list[Review]:
-    """Every review transition on the topic so far.
-
-    A record that is not a review is skipped, and counted in one warning line
-    with the first one's position and why: one bad record must not hide every
-    review from the people who decide on them.
-    """
-    transitions: list[Review] = []
-    skipped: list[str] = []
-    for record in read(settings, settings.topic(REVIEWS)):
-        if record.value is None:
-            continue
-        try:
-            transitions.append(Review.model_validate_json(record.value))
-        except ValidationError as error:
-            where = f"partition {record.partition} offset {record.offset}"
-            skipped.append(f"{where}: {describe_validation_error(error)}")
-    if skipped:
-        err_console.print(
-            f"[yellow]warning:[/yellow] skipped {len(skipped)} record(s) that are not dead-stock "
-            f"reviews; the first at {skipped[0]}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    return transitions
+    """Every review transition on the topic so far; a record that is not one is skipped, with
+    a warning (``streams.cli.transitions.read_transitions_of``)."""
+    return read_transitions_of(settings, settings.topic(REVIEWS), Review, "dead-stock reviews")
 
 
 def _act(
