@@ -9,6 +9,15 @@ an order's analysis then reads its components locally, in one pass. BOM lines
 and open production orders are folded into global tables the same way, so any
 worker can analyse any order.
 
+The production records of a CDC mapping may look values up in reference
+rows (an Odoo BOM line its ``mrp_bom`` header, an order its operation type's
+warehouse). The rows are those ingest keeps in ``cdc_references_table``; a
+reference table routed to a production topic (``mrp_bom`` on ``erp.boms``) is
+kept there by this agent. A record whose row is not known yet is held in
+``production_held_table`` (``connectors.held_changes``) and decoded again when
+the row arrives here, or, for a row ingest or another worker read, on the
+leader's next sweep (``SWEEP_SECONDS``): held, never dead-lettered or lost.
+
 An order version that is new or changed and open is analysed at once
 (``models.bom.analyse_shortage``); the result goes to ``stockloop.shortages``
 keyed by order id, and each missing part to its material's partition of
@@ -16,7 +25,8 @@ keyed by order id, and each missing part to its material's partition of
 cancelled or closed, a notice of 0 per part withdraws what it asked for. Every record of
 ``erp.production-orders`` and ``erp.boms`` has one outcome
 (``streams.metrics.EVENTS``): applied, duplicate (an older version than the one
-held), tombstone, or dead-lettered with its one-line reason.
+held), tombstone, skipped (outside the mapping's ``when``), a reference row
+kept, held for one, or dead-lettered with its one-line reason.
 
 A rush sales order line of an assembled item is analysed the same way, as
 the build it needs (``models.rush``): its order ``{order_id}/{line_id}``
@@ -40,12 +50,26 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import faust
-from faust.types import Message
 from pydantic import ValidationError
 
 from agents.dead_letters import dead_letter
+from agents.ingest import cdc_references_table
 from agents.watermarks import partition_of
-from connectors.cdc import EventTimeWindow, InvalidRecord, decode_production_record
+from connectors.cdc import (
+    EventTimeWindow,
+    InvalidRecord,
+    MissingReference,
+    decode_production_changes,
+)
+from connectors.held_changes import (
+    HeldChange,
+    TableReferences,
+    decode_held,
+    encode_held,
+    held_key,
+    keep_reference,
+    releasable,
+)
 from connectors.mapping import load_mapping
 from models.availability import MaterialAvailability
 from models.bom import BomCycleError, ComponentAvailability, ShortageResult, analyse_shortage
@@ -67,10 +91,13 @@ from models.production import (
 )
 from models.rush import assembled, fold_rush_line, sales_line_order_id, to_build
 from streams.app import (
+    RawGlobalTable,
+    _table,
     app,
     availability_table,
     availability_topic,
     bom_lines_table,
+    catalogue,
     material_events_topic,
     production_orders_table,
     production_topics,
@@ -86,6 +113,15 @@ _kind_of_topic = {
     settings.topic(PRODUCTION_ORDERS): "production_order",
     settings.topic(BOMS): "bom_line",
 }
+SWEEP_SECONDS = 5.0
+_references = TableReferences(cdc_references_table)
+production_held_table = _table(
+    RawGlobalTable,
+    "production-held",
+    catalogue[BOMS].partitions,
+    "Production records waiting for a reference row, by 'table/key/topic/partition/offset': "
+    "the record.",
+)
 
 
 @app.agent(availability_topic)
@@ -108,29 +144,69 @@ async def analyse_orders(stream: faust.StreamT[bytes]) -> None:
     async for record in stream.events():
         message = record.message
         EVENTS.labels(message.topic, "received").inc()
-        try:
-            outcome = await _handle(message)
-        except Exception as error:  # one record's failure, foreseen or a bug, is its outcome
-            source = SourcePosition(
-                topic=message.topic, partition=message.partition, offset=message.offset
-            )
-            reason = str(error) if isinstance(error, InvalidRecord) else _internal(error, source)
-            await dead_letter(source, reason, message.key, message.value, message.timestamp)
-            outcome = "dead_lettered"
-        EVENTS.labels(message.topic, outcome).inc()
+        source = SourcePosition(
+            topic=message.topic, partition=message.partition, offset=message.offset
+        )
+        await _read(HeldChange(source, message.key, message.value, message.timestamp))
 
 
-async def _handle(message: Message) -> str:
-    """Apply one record; its outcome. Raises ``InvalidRecord`` for a record to dead-letter."""
-    record = decode_production_record(
-        message.value,
-        _kind_of_topic[message.topic],
+@app.timer(interval=SWEEP_SECONDS, on_leader=True)
+async def release_held_production_changes() -> None:
+    """Decode again the held changes whose row another worker, or ingest, has read since."""
+    await _release(releasable(list(production_held_table.items()), cdc_references_table))
+
+
+async def _read(change: HeldChange) -> None:
+    """One record's outcome: applied, duplicate, a reference row, held, or dead-lettered."""
+    source = change.source
+    try:
+        outcome = await _handle(change)
+    except MissingReference as missing:
+        production_held_table[held_key(missing, source)] = encode_held(change)
+        outcome = "held"
+    except Exception as error:  # one record's failure, foreseen or a bug, is its outcome
+        reason = str(error) if isinstance(error, InvalidRecord) else _internal(error, source)
+        await dead_letter(source, reason, change.key, change.value, change.timestamp)
+        outcome = "dead_lettered"
+    EVENTS.labels(source.topic, outcome).inc()
+
+
+async def _release(held: list[tuple[str, bytes]]) -> None:
+    """Decode held changes again: they are applied, wait for another row, or are dead letters."""
+    for name, encoded in held:
+        production_held_table.pop(name, None)
+        change = decode_held(encoded)
+        await _read(change)
+        EVENTS.labels(change.source.topic, "released").inc()
+
+
+async def _handle(change: HeldChange) -> str:
+    """Apply one record; its outcome.
+
+    Raises ``MissingReference`` for a record to hold, ``InvalidRecord`` for one
+    to dead-letter.
+    """
+    decoded = decode_production_changes(
+        change.value,
+        _kind_of_topic[change.source.topic],
         mapping,
         settings.max_event_bytes,
+        _references,
         EventTimeWindow(now=datetime.now(UTC), years=settings.event_time_window_years),
     )
-    if record is None:
-        return "tombstone"
+    if decoded.reference is not None:
+        known = keep_reference(cdc_references_table, decoded.reference)
+        if known is not None:
+            await _release(releasable(list(production_held_table.items()), {known}, known))
+        return "reference"
+    if not decoded.events:
+        return "tombstone" if decoded.skipped == "tombstone" else "skipped"
+    outcomes = [await _apply(record) for record in decoded.events]
+    return "applied" if "applied" in outcomes else "duplicate"
+
+
+async def _apply(record: ProductionOrder | BomLine) -> str:
+    """Fold one BOM line or order version into its table; analyse an order version that is new."""
     if isinstance(record, BomLine):
         key = bom_line_key(record)
         current = _stored(bom_lines_table, key, BomLine)
