@@ -495,15 +495,19 @@ class Ticks:
     def drop(self, partitions: set[int]) -> None:
         """The worker lost these partitions: stop their ticks; the next owner advances them all.
 
-        Should they come back, the first advance here visits every material again.
+        Their event time goes too. Should they come back, they start as after
+        a restart: time stands until every input has reported again, and the
+        first advance visits every material. A clock kept from before still
+        held what the previous owner of an input had said of it (read to its
+        end, say) until the new owner's first report, and time could run
+        past events that input had still to deliver.
         """
         for job in self.jobs:
             if job.tp.partition in partitions:
                 job.dropped = True
         self.jobs = deque(job for job in self.jobs if not job.dropped)
         for partition in partitions:
-            if (progress := self.progress.get(partition)) is not None:
-                progress.scanned_day = None
+            self.progress.pop(partition, None)
         self.index.invalidate()
         self.quiet.clear()
 
