@@ -18,26 +18,23 @@ A released change's events carry no source position: their deterministic ids
 deduplicate them, where the position would make them look read before.
 """
 
-import base64
 import logging
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 import faust
-import orjson
 
 from agents.dead_letters import dead_letter
 from agents.watermarks import partition_of, processed
-from connectors.cdc import (
-    Decoded,
-    EventTimeWindow,
-    InvalidRecord,
-    MissingReference,
-    decode_changes,
-    decode_reference_row,
-    encode_reference_row,
+from connectors.cdc import Decoded, EventTimeWindow, InvalidRecord, MissingReference, decode_changes
+from connectors.held_changes import (
+    HeldChange,
+    TableReferences,
+    decode_held,
+    encode_held,
+    held_key,
+    keep_reference,
+    releasable,
 )
 from connectors.mapping import load_mapping
 from models.events import InputEvent, MaterialEvent, PromotionEvent, SourcePosition, encode
@@ -74,15 +71,7 @@ cdc_held_table = _table(
 )
 
 
-class _TableReferences:
-    """The mapping's reference rows as the global table holds them."""
-
-    def row(self, table: str, key: str) -> Mapping[str, Any] | None:
-        encoded = cdc_references_table.get(f"{table}/{key}")
-        return None if encoded is None else decode_reference_row(encoded)
-
-
-_references = _TableReferences()
+_references = TableReferences(cdc_references_table)
 
 
 @app.agent(erp_topics)
@@ -123,7 +112,8 @@ async def _ingest(
         )
         return await _forward(decoded, source, held)
     except MissingReference as missing:
-        cdc_held_table[_held_key(missing, source)] = _held_record(source, key, value, timestamp)
+        held_change = HeldChange(source, key, value, timestamp)
+        cdc_held_table[held_key(missing, source)] = encode_held(held_change)
         EVENTS.labels(source.topic, "held").inc()
     except Exception as error:  # one record's failure, foreseen or a bug, is its outcome
         reason = str(error) if isinstance(error, InvalidRecord) else _internal(error, source)
@@ -136,12 +126,7 @@ async def _forward(
     decoded: Decoded[InputEvent], source: SourcePosition, held: bool
 ) -> tuple[datetime | None, int | None]:
     if decoded.reference is not None:
-        change = decoded.reference
-        name = f"{change.table}/{change.key}"
-        if change.row is None:
-            cdc_references_table.pop(name, None)
-        else:
-            cdc_references_table[name] = encode_reference_row(change.row)
+        if (name := keep_reference(cdc_references_table, decoded.reference)) is not None:
             await _release(_releasable(name))
         EVENTS.labels(source.topic, "reference").inc()
         return None, None
@@ -167,45 +152,18 @@ async def _forward(
     return event_time, sent_to
 
 
-def _held_key(missing: MissingReference, source: SourcePosition) -> str:
-    return f"{missing.table}/{missing.key}/{source.topic}/{source.partition}/{source.offset}"
-
-
-def _held_record(
-    source: SourcePosition, key: bytes | None, value: bytes | None, timestamp: float | None
-) -> bytes:
-    def text(raw: bytes | None) -> str | None:
-        return None if raw is None else base64.b64encode(raw).decode()
-
-    return orjson.dumps(
-        {"source": source.model_dump(), "key": text(key), "value": text(value), "at": timestamp}
-    )
-
-
 def _releasable(reference: str | None = None) -> list[tuple[str, bytes]]:
     """Held changes whose reference row is now known: those of ``reference``, else all."""
-    found = []
-    for name, record in list(cdc_held_table.items()):
-        table, key, _ = name.split("/", 2)
-        if reference is not None and f"{table}/{key}" != reference:
-            continue
-        if f"{table}/{key}" in cdc_references_table:
-            found.append((name, record))
-    return found
+    return releasable(list(cdc_held_table.items()), cdc_references_table, reference)
 
 
 async def _release(held: list[tuple[str, bytes]]) -> None:
     """Decode held changes again: they become events, wait for another row, or dead letters."""
     for name, encoded in held:
         cdc_held_table.pop(name, None)
-        record = orjson.loads(encoded)
-        source = SourcePosition.model_validate(record["source"])
-
-        def raw(text: str | None) -> bytes | None:
-            return None if text is None else base64.b64decode(text)
-
-        await _ingest(source, raw(record["key"]), raw(record["value"]), record["at"], held=True)
-        EVENTS.labels(source.topic, "released").inc()
+        change = decode_held(encoded)
+        await _ingest(change.source, change.key, change.value, change.timestamp, held=True)
+        EVENTS.labels(change.source.topic, "released").inc()
 
 
 def _internal(error: Exception, source: SourcePosition) -> str:
