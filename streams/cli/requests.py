@@ -12,7 +12,6 @@ last published, would take the decision, so a decision the worker would refuse
 nothing is sent.
 """
 
-import difflib
 import sys
 from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime
@@ -38,7 +37,7 @@ from models.purchasing import (
 from streams.catalogue import PURCHASE_REQUEST_ACTIONS, PURCHASE_REQUESTS
 from streams.cli.handoff import handoff
 from streams.cli.kafka import check_topics, fail, publish
-from streams.cli.transitions import history_of, latest_by, read_transitions_of
+from streams.cli.transitions import history_of, latest_by, read_transitions_of, unknown_id
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -192,10 +191,8 @@ def history_table(transitions: Iterable[PurchaseRequest]) -> Table:
 
 
 def unknown_request(request_id: str, known: Collection[str]) -> str:
-    """Why a request id is refused: no request has it; the closest known id, if one is close."""
-    close = difflib.get_close_matches(request_id, known, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else " (see `stockloop requests list`)"
-    return f"no purchase request has id {request_id!r}{hint}"
+    """Why a purchase request id is refused (``streams.cli.transitions.unknown_id``)."""
+    return unknown_id("purchase request", request_id, known, "stockloop requests list")
 
 
 def refusal(request: PurchaseRequest, action: PurchaseRequestAction) -> str | None:

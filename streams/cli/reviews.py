@@ -12,7 +12,6 @@ role that has answered already, a role the review does not ask, a review
 already decided) is refused here in one line, and nothing is sent.
 """
 
-import difflib
 import sys
 from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
@@ -37,7 +36,7 @@ from models.reviews import (
 from streams.catalogue import REVIEW_ACTIONS, REVIEWS
 from streams.cli.kafka import check_topics, fail, publish
 from streams.cli.requests import quantity_text
-from streams.cli.transitions import read_transitions_of
+from streams.cli.transitions import read_transitions_of, unknown_id
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -188,10 +187,8 @@ def history_table(transitions: Iterable[Review]) -> Table:
 
 
 def unknown_review(review_id: str, known: Collection[str]) -> str:
-    """Why a review id is refused: no review has it; the closest known id, if one is close."""
-    close = difflib.get_close_matches(review_id, known, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else " (see `stockloop reviews list`)"
-    return f"no dead-stock review has id {review_id!r}{hint}"
+    """Why a dead-stock review id is refused (``streams.cli.transitions.unknown_id``)."""
+    return unknown_id("dead-stock review", review_id, known, "stockloop reviews list")
 
 
 def refusal(review: Review, action: ReviewAction) -> str | None:

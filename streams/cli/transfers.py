@@ -12,7 +12,6 @@ published, would take the decision, so a decision the worker would refuse is
 refused here in one line, and nothing is sent.
 """
 
-import difflib
 import sys
 from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime
@@ -35,7 +34,7 @@ from models.transfers import (
 from streams.catalogue import TRANSFER_ACTIONS, TRANSFERS
 from streams.cli.kafka import check_topics, fail, publish
 from streams.cli.requests import By, ListFormat, quantity_text
-from streams.cli.transitions import history_of, latest_by, read_transitions_of
+from streams.cli.transitions import history_of, latest_by, read_transitions_of, unknown_id
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -156,10 +155,8 @@ def history_table(transitions: Iterable[Transfer]) -> Table:
 
 
 def unknown_transfer(transfer_id: str, known: Collection[str]) -> str:
-    """Why a transfer id is refused: no transfer has it; the closest known id, if one is close."""
-    close = difflib.get_close_matches(transfer_id, known, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else " (see `stockloop transfers list`)"
-    return f"no transfer has id {transfer_id!r}{hint}"
+    """Why a transfer id is refused (``streams.cli.transitions.unknown_id``)."""
+    return unknown_id("transfer", transfer_id, known, "stockloop transfers list")
 
 
 def refusal(transfer: Transfer, action: TransferAction) -> str | None:

@@ -1,12 +1,14 @@
 """Records that move through a life cycle, one transition per record: read, folded, listed.
 
-A purchase request and a transfer are each a sequence of transitions on their
-topic; the transition with the highest sequence is the record's state. The
-commands that read them (``stockloop requests``, ``stockloop transfers``)
-share the fold and the reading here.
+A purchase request, a transfer and a dead-stock review are each a sequence
+of transitions on their topic; the transition with the highest sequence is
+the record's state. The commands that read them (``stockloop requests``,
+``stockloop transfers``, ``stockloop reviews``) share the fold, the reading
+and the refusal of an unknown id here.
 """
 
-from collections.abc import Callable, Iterable
+import difflib
+from collections.abc import Callable, Collection, Iterable
 from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -80,3 +82,15 @@ def read_transitions_of(settings: Settings, topic: str, model: type[M], what: st
             soft_wrap=True,
         )
     return transitions
+
+
+def unknown_id(what: str, record_id: str, known: Collection[str], listing: str) -> str:
+    """Why an id is refused: no ``what`` has it; the closest known id, if one is close, else
+    the command (``listing``) that lists them.
+
+    >>> unknown_id("transfer", "ab12", ["ab13"], "stockloop transfers list")
+    "no transfer has id 'ab12'; did you mean 'ab13'?"
+    """
+    close = difflib.get_close_matches(record_id, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (see `{listing}`)"
+    return f"no {what} has id {record_id!r}{hint}"
