@@ -214,17 +214,17 @@ async def _apply(record: ProductionOrder | BomLine) -> str:
     current_order = _stored(production_orders_table, record.order_id, ProductionOrder)
     folded = fold_order(current_order, record)
     if current_order is not None and folded is None:
-        await _withdraw(current_order, record.event_time)
+        await _withdraw(current_order, record.event_time, _bom())
     outcome = _store(production_orders_table, record.order_id, current_order, folded)
     if folded is record:
-        await _publish(_analysed(record))
+        await _publish(_analysed(record, _bom()))
     return outcome
 
 
-def _analysed(order: ProductionOrder) -> ShortageResult:
-    """The order's shortage result from the mirrored tables; a BOM cycle refuses the order."""
+def _analysed(order: ProductionOrder, bom: Mapping[str, tuple[BomLine, ...]]) -> ShortageResult:
+    """The order's shortage result against ``bom`` and the mirrored tables; a BOM cycle refuses
+    the order."""
     started = time.perf_counter()
-    bom = _bom()
     competing = [
         ProductionOrder.model_validate_json(raw) for raw in production_orders_table.values()
     ]
@@ -250,10 +250,12 @@ async def _publish(result: ShortageResult) -> None:
         await _send_to_material(notice)
 
 
-async def _withdraw(order: ProductionOrder, at: datetime) -> None:
+async def _withdraw(
+    order: ProductionOrder, at: datetime, bom: Mapping[str, tuple[BomLine, ...]]
+) -> None:
     """The order was cancelled or closed: its parts' undecided expedited requests go too."""
     try:
-        result = _analysed(order)
+        result = _analysed(order, bom)
     except InvalidRecord:
         return  # a BOM cycle: it was never analysed, so it expedited nothing
     for notice in withdrawal_notices(result, at):
@@ -297,14 +299,15 @@ async def _handle_sales_line(line: SalesOrderLine) -> None:
         to_build(line, finished) <= 0 or not assembled(bom_lines_table.keys(), line.material_id)
     ):
         return
-    folded = fold_rush_line(current, line, _bom(), finished)
+    bom = _bom()
+    folded = fold_rush_line(current, line, bom, finished)
     if folded is current:
         return
     if current is not None and folded is None:
-        await _withdraw(current, line.event_time)
+        await _withdraw(current, line.event_time, bom)
     _store(production_orders_table, key, current, folded)
     if folded is not None:
-        await _publish(_analysed(folded))
+        await _publish(_analysed(folded, bom))
 
 
 async def _send_to_material(notice: ExpediteNotice) -> None:
