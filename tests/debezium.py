@@ -1,51 +1,26 @@
-"""Debezium change events as the Postgres connector and the JSON converter write them.
+"""Debezium change events of the example ERP's tables, as the Postgres connector writes them.
 
-Built independently of ``connectors.cdc`` so that tests check the decoder
-against Debezium's documented encodings, not against itself.
+The encodings are ``connectors.shapes.debezium``'s, built independently of
+``connectors.cdc`` so that tests check the decoder against Debezium's
+documented encodings, not against itself.
 """
 
-import base64
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, date, datetime
 from typing import Any
 
-EPOCH = datetime(1970, 1, 1)
+from connectors.shapes.debezium import (
+    epoch_days,
+    epoch_micros,
+    epoch_millis,
+    precise,
+    ts_ms,
+    unscaled_bytes,
+)
+
 COMMITTED = datetime(2024, 3, 1, 8, 0, 0, 123_000, tzinfo=UTC)  # source.ts_ms of most changes
 LSN = 24_023_128
 
-
-# --- how Debezium writes columns ------------------------------------------------------------
-
-
-def unscaled_bytes(unscaled: int) -> str:
-    """``decimal.handling.mode=precise``: base64 of Java's ``BigInteger.toByteArray()``."""
-    return base64.b64encode(
-        unscaled.to_bytes(unscaled.bit_length() // 8 + 1, "big", signed=True)
-    ).decode()
-
-
-def precise(value: str, scale: int) -> str:
-    """A decimal column of the given scale in precise mode."""
-    return unscaled_bytes(int(Decimal(value).scaleb(scale)))
-
-
-def epoch_days(day: date) -> int:
-    """``io.debezium.time.Date``."""
-    return (day - date(1970, 1, 1)).days
-
-
-def epoch_micros(wall_clock: datetime) -> int:
-    """``io.debezium.time.MicroTimestamp`` of a ``timestamp without time zone``."""
-    return (wall_clock - EPOCH) // timedelta(microseconds=1)
-
-
-def epoch_millis(wall_clock: datetime) -> int:
-    """``io.debezium.time.Timestamp`` of a ``timestamp(3)``."""
-    return (wall_clock - EPOCH) // timedelta(milliseconds=1)
-
-
-def ts_ms(moment: datetime) -> int:
-    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+__all__ = ["epoch_days", "epoch_micros", "epoch_millis", "precise", "ts_ms", "unscaled_bytes"]
 
 
 # --- ERP rows, as the example mapping's tables hold them ----------------------------------------

@@ -2,17 +2,9 @@
 
 A small company on ERPNext (Frappe on MariaDB) lives through a few months here,
 and every write ERPNext makes to the captured tables becomes the change event
-the connector writes with its defaults and the JSON converter without schemas.
-Frappe's Float and Currency fields are ``DECIMAL(21,9)``, so base64 bytes of
-scale 9 (``decimal.handling.mode=precise``); Check fields and ``docstatus`` are
-``INT(1)``, plain numbers; Date fields epoch days; Datetime fields
-``DATETIME(6)``, so MicroTimestamps of the site's wall clock; Time fields
-MicroTime (microseconds since midnight). Every row is keyed by its ``name``;
-updates carry ``before`` (``binlog_row_image=FULL``); deletes are followed by
-a tombstone; the source block places a change in the binlog (``file``,
-``pos``, ``row``); a re-snapshot sends every row again with op ``r``. Topic
-names are ``<prefix>.<database>.<table>`` with the table's blanks turned into
-underscores, as Debezium makes an invalid topic character valid.
+the connector writes with its defaults and the JSON converter without schemas
+(``connectors.shapes.erpnext_tables``, which ``stockloop simulate --shape
+erpnext`` writes with too).
 
 What happens is what ERPNext does: documents are drafted (docstatus 0), then
 submitted (1) or deleted; a submitted document posts one stock ledger entry per
@@ -35,215 +27,32 @@ Built independently of ``connectors.cdc`` and of the ERPNext mapping.
 
 import random
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import orjson
+from connectors.shapes.debezium import Change, ChangeHistory
+from connectors.shapes.erpnext_tables import CAPTURED, DATABASE, SERVER, ErpnextTables, topic_of
 
-from tests.debezium import epoch_days, epoch_micros, ts_ms, unscaled_bytes
-
-SERVER = "erpnext"  # topic.prefix
-DATABASE = "_5f3c9a1e07b24d68"  # a Frappe site's database
 START = datetime(2026, 9, 1, 8, 0)  # the site's wall clock (System Settings: UTC)
 ABBR = "AB"
-CAPTURED = (
-    "tabItem",
-    "tabStock Ledger Entry",
-    "tabSales Order",
-    "tabSales Order Item",
-    "tabPurchase Order",
-    "tabPurchase Order Item",
-    "tabBOM",
-    "tabBOM Item",
-    "tabWork Order",
-)
 
-# Frappe's column types per field, as far as the captured tables use them.
-_DECIMAL = {
-    "actual_qty",
-    "qty_after_transaction",
-    "incoming_rate",
-    "outgoing_rate",
-    "valuation_rate",
-    "stock_value",
-    "stock_value_difference",
-    "qty",
-    "stock_qty",
-    "delivered_qty",
-    "received_qty",
-    "conversion_factor",
-    "rate",
-    "base_rate",
-    "amount",
-    "min_order_qty",
-    "grand_total",
-    "quantity",
-    "produced_qty",
-}
-_DATE = {"posting_date", "transaction_date", "delivery_date", "schedule_date"}
-_DATE |= {"expected_delivery_date"}
-_DATETIME = {"creation", "modified", "posting_datetime", "planned_start_date"}
-_TIME = {"posting_time"}
+ErpnextHistory = ChangeHistory
+"""Generated changes in commit order, and the rows each table holds at the end."""
+
+__all__ = ["CAPTURED", "DATABASE", "SERVER", "Change", "ErpnextHistory", "topic_of"]
 
 
-@dataclass(frozen=True)
-class Change:
-    """One record on a table's Debezium topic; a tombstone has no value."""
-
-    topic: str
-    key: bytes
-    value: bytes | None
-
-
-def topic_of(table: str) -> str:
-    """The topic Debezium writes a table to: blanks are no valid topic characters."""
-    return f"{SERVER}.{DATABASE}.{table.replace(' ', '_')}"
-
-
-@dataclass
-class ErpnextHistory:
-    """Generated changes in commit order, and the rows each table holds at the end."""
-
-    changes: list[Change] = field(default_factory=list)
-    rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
-
-    def interleaved(self, seed: int) -> list[Change]:
-        """The changes as a consumer of all topics may read them: each topic in order, the
-        topics mixed (an order item can come before its order)."""
-        by_topic: dict[str, list[Change]] = defaultdict(list)
-        for change in self.changes:
-            by_topic[change.topic].append(change)
-        rng = random.Random(seed)
-        queues = [list(reversed(queue)) for queue in by_topic.values()]
-        mixed = []
-        while queues:
-            queue = rng.choice(queues)
-            mixed.append(queue.pop())
-            if not queue:
-                queues.remove(queue)
-        return mixed
-
-
-def _encoded(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    encoded: dict[str, Any] = {}
-    for name, value in row.items():
-        if value is None:
-            encoded[name] = None
-        elif name in _DECIMAL:
-            encoded[name] = unscaled_bytes(int(Decimal(value).scaleb(9)))
-        elif name in _DATE:
-            encoded[name] = epoch_days(value)
-        elif name in _DATETIME:
-            encoded[name] = epoch_micros(value)
-        elif name in _TIME:
-            encoded[name] = (value - value.replace(hour=0, minute=0, second=0, microsecond=0)) // (
-                timedelta(microseconds=1)
-            )
-        else:
-            encoded[name] = value
-    return encoded
-
-
-class _Site:
-    """The database: rows written in transactions, each row change a change event."""
+class _Site(ErpnextTables):
+    """The site from its start, its clock moved by people's pace."""
 
     def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
-        self.history = ErpnextHistory()
-        self.clock = START
-        self.pos = 4_000
-        self.row_in_event = 0
-        self.series: dict[str, int] = defaultdict(int)
+        super().__init__(random.Random(seed), START)
 
     def tick(self, minutes: float = 9.0) -> None:
         self.clock += timedelta(minutes=self.rng.expovariate(1 / minutes))
         self.clock = self.clock.replace(microsecond=self.rng.randrange(1_000_000))
-
-    def begin(self) -> None:
-        """A new transaction: a new binlog position, rows numbered from 0."""
-        self.pos += self.rng.randint(300, 9_000)
-        self.row_in_event = 0
-
-    def name(self, prefix: str) -> str:
-        self.series[prefix] += 1
-        return f"{prefix}-{self.clock.year}-{self.series[prefix]:05d}"
-
-    def hash_name(self) -> str:
-        return f"{self.rng.getrandbits(40):010x}"
-
-    def _emit(
-        self,
-        table: str,
-        op: str,
-        before: dict[str, Any] | None,
-        after: dict[str, Any] | None,
-        snapshot: str = "false",
-    ) -> None:
-        committed = self.clock.replace(microsecond=0, tzinfo=UTC)  # the binlog has seconds
-        row = after if after is not None else before
-        assert row is not None
-        key = orjson.dumps({"name": row["name"]})
-        envelope = {
-            "before": _encoded(before),
-            "after": _encoded(after),
-            "source": {
-                "version": "2.5.4.Final",
-                "connector": "mysql",
-                "name": SERVER,
-                "ts_ms": ts_ms(committed),
-                "snapshot": snapshot,
-                "db": DATABASE,
-                "sequence": None,
-                "table": table,
-                "server_id": 0 if op == "r" else 1,
-                "gtid": None,
-                "file": "mysql-bin.000007",
-                "pos": self.pos,
-                "row": self.row_in_event,
-                "thread": None if op == "r" else 38,
-                "query": None,
-            },
-            "op": op,
-            "ts_ms": ts_ms(committed) + 41,
-            "transaction": None,
-        }
-        if op != "r":
-            self.row_in_event += 1
-        self.history.changes.append(Change(topic_of(table), key, orjson.dumps(envelope)))
-        if op == "d":
-            self.history.changes.append(Change(topic_of(table), key, None))
-
-    def insert(self, table: str, **values: Any) -> dict[str, Any]:
-        stamp = {"creation": self.clock, "modified": self.clock, "owner": "stock@acme.example"}
-        row = {"name": values.pop("name", None) or self.hash_name(), **stamp, **values}
-        row.setdefault("docstatus", 0)
-        row.setdefault("idx", 0)
-        self.history.rows[table][row["name"]] = row
-        self._emit(table, "c", None, row)
-        return row
-
-    def update(self, table: str, row: dict[str, Any], **values: Any) -> None:
-        before = dict(row)
-        row.update(values, modified=self.clock)
-        self._emit(table, "u", before, dict(row))
-
-    def delete(self, table: str, row: dict[str, Any]) -> None:
-        del self.history.rows[table][row["name"]]
-        self._emit(table, "d", dict(row), None)
-
-    def resnapshot(self) -> None:
-        """The connector's offsets were lost: every captured row again, op ``r``, table by
-        table, at one binlog position."""
-        self.begin()
-        for number, table in enumerate(CAPTURED):
-            rows = list(self.history.rows[table].values())
-            for index, row in enumerate(rows):
-                last = number == len(CAPTURED) - 1 and index == len(rows) - 1
-                self._emit(table, "r", None, dict(row), "last" if last else "true")
 
 
 def _quantity(value: Decimal) -> Decimal:

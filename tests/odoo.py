@@ -2,13 +2,9 @@
 
 A small company with warehouses, products, purchase and sales orders and stock
 moves lives through a few months here, and every write Odoo would make to its
-tables becomes the change event the connector writes with its defaults and the
-JSON converter without schemas: Odoo's float fields are ``numeric`` columns
-without precision, so variable-scale decimals (``{"scale", "value"}``); its
-Datetime fields ``timestamp without time zone`` in UTC, so MicroTimestamps; its
-Date fields epoch days. Updates carry ``before`` (``REPLICA IDENTITY FULL``),
-deletes are followed by a tombstone, and a re-snapshot sends every row again
-with op ``r``.
+tables becomes the change event the connector writes with its defaults
+(``connectors.shapes.odoo_tables``, which ``stockloop simulate --shape odoo``
+writes with too).
 
 What happens is what Odoo does: a move is created waiting, becomes done once
 (its order line's delivered or received quantity follows in the same
@@ -29,179 +25,35 @@ Built independently of ``connectors.cdc`` and of the Odoo mapping.
 import random
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
-from tests.debezium import epoch_days, epoch_micros, ts_ms, unscaled_bytes
+from connectors.shapes.debezium import Change, ChangeHistory
+from connectors.shapes.odoo_tables import OdooTables
+from connectors.shapes.odoo_tables import odoo_number as _number
 
-SERVER = "odoo"  # topic.prefix: topics are odoo.public.<table>
 START = datetime(2026, 9, 1, 6, 0)  # UTC wall clock, as Odoo stores it
 
 USAGES = ("supplier", "customer", "inventory", "production", "transit")
 
+OdooHistory = ChangeHistory
+"""Generated changes in commit order, and the rows each table holds at the end."""
 
-@dataclass(frozen=True)
-class Change:
-    """One record on a table's Debezium topic; a tombstone has no value."""
-
-    topic: str
-    key: bytes
-    value: bytes | None
+__all__ = ["Change", "OdooHistory"]
 
 
-@dataclass
-class OdooHistory:
-    """Generated changes in commit order, and the rows each table holds at the end."""
-
-    changes: list[Change] = field(default_factory=list)
-    rows: dict[str, dict[int, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
-
-    def interleaved(self, seed: int) -> list[Change]:
-        """The changes as a consumer of all topics may read them: each topic in order, the
-        topics mixed (a move can come before the location it names)."""
-        by_topic: dict[str, list[Change]] = defaultdict(list)
-        for change in self.changes:
-            by_topic[change.topic].append(change)
-        rng = random.Random(seed)
-        queues = [list(reversed(queue)) for queue in by_topic.values()]
-        mixed = []
-        while queues:
-            queue = rng.choice(queues)
-            mixed.append(queue.pop())
-            if not queue:
-                queues.remove(queue)
-        return mixed
-
-
-def variable_decimal(value: Decimal) -> dict[str, Any]:
-    """``io.debezium.data.VariableScaleDecimal`` of a ``numeric`` without precision."""
-    scale = max(-value.as_tuple().exponent, 0)  # type: ignore[operator]
-    return {"scale": scale, "value": unscaled_bytes(int(value.scaleb(scale)))}
-
-
-def _number(value: float | Decimal) -> Decimal:
-    """A quantity as Postgres keeps an Odoo float: the digits it was written with."""
-    return Decimal(str(value)).normalize() if value else Decimal(0)
-
-
-class _Odoo:
-    """The ERP: writes rows, and each write becomes change events."""
+class _Odoo(OdooTables):
+    """The ERP: writes rows from its start, its clock moved by people's pace."""
 
     def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
-        self.history = OdooHistory()
-        self.clock = START
-        self.lsn = 30_000_000
-        self.tx = 900
-        self.ids: dict[str, int] = defaultdict(int)
-
-    # --- the connector ------------------------------------------------------------------------
+        super().__init__(random.Random(seed), START)
 
     def tick(self, minutes: float = 7.0) -> None:
         self.clock += timedelta(minutes=self.rng.expovariate(1 / minutes))
-
-    def _emit(
-        self,
-        table: str,
-        op: str,
-        before: dict[str, Any] | None,
-        after: dict[str, Any] | None,
-        snapshot: str = "false",
-    ) -> None:
-        self.lsn += self.rng.randint(64, 4096)
-        committed = self.clock.replace(tzinfo=UTC)
-        row = after if after is not None else before
-        assert row is not None
-        key = orjson.dumps({"id": row["id"]})
-        envelope = {
-            "before": _encoded(table, before),
-            "after": _encoded(table, after),
-            "source": {
-                "version": "2.5.4.Final",
-                "connector": "postgresql",
-                "name": SERVER,
-                "ts_ms": ts_ms(committed),
-                "snapshot": snapshot,
-                "db": "odoo",
-                "sequence": f'["{self.lsn - 64}","{self.lsn}"]',
-                "schema": "public",
-                "table": table,
-                "txId": self.tx,
-                "lsn": self.lsn,
-                "xmin": None,
-            },
-            "op": op,
-            "ts_ms": ts_ms(committed) + 35,
-            "transaction": None,
-        }
-        topic = f"{SERVER}.public.{table}"
-        self.history.changes.append(Change(topic, key, orjson.dumps(envelope)))
-        if op == "d":
-            self.history.changes.append(Change(topic, key, None))
-
-    def create(self, table: str, **values: Any) -> dict[str, Any]:
-        self.ids[table] += 1
-        stamp = {"create_date": self.clock, "write_date": self.clock}
-        row = {"id": self.ids[table], "company_id": 1, **values, **stamp}
-        self.history.rows[table][row["id"]] = row
-        self.tx += 1
-        self._emit(table, "c", None, row)
-        return row
-
-    def write(self, table: str, row: dict[str, Any], **values: Any) -> None:
-        before = dict(row)
-        row.update(values, write_date=self.clock)
-        self._emit(table, "u", before, dict(row))
-
-    def unlink(self, table: str, row: dict[str, Any]) -> None:
-        del self.history.rows[table][row["id"]]
-        self._emit(table, "d", dict(row), None)
-
-    def resnapshot(self) -> None:
-        """The connector's offsets were lost: every row of every table again, op ``r``."""
-        tables = list(self.history.rows)
-        for number, table in enumerate(tables):
-            rows = list(self.history.rows[table].values())
-            for index, row in enumerate(rows):
-                last = number == len(tables) - 1 and index == len(rows) - 1
-                self._emit(table, "r", None, dict(row), "last" if last else "true")
-
-
-# Columns holding Odoo floats (numeric), Datetimes (timestamp) and Dates, per table.
-_NUMERIC = {
-    "product_uom_qty",
-    "product_qty",
-    "quantity",
-    "qty_delivered",
-    "qty_received",
-    "price_unit",
-    "list_price",
-    "customer_lead",
-    "qty_producing",
-}
-_DATE = {"validity_date"}
-
-
-def _encoded(table: str, row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    encoded: dict[str, Any] = {}
-    for name, value in row.items():
-        if value is None:
-            encoded[name] = None
-        elif name in _NUMERIC:
-            encoded[name] = variable_decimal(_number(value))
-        elif name in _DATE:
-            encoded[name] = epoch_days(value)
-        elif isinstance(value, datetime):
-            encoded[name] = epoch_micros(value)
-        else:
-            encoded[name] = value
-    return encoded
 
 
 # --- the company ------------------------------------------------------------------------------

@@ -1,0 +1,108 @@
+"""Debezium change events as its connectors and the JSON converter write them: the encodings.
+
+The writing side of change data capture, for the ERP shapes (``connectors.shapes``)
+and the tests' ERP histories. Built from Debezium's documented encodings, not
+from ``connectors.cdc``, so that the decoder is checked against the encodings
+and not against itself.
+"""
+
+import base64
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+EPOCH = datetime(1970, 1, 1)
+
+
+def unscaled_bytes(unscaled: int) -> str:
+    """``decimal.handling.mode=precise``: base64 of Java's ``BigInteger.toByteArray()``.
+
+    >>> unscaled_bytes(12500), unscaled_bytes(-1)
+    ('MNQ=', '/w==')
+    """
+    return base64.b64encode(
+        unscaled.to_bytes(unscaled.bit_length() // 8 + 1, "big", signed=True)
+    ).decode()
+
+
+def precise(value: str, scale: int) -> str:
+    """A decimal column of the given scale in precise mode.
+
+    >>> precise("12.5", 3)
+    'MNQ='
+    """
+    return unscaled_bytes(int(Decimal(value).scaleb(scale)))
+
+
+def variable_decimal(value: Decimal) -> dict[str, Any]:
+    """``io.debezium.data.VariableScaleDecimal`` of a ``numeric`` without precision.
+
+    >>> variable_decimal(Decimal("12.5"))
+    {'scale': 1, 'value': 'fQ=='}
+    """
+    scale = max(-value.as_tuple().exponent, 0)  # type: ignore[operator]
+    return {"scale": scale, "value": unscaled_bytes(int(value.scaleb(scale)))}
+
+
+def epoch_days(day: date) -> int:
+    """``io.debezium.time.Date``.
+
+    >>> epoch_days(date(1970, 1, 31))
+    30
+    """
+    return (day - date(1970, 1, 1)).days
+
+
+def epoch_micros(wall_clock: datetime) -> int:
+    """``io.debezium.time.MicroTimestamp`` of a ``timestamp without time zone``.
+
+    >>> epoch_micros(datetime(1970, 1, 1, 0, 0, 1))
+    1000000
+    """
+    return (wall_clock - EPOCH) // timedelta(microseconds=1)
+
+
+def epoch_millis(wall_clock: datetime) -> int:
+    """``io.debezium.time.Timestamp`` of a ``timestamp(3)``."""
+    return (wall_clock - EPOCH) // timedelta(milliseconds=1)
+
+
+def ts_ms(moment: datetime) -> int:
+    """An instant as the envelope's ``ts_ms``: milliseconds since the epoch, UTC."""
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One record on a table's Debezium topic; a tombstone has no value."""
+
+    topic: str
+    key: bytes
+    value: bytes | None
+
+
+@dataclass
+class ChangeHistory:
+    """Changes in commit order, and the rows each table holds after them."""
+
+    changes: list[Change] = field(default_factory=list)
+    rows: dict[str, dict[Any, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))
+
+    def interleaved(self, seed: int) -> list[Change]:
+        """The changes as a consumer of all topics may read them: each topic in order, the
+        topics mixed (a row can come before the row it names)."""
+        by_topic: dict[str, list[Change]] = defaultdict(list)
+        for change in self.changes:
+            by_topic[change.topic].append(change)
+        rng = random.Random(seed)
+        queues = [list(reversed(queue)) for queue in by_topic.values()]
+        mixed = []
+        while queues:
+            queue = rng.choice(queues)
+            mixed.append(queue.pop())
+            if not queue:
+                queues.remove(queue)
+        return mixed
