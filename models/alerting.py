@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from models.alerts import (
     Acknowledge,
     ActionOutcome,
+    AlertBook,
     AlertSettings,
     AlertTransition,
     Expire,
@@ -181,7 +182,7 @@ def evaluate_alerts(
         for transition in book.step(outcomes, scope, now, settings, rules.inhibit, silences):
             outcome = by_rule.get(transition.rule_id)
             kind = risk_kind(transition.rule_id, transition.labels)
-            alerts.append(_alert(transition, stock, priced.of(kind), outcome))
+            alerts.append(_noted(book, _alert(transition, stock, priced.of(kind), outcome)))
     for transition in transitions:
         stock = state.warehouses.get(transition.warehouse_id)
         if stock is not None:
@@ -189,6 +190,19 @@ def evaluate_alerts(
             kind = risk_kind(transition.rule_id, transition.labels)
             alerts.append(_alert(transition, stock, priced.of(kind), None))
     return alerts
+
+
+def _noted(book: AlertBook, alert: Alert) -> Alert:
+    """The transition, its explanation and value-at-risk parts kept on the open alert it leaves.
+
+    The dashboard's alert list and ``stockloop alerts open`` read them from
+    the state, as the alerts topic's latest record of the key says them.
+    """
+    held = book.alerts.get(alert.key)
+    if held is not None:
+        held.why = alert.explanation.text
+        held.made_of = alert.priority.made_of.model_dump(exclude_defaults=True)
+    return alert
 
 
 class _Pricing:

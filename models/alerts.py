@@ -450,7 +450,10 @@ class OpenAlert(BaseModel):
     evaluated its rule; ``ack_unpublished`` says an acknowledgement awaits its
     ``updated`` transition; ``deescalating_since`` is the event time since
     which its tier has been clear, while it waits out the rule's
-    ``deescalate_after``.
+    ``deescalate_after``. ``why`` and ``made_of`` are its last transition's
+    explanation and value-at-risk parts (``models.alerting`` sets them), so
+    the dashboard and ``stockloop alerts open`` read them from the state
+    instead of the alerts topic.
     """
 
     model_config = ConfigDict(ser_json_inf_nan="strings")
@@ -472,6 +475,12 @@ class OpenAlert(BaseModel):
     silenced: bool = Field(False, **_OMIT_FALSY)
     inhibited: bool = Field(False, **_OMIT_FALSY)
     deescalating_since: datetime | None = Field(None, **_OMIT_FALSY)
+    why: str = Field("", description="Its last transition's explanation.", **_OMIT_FALSY)
+    made_of: dict[str, float] = Field(
+        default_factory=dict,
+        description="Its last transition's value at risk in parts (models.priority.ValueAtRisk).",
+        **_OMIT_FALSY,
+    )
 
     @model_serializer(mode="wrap")
     def _omit_times_equal_to_raised_at(self, handler: SerializerFunctionWrapHandler) -> dict:

@@ -246,7 +246,13 @@ def _turnover(issued: int, value_days: int, days: int) -> dict[str, float | None
 
 
 class AlertRow(BaseModel):
-    """An open alert as the dashboard lists it: ranked by its value at risk."""
+    """An open alert as the dashboard and ``stockloop alerts open`` list it: ranked by money.
+
+    ``why`` and ``made_of`` are its last transition's explanation and value
+    at risk in parts (``models.priority.ValueAtRisk``), ``updated_at`` the
+    event time its numbers were last published; an alert opened before the
+    book kept them has them empty.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -257,7 +263,10 @@ class AlertRow(BaseModel):
     severity: str
     value_at_risk: float = Field(description="As last published on the alert.")
     active_since: datetime
+    updated_at: datetime | None = None
     values: dict[str, float | None] = Field(default_factory=dict)
+    why: str = ""
+    made_of: dict[str, float] = Field(default_factory=dict)
     acknowledged_by: str | None = None
     silenced: bool = False
     inhibited: bool = False
@@ -355,7 +364,10 @@ def health_of(state: MaterialState, dead_after_days: float = DEAD_AFTER_DAYS) ->
                 severity=alert.severity,
                 value_at_risk=alert.values.get(VALUE_AT_RISK) or 0.0,
                 active_since=alert.active_since,
+                updated_at=alert.updated_at,
                 values=alert.values,
+                why=alert.why,
+                made_of=alert.made_of,
                 acknowledged_by=alert.acknowledged_by,
                 silenced=alert.silenced,
                 inhibited=alert.inhibited,

@@ -1,10 +1,11 @@
-"""``stockloop alerts``: read alerts, acknowledge them, silence them."""
+"""``stockloop alerts``: read open alerts from a worker's API, acknowledge them, silence them."""
 
 import difflib
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
+import httpx
 import typer
 from kafka.partitioner.default import murmur2
 from rich.console import Console
@@ -13,6 +14,8 @@ from rich.table import Table
 from models.alerting import Alert, muted_by
 from models.alerts import Acknowledge, AlertActionNotice, Expire, Silence
 from models.events import encode
+from models.health import SEVERITIES, AlertRow
+from models.priority import ValueAtRisk
 from streams.catalogue import ALERT_ACTIONS, ALERTS, MATERIAL_EVENTS, load_catalogue
 from streams.cli.kafka import check_topics, fail, publish, read
 from streams.settings import Settings
@@ -35,23 +38,27 @@ def open_alerts(
         bool, typer.Option("--all", help="Include silenced and inhibited alerts, marked.")
     ] = False,
 ) -> None:
-    """Open alerts, highest value at risk first (days of cover breaks ties).
+    """Open alerts, highest value at risk first (the worse severity breaks ties).
+
+    Read from a worker's API (GET /api/alerts, every page), which any worker
+    answers for all partitions from the materials' alert books: nothing is
+    read from the alerts topic, so it answers as fast for a year-old
+    deployment as for a new one.
 
     Value at risk is money, whatever the rule: the order value a shortage
     leaves unserved (weighted by customer tier) plus contractual penalties,
     or the holding cost and write-off of the capital that idle stock ties
     up; "made of" says which. "key" is what `alerts ack` takes; "ack" who
-    acknowledged the alert. "as of" is the event time of the alert's last
-    transition: the numbers in "why" are from then (a rule's update_on
-    decides which changes count; a value at risk that moves by more than
-    the update threshold is published too).
+    acknowledged the alert. "as of" is the event time the alert's numbers
+    were last published: the numbers in "why" are from its last transition
+    (a rule's update_on decides which changes count; a value at risk that
+    moves by more than the update threshold is published too).
 
     Silenced and inhibited alerts (e.g. below safety stock while a stock-out
     risk is open for the same item) are counted but not listed, unless --all,
-    which marks them in "suppressed". The worker publishes every change of
-    suppression and acknowledgement, so this agrees with its API.
+    which marks them in "suppressed".
     """
-    still_open = list(open_alerts_by_key(Settings()).values())
+    still_open = api_open_alerts(Settings())
     suppressed = [a for a in still_open if a.silenced or a.inhibited]
     if not all_:
         still_open = [a for a in still_open if not (a.silenced or a.inhibited)]
@@ -60,23 +67,71 @@ def open_alerts(
         console.print(f"{len(suppressed)} silenced or inhibited alert(s) not shown (--all)")
 
 
-def by_value_at_risk(alerts: list[Alert]) -> list[Alert]:
-    """Alerts highest value at risk first; less days of cover first among equal values."""
-    return sorted(alerts, key=lambda a: (-a.priority.score, a.explanation.days_of_cover or 0))
+PER_PAGE = 500
+"""Alerts asked for per request (the API's most)."""
 
 
-def made_of(alert: Alert) -> str:
-    """What an alert's value at risk is made of, for a person ("" if its record does not say).
+def api_open_alerts(settings: Settings) -> list[AlertRow]:
+    """Every open alert, from the worker at ``settings``' web address (GET /api/alerts).
 
-    Records published before the parts were recorded carry a value without them.
+    Pages are read one after another; an alert that moves between two
+    reads (its value at risk changed) is kept once.
     """
-    parts = alert.priority.made_of
-    if parts.total == 0 and alert.priority.value_at_risk != 0:
+    url = f"http://{settings.web_host}:{settings.web_port}/api/alerts"
+    rows: dict[str, AlertRow] = {}
+    page, pages = 1, 1
+    while page <= pages:
+        answer = _get(url, {"page": page, "per_page": PER_PAGE})
+        for item in answer["items"]:
+            row = AlertRow.model_validate(item)
+            rows.setdefault(row.key, row)
+        pages = answer["pages"]
+        page += 1
+    return list(rows.values())
+
+
+def _get(url: str, params: dict[str, int]) -> dict[str, Any]:
+    """A worker's JSON answer; one error line (and exit 1) if no worker gives one."""
+    try:
+        response = httpx.get(url, params=params, timeout=30)
+    except httpx.HTTPError as error:
+        raise fail(
+            f"no worker answers at {url}: {error or type(error).__name__}; "
+            "start one with `stockloop worker` (STOCKLOOP_WEB_HOST / STOCKLOOP_WEB_PORT)"
+        ) from None
+    if response.status_code != 200:
+        try:
+            reason = response.json().get("error", "")
+        except ValueError:
+            reason = response.text[:200]
+        raise fail(f"the worker at {url} answered {response.status_code}: {reason}")
+    return response.json()
+
+
+_SEVERITY_RANK = {severity: n for n, severity in enumerate(SEVERITIES)}
+
+
+def by_value_at_risk(alerts: list[AlertRow]) -> list[AlertRow]:
+    """Alerts highest value at risk first, then the worse severity, then by key (as the API)."""
+    return sorted(
+        alerts,
+        key=lambda a: (-a.value_at_risk, _SEVERITY_RANK.get(a.severity, len(SEVERITIES)), a.key),
+    )
+
+
+def made_of(alert: AlertRow) -> str:
+    """What an alert's value at risk is made of, for a person ("" if its state does not say).
+
+    Alerts whose last transition came before the book kept the parts carry
+    a value without them.
+    """
+    parts = ValueAtRisk.model_validate(alert.made_of)
+    if parts.total == 0 and alert.value_at_risk != 0:
         return ""
     return parts.describe()
 
 
-def listing(alerts: list[Alert], limit: int, all_: bool) -> Table:
+def listing(alerts: list[AlertRow], limit: int, all_: bool) -> Table:
     """The table of ``alerts open``: ranked by money, each with what its value is made of."""
     ranked = by_value_at_risk(alerts)
     table = Table(title=f"{len(ranked)} open alerts")
@@ -89,14 +144,14 @@ def listing(alerts: list[Alert], limit: int, all_: bool) -> Table:
         row = [
             f"[{SEVERITY_STYLE.get(severity, '')}]{severity}[/]",
             alert.key,
-            f"{alert.priority.value_at_risk:,.2f}",
+            f"{alert.value_at_risk:,.2f}",
             made_of(alert),
-            f"{alert.at:%Y-%m-%d %H:%M}",
+            f"{alert.updated_at or alert.active_since:%Y-%m-%d %H:%M}",
             alert.acknowledged_by or "",
         ]
         if all_:
             row.append(muted_by(alert.silenced, alert.inhibited))
-        table.add_row(*row, alert.explanation.text)
+        table.add_row(*row, alert.why)
     return table
 
 

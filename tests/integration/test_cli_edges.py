@@ -154,7 +154,6 @@ def test_the_broker_does_not_create_a_topic_a_client_asks_for(idle_pipeline: Pip
 @pytest.mark.parametrize(
     ("command", "topic"),
     [
-        (["alerts", "open"], "stockloop.alerts"),
         (["dead-letters"], "stockloop.dead-letter"),
         (["alerts", "ack", "M-1|SH01|stockout_risk", "--by", "ana"], "stockloop.alert-actions"),
         (["rules", "apply", "RULES"], "stockloop.rules"),
@@ -211,7 +210,6 @@ def _port_with_nothing_listening() -> int:
 @pytest.mark.parametrize(
     "command",
     [
-        ["alerts", "open"],
         ["dead-letters"],
         ["rules", "dry-run", "RULES"],
         ["alerts", "ack", "M-1|SH01|stockout_risk", "--by", "ana"],
