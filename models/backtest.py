@@ -153,6 +153,12 @@ class MaterialBacktest:
     safety_stock: list[float]
     reorder_point: list[float]
     """The dynamic policy's safety stock and reorder point, summed over warehouses, per day."""
+    forecast: list[float]
+    """The dynamic policy's forecast daily demand (over the lead time), summed over warehouses,
+    as it stood at the end of each window day: what its plan expected."""
+    demand: list[float]
+    """The demand that came on each window day, over all warehouses: issues when posted and
+    confirmed order lines on their due date, as every policy's ledger counts it."""
     warnings: dict[Policy, list[datetime]]
     stockouts: dict[Policy, list[datetime]]
     static_frontier: dict[float, ServiceMetrics] = field(default_factory=dict)
@@ -233,6 +239,18 @@ def backtest(
     return BacktestResult(window_start, end, config.act, count, materials, totals, static_frontier)
 
 
+def notifications_per_material_month(metrics: ServiceMetrics) -> float:
+    """Notifications per material and month: how often a person is told, not only asked to look.
+
+    stockloop's are the alert transitions its rules send (``Alert.notify``), before
+    routing, digests and inhibition; a static policy's are its alerts, one report line each.
+
+    >>> notifications_per_material_month(ServiceMetrics(notifications=6, material_months=4.0))
+    1.5
+    """
+    return metrics.notifications / metrics.material_months if metrics.material_months else 0.0
+
+
 def _default_window_start(first: datetime, end: datetime) -> datetime:
     """A quarter of the way from the first demand to the end, on a midnight, a week at least."""
     days = (end.date() - first.date()).days
@@ -294,7 +312,8 @@ class _DynamicRun:
     requests: dict[str, PurchaseRequest] = field(default_factory=dict)
     auto_approved: set[str] = field(default_factory=set)
     lead_times: dict[str, tuple[float, float]] = field(default_factory=dict)
-    plan_by_day: dict[date, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    plan_by_day: dict[date, dict[str, tuple[float, float, float]]] = field(default_factory=dict)
+    """Per day and warehouse: safety stock, reorder point and forecast daily demand."""
 
 
 def _run_dynamic(
@@ -332,7 +351,12 @@ def _run_dynamic(
         for warehouse_id, stock in state.warehouses.items():
             if stock.policy is not None and now >= window_start:
                 plans = run.plan_by_day.setdefault(now.date(), {})
-                plans[warehouse_id] = (stock.policy.safety_stock, stock.policy.reorder_point)
+                policy = stock.policy
+                plans[warehouse_id] = (
+                    policy.safety_stock,
+                    policy.reorder_point,
+                    policy.daily_demand,
+                )
         run.alerts += [a for a in result.alerts if a.at >= window_start]
         # A warning raised in the warm-up and still open warns of a stock-out in the window.
         run.warnings += [a for a in result.alerts if a.rule_id == WARNING_RULE]
@@ -673,6 +697,8 @@ def _material(
         daily_on_hand={policy: _daily(ledgers[policy], window_days) for policy in Policy},
         safety_stock=_plan_series(dynamic.plan_by_day, window_start, window_days, 0),
         reorder_point=_plan_series(dynamic.plan_by_day, window_start, window_days, 1),
+        forecast=_plan_series(dynamic.plan_by_day, window_start, window_days, 2),
+        demand=_daily_demand(history, keys, window_start, window_days),
         warnings={
             policy: sorted(t for times in warnings[policy].values() for t in times)
             for policy in Policy
@@ -713,8 +739,31 @@ def _daily(ledger: Ledger, days: int) -> list[float]:
     return total
 
 
+def _daily_demand(
+    history: Sequence[InputEvent | OrderDemand],
+    order_keys: frozenset[str],
+    window_start: datetime,
+    days: int,
+) -> list[float]:
+    """Demand per window day as the ledgers count it: an issue of a line falling due in the
+    window is not demand (its due date is), the line is."""
+    demand = [0.0] * days
+    for event in history:
+        if isinstance(event, OrderDemand):
+            quantity = event.quantity
+        elif isinstance(event, StockMovement) and event.movement_type is MovementType.ISSUE:
+            key = f"{event.sales_order_id}/{event.sales_order_line_id}"
+            quantity = 0.0 if key in order_keys else abs(event.quantity)
+        else:
+            continue
+        day = (event.event_time.date() - window_start.date()).days
+        if 0 <= day < days:
+            demand[day] += quantity
+    return demand
+
+
 def _plan_series(
-    plan_by_day: dict[date, dict[str, tuple[float, float]]],
+    plan_by_day: dict[date, dict[str, tuple[float, float, float]]],
     window_start: datetime,
     days: int,
     index: int,

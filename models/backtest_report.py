@@ -2,19 +2,30 @@
 
 A planner reads the table to see who wins and the pictures to see why: per
 material, the dynamic policy's end-of-day stock inside its safety-stock band
-and under its reorder point, beside the static min/max's stock, and below
-them a timeline of warnings and stock-outs. Everything is inline (SVG, CSS):
-the page opens from a mail attachment, with no network and no script.
+and under its reorder point, beside the static min/max's stock; below them
+a timeline of warnings and stock-outs, and the demand of each week against
+what stockloop's forecast expected of it (a bar above the line is demand the
+plan had not counted on). Everything is inline (SVG, CSS): the page opens
+from a mail attachment, with no network and no script.
 """
 
 import html
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from models.backtest import BacktestResult, Frontier, FrontierPoint, MaterialBacktest, Policy
+from models.backtest import (
+    BacktestResult,
+    Frontier,
+    FrontierPoint,
+    MaterialBacktest,
+    Policy,
+    notifications_per_material_month,
+)
 from models.service_metrics import ServiceMetrics
 
-WIDTH, HEIGHT, TIMELINE = 760, 190, 46
+WIDTH, HEIGHT, TIMELINE, DEMAND = 760, 190, 46, 74
+WEEK = 7
+"""Days per bar of the demand panel: the daily demand of a slow mover is mostly zeros."""
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP = 56, 12, 10
 MAX_MATERIALS = 100
 """Materials drawn, the largest average stock value under stockloop first."""
@@ -46,6 +57,7 @@ _ROWS: dict[str, Callable[[ServiceMetrics, int], str]] = {
     "dead stock value at the end": lambda m, _: f"{m.dead_stock_value:,.0f}",
     "alerts raised": lambda m, _: f"{m.alerts_raised:,}",
     "alerts per material-month": lambda m, _: f"{m.alerts_per_material_month:.2f}",
+    "notifications per material-month": lambda m, _: f"{notifications_per_material_month(m):.2f}",
     "stock-outs": lambda m, _: f"{m.stockouts:,}",
     "warned before": lambda m, _: f"{m.warned:,}",
     "warned at least one lead time ahead": lambda m, _: f"{m.warned_in_time:,}",
@@ -172,7 +184,10 @@ def _legend() -> str:
         "<span style='color:#444'>&#8943; reorder point</span>"
         f"<span style='color:{COLOURS[Policy.DYNAMIC]}'>&#9650; stockloop warning</span>"
         f"<span style='color:{COLOURS[Policy.MIN_MAX]}'>&#9650; min/max warning</span>"
-        "<span style='color:#d62728'>&#10005; stock-out</span></p>"
+        "<span style='color:#d62728'>&#10005; stock-out</span>"
+        "<span style='color:#999'>&#9646; demand per week</span>"
+        f"<span style='color:{COLOURS[Policy.DYNAMIC]}'>&#9472; stockloop's forecast of it</span>"
+        "</p>"
     )
 
 
@@ -234,7 +249,8 @@ def _chart(material: MaterialBacktest, result: BacktestResult) -> str:
         for v in (low, high)
     ]
     shapes += _timeline(material, result, x)
-    total = HEIGHT + TIMELINE
+    shapes += _demand(material, x)
+    total = HEIGHT + TIMELINE + DEMAND
     frame = f"width='{WIDTH}' height='{total}' viewBox='0 0 {WIDTH} {total}'"
     return f"<svg {frame}>{''.join(shapes)}</svg>"
 
@@ -276,3 +292,53 @@ def _timeline(
         f"{result.end:%Y-%m-%d}</text>"
     )
     return shapes
+
+
+def _demand(material: MaterialBacktest, x: Callable[[float], float]) -> list[str]:
+    """Demand per week (bars) against the forecast stockloop planned that week with (line).
+
+    A week's forecast is the sum of its days' forecast daily demand as the
+    plan stood at the end of each day: what the plan expected the week to
+    take, so a bar above the line is demand the plan had not counted on.
+    """
+    actual = _weekly(material.demand)
+    expected = _weekly(material.forecast)
+    if not actual:
+        return []
+    top, height = HEIGHT + TIMELINE + 4, DEMAND - 18
+    high = max(actual + expected) or 1.0
+
+    def y(quantity: float) -> float:
+        return top + height * (1 - quantity / high)
+
+    shapes = [
+        f"<text x='{MARGIN_LEFT - 6}' y='{top + 9}' text-anchor='end' font-size='10'>"
+        f"{high:,.0f}</text>",
+        f"<text x='{MARGIN_LEFT - 6}' y='{top + height}' text-anchor='end' font-size='10'>"
+        "0 a week</text>",
+    ]
+    for week, quantity in enumerate(actual):
+        left = x(week * WEEK)
+        right = x(min((week + 1) * WEEK, len(material.demand)) - 1)
+        shapes.append(
+            f"<rect x='{left:.1f}' y='{y(quantity):.1f}' width='{max(right - left, 1.0):.1f}' "
+            f"height='{top + height - y(quantity):.1f}' fill='#ccc'/>"
+        )
+    points = " ".join(
+        f"{x(week * WEEK + (WEEK - 1) / 2):.1f},{y(quantity):.1f}"
+        for week, quantity in enumerate(expected)
+    )
+    shapes.append(
+        f"<polyline points='{points}' fill='none' stroke='{COLOURS[Policy.DYNAMIC]}' "
+        "stroke-width='1.5'/>"
+    )
+    return shapes
+
+
+def _weekly(daily: Sequence[float]) -> list[float]:
+    """Sums of consecutive weeks (the last one may be shorter).
+
+    >>> _weekly([1, 2, 3, 4, 5, 6, 7, 8, 9])
+    [28, 17]
+    """
+    return [sum(daily[start : start + WEEK]) for start in range(0, len(daily), WEEK)]

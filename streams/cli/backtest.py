@@ -27,6 +27,7 @@ from models.backtest import (
     MaterialBacktest,
     Policy,
     efficient_frontier,
+    notifications_per_material_month,
 )
 from models.backtest import (
     backtest as run_backtest,
@@ -57,6 +58,8 @@ CSV_COLUMNS = (
     "alert_events",
     "alerts_raised",
     "alerts_per_material_month",
+    "notifications",
+    "notifications_per_material_month",
     "stockouts",
     "warned",
     "warned_in_time",
@@ -387,6 +390,8 @@ def _csv_figures(m: ServiceMetrics, days: int) -> list[object]:
         m.alert_events,
         m.alerts_raised,
         round(m.alerts_per_material_month, 3),
+        m.notifications,
+        round(notifications_per_material_month(m), 3),
         m.stockouts,
         m.warned,
         m.warned_in_time,
@@ -465,6 +470,7 @@ def _totals_table(result: BacktestResult) -> Table:
         "dead stock value at end": lambda m: f"{m.dead_stock_value:,.0f}",
         "alerts raised": lambda m: f"{m.alerts_raised:,}",
         "alerts / material-month": lambda m: f"{m.alerts_per_material_month:.2f}",
+        "notifications / material-month": lambda m: f"{notifications_per_material_month(m):.2f}",
         "stock-outs": lambda m: f"{m.stockouts:,}",
         "  warned before": lambda m: f"{m.warned:,}",
         "  warned >= 1 lead time ahead": lambda m: f"{m.warned_in_time:,}",

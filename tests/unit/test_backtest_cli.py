@@ -141,12 +141,25 @@ def test_simulate_30_days_prints_the_comparison_and_writes_a_self_contained_repo
         terminal_width=200,
     )
     assert result.exit_code == 0, result.output
-    for label in ("stock-outs", "alerts / material-month", "min/max", "tuned ROP"):
+    for label in (
+        "stock-outs",
+        "alerts / material-month",
+        "notifications / material-month",
+        "min/max",
+        "tuned ROP",
+    ):
         assert label in result.output
     assert "skipped 3 records" in result.output  # the simulator's deliberately broken ones
     assert out.read_text().startswith("material_id,policy,demand,fill_rate")
+    rows = list(csv.DictReader(out.open()))
+    totals = {r["policy"]: r for r in rows if r["material_id"] == "TOTAL"}
+    assert int(totals["min/max"]["notifications"]) == int(totals["min/max"]["alerts_raised"])
+    assert float(totals["stockloop"]["notifications_per_material_month"]) >= 0
     report = page.read_text()
     assert report.count("<svg") == 2  # the two materials with demand
+    assert "notifications per material-month" in report
+    assert "demand per week" in report
+    assert report.count("<rect") >= 2 * 4  # each material's demand: a bar a week (30 days)
     assert "HP-200" in report
     for outside in ("<script", "src=", "href=", "@import", "url("):
         assert outside not in report  # no CDN, no fetch: opens from an attachment

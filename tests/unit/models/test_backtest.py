@@ -38,7 +38,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.backtest import BacktestConfig, BacktestError, Policy, backtest, efficient_frontier
+from models.backtest import (
+    BacktestConfig,
+    BacktestError,
+    Policy,
+    backtest,
+    efficient_frontier,
+    notifications_per_material_month,
+)
 from models.events import (
     InTransitLine,
     InTransitStatus,
@@ -239,6 +246,48 @@ def test_an_order_line_shipped_late_is_short_on_its_due_date_and_one_closed_shor
     assert by_id(result, "M4").stockouts[Policy.RECORDED] == [at(6, 12)]
     m5 = by_id(result, "M5").policies[Policy.RECORDED]
     assert (m5.demand, m5.filled, m5.backordered, m5.closing_on_hand) == (5, 3, 2, 0)
+
+
+def test_the_reports_demand_is_each_window_days_issues_and_its_forecast_the_plans(small):
+    """M1 issues 5 on each of the window's 7 days; learned on a steady 5 a day, the plan
+    expects 5 a day. M3 is never issued: no demand, and a plan that expects none."""
+    m1, m3 = by_id(small, "M1"), by_id(small, "M3")
+    assert m1.demand == [5.0] * 7
+    assert m1.forecast == pytest.approx([5.0] * 7)
+    assert m3.demand == [0.0] * 7
+    assert m3.forecast == [0.0] * 7
+
+
+def test_a_line_due_in_the_window_is_demand_on_its_due_date_not_on_its_delivery():
+    """M4's line for 10 due on day 6 ships on day 9: the report's demand has 10 on day 6
+    (window day 2) and nothing on day 9, as the ledgers count it."""
+    events = [
+        *small_history(),
+        move("M4", "receipt", 6, at(0, 6)),
+        order_line("M4", 10, 6, "confirmed", 0, at(1, 9)),
+        move("M4", "receipt", 10, at(9, 8)),
+        delivery("M4", 10, at(9, 10)),
+        order_line("M4", 10, 6, "shipped", 10, at(9, 10)),
+    ]
+    result = backtest(events, BacktestConfig(window_start=WINDOW_START))
+    m4 = by_id(result, "M4")
+    assert m4.demand == [0, 0, 10, 0, 0, 0, 0]
+    assert sum(m4.demand) == m4.policies[Policy.RECORDED].demand
+
+
+def test_notifications_per_material_month_count_what_the_rules_send(small):
+    """min/max's alerts are its notifications (one report line each); stockloop's are the
+    transitions its rules notify of, never more than its alert events."""
+    for material in small.materials:
+        min_max = material.policies[Policy.MIN_MAX]
+        assert min_max.notifications == min_max.alerts_raised
+        dynamic = material.policies[Policy.DYNAMIC]
+        assert dynamic.material_months > 0
+        assert dynamic.notifications <= dynamic.alert_events
+        assert notifications_per_material_month(dynamic) == pytest.approx(
+            dynamic.notifications / dynamic.material_months
+        )
+    assert small.totals[Policy.DYNAMIC].notifications > 0
 
 
 def test_a_window_outside_the_history_is_refused_in_one_line():
