@@ -25,6 +25,11 @@ names, sales orders their names:
   Order``;
 - a promotion stays plain.
 
+Row names are derived from the plain ids (``stable_number``), so that two runs
+never name two ledger entries alike; what one run wrote the next does not know
+otherwise (a receipt raises the received quantity of a PO item of its own run
+only).
+
 What the ERPNext pack does not read is lost: a master's service level and lead
 time; a line's customer priority, penalties and rush mark; a BOM line's scrap;
 a production order's rush mark. An adjustment is read back as a receipt or an
@@ -38,7 +43,7 @@ from typing import Any
 
 import orjson
 
-from connectors.shapes.debezium import Change
+from connectors.shapes.debezium import Change, stable_number
 from connectors.shapes.erpnext_tables import ErpnextTables, topic_of
 from models.events import (
     InputEvent,
@@ -76,6 +81,15 @@ _WORK_ORDER_STATES = {
 }
 
 
+def _name(prefix: str, *parts: str) -> str:
+    """A row's name derived from plain ids: a hash name, or a series prefix and that hash.
+
+    The same in every run, so that two runs never name two ledger entries alike.
+    """
+    digest = f"{stable_number(*parts):010x}"
+    return f"{prefix}-{digest}" if prefix else digest
+
+
 def _decimal(value: float) -> Decimal:
     return Decimal(str(value))
 
@@ -90,7 +104,7 @@ class ErpnextShape:
         self.tables = ErpnextTables(random.Random(seed), datetime(1970, 1, 1))
         self.material_ids: dict[str, str] = {}
         self._written = 0
-        self._items: dict[str, dict[str, Any]] = {}
+        self._items: dict[str, dict[str, Any]] = {}  # written by a master in this run
         self._sales: dict[str, dict[str, Any]] = {}
         self._sale_items: dict[tuple[str, str], dict[str, Any]] = {}
         self._purchase_items: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
@@ -130,23 +144,9 @@ class ErpnextShape:
             Change(_ROUTE_OF_TOPIC[change.topic], change.key, change.value) for change in changes
         ]
 
-    def _item(self, item_code: str) -> dict[str, Any]:
-        """An item, inserted with its code as its name when first named without a master."""
-        if item_code not in self._items:
-            self.material_ids[item_code] = item_code
-            self._items[item_code] = self.tables.insert(
-                "tabItem",
-                name=item_code,
-                item_code=item_code,
-                item_name=item_code,
-                item_group="All Item Groups",
-                stock_uom="Nos",
-                is_stock_item=1,
-                disabled=0,
-                valuation_rate=Decimal(0),
-                min_order_qty=Decimal(0),
-            )
-        return self._items[item_code]
+    def _item(self, item_code: str) -> None:
+        """An item named by an event: its row is written by its master only."""
+        self.material_ids[item_code] = item_code
 
     def _master(self, master: MaterialMaster) -> None:
         values = {
@@ -201,7 +201,7 @@ class ErpnextShape:
         prefix = {"Purchase Receipt": "MAT-PRE", "Delivery Note": "MAT-DN"}.get(voucher)
         self.tables.insert(
             "tabStock Ledger Entry",
-            name=self.tables.name("MAT-SLE"),
+            name=_name("MAT-SLE", movement.event_id),
             docstatus=1,
             item_code=movement.material_id,
             warehouse=movement.warehouse_id,
@@ -209,8 +209,9 @@ class ErpnextShape:
             posting_time=at,
             posting_datetime=at,
             voucher_type=voucher,
-            voucher_no=self.tables.name(
-                prefix or ("MAT-RECO" if voucher == "Stock Reconciliation" else "MAT-STE")
+            voucher_no=_name(
+                prefix or ("MAT-RECO" if voucher == "Stock Reconciliation" else "MAT-STE"),
+                movement.event_id,
             ),
             voucher_detail_no=self.tables.hash_name(),
             actual_qty=actual,
@@ -266,6 +267,7 @@ class ErpnextShape:
         if item is None:
             item = self._sale_items[key] = self.tables.insert(
                 "tabSales Order Item",
+                name=_name("", line.order_id, line.line_id),
                 parent=line.order_id,
                 parenttype="Sales Order",
                 parentfield="items",
@@ -286,7 +288,7 @@ class ErpnextShape:
         if line.line_id not in self._purchase_items:
             header = self.tables.insert(
                 "tabPurchase Order",
-                name=self.tables.name("PUR-ORD"),
+                name=f"PUR-ORD-{line.line_id}",
                 supplier=line.supplier_id,
                 transaction_date=line.ordered_at.astimezone(UTC).date(),
                 schedule_date=line.eta,
@@ -295,6 +297,7 @@ class ErpnextShape:
             )
             item = self.tables.insert(
                 "tabPurchase Order Item",
+                name=_name("", "purchase", line.line_id),
                 parent=header["name"],
                 parenttype="Purchase Order",
                 parentfield="items",
@@ -350,6 +353,7 @@ class ErpnextShape:
         if row is None:
             row = self._bom_items[key] = self.tables.insert(
                 "tabBOM Item",
+                name=_name("", line.parent_id, line.component_id),
                 parent=bom["name"],
                 parenttype="BOM",
                 parentfield="items",

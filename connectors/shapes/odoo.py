@@ -8,9 +8,10 @@ into the change event Debezium's Postgres connector sends
 ``connectors/mappings/odoo17.yaml`` reads back is the same stock, demand and
 supply, in Odoo's ids:
 
-- a material is a product variant (``product_product`` with its template):
-  its id is the variant's id, its name the internal reference (the plain
-  material id); its category the template's ``categ_id``;
+- a material is a product variant (``product_product`` with its template,
+  written by the material's master): its id is the variant's id, its name the
+  internal reference (the plain material id), its category the template's
+  ``categ_id``;
 - a warehouse is a ``stock_warehouse`` whose code is the plain warehouse id
   (Odoo allows five characters), with its stock location and its receipt and
   manufacturing operation types;
@@ -32,6 +33,12 @@ supply, in Odoo's ids:
   manufacturing operation, starting on its need date;
 - a promotion stays plain, its material and category translated to Odoo's ids.
 
+Row ids are derived from the plain ids (``stable_number``), so that two runs
+(``simulate``, then ``produce`` of one more order) name one material, warehouse
+or order alike and never reuse a move's id; what one run wrote the next does
+not know otherwise (a receipt raises the received quantity of a PO line of its
+own run only; a cycle count is the difference from the stock of its own run).
+
 What the Odoo pack does not read is lost: a master's cost, service level and
 lead time; a line's customer priority, penalties and rush mark; a BOM line's
 scrap.
@@ -45,7 +52,7 @@ from typing import Any
 
 import orjson
 
-from connectors.shapes.debezium import Change
+from connectors.shapes.debezium import Change, stable_number
 from connectors.shapes.odoo_tables import OdooTables, odoo_number
 from models.events import (
     InputEvent,
@@ -77,6 +84,7 @@ ROUTES = {
 }
 """The input topic of each table's changes, as docs/connect-your-erp.md routes them."""
 
+_MAX_ID = 2_000_000_000  # Odoo's ids are serial int4
 _PARTNER_USAGES = ("supplier", "customer", "inventory", "production", "transit")
 _PRODUCTION_STATES = {
     ProductionOrderStatus.PLANNED: "draft",
@@ -86,13 +94,12 @@ _PRODUCTION_STATES = {
 }
 
 
-def _template(master: MaterialMaster | None) -> dict[str, Any]:
+def _template(master: MaterialMaster) -> dict[str, Any]:
     """A product template's name (a jsonb of translations), price and activity."""
-    name = master.name if master else "?"
     return {
-        "name": orjson.dumps({"en_US": name}).decode(),
-        "list_price": odoo_number(master.unit_cost if master else 0),
-        "active": master.active if master else True,
+        "name": orjson.dumps({"en_US": master.name}).decode(),
+        "list_price": odoo_number(master.unit_cost),
+        "active": master.active,
     }
 
 
@@ -117,11 +124,12 @@ class OdooShape:
         self.material_ids: dict[str, str] = {}
         self.category_ids: dict[str, str] = {}
         self._written = 0
+        self._ids: dict[tuple[str, str], int] = {}
+        self._taken: set[tuple[str, int]] = set()
         self._locations: dict[str, dict[str, Any]] = {}
         self._warehouses: dict[str, _Warehouse] = {}
         self._products: dict[str, dict[str, Any]] = {}
         self._templates: dict[str, dict[str, Any]] = {}
-        self._partners: dict[str, int] = {}
         self._sale_orders: dict[str, dict[str, Any]] = {}
         self._sale_lines: dict[tuple[str, str], dict[str, Any]] = {}
         self._purchase_lines: dict[str, dict[str, Any]] = {}
@@ -157,15 +165,29 @@ class OdooShape:
             for change in changes
         ]
 
+    def _id(self, table: str, key: str) -> int:
+        """The id of the row of ``table`` that stands for ``key``: the same in every run."""
+        if (table, key) not in self._ids:
+            row_id = stable_number(table, key) % _MAX_ID + 1
+            while (table, row_id) in self._taken:  # another key's row has it in this run
+                row_id = row_id % _MAX_ID + 1
+            self._taken.add((table, row_id))
+            self._ids[(table, key)] = row_id
+        return self._ids[(table, key)]
+
+    def _create(self, table: str, key: str, **values: Any) -> dict[str, Any]:
+        return self.tables.create(table, id=self._id(table, key), **values)
+
     # --- masters -------------------------------------------------------------------------------
 
     def _setup(self) -> None:
-        root = self.tables.create(
-            "stock_location", name="Partners", usage="view", warehouse_id=None
+        root = self._create(
+            "stock_location", "Partners", name="Partners", usage="view", warehouse_id=None
         )
         for usage in _PARTNER_USAGES:
-            self._locations[usage] = self.tables.create(
+            self._locations[usage] = self._create(
                 "stock_location",
+                f"Partners/{usage}",
                 name=usage.title(),
                 usage=usage,
                 location_id=root["id"],
@@ -176,15 +198,26 @@ class OdooShape:
     def _warehouse(self, code: str) -> _Warehouse:
         if code in self._warehouses:
             return self._warehouses[code]
-        create = self.tables.create
+        create = self._create
         warehouse = create(
-            "stock_warehouse", name=f"Warehouse {code}", code=code, active=True, lot_stock_id=None
+            "stock_warehouse",
+            code,
+            name=f"Warehouse {code}",
+            code=code,
+            active=True,
+            lot_stock_id=None,
         )
         view = create(
-            "stock_location", name=code, usage="view", warehouse_id=warehouse["id"], active=True
+            "stock_location",
+            code,
+            name=code,
+            usage="view",
+            warehouse_id=warehouse["id"],
+            active=True,
         )
         stock = create(
             "stock_location",
+            f"{code}/Stock",
             name="Stock",
             complete_name=f"{code}/Stock",
             usage="internal",
@@ -194,6 +227,7 @@ class OdooShape:
         )
         receipts = create(
             "stock_picking_type",
+            f"{code}/IN",
             name="Receipts",
             code="incoming",
             warehouse_id=warehouse["id"],
@@ -203,6 +237,7 @@ class OdooShape:
         )
         manufacturing = create(
             "stock_picking_type",
+            f"{code}/MO",
             name="Manufacturing",
             code="mrp_operation",
             warehouse_id=warehouse["id"],
@@ -218,59 +253,54 @@ class OdooShape:
         return self._warehouses[code]
 
     def _category(self, name: str | None) -> int:
-        key = name or "All"
-        if key not in self.category_ids:
-            self.category_ids[key] = str(len(self.category_ids) + 1)
-        return int(self.category_ids[key])
+        category_id = self._id("product_category", name or "All")
+        self.category_ids[name or "All"] = str(category_id)
+        return category_id
 
-    def _product(self, material_id: str, master: MaterialMaster | None = None) -> dict[str, Any]:
-        """The variant of a material, created (with its template) when first named."""
-        if material_id in self._products:
-            return self._products[material_id]
-        template = self.tables.create(
-            "product_template",
-            type="product",
-            uom_id=1,
-            uom_po_id=1,
-            categ_id=self._category(master.category if master else None),
-            **_template(master),
-        )
-        product = self.tables.create(
-            "product_product",
-            product_tmpl_id=template["id"],
-            default_code=material_id,
-            barcode=None,
-            active=master.active if master else True,
-        )
-        self._templates[material_id] = template
-        self._products[material_id] = product
-        self.material_ids[material_id] = str(product["id"])
-        return product
+    def _product_id(self, material_id: str) -> int:
+        """A material's variant id; the variant's row is written by its master only."""
+        product_id = self._id("product_product", material_id)
+        self.material_ids[material_id] = str(product_id)
+        return product_id
 
     def _master(self, master: MaterialMaster) -> None:
-        if master.material_id not in self._products:
-            self._product(master.material_id, master)
+        material_id = master.material_id
+        template = self._templates.get(material_id)
+        if template is None:
+            self._templates[material_id] = self._create(
+                "product_template",
+                material_id,
+                type="product",
+                uom_id=1,
+                uom_po_id=1,
+                categ_id=self._category(master.category),
+                **_template(master),
+            )
+            self._products[material_id] = self.tables.create(
+                "product_product",
+                id=self._product_id(material_id),
+                product_tmpl_id=self._templates[material_id]["id"],
+                default_code=material_id,
+                barcode=None,
+                active=master.active,
+            )
             return
         self.tables.write(
             "product_template",
-            self._templates[master.material_id],
+            template,
             categ_id=self._category(master.category),
             **_template(master),
         )
-        self.tables.write(
-            "product_product", self._products[master.material_id], active=master.active
-        )
+        self.tables.write("product_product", self._products[material_id], active=master.active)
 
     def _partner(self, name: str | None) -> int | None:
-        if name is None:
-            return None
-        return self._partners.setdefault(name, len(self._partners) + 1)
+        return None if name is None else self._id("res_partner", name)
 
     def _promotion(self, promotion: PromotionEvent) -> Change:
         """A promotion stays plain: its material and category in Odoo's ids."""
         fields = promotion.model_dump(mode="json")
         if promotion.material_id is not None:
-            fields["material_id"] = str(self._product(promotion.material_id)["id"])
+            fields["material_id"] = str(self._product_id(promotion.material_id))
         if promotion.category is not None:
             fields["category"] = str(self._category(promotion.category))
         return Change("erp.promotions", promotion.promotion_id.encode(), orjson.dumps(fields))
@@ -279,7 +309,6 @@ class OdooShape:
 
     def _movement(self, movement: StockMovement) -> None:
         warehouse = self._warehouse(movement.warehouse_id)
-        product = self._product(movement.material_id)
         key = (movement.material_id, movement.warehouse_id)
         on_hand = self._on_hand.get(key, Decimal(0))
         quantity = odoo_number(abs(movement.quantity))
@@ -311,12 +340,13 @@ class OdooShape:
             (movement.sales_order_id or "", movement.sales_order_line_id or "")
         )
         purchase_line = self._purchase_lines.get(movement.po_line_id or "")
-        move = self.tables.create(
+        move = self._create(
             "stock_move",
+            movement.event_id,
             name=f"{movement.movement_type} {movement.event_id}",
             reference=None,
             priority="0",
-            product_id=product["id"],
+            product_id=self._product_id(movement.material_id),
             product_uom_qty=abs(delta),
             product_qty=abs(delta),
             quantity=abs(delta) if inventory_move else Decimal(0),
@@ -343,15 +373,15 @@ class OdooShape:
 
     def _sale_line(self, line: SalesOrderLine) -> None:
         warehouse = self._warehouse(line.warehouse_id)
-        product = self._product(line.material_id)
         promised = datetime.combine(line.due_date, time())
         state = {OrderStatus.OPEN: "draft", OrderStatus.CANCELLED: "cancel"}.get(
             line.status, "sale"
         )
         order = self._sale_orders.get(line.order_id)
         if order is None:
-            order = self.tables.create(
+            order = self._create(
                 "sale_order",
+                line.order_id,
                 name=line.order_id,
                 partner_id=self._partner(line.customer_id),
                 warehouse_id=warehouse.row["id"],
@@ -368,12 +398,13 @@ class OdooShape:
         key = (line.order_id, line.line_id)
         row = self._sale_lines.get(key)
         if row is None:
-            row = self.tables.create(
+            row = self._create(
                 "sale_order_line",
+                f"{line.order_id}/{line.line_id}",
                 order_id=order["id"],
                 name=f"{line.order_id}/{line.line_id}",
                 sequence=10,
-                product_id=product["id"],
+                product_id=self._product_id(line.material_id),
                 product_uom_qty=odoo_number(line.quantity),
                 qty_delivered=Decimal(0),
                 price_unit=odoo_number(line.unit_price),
@@ -393,26 +424,27 @@ class OdooShape:
 
     def _purchase_line(self, line: InTransitLine) -> None:
         warehouse = self._warehouse(line.warehouse_id)
-        product = self._product(line.material_id)
         state = "cancel" if line.status is InTransitStatus.CANCELLED else "purchase"
         received = line.received_quantity
         if line.status is InTransitStatus.RECEIVED:
             received = max(received, line.quantity)
         row = self._purchase_lines.get(line.line_id)
         if row is None:
-            order = self.tables.create(
+            order = self._create(
                 "purchase_order",
-                name=f"P{len(self._purchase_lines) + 1:05d}",
+                line.line_id,
+                name=f"P{line.line_id}",
                 partner_id=self._partner(line.supplier_id),
                 picking_type_id=warehouse.receipts["id"],
                 date_order=line.ordered_at.astimezone(UTC).replace(tzinfo=None),
                 state="draft",
             )
-            row = self.tables.create(
+            row = self._create(
                 "purchase_order_line",
+                line.line_id,
                 order_id=order["id"],
                 name=line.line_id,
-                product_id=product["id"],
+                product_id=self._product_id(line.material_id),
                 product_qty=odoo_number(line.quantity),
                 qty_received=Decimal(0),
                 price_unit=Decimal(0),
@@ -434,16 +466,15 @@ class OdooShape:
     # --- manufacturing -------------------------------------------------------------------------
 
     def _bom_line(self, line: BomLine) -> None:
-        parent = self._product(line.parent_id)
-        component = self._product(line.component_id)
         bom = self._boms.get(line.parent_id)
         if bom is None:
-            bom = self.tables.create(
+            bom = self._create(
                 "mrp_bom",
+                line.parent_id,
                 code=None,
                 type="normal",
-                product_tmpl_id=parent["product_tmpl_id"],
-                product_id=parent["id"],
+                product_tmpl_id=self._id("product_template", line.parent_id),
+                product_id=self._product_id(line.parent_id),
                 product_qty=Decimal(1),
                 product_uom_id=1,
                 sequence=0,
@@ -457,11 +488,12 @@ class OdooShape:
             if row is not None:
                 self.tables.unlink("mrp_bom_line", self._bom_lines.pop(key))
         elif row is None:
-            self._bom_lines[key] = self.tables.create(
+            self._bom_lines[key] = self._create(
                 "mrp_bom_line",
+                f"{line.parent_id}/{line.component_id}",
                 bom_id=bom["id"],
-                product_id=component["id"],
-                product_tmpl_id=component["product_tmpl_id"],
+                product_id=self._product_id(line.component_id),
+                product_tmpl_id=self._id("product_template", line.component_id),
                 product_qty=odoo_number(line.quantity_per),
                 product_uom_id=1,
                 sequence=10,
@@ -472,9 +504,8 @@ class OdooShape:
 
     def _production(self, order: ProductionOrder) -> None:
         warehouse = self._warehouse(order.warehouse_id)
-        product = self._product(order.material_id)
         values = {
-            "product_id": product["id"],
+            "product_id": self._product_id(order.material_id),
             "product_qty": odoo_number(order.quantity),
             "product_uom_qty": odoo_number(order.quantity),
             "picking_type_id": warehouse.manufacturing["id"],
@@ -486,8 +517,9 @@ class OdooShape:
         }
         row = self._productions.get(order.order_id)
         if row is None:
-            self._productions[order.order_id] = self.tables.create(
+            self._productions[order.order_id] = self._create(
                 "mrp_production",
+                order.order_id,
                 name=order.order_id,
                 product_uom_id=1,
                 qty_producing=Decimal(0),

@@ -163,3 +163,26 @@ def test_an_unknown_shape_is_refused_with_the_known_ones() -> None:
     with pytest.raises(UnknownShape, match="--shape 'sap': unknown; known: plain, odoo, erpnext"):
         writer("sap")
     assert SHAPES == ("plain", "odoo", "erpnext")
+
+
+@pytest.mark.parametrize("shape", ["odoo", "erpnext"])
+def test_a_second_run_names_materials_warehouses_and_moves_as_the_first(
+    records: list[Record], shape: str
+) -> None:
+    """``simulate --shape``, then ``produce --shape`` of the production order: one history."""
+    example = load_mapping(EXAMPLE)
+    order = records[-1]
+    first, second = writer(shape, seed=1), writer(shape, seed=2)
+    assert first is not None and second is not None
+    changes = list(shaped(records[:-1], first, example))
+    changes += list(shaped([order, *records[:1]], second, example))
+    read = Read(changes, load_mapping(PACKS[shape]))
+
+    assert second.material_ids.items() <= first.material_ids.items()
+    (production,) = [r for r in read.production if isinstance(r, ProductionOrder)]
+    assert production.material_id == first.material_ids["FAN-24V"]
+    assert production.warehouse_id == "SZ02"
+    assert read.held == []
+    # The first record again, from the second run: the same move, a duplicate by its event id.
+    ids = Counter(e.event_id for e in read.events if e.kind == "movement")
+    assert ids.most_common(1)[0][1] == 2
