@@ -305,7 +305,7 @@ def _demand(material: MaterialBacktest, x: Callable[[float], float]) -> list[str
     expected = _weekly(material.forecast)
     if not actual:
         return []
-    top, height = HEIGHT + TIMELINE + 4, DEMAND - 18
+    top, height = HEIGHT + TIMELINE + 8, DEMAND - 20
     high = max(actual + expected) or 1.0
 
     def y(quantity: float) -> float:
@@ -318,8 +318,7 @@ def _demand(material: MaterialBacktest, x: Callable[[float], float]) -> list[str
         "0 a week</text>",
     ]
     for week, quantity in enumerate(actual):
-        left = x(week * WEEK)
-        right = x(min((week + 1) * WEEK, len(material.demand)) - 1)
+        left, right = x(week * WEEK), x((week + 1) * WEEK - 1)
         shapes.append(
             f"<rect x='{left:.1f}' y='{y(quantity):.1f}' width='{max(right - left, 1.0):.1f}' "
             f"height='{top + height - y(quantity):.1f}' fill='#ccc'/>"
@@ -336,9 +335,10 @@ def _demand(material: MaterialBacktest, x: Callable[[float], float]) -> list[str
 
 
 def _weekly(daily: Sequence[float]) -> list[float]:
-    """Sums of consecutive weeks (the last one may be shorter).
+    """Sums of the whole weeks from the first day (a part week at the end would look like a
+    drop in demand).
 
     >>> _weekly([1, 2, 3, 4, 5, 6, 7, 8, 9])
-    [28, 17]
+    [28]
     """
-    return [sum(daily[start : start + WEEK]) for start in range(0, len(daily), WEEK)]
+    return [sum(daily[start : start + WEEK]) for start in range(0, len(daily) - WEEK + 1, WEEK)]
