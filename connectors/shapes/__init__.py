@@ -22,6 +22,8 @@ from connectors.shapes.debezium import Change
 from connectors.shapes.erpnext import ErpnextShape
 from connectors.shapes.odoo import OdooShape
 from connectors.simulator import Record
+from models.events import InputEvent
+from models.production import BomLine, ProductionOrder
 from streams.catalogue import BOMS, INPUT_KINDS, PRODUCTION_ORDERS
 
 SHAPES = ("plain", "odoo", "erpnext")
@@ -29,6 +31,8 @@ SHAPES = ("plain", "odoo", "erpnext")
 
 MAPPINGS = Path(__file__).parent.parent / "mappings"
 PACKS = {"odoo": MAPPINGS / "odoo17.yaml", "erpnext": MAPPINGS / "erpnext15.yaml"}
+EXAMPLE_MAPPING = MAPPINGS / "example-erp.yaml"
+"""The mapping the simulator's records are written for."""
 """The mapping pack that reads each ERP shape (``STOCKLOOP_MAPPING_FILE``)."""
 
 KINDS = {**INPUT_KINDS, BOMS: "bom_line", PRODUCTION_ORDERS: "production_order"}
@@ -62,21 +66,32 @@ def shaped(
 
     Each record is read as the worker would read it with ``mapping`` (the
     example mapping for the simulator's records); what it stands for is
-    written as the ERP's table changes. A
-    record that is no event of a known topic (a broken one, a tombstone) is
-    sent as it is: the worker refuses it in any shape.
+    written as the ERP's table changes. A record that is no event of a known
+    topic (a broken one) is sent as it is: the worker refuses it in any shape.
     """
     for record in records:
-        kind = KINDS.get(record.topic)
-        if erp is None or kind is None:
+        event = None if erp is None else _event(record, mapping)
+        if erp is None or isinstance(event, str):
             yield Change(record.topic, record.key, record.value)
-            continue
-        decode = decode_production_record if kind in PRODUCTION_KINDS else decode_record
-        try:
-            event = decode(record.value, kind, mapping, _MAX_BYTES)
-        except InvalidRecord:
-            event = None
-        if event is None:
-            yield Change(record.topic, record.key, record.value)
-            continue
-        yield from erp.write(event)
+        else:
+            yield from erp.write(event)
+
+
+def unshapeable(records: Iterable[Record], mapping: CdcMapping) -> Iterator[str | None]:
+    """For each record, why it is no event an ERP shape can write, or None if it is one."""
+    for record in records:
+        event = _event(record, mapping)
+        yield event if isinstance(event, str) else None
+
+
+def _event(record: Record, mapping: CdcMapping) -> InputEvent | ProductionOrder | BomLine | str:
+    """The event a record stands for, or why it stands for none."""
+    kind = KINDS.get(record.topic)
+    if kind is None:
+        return f"topic {record.topic!r} has no ERP shape; shaped topics: {', '.join(KINDS)}"
+    decode = decode_production_record if kind in PRODUCTION_KINDS else decode_record
+    try:
+        event = decode(record.value, kind, mapping, _MAX_BYTES)
+    except InvalidRecord as error:
+        return f"not a {kind} event: {error}"
+    return f"not a {kind} event: a tombstone" if event is None else event

@@ -100,6 +100,8 @@ class ErpnextShape:
     ``material_ids`` says which item each plain material became: itself.
     """
 
+    name = "erpnext"
+
     def __init__(self, seed: int = 0) -> None:
         self.tables = ErpnextTables(random.Random(seed), datetime(1970, 1, 1))
         self.material_ids: dict[str, str] = {}

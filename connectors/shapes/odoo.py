@@ -119,6 +119,8 @@ class OdooShape:
     events.
     """
 
+    name = "odoo"
+
     def __init__(self, seed: int = 0) -> None:
         self.tables = OdooTables(random.Random(seed), datetime(1970, 1, 1))
         self.material_ids: dict[str, str] = {}

@@ -1,5 +1,6 @@
 """``stockloop worker``, ``produce`` and ``simulate``: run the pipeline and feed it."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -9,16 +10,41 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connectors.file_import import ImportFileError, RowKeyError, check_rows, import_file
+from connectors.file_import import (
+    ImportFileError,
+    RowKeyError,
+    check_rows,
+    import_file,
+    read_rows,
+)
 from connectors.kafka_security import refusal
+from connectors.mapping import load_mapping
 from connectors.producer import ProduceSummary
 from connectors.scenarios import SCENARIOS
-from connectors.simulator import ErpSimulator
+from connectors.shapes import (
+    EXAMPLE_MAPPING,
+    PACKS,
+    SHAPES,
+    UnknownShape,
+    shaped,
+    unshapeable,
+    writer,
+)
+from connectors.shapes.debezium import Change
+from connectors.shapes.erpnext import ErpnextShape
+from connectors.shapes.odoo import OdooShape
+from connectors.simulator import ErpSimulator, Record
 from streams.catalogue import load_catalogue
 from streams.cli.kafka import check_topics, connection, fail, kafka_errors, publish
 from streams.settings import Settings
 
 console = Console()
+
+SHAPE_HELP = (
+    f"Write the records as an ERP's tables would send them through Debezium: {', '.join(SHAPES)} "
+    "(plain: as they are). The worker reads an ERP's shape with its pack "
+    "(STOCKLOOP_MAPPING_FILE, see docs/connect-your-erp.md)."
+)
 
 
 def worker(
@@ -53,6 +79,7 @@ def produce_file(
             "delete). Default: a line's own key, else its material_id."
         ),
     ] = None,
+    shape: Annotated[str, typer.Option(help=SHAPE_HELP)] = "plain",
 ) -> None:
     """Load an ERP export (JSONL or CSV, one record per row) into a topic, keyed.
 
@@ -63,8 +90,14 @@ def produce_file(
     that cannot be keyed with --key-field (or, for a compacted topic, at all)
     stops the load with its line number. Rows are sent as they are otherwise;
     the worker validates them and dead-letters the bad ones with a reason.
-    Exit code 1 if any row could not be keyed or sent.
+    With --shape odoo or erpnext, every row must be a plain event of the
+    topic's kind: each becomes the ERP's table changes, on the topics the
+    pack reads. Exit code 1 if any row could not be keyed, read or sent.
     """
+    erp = _erp(shape)
+    if erp is not None:
+        _produce_shaped(topic, file, erp)
+        return
     settings = Settings()
     physical = settings.topic(topic)
     spec = load_catalogue(settings.topics_file).get(topic)
@@ -107,6 +140,7 @@ def simulate(
     list_scenarios: Annotated[
         bool, typer.Option("--list-scenarios", help="List the scenarios and their stories.")
     ] = False,
+    shape: Annotated[str, typer.Option(help=SHAPE_HELP)] = "plain",
 ) -> None:
     """Produce simulated ERP traffic for the demo and backtests.
 
@@ -114,7 +148,10 @@ def simulate(
     order lines as Debezium change events (example mapping), and three broken
     records that must end in the dead-letter topic. With --scenario, one of
     the library's seeded stories (docs/scenarios.md), every record valid.
+    With --shape odoo or erpnext, the same business as the ERP's table
+    changes (the broken records as they are).
     """
+    erp = _erp(shape, seed)
     if list_scenarios:
         _list_scenarios()
         return
@@ -133,10 +170,49 @@ def simulate(
         simulator = ErpSimulator(materials=materials, seed=seed, start=start.date())
         history = simulator.run(days)
         description = f"{days} days, {materials} materials"
+    if erp is not None:
+        description = f"{description}, {shape} shape"
+    _send(shaped(history, erp, load_mapping(EXAMPLE_MAPPING)), description)
+    if erp is not None:
+        console.print(f"read them with STOCKLOOP_MAPPING_FILE={PACKS[shape]}")
+
+
+def _erp(shape: str, seed: int = 0) -> OdooShape | ErpnextShape | None:
+    """The writer of ``--shape``, or None for plain; exit 1 naming the known shapes."""
+    try:
+        return writer(shape, seed)
+    except UnknownShape as error:
+        raise fail(str(error)) from None
+
+
+def _produce_shaped(topic: str, file: Path, erp: OdooShape | ErpnextShape) -> None:
+    """``produce --shape``: every row a plain event of ``topic``, sent as the ERP's changes."""
+    mapping = load_mapping(EXAMPLE_MAPPING)
+    try:
+        rows = list(read_rows(file))
+    except ImportFileError as error:
+        raise fail(str(error)) from None
+    records = [Record(topic, row.key or b"", row.value or b"") for row in rows]
+    problem = next(
+        (
+            f"{file} {row.where}: {reason}"
+            for row, reason in zip(rows, unshapeable(records, mapping), strict=True)
+            if reason is not None
+        ),
+        None,
+    )
+    if problem is not None:
+        raise fail(f"--shape: {problem}; nothing was sent")
+    _send(shaped(records, erp, mapping), f"{file.name} -> {topic}, {erp.name} shape")
+    console.print(f"read them with STOCKLOOP_MAPPING_FILE={PACKS[erp.name]}")
+
+
+def _send(changes: Iterable[Change], description: str) -> None:
+    """Publish records in order to their topics (checked first), with a progress bar."""
     settings = Settings()
     records = [
-        (f"record {n}", settings.topic(r.topic), r.key, r.value)
-        for n, r in enumerate(history, start=1)
+        (f"record {n}", settings.topic(change.topic), change.key, change.value)
+        for n, change in enumerate(changes, start=1)
     ]
     check_topics(settings, sorted({topic for _, topic, _, _ in records}))
     with _progress() as progress:
