@@ -120,31 +120,17 @@ class _Company(_Site):
         bin_row = self.bin(item_code, warehouse)
         after = counted if counted is not None else bin_row["actual_qty"] + actual_qty
         bin_row["actual_qty"] = after
-        at = posted or self.clock
-        return self.insert(
-            "tabStock Ledger Entry",
-            name=self.name("MAT-SLE"),
-            docstatus=1,
-            item_code=item_code,
-            warehouse=warehouse,
-            posting_date=at.date(),
-            posting_time=at,
-            posting_datetime=at,
-            voucher_type=voucher_type,
-            voucher_no=voucher_no,
-            voucher_detail_no=self.hash_name(),
-            actual_qty=actual_qty,
-            qty_after_transaction=after,
-            incoming_rate=rate if actual_qty > 0 else Decimal(0),
-            outgoing_rate=Decimal(0),
-            valuation_rate=rate,
-            stock_value=after * rate,
-            stock_value_difference=actual_qty * rate,
-            company="Acme Bearings",
-            stock_uom="Nos",
-            is_cancelled=cancelled,
-            batch_no=batch_no,
-            serial_no=None,
+        return self.post(
+            self.name("MAT-SLE"),
+            (voucher_type, voucher_no),
+            item_code,
+            warehouse,
+            (actual_qty, after),
+            posted or self.clock,
+            rate,
+            "Acme Bearings",
+            cancelled,
+            batch_no,
         )
 
     def cancel_voucher(self, voucher: _Voucher) -> None:

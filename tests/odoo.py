@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from connectors.shapes.debezium import Change, ChangeHistory
-from connectors.shapes.odoo_tables import OdooTables
+from connectors.shapes.odoo_tables import OdooTables, Warehouse, add_warehouse
 from connectors.shapes.odoo_tables import odoo_number as _number
 
 START = datetime(2026, 9, 1, 6, 0)  # UTC wall clock, as Odoo stores it
@@ -59,20 +59,11 @@ class _Odoo(OdooTables):
 # --- the company ------------------------------------------------------------------------------
 
 
-@dataclass
-class _Warehouse:
-    row: dict[str, Any]
-    stock: dict[str, Any]
-    shelf: dict[str, Any]
-    receipts: dict[str, Any]
-    manufacturing: dict[str, Any]
-
-
 class _Company(_Odoo):
     def __init__(self, seed: int) -> None:
         super().__init__(seed)
         self.partner_locations: dict[str, dict[str, Any]] = {}
-        self.warehouses: list[_Warehouse] = []
+        self.warehouses: list[Warehouse] = []
         self.products: list[dict[str, Any]] = []
         self.on_hand: dict[tuple[int, int], Decimal] = defaultdict(Decimal)  # product, location
         self.open_moves: list[dict[str, Any]] = []
@@ -81,7 +72,7 @@ class _Company(_Odoo):
         self.sales: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         self.rfqs: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         self.purchases: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-        self.in_transit_moves: list[tuple[dict[str, Any], _Warehouse]] = []
+        self.in_transit_moves: list[tuple[dict[str, Any], Warehouse]] = []
         self.boms: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         self.productions: list[dict[str, Any]] = []
 
@@ -104,54 +95,7 @@ class _Company(_Odoo):
             self.add_assembly(number, variant_bom=number != 3)
 
     def add_warehouse(self, code: str) -> None:
-        # Odoo creates the warehouse, then its locations, then writes their ids back.
-        warehouse = self.create(
-            "stock_warehouse", name=f"Warehouse {code}", code=code, active=True, lot_stock_id=None
-        )
-        view = self.create(
-            "stock_location", name=code, usage="view", warehouse_id=warehouse["id"], active=True
-        )
-        stock = self.create(
-            "stock_location",
-            name="Stock",
-            complete_name=f"{code}/Stock",
-            usage="internal",
-            location_id=view["id"],
-            warehouse_id=warehouse["id"],
-            active=True,
-        )
-        shelf = self.create(
-            "stock_location",
-            name="Shelf 1",
-            complete_name=f"{code}/Stock/Shelf 1",
-            usage="internal",
-            location_id=stock["id"],
-            warehouse_id=warehouse["id"],
-            active=True,
-        )
-        receipts = self.create(
-            "stock_picking_type",
-            name="Receipts",
-            code="incoming",
-            warehouse_id=warehouse["id"],
-            default_location_dest_id=stock["id"],
-            sequence_code="IN",
-            active=True,
-        )
-        manufacturing = self.create(
-            "stock_picking_type",
-            name="Manufacturing",
-            code="mrp_operation",
-            warehouse_id=warehouse["id"],
-            default_location_src_id=stock["id"],
-            default_location_dest_id=stock["id"],
-            sequence_code="MO",
-            active=True,
-        )
-        self.write(
-            "stock_warehouse", warehouse, lot_stock_id=stock["id"], view_location_id=view["id"]
-        )
-        self.warehouses.append(_Warehouse(warehouse, stock, shelf, receipts, manufacturing))
+        self.warehouses.append(add_warehouse(self, code))
 
     def add_product(self, number: int) -> None:
         template = self.create(

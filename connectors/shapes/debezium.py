@@ -10,10 +10,13 @@ import base64
 import hashlib
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 EPOCH = datetime(1970, 1, 1)
 
@@ -123,3 +126,86 @@ def stable_number(*parts: str) -> int:
     """
     digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=5).digest()
     return int.from_bytes(digest, "big")
+
+
+class TableWriter:
+    """A database as a Debezium connector sees it: each row write becomes change events.
+
+    A subclass says how its connector writes a column (``_column``) and the
+    source block of a change (``_source``), how long after the commit the
+    connector sends it (``delay_ms``), which topic a table's changes go to
+    (``_topic``), which column keys a row (``key_column``) and which one a
+    write stamps (``modified_column``).
+    ``clock`` is the database's wall clock (naive), the time of the next write;
+    the tables' current rows are kept in ``history.rows``.
+    """
+
+    key_column = "id"
+    modified_column = "write_date"
+    delay_ms = 35
+
+    def __init__(self, rng: random.Random, clock: datetime) -> None:
+        self.rng = rng
+        self.history = ChangeHistory()
+        self.clock = clock
+
+    def _column(self, name: str, value: Any) -> Any:
+        raise NotImplementedError
+
+    def _source(self, table: str, op: str, snapshot: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _topic(self, table: str) -> str:
+        raise NotImplementedError
+
+    def _emit(
+        self,
+        table: str,
+        op: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        snapshot: str = "false",
+    ) -> None:
+        row = after if after is not None else before
+        assert row is not None
+        key = orjson.dumps({self.key_column: row[self.key_column]})
+        source = self._source(table, op, snapshot)
+        envelope = {
+            "before": self._encoded(before),
+            "after": self._encoded(after),
+            "source": source,
+            "op": op,
+            "ts_ms": source["ts_ms"] + self.delay_ms,
+            "transaction": None,
+        }
+        topic = self._topic(table)
+        self.history.changes.append(Change(topic, key, orjson.dumps(envelope)))
+        if op == "d":
+            self.history.changes.append(Change(topic, key, None))
+
+    def _encoded(self, row: dict[str, Any] | None) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        return {
+            name: None if value is None else self._column(name, value)
+            for name, value in row.items()
+        }
+
+    def update(self, table: str, row: dict[str, Any], **values: Any) -> None:
+        """Update a row in place, stamped now."""
+        before = dict(row)
+        row.update(values, **{self.modified_column: self.clock})
+        self._emit(table, "u", before, dict(row))
+
+    def delete(self, table: str, row: dict[str, Any]) -> None:
+        """Delete a row: a delete event, then a tombstone."""
+        del self.history.rows[table][row[self.key_column]]
+        self._emit(table, "d", dict(row), None)
+
+    def _snapshot(self, tables: Sequence[str]) -> None:
+        """Every row of ``tables`` again, op ``r``, table by table; the last one says so."""
+        for number, table in enumerate(tables):
+            rows = list(self.history.rows[table].values())
+            for index, row in enumerate(rows):
+                last = number == len(tables) - 1 and index == len(rows) - 1
+                self._emit(table, "r", None, dict(row), "last" if last else "true")

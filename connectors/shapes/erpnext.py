@@ -37,22 +37,20 @@ issue (a Stock Entry), a transfer without its counterpart warehouse.
 """
 
 import random
+from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
-import orjson
-
-from connectors.shapes.debezium import Change, stable_number
+from connectors.shapes.debezium import stable_number
 from connectors.shapes.erpnext_tables import ErpnextTables, topic_of
+from connectors.shapes.shape import ErpShape
 from models.events import (
-    InputEvent,
     InTransitLine,
     InTransitStatus,
     MaterialMaster,
     MovementType,
     OrderStatus,
-    PromotionEvent,
     SalesOrderLine,
     StockMovement,
 )
@@ -71,8 +69,13 @@ ROUTES = {
 }
 """The input topic of each table's changes, as docs/connect-your-erp.md routes them."""
 
-_ROUTE_OF_TOPIC = {topic_of(table): topic for table, topic in ROUTES.items()}
 _COMPANY = "Stockloop Demo"
+_VOUCHER_SERIES = {
+    "Purchase Receipt": "MAT-PRE",
+    "Delivery Note": "MAT-DN",
+    "Stock Entry": "MAT-STE",
+    "Stock Reconciliation": "MAT-RECO",
+}
 _WORK_ORDER_STATES = {
     ProductionOrderStatus.PLANNED: ("Draft", 0),
     ProductionOrderStatus.RELEASED: ("Not Started", 1),
@@ -94,18 +97,17 @@ def _decimal(value: float) -> Decimal:
     return Decimal(str(value))
 
 
-class ErpnextShape:
-    """ERPNext's tables written from plain events; ``write`` returns each event's changes.
-
-    ``material_ids`` says which item each plain material became: itself.
-    """
+class ErpnextShape(ErpShape):
+    """ERPNext's tables written from plain events; each material's item is itself."""
 
     name = "erpnext"
+    routes: ClassVar[Mapping[str, str]] = {
+        topic_of(table): topic for table, topic in ROUTES.items()
+    }
 
     def __init__(self, seed: int = 0) -> None:
-        self.tables = ErpnextTables(random.Random(seed), datetime(1970, 1, 1))
-        self.material_ids: dict[str, str] = {}
-        self._written = 0
+        self.tables: ErpnextTables = ErpnextTables(random.Random(seed), datetime(1970, 1, 1))
+        super().__init__(self.tables)
         self._items: dict[str, dict[str, Any]] = {}  # written by a master in this run
         self._sales: dict[str, dict[str, Any]] = {}
         self._sale_items: dict[tuple[str, str], dict[str, Any]] = {}
@@ -115,36 +117,8 @@ class ErpnextShape:
         self._work_orders: dict[str, dict[str, Any]] = {}
         self._bins: dict[tuple[str, str], Decimal] = {}
 
-    def write(self, event: InputEvent | ProductionOrder | BomLine) -> list[Change]:
-        """The change events, routed to their input topics, ERPNext writes for one plain event."""
-        if isinstance(event, PromotionEvent):
-            return [
-                Change(
-                    "erp.promotions",
-                    event.promotion_id.encode(),
-                    orjson.dumps(event.model_dump(mode="json")),
-                )
-            ]
-        self.tables.clock = event.event_time.astimezone(UTC).replace(tzinfo=None)
+    def _begin(self) -> None:
         self.tables.begin()
-        match event:
-            case MaterialMaster():
-                self._master(event)
-            case StockMovement():
-                self._ledger(event)
-            case SalesOrderLine():
-                self._sale_item(event)
-            case InTransitLine():
-                self._purchase_item(event)
-            case BomLine():
-                self._bom_item(event)
-            case ProductionOrder():
-                self._work_order(event)
-        changes = self.tables.history.changes[self._written :]
-        self._written = len(self.tables.history.changes)
-        return [
-            Change(_ROUTE_OF_TOPIC[change.topic], change.key, change.value) for change in changes
-        ]
 
     def _item(self, item_code: str) -> None:
         """An item named by an event: its row is written by its master only."""
@@ -173,7 +147,7 @@ class ErpnextShape:
 
     # --- the stock ledger ----------------------------------------------------------------------
 
-    def _ledger(self, movement: StockMovement) -> None:
+    def _movement(self, movement: StockMovement) -> None:
         self._item(movement.material_id)
         key = (movement.material_id, movement.warehouse_id)
         balance = self._bins.get(key, Decimal(0))
@@ -198,36 +172,16 @@ class ErpnextShape:
         if movement.movement_type is MovementType.CYCLE_COUNT:
             after = _decimal(movement.quantity)
         self._bins[key] = after
-        rate = _decimal(movement.unit_cost or 0)
-        at = self.tables.clock
-        prefix = {"Purchase Receipt": "MAT-PRE", "Delivery Note": "MAT-DN"}.get(voucher)
-        self.tables.insert(
-            "tabStock Ledger Entry",
-            name=_name("MAT-SLE", movement.event_id),
-            docstatus=1,
-            item_code=movement.material_id,
-            warehouse=movement.warehouse_id,
-            posting_date=at.date(),
-            posting_time=at,
-            posting_datetime=at,
-            voucher_type=voucher,
-            voucher_no=_name(
-                prefix or ("MAT-RECO" if voucher == "Stock Reconciliation" else "MAT-STE"),
-                movement.event_id,
-            ),
-            voucher_detail_no=self.tables.hash_name(),
-            actual_qty=actual,
-            qty_after_transaction=after,
-            incoming_rate=rate if actual > 0 else Decimal(0),
-            outgoing_rate=Decimal(0),
-            valuation_rate=rate,
-            stock_value=after * rate,
-            stock_value_difference=actual * rate,
-            company=_COMPANY,
-            stock_uom="Nos",
-            is_cancelled=0,
+        self.tables.post(
+            _name("MAT-SLE", movement.event_id),
+            (voucher, _name(_VOUCHER_SERIES[voucher], movement.event_id)),
+            movement.material_id,
+            movement.warehouse_id,
+            (actual, after),
+            self.tables.clock,
+            _decimal(movement.unit_cost or 0),
+            _COMPANY,
             batch_no=movement.batch_id,
-            serial_no=None,
         )
         if purchase is not None and movement.movement_type is MovementType.RECEIPT:
             _, item = purchase
@@ -236,7 +190,7 @@ class ErpnextShape:
 
     # --- orders --------------------------------------------------------------------------------
 
-    def _sale_item(self, line: SalesOrderLine) -> None:
+    def _sale_line(self, line: SalesOrderLine) -> None:
         self._item(line.material_id)
         docstatus = {OrderStatus.OPEN: 0, OrderStatus.CANCELLED: 2}.get(line.status, 1)
         order = self._sales.get(line.order_id)
@@ -281,7 +235,7 @@ class ErpnextShape:
             )
         self.tables.update("tabSales Order Item", item, docstatus=docstatus, **values)
 
-    def _purchase_item(self, line: InTransitLine) -> None:
+    def _purchase_line(self, line: InTransitLine) -> None:
         self._item(line.material_id)
         docstatus = 2 if line.status is InTransitStatus.CANCELLED else 1
         received = _decimal(line.received_quantity)
@@ -332,7 +286,7 @@ class ErpnextShape:
 
     # --- manufacturing -------------------------------------------------------------------------
 
-    def _bom_item(self, line: BomLine) -> None:
+    def _bom_line(self, line: BomLine) -> None:
         self._item(line.parent_id)
         self._item(line.component_id)
         bom = self._boms.get(line.parent_id)
@@ -373,7 +327,7 @@ class ErpnextShape:
             "tabBOM Item", row, docstatus=docstatus, qty=quantity, stock_qty=quantity
         )
 
-    def _work_order(self, order: ProductionOrder) -> None:
+    def _production(self, order: ProductionOrder) -> None:
         self._item(order.material_id)
         status, docstatus = _WORK_ORDER_STATES[order.status]
         values = {

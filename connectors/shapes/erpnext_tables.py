@@ -20,11 +20,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
 from connectors.shapes.debezium import (
-    Change,
-    ChangeHistory,
+    TableWriter,
     epoch_days,
     epoch_micros,
     ts_ms,
@@ -79,39 +76,19 @@ def topic_of(table: str) -> str:
     return f"{SERVER}.{DATABASE}.{table.replace(' ', '_')}"
 
 
-def _encoded(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    encoded: dict[str, Any] = {}
-    for name, value in row.items():
-        if value is None:
-            encoded[name] = None
-        elif name in _DECIMAL:
-            encoded[name] = unscaled_bytes(int(Decimal(value).scaleb(9)))
-        elif name in _DATE:
-            encoded[name] = epoch_days(value)
-        elif name in _DATETIME:
-            encoded[name] = epoch_micros(value)
-        elif name in _TIME:
-            encoded[name] = (value - value.replace(hour=0, minute=0, second=0, microsecond=0)) // (
-                timedelta(microseconds=1)
-            )
-        else:
-            encoded[name] = value
-    return encoded
-
-
-class ErpnextTables:
+class ErpnextTables(TableWriter):
     """The site's database: rows written in transactions, each row change a change event.
 
     ``clock`` is the site's wall clock (naive), the time of the next write;
     ``rng`` spaces the binlog positions and draws the hash names of child rows.
     """
 
+    key_column = "name"
+    modified_column = "modified"
+    delay_ms = 41
+
     def __init__(self, rng: random.Random, clock: datetime) -> None:
-        self.rng = rng
-        self.history = ChangeHistory()
-        self.clock = clock
+        super().__init__(rng, clock)
         self.pos = 4_000
         self.row_in_event = 0
         self.series: dict[str, int] = defaultdict(int)
@@ -130,47 +107,43 @@ class ErpnextTables:
         """A child row's name, as Frappe's ``hash`` autoname makes it."""
         return f"{self.rng.getrandbits(40):010x}"
 
-    def _emit(
-        self,
-        table: str,
-        op: str,
-        before: dict[str, Any] | None,
-        after: dict[str, Any] | None,
-        snapshot: str = "false",
-    ) -> None:
-        committed = self.clock.replace(microsecond=0, tzinfo=UTC)  # the binlog has seconds
-        row = after if after is not None else before
-        assert row is not None
-        key = orjson.dumps({"name": row["name"]})
-        envelope = {
-            "before": _encoded(before),
-            "after": _encoded(after),
-            "source": {
-                "version": "2.5.4.Final",
-                "connector": "mysql",
-                "name": SERVER,
-                "ts_ms": ts_ms(committed),
-                "snapshot": snapshot,
-                "db": DATABASE,
-                "sequence": None,
-                "table": table,
-                "server_id": 0 if op == "r" else 1,
-                "gtid": None,
-                "file": "mysql-bin.000007",
-                "pos": self.pos,
-                "row": self.row_in_event,
-                "thread": None if op == "r" else 38,
-                "query": None,
-            },
-            "op": op,
-            "ts_ms": ts_ms(committed) + 41,
-            "transaction": None,
+    def _topic(self, table: str) -> str:
+        return topic_of(table)
+
+    def _column(self, name: str, value: Any) -> Any:
+        if name in _DECIMAL:
+            return unscaled_bytes(int(Decimal(value).scaleb(9)))
+        if name in _DATE:
+            return epoch_days(value)
+        if name in _DATETIME:
+            return epoch_micros(value)
+        if name in _TIME:
+            return (value - value.replace(hour=0, minute=0, second=0, microsecond=0)) // (
+                timedelta(microseconds=1)
+            )
+        return value
+
+    def _source(self, table: str, op: str, snapshot: str) -> dict[str, Any]:
+        source = {
+            "version": "2.5.4.Final",
+            "connector": "mysql",
+            "name": SERVER,
+            "ts_ms": ts_ms(self.clock.replace(microsecond=0, tzinfo=UTC)),  # the binlog: seconds
+            "snapshot": snapshot,
+            "db": DATABASE,
+            "sequence": None,
+            "table": table,
+            "server_id": 0 if op == "r" else 1,
+            "gtid": None,
+            "file": "mysql-bin.000007",
+            "pos": self.pos,
+            "row": self.row_in_event,
+            "thread": None if op == "r" else 38,
+            "query": None,
         }
         if op != "r":
             self.row_in_event += 1
-        self.history.changes.append(Change(topic_of(table), key, orjson.dumps(envelope)))
-        if op == "d":
-            self.history.changes.append(Change(topic_of(table), key, None))
+        return source
 
     def insert(self, table: str, **values: Any) -> dict[str, Any]:
         """Insert a row (named by ``name`` or a hash); the row, kept current, is returned."""
@@ -182,23 +155,51 @@ class ErpnextTables:
         self._emit(table, "c", None, row)
         return row
 
-    def update(self, table: str, row: dict[str, Any], **values: Any) -> None:
-        """Update a row in place (``modified`` now)."""
-        before = dict(row)
-        row.update(values, modified=self.clock)
-        self._emit(table, "u", before, dict(row))
-
-    def delete(self, table: str, row: dict[str, Any]) -> None:
-        """Delete a row: a delete event, then a tombstone."""
-        del self.history.rows[table][row["name"]]
-        self._emit(table, "d", dict(row), None)
+    def post(
+        self,
+        name: str,
+        voucher: tuple[str, str],
+        item_code: str,
+        warehouse: str,
+        quantities: tuple[Decimal, Decimal],
+        at: datetime,
+        rate: Decimal,
+        company: str,
+        cancelled: int = 0,
+        batch_no: str | None = None,
+    ) -> dict[str, Any]:
+        """Insert a submitted stock ledger entry: ``voucher`` (type, number) posts
+        ``quantities`` (``actual_qty``, the balance after it) at ``at``."""
+        actual_qty, after = quantities
+        voucher_type, voucher_no = voucher
+        return self.insert(
+            "tabStock Ledger Entry",
+            name=name,
+            docstatus=1,
+            item_code=item_code,
+            warehouse=warehouse,
+            posting_date=at.date(),
+            posting_time=at,
+            posting_datetime=at,
+            voucher_type=voucher_type,
+            voucher_no=voucher_no,
+            voucher_detail_no=self.hash_name(),
+            actual_qty=actual_qty,
+            qty_after_transaction=after,
+            incoming_rate=rate if actual_qty > 0 else Decimal(0),
+            outgoing_rate=Decimal(0),
+            valuation_rate=rate,
+            stock_value=after * rate,
+            stock_value_difference=actual_qty * rate,
+            company=company,
+            stock_uom="Nos",
+            is_cancelled=cancelled,
+            batch_no=batch_no,
+            serial_no=None,
+        )
 
     def resnapshot(self) -> None:
         """The connector's offsets were lost: every captured row again, op ``r``, table by
         table, at one binlog position."""
         self.begin()
-        for number, table in enumerate(CAPTURED):
-            rows = list(self.history.rows[table].values())
-            for index, row in enumerate(rows):
-                last = number == len(CAPTURED) - 1 and index == len(rows) - 1
-                self._emit(table, "r", None, dict(row), "last" if last else "true")
+        self._snapshot(CAPTURED)

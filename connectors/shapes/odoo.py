@@ -45,17 +45,23 @@ scrap.
 """
 
 import random
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
-from connectors.shapes.debezium import Change, stable_number
-from connectors.shapes.odoo_tables import OdooTables, odoo_number
+from connectors.shapes.debezium import stable_number
+from connectors.shapes.odoo_tables import (
+    SERVER,
+    OdooTables,
+    Warehouse,
+    add_warehouse,
+    odoo_number,
+)
+from connectors.shapes.shape import ErpShape
 from models.events import (
-    InputEvent,
     InTransitLine,
     InTransitStatus,
     MaterialMaster,
@@ -103,33 +109,23 @@ def _template(master: MaterialMaster) -> dict[str, Any]:
     }
 
 
-@dataclass
-class _Warehouse:
-    row: dict[str, Any]
-    stock: dict[str, Any]
-    receipts: dict[str, Any]
-    manufacturing: dict[str, Any]
-
-
-class OdooShape:
-    """Odoo's tables written from plain events; ``write`` returns each event's changes.
-
-    ``material_ids`` and ``category_ids`` say which Odoo id each plain material
-    and category became, for comparing what the pack reads with the plain
-    events.
-    """
+class OdooShape(ErpShape):
+    """Odoo's tables written from plain events; ``category_ids`` says which ``categ_id``
+    each plain category became."""
 
     name = "odoo"
+    routes: ClassVar[Mapping[str, str]] = {
+        f"{SERVER}.public.{table}": topic for table, topic in ROUTES.items()
+    }
 
     def __init__(self, seed: int = 0) -> None:
-        self.tables = OdooTables(random.Random(seed), datetime(1970, 1, 1))
-        self.material_ids: dict[str, str] = {}
+        self.tables: OdooTables = OdooTables(random.Random(seed), datetime(1970, 1, 1))
+        super().__init__(self.tables)
         self.category_ids: dict[str, str] = {}
-        self._written = 0
         self._ids: dict[tuple[str, str], int] = {}
         self._taken: set[tuple[str, int]] = set()
         self._locations: dict[str, dict[str, Any]] = {}
-        self._warehouses: dict[str, _Warehouse] = {}
+        self._warehouses: dict[str, Warehouse] = {}
         self._products: dict[str, dict[str, Any]] = {}
         self._templates: dict[str, dict[str, Any]] = {}
         self._sale_orders: dict[str, dict[str, Any]] = {}
@@ -140,32 +136,9 @@ class OdooShape:
         self._productions: dict[str, dict[str, Any]] = {}
         self._on_hand: dict[tuple[str, str], Decimal] = {}
 
-    def write(self, event: InputEvent | ProductionOrder | BomLine) -> list[Change]:
-        """The change events, routed to their input topics, Odoo writes for one plain event."""
-        if isinstance(event, PromotionEvent):
-            return [self._promotion(event)]
-        self.tables.clock = event.event_time.astimezone(UTC).replace(tzinfo=None)
+    def _begin(self) -> None:
         if not self._locations:
             self._setup()
-        match event:
-            case MaterialMaster():
-                self._master(event)
-            case StockMovement():
-                self._movement(event)
-            case SalesOrderLine():
-                self._sale_line(event)
-            case InTransitLine():
-                self._purchase_line(event)
-            case BomLine():
-                self._bom_line(event)
-            case ProductionOrder():
-                self._production(event)
-        changes = self.tables.history.changes[self._written :]
-        self._written = len(self.tables.history.changes)
-        return [
-            Change(ROUTES[change.topic.rsplit(".", 1)[-1]], change.key, change.value)
-            for change in changes
-        ]
 
     def _id(self, table: str, key: str) -> int:
         """The id of the row of ``table`` that stands for ``key``: the same in every run."""
@@ -197,61 +170,9 @@ class OdooShape:
                 active=True,
             )
 
-    def _warehouse(self, code: str) -> _Warehouse:
-        if code in self._warehouses:
-            return self._warehouses[code]
-        create = self._create
-        warehouse = create(
-            "stock_warehouse",
-            code,
-            name=f"Warehouse {code}",
-            code=code,
-            active=True,
-            lot_stock_id=None,
-        )
-        view = create(
-            "stock_location",
-            code,
-            name=code,
-            usage="view",
-            warehouse_id=warehouse["id"],
-            active=True,
-        )
-        stock = create(
-            "stock_location",
-            f"{code}/Stock",
-            name="Stock",
-            complete_name=f"{code}/Stock",
-            usage="internal",
-            location_id=view["id"],
-            warehouse_id=warehouse["id"],
-            active=True,
-        )
-        receipts = create(
-            "stock_picking_type",
-            f"{code}/IN",
-            name="Receipts",
-            code="incoming",
-            warehouse_id=warehouse["id"],
-            default_location_dest_id=stock["id"],
-            sequence_code="IN",
-            active=True,
-        )
-        manufacturing = create(
-            "stock_picking_type",
-            f"{code}/MO",
-            name="Manufacturing",
-            code="mrp_operation",
-            warehouse_id=warehouse["id"],
-            default_location_src_id=stock["id"],
-            default_location_dest_id=stock["id"],
-            sequence_code="MO",
-            active=True,
-        )
-        self.tables.write(
-            "stock_warehouse", warehouse, lot_stock_id=stock["id"], view_location_id=view["id"]
-        )
-        self._warehouses[code] = _Warehouse(warehouse, stock, receipts, manufacturing)
+    def _warehouse(self, code: str) -> Warehouse:
+        if code not in self._warehouses:
+            self._warehouses[code] = add_warehouse(self.tables, code, self._create)
         return self._warehouses[code]
 
     def _category(self, name: str | None) -> int:
@@ -298,14 +219,14 @@ class OdooShape:
     def _partner(self, name: str | None) -> int | None:
         return None if name is None else self._id("res_partner", name)
 
-    def _promotion(self, promotion: PromotionEvent) -> Change:
-        """A promotion stays plain: its material and category in Odoo's ids."""
-        fields = promotion.model_dump(mode="json")
+    def _promoted(self, promotion: PromotionEvent) -> dict[str, Any]:
+        """A promotion's material and category in Odoo's ids."""
+        fields: dict[str, Any] = {}
         if promotion.material_id is not None:
             fields["material_id"] = str(self._product_id(promotion.material_id))
         if promotion.category is not None:
             fields["category"] = str(self._category(promotion.category))
-        return Change("erp.promotions", promotion.promotion_id.encode(), orjson.dumps(fields))
+        return fields
 
     # --- stock moves ---------------------------------------------------------------------------
 

@@ -12,15 +12,14 @@ re-snapshot sends every row again with op ``r``. Topics are
 
 import random
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
 from connectors.shapes.debezium import (
-    Change,
-    ChangeHistory,
+    TableWriter,
     epoch_days,
     epoch_micros,
     ts_ms,
@@ -53,77 +52,48 @@ def odoo_number(value: float | Decimal) -> Decimal:
     return Decimal(str(value)).normalize() if value else Decimal(0)
 
 
-def _encoded(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    encoded: dict[str, Any] = {}
-    for name, value in row.items():
-        if value is None:
-            encoded[name] = None
-        elif name in _NUMERIC:
-            encoded[name] = variable_decimal(odoo_number(value))
-        elif name in _DATE:
-            encoded[name] = epoch_days(value)
-        elif isinstance(value, datetime):
-            encoded[name] = epoch_micros(value)
-        else:
-            encoded[name] = value
-    return encoded
-
-
-class OdooTables:
+class OdooTables(TableWriter):
     """Odoo's database as the connector sees it: each write becomes change events.
 
     ``clock`` is Odoo's UTC wall clock (naive), the time of the next write;
-    ``rng`` spaces the log sequence numbers.
+    ``rng`` spaces the log sequence numbers. ``write`` and ``unlink`` are
+    Odoo's names for an update and a delete.
     """
 
     def __init__(self, rng: random.Random, clock: datetime) -> None:
-        self.rng = rng
-        self.history = ChangeHistory()
-        self.clock = clock
+        super().__init__(rng, clock)
         self.lsn = 30_000_000
         self.tx = 900
         self.ids: dict[str, int] = defaultdict(int)
 
-    def _emit(
-        self,
-        table: str,
-        op: str,
-        before: dict[str, Any] | None,
-        after: dict[str, Any] | None,
-        snapshot: str = "false",
-    ) -> None:
+    def _topic(self, table: str) -> str:
+        return f"{SERVER}.public.{table}"
+
+    def _column(self, name: str, value: Any) -> Any:
+        if name in _NUMERIC:
+            return variable_decimal(odoo_number(value))
+        if name in _DATE:
+            return epoch_days(value)
+        if isinstance(value, datetime):
+            return epoch_micros(value)
+        return value
+
+    def _source(self, table: str, op: str, snapshot: str) -> dict[str, Any]:
         self.lsn += self.rng.randint(64, 4096)
-        committed = self.clock.replace(tzinfo=UTC)
-        row = after if after is not None else before
-        assert row is not None
-        key = orjson.dumps({"id": row["id"]})
-        envelope = {
-            "before": _encoded(before),
-            "after": _encoded(after),
-            "source": {
-                "version": "2.5.4.Final",
-                "connector": "postgresql",
-                "name": SERVER,
-                "ts_ms": ts_ms(committed),
-                "snapshot": snapshot,
-                "db": "odoo",
-                "sequence": f'["{self.lsn - 64}","{self.lsn}"]',
-                "schema": "public",
-                "table": table,
-                "txId": self.tx,
-                "lsn": self.lsn,
-                "xmin": None,
-            },
-            "op": op,
-            "ts_ms": ts_ms(committed) + 35,
-            "transaction": None,
+        return {
+            "version": "2.5.4.Final",
+            "connector": "postgresql",
+            "name": SERVER,
+            "ts_ms": ts_ms(self.clock.replace(tzinfo=UTC)),
+            "snapshot": snapshot,
+            "db": "odoo",
+            "sequence": f'["{self.lsn - 64}","{self.lsn}"]',
+            "schema": "public",
+            "table": table,
+            "txId": self.tx,
+            "lsn": self.lsn,
+            "xmin": None,
         }
-        topic = f"{SERVER}.public.{table}"
-        self.history.changes.append(Change(topic, key, orjson.dumps(envelope)))
-        if op == "d":
-            self.history.changes.append(Change(topic, key, None))
 
     def create(self, table: str, **values: Any) -> dict[str, Any]:
         """Insert a row with the next id of its table; the row, kept current, is returned."""
@@ -135,22 +105,84 @@ class OdooTables:
         self._emit(table, "c", None, row)
         return row
 
-    def write(self, table: str, row: dict[str, Any], **values: Any) -> None:
-        """Update a row in place (``write_date`` now)."""
-        before = dict(row)
-        row.update(values, write_date=self.clock)
-        self._emit(table, "u", before, dict(row))
-
-    def unlink(self, table: str, row: dict[str, Any]) -> None:
-        """Delete a row: a delete event, then a tombstone."""
-        del self.history.rows[table][row["id"]]
-        self._emit(table, "d", dict(row), None)
+    write = TableWriter.update
+    unlink = TableWriter.delete
 
     def resnapshot(self) -> None:
         """The connector's offsets were lost: every row of every table again, op ``r``."""
-        tables = list(self.history.rows)
-        for number, table in enumerate(tables):
-            rows = list(self.history.rows[table].values())
-            for index, row in enumerate(rows):
-                last = number == len(tables) - 1 and index == len(rows) - 1
-                self._emit(table, "r", None, dict(row), "last" if last else "true")
+        self._snapshot(list(self.history.rows))
+
+
+@dataclass
+class Warehouse:
+    """A warehouse's rows: itself, its stock location and a shelf in it, and its receipt
+    and manufacturing operation types."""
+
+    row: dict[str, Any]
+    stock: dict[str, Any]
+    shelf: dict[str, Any]
+    receipts: dict[str, Any]
+    manufacturing: dict[str, Any]
+
+
+def add_warehouse(
+    tables: OdooTables, code: str, create: Callable[..., dict[str, Any]] | None = None
+) -> Warehouse:
+    """A warehouse as Odoo creates it: the warehouse, its locations and operation types,
+    then their ids written back.
+
+    ``create(table, key, **values)`` inserts the row that stands for ``key``
+    (``tables.create``, the next id of its table, by default).
+    """
+    insert = create or (lambda table, _, **values: tables.create(table, **values))
+    warehouse = insert(
+        "stock_warehouse", code, name=f"Warehouse {code}", code=code, active=True, lot_stock_id=None
+    )
+    view = insert(
+        "stock_location", code, name=code, usage="view", warehouse_id=warehouse["id"], active=True
+    )
+    stock = insert(
+        "stock_location",
+        f"{code}/Stock",
+        name="Stock",
+        complete_name=f"{code}/Stock",
+        usage="internal",
+        location_id=view["id"],
+        warehouse_id=warehouse["id"],
+        active=True,
+    )
+    shelf = insert(
+        "stock_location",
+        f"{code}/Stock/Shelf 1",
+        name="Shelf 1",
+        complete_name=f"{code}/Stock/Shelf 1",
+        usage="internal",
+        location_id=stock["id"],
+        warehouse_id=warehouse["id"],
+        active=True,
+    )
+    receipts = insert(
+        "stock_picking_type",
+        f"{code}/IN",
+        name="Receipts",
+        code="incoming",
+        warehouse_id=warehouse["id"],
+        default_location_dest_id=stock["id"],
+        sequence_code="IN",
+        active=True,
+    )
+    manufacturing = insert(
+        "stock_picking_type",
+        f"{code}/MO",
+        name="Manufacturing",
+        code="mrp_operation",
+        warehouse_id=warehouse["id"],
+        default_location_src_id=stock["id"],
+        default_location_dest_id=stock["id"],
+        sequence_code="MO",
+        active=True,
+    )
+    tables.write(
+        "stock_warehouse", warehouse, lot_stock_id=stock["id"], view_location_id=view["id"]
+    )
+    return Warehouse(warehouse, stock, shelf, receipts, manufacturing)

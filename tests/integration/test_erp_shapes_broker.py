@@ -1,9 +1,9 @@
 """``stockloop simulate --shape`` through a real broker to a worker with the ERP's pack.
 
 The simulator's traffic, written as Odoo 17's or ERPNext 15's tables send it
-through Debezium, gives the worker the on hand, committed and in transit per material and
-warehouse that the same traffic gives in plain shape, and the on hand the
-simulator's own ledger says.
+through Debezium, gives the worker the on hand, committed and in transit per
+material and warehouse that the same traffic gives in plain shape, and the on
+hand the simulator's own ledger says.
 """
 
 from decimal import Decimal
@@ -14,11 +14,9 @@ import pytest
 from connectors.mapping import load_mapping
 from connectors.shapes import EXAMPLE_MAPPING, PACKS, shaped, writer
 from connectors.simulator import ErpSimulator
-from models.rules.spec import builtin_rules
-from models.state import MaterialState
-from models.step import StepContext, replay
 from streams.cli.backtest import decode_records
 from tests.integration.harness import Pipeline, wait_until
+from tests.replayed import replayed_positions
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +28,9 @@ def plain_positions() -> dict[tuple[str, str], Position]:
     """What the plain traffic gives, read with the example mapping and replayed in process."""
     records = ErpSimulator(materials=MATERIALS, seed=SEED).run(DAYS)
     events, _ = decode_records(records, load_mapping(EXAMPLE_MAPPING))
-    states: dict[str, MaterialState] = {}
-    material_events = [e for e in events if e.event.material_id is not None]  # not promotions
-    replay(material_events, StepContext(rules=builtin_rules()), states)
     return {
-        (material_id, warehouse_id): _position(stock.on_hand, stock.committed, stock.in_transit)
-        for material_id, state in states.items()
-        for warehouse_id, stock in state.warehouses.items()
+        key: _position(*figures)
+        for key, figures in replayed_positions(envelope.event for envelope in events).items()
     }
 
 

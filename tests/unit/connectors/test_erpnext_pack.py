@@ -13,11 +13,8 @@ import pytest
 import connectors
 from connectors.cdc import ChangeReader, Decoded, InvalidRecord
 from connectors.mapping import CdcMapping, load_mapping
-from models.events import InputEvent, MaterialEvent, MaterialMaster, StockMovement
+from models.events import InputEvent, MaterialMaster, StockMovement
 from models.production import BomLine, ProductionOrder, bom_from_lines, fold_order
-from models.rules.spec import builtin_rules
-from models.state import MaterialState
-from models.step import StepContext, replay
 from tests.erpnext import (
     CAPTURED,
     DATABASE,
@@ -31,6 +28,7 @@ from tests.erpnext import (
     expected_positions,
     topic_of,
 )
+from tests.replayed import replayed_positions
 
 ERPNEXT = Path(connectors.__file__).parent / "mappings" / "erpnext15.yaml"
 CHANGES = 4_000
@@ -79,20 +77,9 @@ class Ingested:
 
     def positions(self) -> dict[tuple[str, str], Position]:
         """Stockloop's on hand, committed and in transit after applying every event."""
-        states: dict[str, MaterialState] = {}
-        replay(
-            (MaterialEvent(event=event) for event in self.events),
-            StepContext(rules=builtin_rules()),
-            states,
-        )
         return {
-            (material_id, warehouse_id): Position(
-                on_hand=_decimal(stock.on_hand),
-                committed=_decimal(stock.committed),
-                in_transit=_decimal(stock.in_transit),
-            )
-            for material_id, state in states.items()
-            for warehouse_id, stock in state.warehouses.items()
+            key: Position(*(_decimal(figure) for figure in figures))
+            for key, figures in replayed_positions(self.events).items()
         }
 
     def boms(self) -> dict[tuple[str, str], float]:

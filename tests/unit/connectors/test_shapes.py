@@ -11,12 +11,11 @@ from connectors.cdc import ChangeReader, Decoded, InvalidRecord
 from connectors.mapping import CdcMapping, load_mapping
 from connectors.shapes import KINDS, PACKS, SHAPES, UnknownShape, shaped, writer
 from connectors.shapes.debezium import Change
+from connectors.shapes.shape import ErpShape
 from connectors.simulator import ErpSimulator, Record
-from models.events import InputEvent, MaterialEvent, PromotionEvent
+from models.events import InputEvent, PromotionEvent
 from models.production import BomLine, ProductionOrder
-from models.rules.spec import builtin_rules
-from models.state import MaterialState
-from models.step import StepContext, replay
+from tests.replayed import replayed_positions
 
 EXAMPLE = Path(connectors.__file__).parent / "mappings" / "example-erp.yaml"
 DAYS = 45
@@ -55,20 +54,11 @@ class Read:
     def positions(self, material_ids: dict[str, str]) -> dict[tuple[str, str], tuple[float, ...]]:
         """On hand, committed and in transit per (plain material id, warehouse)."""
         plain_of = {erp_id: plain_id for plain_id, erp_id in material_ids.items()}
-        states: dict[str, MaterialState] = {}
-        replay(
-            (MaterialEvent(event=event) for event in self.events),
-            StepContext(rules=builtin_rules()),
-            states,
-        )
         return {
-            (plain_of.get(material_id, material_id), warehouse_id): (
-                round(stock.on_hand, 6),
-                round(stock.committed, 6),
-                round(stock.in_transit, 6),
+            (plain_of.get(material_id, material_id), warehouse_id): tuple(
+                round(figure, 6) for figure in figures
             )
-            for material_id, state in states.items()
-            for warehouse_id, stock in state.warehouses.items()
+            for (material_id, warehouse_id), figures in replayed_positions(self.events).items()
         }
 
 
@@ -76,16 +66,34 @@ def as_changes(records: list[Record]) -> list[Change]:
     return [Change(record.topic, record.key, record.value) for record in records]
 
 
-@pytest.mark.parametrize("shape", ["odoo", "erpnext"])
-def test_simulated_traffic_in_an_erp_shape_gives_the_plain_positions_per_warehouse(
-    records: list[Record], shape: str
-) -> None:
-    example = load_mapping(EXAMPLE)
-    plain = Read(as_changes(records), example)
-    erp = writer(shape, seed=1)
-    assert erp is not None
-    read = Read(list(shaped(records, erp, example)), load_mapping(PACKS[shape]))
+@pytest.fixture(scope="module")
+def plain(records: list[Record]) -> Read:
+    """The simulator's records read with the example mapping."""
+    return Read(as_changes(records), load_mapping(EXAMPLE))
 
+
+@pytest.fixture(scope="module", params=["odoo", "erpnext"])
+def shape(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def erp(shape: str) -> ErpShape:
+    shape_writer = writer(shape, seed=1)
+    assert shape_writer is not None
+    return shape_writer
+
+
+@pytest.fixture(scope="module")
+def read(records: list[Record], erp: ErpShape, shape: str) -> Read:
+    """The records written in the shape, read with its pack."""
+    changes = list(shaped(records, erp, load_mapping(EXAMPLE)))
+    return Read(changes, load_mapping(PACKS[shape]))
+
+
+def test_simulated_traffic_in_an_erp_shape_gives_the_plain_positions_per_warehouse(
+    plain: Read, read: Read, erp: ErpShape
+) -> None:
     expected = plain.positions({})
     got = read.positions(erp.material_ids)
     assert got == expected
@@ -94,15 +102,9 @@ def test_simulated_traffic_in_an_erp_shape_gives_the_plain_positions_per_warehou
     assert sorted(read.refused) == sorted(plain.refused)  # the simulator's broken records
 
 
-@pytest.mark.parametrize("shape", ["odoo", "erpnext"])
 def test_simulated_bom_and_production_order_read_back_in_an_erp_shape(
-    records: list[Record], shape: str
+    plain: Read, read: Read, erp: ErpShape
 ) -> None:
-    example = load_mapping(EXAMPLE)
-    plain = Read(as_changes(records), example)
-    erp = writer(shape, seed=1)
-    assert erp is not None
-    read = Read(list(shaped(records, erp, example)), load_mapping(PACKS[shape]))
     ids = erp.material_ids
 
     def lines(production: list[ProductionOrder | BomLine], translate: bool) -> set[tuple]:
@@ -126,14 +128,12 @@ def test_simulated_bom_and_production_order_read_back_in_an_erp_shape(
     ]
 
 
-def test_odoo_shape_names_materials_by_variant_id_and_translates_promotion_categories(
-    records: list[Record],
+def test_materials_take_the_erps_ids_and_the_promotion_category_follows_them(
+    plain: Read, read: Read, erp: ErpShape, shape: str
 ) -> None:
-    example = load_mapping(EXAMPLE)
-    erp = writer("odoo", seed=1)
-    assert erp is not None
-    read = Read(list(shaped(records, erp, example)), load_mapping(PACKS["odoo"]))
-    plain = Read(as_changes(records), example)
+    if shape != "odoo":
+        assert erp.material_ids == {m: m for m in erp.material_ids}  # ERPNext: item codes
+        return
     masters = {e.material_id: e for e in read.events if e.kind == "material"}
     assert set(masters) == set(erp.material_ids.values())
     assert all(m.isdigit() for m in masters)
@@ -165,7 +165,6 @@ def test_an_unknown_shape_is_refused_with_the_known_ones() -> None:
     assert SHAPES == ("plain", "odoo", "erpnext")
 
 
-@pytest.mark.parametrize("shape", ["odoo", "erpnext"])
 def test_a_second_run_names_materials_warehouses_and_moves_as_the_first(
     records: list[Record], shape: str
 ) -> None:
