@@ -78,6 +78,7 @@ from streams.catalogue import (
     REVIEWS,
     TRANSFERS,
 )
+from streams.loop_share import give_way
 from streams.material_states import MaterialStates
 from streams.metrics import ALERTS as ALERTS_PUBLISHED
 from streams.metrics import (
@@ -420,6 +421,10 @@ class TickJob:
     gets exactly what an uninterrupted tick would have given it, and the
     record itself: Faust writes a table only within an event of the
     partition it writes to.
+
+    A release is the same walk over only the materials whose events the
+    partition's event time has just passed. It goes before the ticks: an
+    event released behind a round of ticks waited seconds to be applied.
     """
 
     event: EventT
@@ -430,6 +435,7 @@ class TickJob:
     left: set[str]
     busy_s: float
     """Time spent on it so far: what the tick cost, without the records served between slices."""
+    release: bool = False
     position: int = 0
     dropped: bool = False
     generation: int = 0
@@ -437,6 +443,10 @@ class TickJob:
     @property
     def tp(self) -> TP:
         return self.event.message.tp
+
+    def superseded_by(self, later: "TickJob") -> bool:
+        """Whether ``later`` does all this job would: both live on one partition, this not begun."""
+        return self.live and later.live and self.tp == later.tp and self.position == 0
 
 
 class Ticks:
@@ -469,23 +479,34 @@ class Ticks:
         self._context: StepContext | None = None
         self._generation = 0
         self._runner: asyncio.Future[None] | None = None
-        self.record_waiting = False
-        """The material agent waits for ``turn`` with a record."""
 
     def start(self, job: TickJob) -> None:
-        """Queue a tick; the runner works through the queue oldest first."""
+        """Queue a job; the runner takes releases first, then ticks, each kind oldest first.
+
+        A live tick replaces the live ticks of its partition that have not
+        started yet: it brings every material to a later wall-clock time, so
+        they would only repeat its work. While ticks take longer than the
+        tick interval, the queue stays one round long instead of growing.
+        """
         if job.context != self._context:
             # Other rules, silences, acknowledgements, promotions or policies: visit everything.
             self._context, self._generation = job.context, self._generation + 1
         job.generation = self._generation
+        if job.live:
+            self.jobs = deque(j for j in self.jobs if not j.superseded_by(job))
         self.jobs.append(job)
         if self._runner is None or self._runner.done():
             self._runner = app.add_future(self._run())
 
-    async def catch_up(self, material_id: str, partition: int) -> None:
-        """Bring a material through the ticks under way that have not reached it yet, in order."""
-        for job in [j for j in self.jobs if j.tp.partition == partition]:
-            if material_id in job.left:
+    async def catch_up(
+        self, material_id: str, partition: int, before: TickJob | None = None
+    ) -> None:
+        """Bring a material through the jobs under way (those queued ahead of ``before``)
+        that have not reached it yet, in order."""
+        for job in list(self.jobs):
+            if job is before:
+                return
+            if job.tp.partition == partition and material_id in job.left:
                 job.left.discard(material_id)
                 if self._is_quiet(job, material_id):
                     TICKED_MATERIALS.labels("unchanged").inc()
@@ -514,19 +535,22 @@ class Ticks:
     async def _run(self) -> None:
         """Work through the queue, a slice at a time, sharing the loop with the records.
 
-        ``turn`` is fair, so a slice and a single record took turns: during a
-        long tick the agent applied about 100 records a second. When a record
-        waits, the slice is followed by as long again for the records.
+        Between two slices everything else that is ready runs first, for up
+        to as long as the slice took (``give_way``). Yielding one round of
+        the loop was not enough: Faust hands a record to the agent through a
+        dozen rounds, each of which waited for a slice, so during ticks the
+        agent received one record every 150-250 ms.
         """
         while self.jobs:
             async with self.turn:
-                job = self.jobs[0]
+                job = next((j for j in self.jobs if j.release), self.jobs[0])
                 # This task's own context: the table writes go to the tick's partition.
                 _current_event.set(weakref.ref(job.event))
-                await self._slice(job)
-            await asyncio.sleep(TICK_SLICE_S if self.record_waiting else 0)
+                took = await self._slice(job)
+            await give_way(took)
 
-    async def _slice(self, job: TickJob) -> None:
+    async def _slice(self, job: TickJob) -> float:
+        """Work on ``job`` for up to ``TICK_SLICE_S``; the seconds it took."""
         started = time_module.perf_counter()
         deadline = started + TICK_SLICE_S
         skipped = 0
@@ -540,17 +564,22 @@ class Ticks:
             if material_id not in job.left:
                 continue
             job.left.discard(material_id)
+            if job is not self.jobs[0]:
+                await self.catch_up(material_id, job.tp.partition, before=job)
             if self._is_quiet(job, material_id):
                 skipped += 1
             else:
                 await self._visit(job, material_id)
         TICKED_MATERIALS.labels("unchanged").inc(skipped)
-        job.busy_s += time_module.perf_counter() - started
+        took = time_module.perf_counter() - started
+        job.busy_s += took
         if not job.dropped and job.position >= len(job.order):
-            self.jobs.popleft()
-            PROCESSING_SECONDS.labels("tick").observe(job.busy_s)
+            self.jobs.remove(job)
+            if not job.release:
+                PROCESSING_SECONDS.labels("tick").observe(job.busy_s)
             if (progress := self.progress.get(job.tp.partition)) is not None:
                 PENDING_MATERIALS.labels(str(job.tp.partition)).set(len(progress.waiting))
+        return took
 
     def _is_quiet(self, job: TickJob, material_id: str) -> bool:
         """Whether the tick cannot change the material: its last visit said so, nothing since."""
@@ -600,39 +629,6 @@ async def _reindex(sender: faust.App, assigned: set[TP], **kwargs: object) -> No
     ticks.index.invalidate()
 
 
-async def advance_materials(
-    partition: int,
-    material_ids: list[str],
-    to: datetime,
-    context: StepContext,
-    cause: Cause,
-) -> set[str]:
-    """Bring materials of ``partition`` to event time ``to``; those with events still waiting.
-
-    A tick under way reaches each of them first. Planning is by the day, so
-    most advances of a quiet material change nothing: it is written only
-    when its state changed, which keeps quiet materials out of the changelog.
-    """
-    waiting = set()
-    for material_id in material_ids:
-        await ticks.catch_up(material_id, partition)
-        state = states.get(material_id)
-        if state is None:
-            continue
-        late_before = state.late_demand_events
-        try:
-            result = advance(state, to, context)
-        except BaseException:
-            states.forget(material_id)
-            raise
-        LATE_DEMAND.inc(state.late_demand_events - late_before)
-        changed = await settle(state, result, cause)
-        TICKED_MATERIALS.labels("changed" if changed else "unchanged").inc()
-        if state.pending:
-            waiting.add(material_id)
-    return waiting
-
-
 def _newest_event(material_id: str, partition: int) -> datetime | None:
     """A material's newest event time, if it belongs to ``partition``."""
     if _partition_of(material_id) != partition:
@@ -647,12 +643,14 @@ async def on_time(
     """Event time moved on to ``to`` here: apply what waited for it, tick on a new day.
 
     A new day (or a live tick) starts a tick that brings every material of
-    the partition to the new time, so time-based rules fire without input
-    (``Ticks``); otherwise only the materials with waiting events are advanced.
+    the partition to the new time, so time-based rules fire without input;
+    otherwise a job of the same kind brings only the materials with waiting
+    events. Either is worked through in slices (``Ticks``): a report that
+    released a backlog of thousands of waiting materials held the loop for
+    seconds when they were advanced in one go.
     """
     started = time_module.perf_counter()
-    cause = record.message
-    partition = cause.partition
+    partition = record.message.partition
     if live or progress.scanned_day is None or to.date() > progress.scanned_day:
         progress.scanned_day = max(to.date(), progress.scanned_day or to.date())
         order = ticks.index.materials_in(partition)
@@ -662,10 +660,12 @@ async def on_time(
             progress.pruned_on = to.date()
             horizon = timedelta(days=app_settings.planning.dedup_horizon_days)
             prune(horizon, lambda material_id: _newest_event(material_id, partition))
-    else:
+    elif progress.waiting:
         waiting, progress.waiting = sorted(progress.waiting), set()
-        progress.waiting |= await advance_materials(partition, waiting, to, context, cause)
-        PENDING_MATERIALS.labels(str(partition)).set(len(progress.waiting))
+        busy_s = time_module.perf_counter() - started
+        ticks.start(
+            TickJob(record, to, context, False, waiting, set(waiting), busy_s, release=True)
+        )
 
 
 async def on_event(
@@ -832,9 +832,7 @@ async def apply_material_events(stream: faust.StreamT[bytes]) -> None:
     """
     alert_context = AlertContext()
     async for record in stream.events():
-        ticks.record_waiting = True
         async with ticks.turn:
-            ticks.record_waiting = False
             await on_record(record, alert_context)
 
 

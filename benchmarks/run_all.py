@@ -180,6 +180,7 @@ def ticks(materials: int, old_tree: Path | None, runs: int) -> list[Figure]:
         sizes=[materials],
         live_materials=materials,
         probes=300,
+        rate=10.0,
         old_tree=old_tree,
         primes=[tick_cost.Prime.QUIET],
         runs=runs,
@@ -211,7 +212,7 @@ def ticks(materials: int, old_tree: Path | None, runs: int) -> list[Figure]:
         figures += [
             Figure(
                 name,
-                f"probe produce → visible p99 ({where})",
+                f"probe produce → applied p99 ({where})",
                 ms(p99),
                 f"{ms(raw)} raw client produce → consume p99",
                 ratio(p99, raw),

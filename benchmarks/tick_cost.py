@@ -16,8 +16,8 @@ of it. Two measurements, each before and after in the same run:
   the visits on a sample of each partition's (``SAMPLE``): a visit's cost
   does not depend on the table's size, and 100,000 take minutes, not hours.
 - **Live**, a worker (private topics) holding 10,000 materials ticks every
-  5 s while probe events arrive at 10/s, each for a new material: produce →
-  visible (``GET /materials/{id}``) p50/p95/p99/max; ``/health`` asked every
+  5 s while probe events arrive at ``--rate`` a second (10), each for a new material: produce →
+  applied (its record on ``stockloop.availability``) p50/p95/p99/max; ``/health`` asked every
   100 ms, its longest answer and the longest gap between two answers; and,
   after each probe, the raw client's produce → consume round trip on a topic
   of its own (``notification_latency.RoundTrip``), the broker hop's cost at
@@ -52,7 +52,7 @@ from typing import Annotated
 import httpx
 import typer
 from aiokafka.partitioner import DefaultPartitioner
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from notification_latency import RoundTrip
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
@@ -77,6 +77,7 @@ from models.rules.spec import builtin_rules
 from models.state import MaterialState
 from models.step import AppliedEventIds, StepContext, advance, receive
 from streams.catalogue import (
+    AVAILABILITY,
     INPUT_KINDS,
     MATERIAL_EVENTS,
     SALES_ORDERS,
@@ -91,8 +92,7 @@ SAMPLE = 400
 TICK_INTERVAL_S = 5.0
 HEALTH_POLL_S = 0.1
 PROBE_TIMEOUT_S = 120.0
-"""A probe not visible after this long counts as lost."""
-PROBE_POLL_S = 0.02
+"""A probe not applied this long after the last one went out counts as lost."""
 
 
 # --- in process -------------------------------------------------------------------------------
@@ -316,6 +316,7 @@ class Live:
 
     label: str
     prime: Prime
+    rate: float
     probes: list[float]
     lost: int
     round_trips: list[float]
@@ -336,7 +337,9 @@ def metric(worker: WorkerProcess, name: str, **labels: str) -> float:
     return total
 
 
-def live(label: str, materials: int, probes: int, old_tree: Path | None, prime: Prime) -> Live:
+def live(
+    label: str, materials: int, probes: int, rate: float, old_tree: Path | None, prime: Prime
+) -> Live:
     """Prime a private worker with ``materials``, let two tick rounds pass, then probe it."""
     run_id, run_dir, settings = private_deployment()
     load_at_start = os.getloadavg()[0]
@@ -389,7 +392,9 @@ def live(label: str, materials: int, probes: int, old_tree: Path | None, prime: 
             what="two tick rounds",
         )
         ticked = metric(worker, "stockloop_ticked_materials_total")
-        latencies, lost, health = probe(settings, producer, probes, worker.check_alive, round_trip)
+        latencies, lost, health = probe(
+            settings, producer, probes, rate, worker.check_alive, round_trip
+        )
         ticked = metric(worker, "stockloop_ticked_materials_total") - ticked
         tick_p99 = tick_seconds(worker)
     finally:
@@ -399,6 +404,7 @@ def live(label: str, materials: int, probes: int, old_tree: Path | None, prime: 
     return Live(
         label,
         prime,
+        rate,
         latencies,
         lost,
         list(round_trip.latencies),
@@ -410,91 +416,129 @@ def live(label: str, materials: int, probes: int, old_tree: Path | None, prime: 
     )
 
 
+class Applied:
+    """Each probe's produce → applied: its material's record on ``stockloop.availability``.
+
+    The worker publishes a material's availability in the step that applies an
+    event, so the record's arrival is the moment the probe was applied and
+    its state stored. Watched by one consumer of the topic, not by asking the
+    worker: polling ``GET /materials/{id}`` for every outstanding probe every
+    20 ms put thousands of requests a second on the loop under test, and the
+    web server's share of it grew with the very delays it measured.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            enable_auto_commit=False,
+            **settings.kafka_security.kafka_python_kwargs(),
+        )
+        topic = settings.topic(AVAILABILITY)
+        wait_until(
+            lambda: bool(self._consumer.partitions_for_topic(topic)),
+            timeout=30,
+            what="availability topic metadata",
+        )
+        partitions = [TopicPartition(topic, p) for p in self._consumer.partitions_for_topic(topic)]
+        self._consumer.assign(partitions)
+        self._consumer.seek_to_end()
+        for partition in partitions:
+            self._consumer.position(partition)
+        self._sent: dict[bytes, float] = {}
+        self.latencies: list[float] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for records in self._consumer.poll(timeout_ms=50).values():
+                received = time.perf_counter()
+                with self._lock:
+                    for record in records:
+                        sent = self._sent.pop(record.key, None)
+                        if sent is not None:
+                            self.latencies.append(received - sent)
+
+    def expect(self, material_id: str, sent_at: float) -> None:
+        with self._lock:
+            self._sent[material_id.encode()] = sent_at
+
+    def outstanding(self) -> int:
+        with self._lock:
+            return len(self._sent)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._consumer.close()
+
+
 def probe(
     settings: Settings,
     producer: KafkaProducer,
     count: int,
+    rate: float,
     alive: Callable[[], None],
     round_trip: RoundTrip,
 ) -> tuple[list[float], int, list[tuple[float, float]]]:
-    """Send a receipt for a new material every 100 ms: seconds until each is visible, how many
+    """Send receipts for new materials at ``rate`` a second: seconds until each is applied, how many
     never were within ``PROBE_TIMEOUT_S``, and each ``/health`` answer's time and the gap since
     the answer before.
 
-    Probes go out from a thread of their own on a fixed schedule, and each probe is watched
-    by a thread of its own: a worker that keeps one read waiting neither spaces out the
-    probes nor delays noticing the others. After each probe the raw client sends one record
-    through a topic of its own and reads it back (``RoundTrip``): what the broker hop alone
-    costs at that moment on this machine.
+    Probes go out from a thread of their own on a fixed schedule, so a slow worker does not
+    space them out. After each probe the raw client sends one record through a topic of its
+    own and reads it back (``RoundTrip``): what the broker hop alone costs at that moment on
+    this machine.
     """
     stop = threading.Event()
     health: list[tuple[float, float]] = []
     watcher = threading.Thread(target=_watch_health, args=(settings.web_port, stop, health))
-    latencies: list[float] = []
-    lost: list[str] = []
-    watchers: list[threading.Thread] = []
-    limits = httpx.Limits(max_connections=count + 1, max_keepalive_connections=64)
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{settings.web_port}", timeout=PROBE_TIMEOUT_S, limits=limits
-    ) as http:
-        sender = threading.Thread(
-            target=_send_probes,
-            args=(settings, producer, count, round_trip, http, watchers, latencies, lost),
-        )
-        watcher.start()
-        sender.start()
-        try:
-            while sender.is_alive() or any(thread.is_alive() for thread in watchers):
-                alive()
-                time.sleep(0.5)
-        finally:
-            stop.set()
-            sender.join()
-            watcher.join()
-    return latencies, len(lost), health
+    applied = Applied(settings)
+    sender = threading.Thread(
+        target=_send_probes, args=(settings, producer, count, rate, round_trip, applied)
+    )
+    watcher.start()
+    sender.start()
+    try:
+        while sender.is_alive():
+            alive()
+            time.sleep(0.5)
+        deadline = time.perf_counter() + PROBE_TIMEOUT_S
+        while applied.outstanding() and time.perf_counter() < deadline:
+            alive()
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        sender.join()
+        watcher.join()
+        applied.close()
+    return list(applied.latencies), applied.outstanding(), health
 
 
 def _send_probes(
     settings: Settings,
     producer: KafkaProducer,
     count: int,
+    rate: float,
     round_trip: RoundTrip,
-    http: httpx.Client,
-    watchers: list[threading.Thread],
-    latencies: list[float],
-    lost: list[str],
+    applied: Applied,
 ) -> None:
-    """Probe ``n`` goes out ``n`` tenths of a second after the first, each with a round trip."""
+    """Probe ``n`` goes out ``n / rate`` seconds after the first; every ``rate / 10``-th
+    is followed by a round trip of the raw client (ten a second)."""
     topic = settings.topic(STOCK_MOVEMENTS)
     started = time.perf_counter()
     for number in range(count):
-        time.sleep(max(0.0, started + 0.1 * number - time.perf_counter()))
+        time.sleep(max(0.0, started + number / rate - time.perf_counter()))
         material_id = f"PROBE-{number:05d}"
         value = receipt(material_id, datetime.now(UTC), material_id)
         sent_at = time.perf_counter()
+        applied.expect(material_id, sent_at)
         producer.send(topic, key=material_id.encode(), value=value)
         producer.flush()
-        watcher = threading.Thread(
-            target=_watch_probe, args=(http, material_id, sent_at, latencies, lost), daemon=True
-        )
-        watcher.start()
-        watchers.append(watcher)
-        round_trip.ping(number)
-
-
-def _watch_probe(
-    http: httpx.Client, material_id: str, sent_at: float, latencies: list[float], lost: list[str]
-) -> None:
-    """Ask for the probe's material every ``PROBE_POLL_S`` until it is there or given up."""
-    while time.perf_counter() - sent_at <= PROBE_TIMEOUT_S:
-        try:
-            if http.get(f"/materials/{material_id}").status_code == 200:
-                latencies.append(time.perf_counter() - sent_at)
-                return
-        except httpx.TransportError:  # a read cut short under load: ask again
-            continue
-        time.sleep(PROBE_POLL_S)
-    lost.append(material_id)
+        if number % max(1, round(rate / 10)) == 0:
+            round_trip.ping(number)
 
 
 def _watch_health(port: int, stop: threading.Event, answers: list[tuple[float, float]]) -> None:
@@ -606,7 +650,7 @@ def report(result: TickCost) -> None:
     if not lives:
         return
     table = Table(
-        title=f"Probe events at 10/s, produce → GET /materials/{{id}}, with ticks every "
+        title=f"Probe events, produce → applied (availability record), with ticks every "
         f"{TICK_INTERVAL_S:.0f} s; raw client: produce (flushed) → consume on a topic of its "
         f"own, after each probe; /health asked every {HEALTH_POLL_S * 1000:.0f} ms"
     )
@@ -614,6 +658,7 @@ def report(result: TickCost) -> None:
         "worker",
         "prime",
         "load",
+        "rate",
         "probes",
         "p50",
         "p95",
@@ -633,6 +678,7 @@ def report(result: TickCost) -> None:
             run.label,
             run.prime,
             f"{run.load[0]:.1f}→{run.load[1]:.1f}",
+            f"{run.rate:g}/s",
             f"{len(run.probes)}" + (f" ({run.lost} lost)" if run.lost else ""),
             ms(quantile(run.probes, 0.5)),
             ms(quantile(run.probes, 0.95)),
@@ -690,6 +736,7 @@ def measure(
     sizes: list[int],
     live_materials: int,
     probes: int,
+    rate: float,
     old_tree: Path | None,
     primes: list[Prime],
     runs: int,
@@ -721,9 +768,9 @@ def measure(
         for _ in range(runs):
             for prime in primes:
                 if old_tree is not None:
-                    lives.append(live("before", live_materials, probes, old_tree, prime))
+                    lives.append(live("before", live_materials, probes, rate, old_tree, prime))
                 if after:
-                    lives.append(live("after", live_materials, probes, None, prime))
+                    lives.append(live("after", live_materials, probes, rate, None, prime))
     console.print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return TickCost(rows, lives)
 
@@ -736,6 +783,7 @@ def main(
         int, typer.Option(min=0, help="Materials of the live worker (0: skip).")
     ] = 10_000,
     probes: Annotated[int, typer.Option(min=1, help="Probe events in the live phase.")] = 300,
+    rate: Annotated[float, typer.Option(min=0.1, max=2000, help="Probe events per second.")] = 10.0,
     old_tree: Annotated[
         Path | None, typer.Option(help="A checkout of the code before, run as the 'before' worker.")
     ] = None,
@@ -752,7 +800,7 @@ def main(
     """Time a no-change tick and a new day's tick in process, and events during live ticks."""
     chosen = [size for size in sizes or [10_000, 100_000] if size > 0]
     primes = prime or [Prime.QUIET]
-    report(measure(chosen, live_materials, probes, old_tree, primes, runs, seed, after))
+    report(measure(chosen, live_materials, probes, rate, old_tree, primes, runs, seed, after))
 
 
 if __name__ == "__main__":
