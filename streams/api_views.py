@@ -4,7 +4,9 @@ Every worker answers every read for all partitions. Each worker keeps the
 inventory health of the partitions it owns (``streams.health``); the worker
 asked gathers the answers of every owner (its own, and the others' over
 ``/api/local/...``), merges them and checks that every partition answered,
-so the numbers are the same whichever worker is asked. ``/api/materials/{id}``
+so the numbers are the same whichever worker is asked. A page of a list is
+placed from each owner's sampled keys and the keys between two bounds, so
+only its own rows are built, however deep it is. ``/api/materials/{id}``
 is routed to the material's owner, like ``/materials/{id}``. Filters are
 query parameters (``warehouse``, ``category``, ``abc``, ``severity``; ``-``
 is a material without a category or ABC class); lists take ``page`` and
@@ -12,6 +14,7 @@ is a material without a category or ABC class); lists take ``page`` and
 """
 
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -33,11 +36,18 @@ from streams.catalogue import MATERIAL_EVENTS
 from streams.health import (
     MAX_PER_PAGE,
     REQUEST_ORDER,
-    Ranked,
-    local_ranked,
+    Key,
+    Sampled,
+    Window,
+    listing_of,
+    local_sampled,
+    local_window,
     merged_summary,
-    page_of,
+    page_bounds,
+    page_keys,
     rankings_of,
+    rows_of,
+    sample_step,
     summary_cells,
     summary_from_cells,
 )
@@ -101,7 +111,7 @@ def _ident(url: object) -> tuple[str, int]:
 
 
 def local_answer(kind: str, query: Mapping[str, str]) -> dict[str, object]:
-    """This worker's part of an answer: its own partitions only, ranked and cut to one page."""
+    """This worker's part of an answer: its own partitions only; for a list, its first keys."""
     partitions = owned_partitions()
     chosen = health_filter(query)
     answer: dict[str, object] = {"partitions": sorted(partitions)}
@@ -110,31 +120,85 @@ def local_answer(kind: str, query: Mapping[str, str]) -> dict[str, object]:
         return answer
     page, per_page = paging(query)
     status = _choice(query, "status", REQUEST_ORDER)
-    ranked = local_ranked(rankings, kind, chosen, status, partitions, page * per_page)
-    answer["ranked"] = ranked.as_json()
+    limit = page * per_page
+    step = sample_step(limit, per_page)
+    sampled = local_sampled(rankings, kind, chosen, status, partitions, limit, step)
+    answer["sampled"] = sampled.as_json()
     return answer
 
 
-async def gathered(kind: str, request: Request) -> list[dict]:
+def local_part(kind: str, query: Mapping[str, str], asked: Mapping[str, Any]) -> object:
+    """This worker's answer to a list's later questions: the keys between two bounds, or rows.
+
+    ``asked`` is ``{"bounds": [low, high]}`` (its ``Window`` of the page's
+    first ``page x per_page`` rows) or ``{"keys": [...]}`` (the rows of
+    those keys, ``None`` for one gone since).
+    """
+    chosen = health_filter(query)
+    if "keys" in asked:
+        return rows_of(rankings, kind, chosen, asked["keys"])
+    page, per_page = paging(query)
+    status = _choice(query, "status", REQUEST_ORDER)
+    low, high = asked["bounds"]
+    bounds = (None if low is None else tuple(low), None if high is None else tuple(high))
+    window = local_window(
+        rankings, kind, chosen, status, owned_partitions(), page * per_page, bounds
+    )
+    return window.model_dump(mode="json")
+
+
+Host = str | None
+"""Where an owner's part came from: another worker's URL, or None for this worker."""
+
+
+async def _fetched(url: str, params: Mapping[str, str], body: bytes | None = None) -> Any:
+    """Another worker's JSON answer (a POST when there is a body); ``NotReady`` unless a 200."""
+    request = app.http_client.get if body is None else app.http_client.post
+    async with request(url, params=dict(params), data=body) as response:
+        if response.status != 200:
+            raise NotReady(f"worker at {url} answered {response.status}; retry")
+        return orjson.loads(await response.read())
+
+
+async def gathered(kind: str, request: Request) -> list[tuple[Host, dict]]:
     """Every owner's part of an answer: this worker's, and the other owners' over HTTP."""
     own = _ident(app.conf.canonical_url)
     hosts = {
-        _ident(host): host
+        _ident(host): str(host).rstrip("/")
         for host in app.router.table_metadata(materials_table.name)
         if _ident(host) != own
     }
-    answers = [local_answer(kind, request.query)]
+    answers: list[tuple[Host, dict]] = [(None, local_answer(kind, request.query))]
     for host in hosts.values():
-        url = f"{str(host).rstrip('/')}/api/local/{kind}"
-        async with app.http_client.get(url, params=dict(request.query)) as response:
-            if response.status != 200:
-                raise NotReady(f"worker {host} answered {response.status}; retry")
-            answers.append(orjson.loads(await response.read()))
-    answered = [p for answer in answers for p in answer["partitions"]]
+        answer = await _fetched(f"{host}/api/local/{kind}", request.query)
+        answers.append((host, answer))
+    answered = [p for _, answer in answers for p in answer["partitions"]]
     missing = set(range(PARTITIONS)) - set(answered)
     if missing or len(answered) != len(set(answered)):
         raise NotReady(f"partitions {sorted(missing)} not answered (rebalancing?); retry")
     return answers
+
+
+async def asked_of(kind: str, request: Request, host: Host, asked: dict[str, Any]) -> Any:
+    """An owner's answer to a list's later question (``local_part``), this worker's or another's."""
+    if host is None:
+        return local_part(kind, request.query, asked)
+    return await _fetched(f"{host}/api/local/{kind}", request.query, orjson.dumps(asked))
+
+
+async def page_rows(
+    kind: str, request: Request, owners: list[Host], on_page: list[tuple[int, Key]]
+) -> list[dict]:
+    """The rows of a page's keys, in their order: each owner asked once, for its keys alone."""
+    rows: list[dict | None] = [None] * len(on_page)
+    for n, host in enumerate(owners):
+        positions = [at for at, (owner, _) in enumerate(on_page) if owner == n]
+        if positions:
+            keys = [on_page[at][1] for at in positions]
+            found = await asked_of(kind, request, host, {"keys": keys})
+            for at, row in zip(positions, found, strict=True):
+                rows[at] = row
+    return [row for row in rows if row is not None]
 
 
 class Refused(Exception):
@@ -151,7 +215,7 @@ class JsonView(View):
     def answer(self, document: object, status: int = 200) -> Response:
         return self.bytes(orjson.dumps(document), content_type="application/json", status=status)
 
-    async def gather(self, kind: str, request: Request) -> list[dict]:
+    async def gather(self, kind: str, request: Request) -> list[tuple[Host, dict]]:
         """Every owner's part of the answer; ``Refused`` for a bad query or a partition missing."""
         try:
             health_filter(request.query)
@@ -167,34 +231,81 @@ class JsonView(View):
             raise Refused(503, str(error)) from error
 
     async def listing(self, kind: str, request: Request) -> Response:
+        """A page of a list: owners' samples bound it, their keys between place it, then rows.
+
+        Three questions to each other owner, however deep the page: its
+        total and sampled keys, its keys between the bounds, its rows on
+        the page (``streams.health``). A row that moves between them may
+        show on two pages or none: the next refresh puts it right.
+        """
         try:
             answers = await self.gather(kind, request)
+            page, per_page = paging(request.query)
+            start = (page - 1) * per_page
+            owners = [host for host, _ in answers]
+            parts = [Sampled.model_validate(answer["sampled"]) for _, answer in answers]
+            bounds = page_bounds(parts, start, start + per_page)
+            windows = [
+                Window.model_validate(await asked_of(kind, request, host, {"bounds": bounds}))
+                for host in owners
+            ]
+            on_page = page_keys(windows, start, per_page)
+            items = await page_rows(kind, request, owners, on_page)
         except Refused as refused:
             return self.answer({"error": str(refused)}, status=refused.status)
-        ranked = Ranked()
-        for answer in answers:
-            ranked = ranked.merge(Ranked.model_validate(answer["ranked"]))
-        page, per_page = paging(request.query)
-        document = {"filters": health_filter(request.query).model_dump(exclude_none=True)}
+        except NotReady as error:
+            return self.answer({"error": str(error)}, status=503)
+        document: dict[str, object] = {
+            "filters": health_filter(request.query).model_dump(exclude_none=True)
+        }
         if kind == "requests":
-            document["by_status"] = ranked.by_status
-        return self.answer({**document, **page_of(ranked, page, per_page).model_dump(mode="json")})
+            by_status: dict[str, int] = {}
+            for part in parts:
+                for status, count in part.by_status.items():
+                    by_status[status] = by_status.get(status, 0) + count
+            document["by_status"] = by_status
+        listing = listing_of(sum(part.total for part in parts), page, per_page, items)
+        return self.answer({**document, **listing.model_dump(mode="json")})
 
 
 @app.page("/api/local/{kind}")
 class Local(JsonView):
-    """This worker's part of an answer (its own partitions), for the worker that gathers them."""
+    """This worker's part of an answer (its own partitions), for the worker that gathers them.
+
+    GET: the summary's cells, or a list's total and sampled keys. POST
+    with ``{"bounds": [low, high]}``: its keys between them and how many
+    lie before; with ``{"keys": [...]}`` (keys it sent): their rows, in
+    order, ``null`` for a row gone since (``local_part``).
+    """
 
     async def get(self, request: Request, kind: str) -> Response:
+        refused = self._refused(kind)
+        if refused is not None:
+            return refused
+        try:
+            return self.answer(local_answer(kind, request.query))
+        except BadQuery as error:
+            return self.answer({"error": str(error)}, status=400)
+
+    async def post(self, request: Request, kind: str) -> Response:
+        refused = self._refused(kind)
+        if refused is not None:
+            return refused
+        try:
+            return self.answer(local_part(kind, request.query, orjson.loads(await request.read())))
+        except BadQuery as error:
+            return self.answer({"error": str(error)}, status=400)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            reason = f"body: not {{'bounds': [low, high]}} nor {{'keys': [...]}}: {error}"
+            return self.answer({"error": reason}, status=400)
+
+    def _refused(self, kind: str) -> Response | None:
         if kind not in ("summary", "materials", "alerts", "requests"):
             return self.answer({"error": f"unknown list {kind!r}"}, status=404)
         if _waiting_for():
             # Its tables may still be restoring: an index built now would miss their rest.
             return self.answer({"error": "worker is rebalancing; retry"}, status=503)
-        try:
-            return self.answer(local_answer(kind, request.query))
-        except BadQuery as error:
-            return self.answer({"error": str(error)}, status=400)
+        return None
 
 
 @app.page("/api/summary")
@@ -206,7 +317,7 @@ class Summary(JsonView):
             answers = await self.gather("summary", request)
         except Refused as refused:
             return self.answer({"error": str(refused)}, status=refused.status)
-        summary = summary_from_cells(answer["cells"] for answer in answers)
+        summary = summary_from_cells(answer["cells"] for _, answer in answers)
         report = summary_report(summary, health_filter(request.query))
         report["partitions"] = PARTITIONS
         return self.answer(report)

@@ -29,13 +29,21 @@ first time it stores it, which repairs a contribution that was lost.
 The lists (``/api/materials``, ``/api/alerts``, ``/api/requests``) are
 read from ranking indexes (``models.ranking``), one per partition this
 worker owns, kept by the same hook: a page is the first rows of a sorted
-list, not a sort of every material (``HealthRankings``, ``local_ranked``).
+list, not a sort of every material (``HealthRankings``). A page deep in a
+list is placed without sending every key before it: each owner sends its
+total and a sample of its keys (``local_sampled``), the worker asked
+bounds the page between two of them (``page_bounds``), each owner sends
+its keys between the bounds and how many it has before (``local_window``),
+and the page's rows alone are built, by their owners (``page_keys``,
+``rows_of``).
 """
 
 import math
 import weakref
-from collections.abc import Callable, Collection, Iterable, MutableMapping
+from bisect import bisect_left
+from collections.abc import Callable, Collection, Iterable, MutableMapping, Sequence
 from functools import lru_cache
+from itertools import chain, islice, repeat
 from typing import Any
 
 import orjson
@@ -53,7 +61,7 @@ from models.health import (
     Totals,
     health_of,
 )
-from models.ranking import REQUEST_ORDER, HealthIndex, merged_top
+from models.ranking import REQUEST_ORDER, Entry, HealthIndex, merged_top
 from models.state import MaterialState
 
 Table = MutableMapping[str, bytes]
@@ -206,37 +214,106 @@ def summary_from_cells(parts: Iterable[Iterable[list[object]]]) -> HealthSummary
     return summary
 
 
-class Ranked(BaseModel):
-    """The top rows of a ranked list from some partitions, ready to merge with other workers'.
+Key = tuple[Any, ...]
+"""A row's rank key (its parts, ascending: best first) followed by its material's id."""
 
-    ``rows`` pairs each row with its rank key (ascending); ``total`` counts
-    every row inside the filter, not only the ones sent; ``by_status``
-    counts requests by state (empty for the other lists).
+MAX_SAMPLES = 256
+"""The most sampled keys an owner sends for one list (``sample_step``)."""
+
+
+def sample_step(limit: int, per_page: int) -> int:
+    """Every how many rows an owner samples its first ``limit`` keys: a page, or more.
+
+    >>> sample_step(50, 50), sample_step(100_000, 50)
+    (50, 391)
+    """
+    return max(per_page, -(-limit // MAX_SAMPLES))
+
+
+class Sampled(BaseModel):
+    """An owner's first answer for a list: how many rows it has, and a sample of their keys.
+
+    ``samples`` are the keys at its ranks 0, ``step``, 2 x ``step``, ... below
+    the page's end: from them the worker asked bounds where the page can lie
+    (``page_bounds``) without every key before it. ``total`` counts every
+    row inside the filter; ``by_status`` counts requests by state (empty for
+    the other lists).
     """
 
     total: int = 0
-    rows: list[tuple[list[Any], dict[str, Any]]] = Field(default_factory=list)
+    step: int = 1
+    samples: list[Key] = Field(default_factory=list)
     by_status: dict[str, int] = Field(default_factory=dict)
 
-    def merge(self, other: "Ranked") -> "Ranked":
-        """Both workers' rows in one ranking; each sent enough rows for the page asked."""
-        by_status = dict(self.by_status)
-        for status, count in other.by_status.items():
-            by_status[status] = by_status.get(status, 0) + count
-        # Both are valid already: validating thousands of rows again costs more than the sort.
-        return Ranked.model_construct(
-            total=self.total + other.total,
-            rows=sorted([*self.rows, *other.rows], key=lambda r: r[0]),
-            by_status=by_status,
-        )
-
     def as_json(self) -> dict[str, Any]:
-        """The ranking as JSON-ready values, to send to the worker that merges.
+        """The answer as JSON-ready values (its keys are already)."""
+        return {
+            "total": self.total,
+            "step": self.step,
+            "samples": self.samples,
+            "by_status": self.by_status,
+        }
 
-        Its rows are JSON-ready already; ``model_dump`` would walk every
-        value of thousands of rows to find that out.
-        """
-        return {"total": self.total, "rows": self.rows, "by_status": self.by_status}
+
+class Window(BaseModel):
+    """An owner's keys between two bounds: how many of its keys lie before, and those between."""
+
+    before: int
+    keys: list[Key]
+
+
+def page_bounds(parts: Sequence[Sampled], start: int, end: int) -> tuple[Key | None, Key | None]:
+    """Keys ``low`` and ``high`` such that every row ranked from ``start`` to ``end`` lies between.
+
+    If an owner has ``c`` of its samples before a key, at most ``c x step``
+    of its rows are (any number up to all of them if every sample is), and
+    at least ``(c - 1) x step + 1``. ``low`` is the last sample
+    that at most ``start`` rows can precede (None: the first row), ``high``
+    the first that at least ``end`` rows must (None: past the last).
+
+    >>> part = Sampled(total=6, step=2, samples=[(1,), (3,), (5,)])
+    >>> other = Sampled(total=6, step=2, samples=[(2,), (4,), (6,)])
+    >>> page_bounds([part, other], 6, 8)
+    ((4,), (6,))
+    """
+    candidates = sorted({key for part in parts for key in part.samples})
+
+    def most_before(key: Key) -> int:
+        count = 0
+        for part in parts:
+            c = bisect_left(part.samples, key)
+            count += part.total if c == len(part.samples) else c * part.step
+        return count
+
+    def least_before(key: Key) -> int:
+        return sum(max((bisect_left(p.samples, key) - 1) * p.step + 1, 0) for p in parts)
+
+    low = None
+    for key in candidates:
+        if most_before(key) > start:
+            break
+        low = key
+    high = next((key for key in candidates if least_before(key) >= end), None)
+    return low, high
+
+
+def page_keys(windows: Sequence[Window], start: int, per_page: int) -> list[tuple[int, Key]]:
+    """The keys of the page that begins at rank ``start``, each with its owner's index.
+
+    Every window holds its owner's keys between the same two bounds, which
+    enclose the page (``page_bounds``); the keys before them place the page.
+
+    >>> first = Window(before=1, keys=[(-9, "M2"), (-1, "M4")])
+    >>> second = Window(before=2, keys=[(-5, "M1"), (-3, "M3")])
+    >>> page_keys([first, second], 4, 2)
+    [(1, (-5, 'M1')), (1, (-3, 'M3'))]
+    """
+    skip = start - sum(window.before for window in windows)
+    # Each window is sorted: one sort merges the runs in C (heapq.merge steps in Python).
+    merged = sorted(
+        chain.from_iterable(zip(window.keys, repeat(n)) for n, window in enumerate(windows))
+    )
+    return [(n, key) for key, n in merged[max(skip, 0) : skip + per_page]]
 
 
 class Listing(BaseModel):
@@ -249,15 +326,14 @@ class Listing(BaseModel):
     items: list[dict[str, Any]]
 
 
-def page_of(ranked: Ranked, page: int, per_page: int) -> Listing:
-    """Page ``page`` of a merged ranking (its rows must reach at least to that page's end)."""
-    start = (page - 1) * per_page
+def listing_of(total: int, page: int, per_page: int, items: list[dict[str, Any]]) -> Listing:
+    """Page ``page`` of a list of ``total`` rows, its ``items`` those on it."""
     return Listing(
         page=page,
         per_page=per_page,
-        total=ranked.total,
-        pages=max(math.ceil(ranked.total / per_page), 1),
-        items=[row for _, row in ranked.rows[start : start + per_page]],
+        total=total,
+        pages=max(math.ceil(total / per_page), 1),
+        items=items,
     )
 
 
@@ -367,20 +443,15 @@ def request_row(health: MaterialHealth, request: RequestRow) -> dict[str, Any]:
     return {**request.model_dump(mode="json"), "name": health.name, "category": health.category}
 
 
-def local_ranked(
+def _local_top(
     rankings: HealthRankings,
     kind: str,
     health_filter: HealthFilter,
     status: str | None,
     partitions: Collection[int],
     limit: int,
-) -> Ranked:
-    """The top ``limit`` rows of a list (``materials``, ``alerts``, ``requests``) in ``partitions``.
-
-    Each partition's index gives its rows best first; the first ``limit``
-    of them all are turned into rows, each from its material's stored
-    contribution, and sent with their rank keys for the merge.
-    """
+) -> tuple[int, dict[str, int], list[Entry]]:
+    """The total, requests by state, and first ``limit`` entries of a list in ``partitions``."""
     indexes = rankings.index(partitions)
     by_status: dict[str, int] = {}
     if kind == "materials":
@@ -394,18 +465,71 @@ def local_ranked(
             for state, count in index.requests_by_status(health_filter).items():
                 by_status[state] = by_status.get(state, 0) + count
     total, top = merged_top(lists, limit)
-    rows = []
-    for entry in top:
-        health = rankings.health(entry[-1])
+    return total, by_status, top
+
+
+def _key(entry: Entry) -> Key:
+    return entry[:-2] + entry[-1:]
+
+
+def local_sampled(
+    rankings: HealthRankings,
+    kind: str,
+    health_filter: HealthFilter,
+    status: str | None,
+    partitions: Collection[int],
+    limit: int,
+    step: int,
+) -> Sampled:
+    """A list's total in ``partitions`` and the keys of every ``step``-th of its first ``limit``."""
+    total, by_status, top = _local_top(rankings, kind, health_filter, status, partitions, limit)
+    samples = [_key(entry) for entry in islice(top, 0, None, step)]
+    return Sampled.model_construct(total=total, step=step, samples=samples, by_status=by_status)
+
+
+def local_window(
+    rankings: HealthRankings,
+    kind: str,
+    health_filter: HealthFilter,
+    status: str | None,
+    partitions: Collection[int],
+    limit: int,
+    bounds: tuple[Key | None, Key | None],
+) -> Window:
+    """The keys of a list's first ``limit`` rows from ``low`` up to ``high`` (None: no bound)."""
+    _, _, top = _local_top(rankings, kind, health_filter, status, partitions, limit)
+    low, high = bounds
+    first = 0 if low is None else bisect_left(top, tuple(low[:-1]), key=_rank)
+    last = len(top) if high is None else bisect_left(top, tuple(high[:-1]), key=_rank)
+    return Window.model_construct(before=first, keys=[_key(e) for e in top[first:last]])
+
+
+def _rank(entry: Entry) -> tuple[Any, ...]:
+    return entry[:-2]
+
+
+def rows_of(
+    rankings: HealthRankings,
+    kind: str,
+    health_filter: HealthFilter,
+    keys: Iterable[Sequence[Any]],
+) -> list[dict[str, Any] | None]:
+    """The rows of these rank keys (``local_top``'s), each from its material's contribution.
+
+    None for a row that left the list since its key was sent (its alert
+    resolved, its request ordered, its material moved to another worker).
+    """
+    rows: list[dict[str, Any] | None] = []
+    for key in keys:
+        health = rankings.health(key[-1])
         if health is None:
-            continue
-        key = list(entry[:-2])
-        if kind == "materials":
-            rows.append((key, material_row(health, health_filter.warehouses_of(health))))
+            rows.append(None)
+        elif kind == "materials":
+            rows.append(material_row(health, health_filter.warehouses_of(health)))
         elif kind == "alerts":
-            alert = next(a for a in health.alerts if a.key == key[2])
-            rows.append((key, alert_row(health, alert)))
+            alert = next((a for a in health.alerts if a.key == key[2]), None)
+            rows.append(None if alert is None else alert_row(health, alert))
         else:
-            request = next(r for r in health.requests if r.request_id == key[3])
-            rows.append((key, request_row(health, request)))
-    return Ranked.model_construct(total=total, rows=rows, by_status=by_status)
+            request = next((r for r in health.requests if r.request_id == key[3]), None)
+            rows.append(None if request is None else request_row(health, request))
+    return rows

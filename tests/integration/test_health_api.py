@@ -1,5 +1,6 @@
 """The dashboard's JSON API on live workers: summaries over every partition, from either worker."""
 
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -121,6 +122,13 @@ def _check_lists(worker: Pipeline, read: dict[str, dict], totals: dict, open_ale
     assert len(alerts) == open_alerts
     ranked = [a["value_at_risk"] for a in alerts]
     assert ranked == sorted(ranked, reverse=True)
+    assert all(a["why"] and a["updated_at"] for a in alerts)  # what `alerts open` prints
+    try:
+        listing = worker.cli("alerts", "open", "--all", "--limit", "100")
+    except subprocess.CalledProcessError as error:  # a 503 while the workers rebalance
+        raise AssertionError(f"alerts open: {error.stderr}") from error
+    assert f"{open_alerts} open alerts" in listing
+    assert all(a["key"] in listing for a in alerts)
     requests = api_json(worker, "/api/requests")
     opened = sum(len(s["requests"].get("open", {})) for s in read.values())
     assert requests["total"] == sum(requests["by_status"].values()) == opened

@@ -17,14 +17,20 @@ from models.state import Batch, MaterialState, WarehouseStock
 from streams.health import (
     HealthRankings,
     PartitionHealth,
-    Ranked,
+    Sampled,
+    Window,
     alert_row,
-    local_ranked,
+    listing_of,
+    local_sampled,
+    local_window,
     merged_summary,
-    page_of,
+    page_bounds,
+    page_keys,
     partition_of,
     rankings_of,
     request_row,
+    rows_of,
+    sample_step,
     summary_cells,
     summary_from_cells,
 )
@@ -185,6 +191,21 @@ def test_a_stored_version_recorded_before_is_not_computed_again_until_the_partit
     assert _summary(cells) == HealthSummary.of([health_of(new)])
 
 
+def local_ranked(
+    rankings: HealthRankings,
+    kind: str,
+    health_filter: HealthFilter,
+    status: str | None,
+    partitions: set[int],
+    limit: int,
+) -> tuple[Sampled, list[dict]]:
+    """One worker's total of a list, and the rows of its first ``limit`` keys."""
+    sampled = local_sampled(rankings, kind, health_filter, status, partitions, limit, 1)
+    every = (None, None)
+    window = local_window(rankings, kind, health_filter, status, partitions, limit, every)
+    return sampled, rows_of(rankings, kind, health_filter, window.keys)
+
+
 def _ranked_page(healths, page: int, size: int) -> list[str]:
     """The material ids of a page of the materials list, by a full sort of every contribution."""
     ranked = sorted(
@@ -193,26 +214,48 @@ def _ranked_page(healths, page: int, size: int) -> list[str]:
     return [material_id for _, _, material_id in ranked[(page - 1) * size : page * size]]
 
 
-@given(st.lists(states, max_size=30), st.integers(1, 4), st.integers(1, 7))
-@settings(max_examples=40, deadline=None)
+@given(st.lists(states, max_size=30), st.integers(1, 6), st.integers(1, 7))
+@settings(max_examples=60, deadline=None)
 def test_pages_merged_from_two_workers_indexes_equal_a_full_sort_of_all(stored, page, size):
-    materials: dict[str, bytes] = {}
-    cells: dict[str, bytes] = {}
-    owner = {0: PartitionHealth(materials, cells, _partition)}
-    owner[1] = owner[2] = PartitionHealth(materials, cells, _partition)
+    """Samples bound the page, windows place it, its rows come from the worker that sent them."""
+    workers = [PartitionHealth({}, {}, _partition), PartitionHealth({}, {}, _partition)]
+    owner = {0: workers[0], 1: workers[1], 2: workers[1]}
     for state in stored:
         owner[_partition(state.material_id)].record(state)
-    merged = Ranked()
-    for partitions in ({0}, {1, 2}):
-        mine = owner[min(partitions)].rankings
-        part = local_ranked(mine, "materials", HealthFilter(), None, partitions, page * size)
-        merged = merged.merge(Ranked.model_validate_json(part.model_dump_json()))
-    listing = page_of(merged, page, size)
+    owned = ({0}, {1, 2})
+    limit, start = page * size, (page - 1) * size
+    parts = [
+        local_sampled(w.rankings, "materials", HealthFilter(), None, p, limit, min(size, 2))
+        for w, p in zip(workers, owned, strict=True)
+    ]
+    parts = [Sampled.model_validate_json(part.model_dump_json()) for part in parts]
+    bounds = page_bounds(parts, start, limit)
+    windows = [
+        local_window(w.rankings, "materials", HealthFilter(), None, p, limit, bounds)
+        for w, p in zip(workers, owned, strict=True)
+    ]
+    windows = [Window.model_validate_json(window.model_dump_json()) for window in windows]
+    items = [
+        rows_of(workers[n].rankings, "materials", HealthFilter(), [key])[0]
+        for n, key in page_keys(windows, start, size)
+    ]
+    listing = listing_of(sum(part.total for part in parts), page, size, items)
     latest = {s.material_id: health_of(s) for s in stored}
     assert [row["material_id"] for row in listing.items] == _ranked_page(
         latest.values(), page, size
     )
     assert listing.total == sum(1 for h in latest.values() if h.stocks)
+
+
+def test_a_row_gone_since_its_key_was_sent_is_none():
+    health = PartitionHealth({}, {}, _partition)
+    partitions = set(range(PARTITIONS))
+    health.record(_state("M1", "yarn", [10], 5))
+    window = local_window(
+        health.rankings, "materials", HealthFilter(), None, partitions, 5, (None, None)
+    )
+    assert rows_of(health.rankings, "alerts", HealthFilter(), window.keys) == [None]
+    assert rows_of(health.rankings, "materials", HealthFilter(), [("x", "y", "M9", "M9")]) == [None]
 
 
 def test_the_hook_keeps_the_index_it_shares_with_the_views_of_the_same_table():
@@ -223,13 +266,13 @@ def test_the_hook_keeps_the_index_it_shares_with_the_views_of_the_same_table():
     assert rankings_of({}, _partition) is not health.rankings
     partitions = set(range(PARTITIONS))
     health.record(_state("M1", "yarn", [10], 5))
-    before = local_ranked(health.rankings, "materials", HealthFilter(), None, partitions, 5)
-    assert [row["material_id"] for _, row in before.rows] == ["M1"]
+    _, before = local_ranked(health.rankings, "materials", HealthFilter(), None, partitions, 5)
+    assert [row["material_id"] for row in before] == ["M1"]
     health.record(_state("M2", "yarn", [90], 5))
     health.record(_state("M1", "yarn", [0], 5))
-    after = local_ranked(health.rankings, "materials", HealthFilter(), None, partitions, 5)
-    assert [row["material_id"] for _, row in after.rows] == ["M2", "M1"]
-    assert [row["value_on_hand"] for _, row in after.rows] == [135.0, 0.0]
+    _, after = local_ranked(health.rankings, "materials", HealthFilter(), None, partitions, 5)
+    assert [row["material_id"] for row in after] == ["M2", "M1"]
+    assert [row["value_on_hand"] for row in after] == [135.0, 0.0]
 
 
 def test_a_partition_taken_over_is_ranked_from_the_contributions_its_changelog_restored():
@@ -246,9 +289,9 @@ def test_a_partition_taken_over_is_ranked_from_the_contributions_its_changelog_r
     theirs.record(_state("M3", "fabric", [50], 5))
     mine.forget()  # revoked; the partitions come back with the table restored from changelogs
     materials.update(elsewhere)
-    ranked = local_ranked(mine.rankings, "materials", HealthFilter(), None, partitions, 5)
-    assert [row["material_id"] for _, row in ranked.rows] == ["M3", "M1"]
-    assert [row["value_on_hand"] for _, row in ranked.rows] == [75.0, 1.5]
+    _, ranked = local_ranked(mine.rankings, "materials", HealthFilter(), None, partitions, 5)
+    assert [row["material_id"] for row in ranked] == ["M3", "M1"]
+    assert [row["value_on_hand"] for row in ranked] == [75.0, 1.5]
 
 
 def _alerting(material_id: str, at_risk: float, severity: str, status: str) -> MaterialHealth:
@@ -291,18 +334,18 @@ def test_the_alerts_and_requests_lists_show_the_stored_rows_in_rank_order():
     table = {h.material_id: h.__pydantic_serializer__.to_json(h) for h in healths}
     rankings = HealthRankings(table, _partition)
     partitions = set(range(PARTITIONS))
-    critical = local_ranked(
+    critical, rows = local_ranked(
         rankings, "alerts", HealthFilter(severity="critical"), None, partitions, 5
     )
     assert critical.total == 2
-    assert [row for _, row in critical.rows] == [
+    assert rows == [
         alert_row(healths[1], healths[1].alerts[0]),
         alert_row(healths[2], healths[2].alerts[0]),
     ]
-    proposed = local_ranked(rankings, "requests", HealthFilter(), "proposed", partitions, 1)
+    proposed, rows = local_ranked(rankings, "requests", HealthFilter(), "proposed", partitions, 1)
     assert proposed.by_status == {"proposed": 2, "pending_approval": 0, "approved": 1}
-    assert (proposed.total, len(proposed.rows)) == (2, 1)
-    assert proposed.rows[0][1] == request_row(healths[1], healths[1].requests[0])
+    assert (proposed.total, len(rows)) == (2, 1)
+    assert rows[0] == request_row(healths[1], healths[1].requests[0])
 
 
 @given(st.lists(states, max_size=30))
@@ -376,3 +419,34 @@ def test_the_summarys_turnover_and_fill_rate_are_ratios_of_sums_over_every_parti
     assert turnover["annualised"] == (round(365 * issued / value_days, 4) if value_days else None)
     demand = issued + short
     assert totals["fill_rate"]["last_30d"] == (round(issued / demand, 4) if demand else None)
+
+
+@given(
+    st.lists(st.lists(st.integers(0, 60), max_size=40, unique=True), min_size=1, max_size=4),
+    st.integers(0, 80),
+    st.integers(1, 9),
+    st.integers(1, 9),
+)
+@settings(max_examples=200, deadline=None)
+def test_the_bounds_of_a_page_enclose_it_whatever_the_owners_samples(owners, start, size, step):
+    """Any owners' sorted keys, sampled every ``step``: the windows place the page exactly."""
+    end = start + size
+    keys = [[(value, n) for value in sorted(values)] for n, values in enumerate(owners)]
+    parts = [Sampled(total=len(mine), step=step, samples=mine[:end][::step]) for mine in keys]
+    low, high = page_bounds(parts, start, end)
+    windows = []
+    for mine in keys:
+        before = [key for key in mine if low is not None and key < low]
+        inside = [
+            key
+            for key in mine[:end]
+            if (low is None or key >= low) and (high is None or key < high)
+        ]
+        windows.append(Window(before=len(before), keys=inside))
+    every = sorted(key for mine in keys for key in mine)
+    assert [key for _, key in page_keys(windows, start, size)] == every[start:end]
+
+
+def test_a_deep_page_is_sampled_in_at_most_a_few_hundred_keys():
+    assert sample_step(100_000, 50) * 256 >= 100_000
+    assert sample_step(500, 50) == 50
