@@ -324,6 +324,8 @@ class Live:
     health_gap_max: float
     ticked: float
     tick_p99: float
+    peak_rss_kib: int
+    """The worker's peak resident memory (VmHWM) at the end of the run."""
     load: tuple[float, float]
 
 
@@ -397,6 +399,7 @@ def live(
         )
         ticked = metric(worker, "stockloop_ticked_materials_total") - ticked
         tick_p99 = tick_seconds(worker)
+        peak_rss_kib = worker.memory_kib()["VmHWM"]
     finally:
         worker.stop()
         producer.close()
@@ -412,6 +415,7 @@ def live(
         max((gap for _, gap in health), default=math.nan),
         ticked,
         tick_p99,
+        peak_rss_kib,
         (load_at_start, os.getloadavg()[0]),
     )
 
@@ -671,6 +675,7 @@ def report(result: TickCost) -> None:
         "longest /health gap",
         "ticked meanwhile",
         "tick p99 ≤",
+        "peak RSS",
     ):
         table.add_column(column, justify="right")
     for run in lives:
@@ -691,6 +696,7 @@ def report(result: TickCost) -> None:
             ms(run.health_gap_max),
             f"{run.ticked:,.0f}",
             f"{run.tick_p99:g} s",
+            f"{run.peak_rss_kib / 1024:,.0f} MiB",
         )
     console.print(table)
     console.print(range_table(lives))
