@@ -141,15 +141,32 @@ class RankIndex:
         if any(rows is None for rows in lists):
             return
         shortest = min(lists, key=len)  # type: ignore[arg-type, return-value]
-        if len(fixed) <= 1 and len(usable) == len(fixed):
-            # The list holds exactly the filter's rows: no label to check (a deep page walks
-            # tens of thousands of them).
+        if self.exact(where) is shortest:
+            # No label to check (a deep page walks tens of thousands of rows).
             yield from shortest  # type: ignore[misc]
             return
         for entry in shortest:  # type: ignore[union-attr]
             labels = entry[-2]
             if all(labels[n] == value for n, value in fixed):
                 yield entry
+
+    def exact(self, where: Mapping[str, str | None]) -> SortedList | None:
+        """The list that holds exactly the rows the filter keeps, if one does.
+
+        Then a row's rank among them is its position: a deep page finds its
+        place by bisection instead of a walk (``streams.health``).
+
+        >>> index = RankIndex(("warehouse", "category"), listed=("warehouse",))
+        >>> index.add((-5, "M1", ("W1", "yarn"), "M1"))
+        >>> len(index.exact({"warehouse": "W1"})), index.exact({"category": "yarn"})
+        (1, None)
+        """
+        fixed = [(n, value) for n, value in enumerate(self._pattern(where)) if value is not None]
+        if not fixed:
+            return self._all
+        if len(fixed) == 1 and fixed[0][0] in self._listed:
+            return self._lists.get(fixed[0], _EMPTY)
+        return None
 
     def values(self, dimension: str) -> list[str]:
         """The values a listed dimension has among the rows, sorted."""
@@ -166,11 +183,20 @@ class RankIndex:
         return tuple(where.get(dimension) for dimension in self.dimensions)
 
 
+_EMPTY = SortedList()
+"""The list of a label no row has."""
+
+
 class Listed(NamedTuple):
-    """A filter's rows from one index: how many in all, and the rows best first (lazily)."""
+    """A filter's rows from one index: how many in all, and the rows best first (lazily).
+
+    ``exact`` is the sorted list of exactly these rows when the index keeps
+    one (``RankIndex.exact``), for positions and bisection.
+    """
 
     total: int
     rows: Iterator[Entry]
+    exact: SortedList | None = None
 
 
 _MATERIALS = "materials"
@@ -282,19 +308,19 @@ class HealthIndex:
         dims = _FAMILIES[family]
         where = {d: v for d, v in where.items() if d in dims}
         index = self._families[family]
-        return Listed(index.count(where), index.top(where))
+        return Listed(index.count(where), index.top(where), index.exact(where))
 
     def alerts(self, health_filter: HealthFilter) -> Listed:
         """The open alerts inside the filter (of materials stocked where they fire)."""
         index = self._families[_ALERTS]
         where = _where(health_filter)
-        return Listed(index.count(where), index.top(where))
+        return Listed(index.count(where), index.top(where), index.exact(where))
 
     def requests(self, health_filter: HealthFilter, status: str | None) -> Listed:
         """The open purchase requests inside the filter (severity aside) and of ``status``."""
         index = self._families[_REQUESTS]
         where = {**_unrated(health_filter), "status": status}
-        return Listed(index.count(where), index.top(where))
+        return Listed(index.count(where), index.top(where), index.exact(where))
 
     def requests_by_status(self, health_filter: HealthFilter) -> dict[str, int]:
         """How many open purchase requests inside the filter (severity aside) are in each state."""

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from models.health import NONE, SEVERITIES, HealthFilter, health_of, summary_report
 from models.material_charts import material_charts
+from models.ranking import REQUEST_ORDER
 from models.state import MaterialState
 from streams.app import (
     app,
@@ -35,7 +36,6 @@ from streams.app import (
 from streams.catalogue import MATERIAL_EVENTS
 from streams.health import (
     MAX_PER_PAGE,
-    REQUEST_ORDER,
     Key,
     Sampled,
     Window,
@@ -123,7 +123,7 @@ def local_answer(kind: str, query: Mapping[str, str]) -> dict[str, object]:
     limit = page * per_page
     step = sample_step(limit, per_page)
     sampled = local_sampled(rankings, kind, chosen, status, partitions, limit, step)
-    answer["sampled"] = sampled.as_json()
+    answer["sampled"] = [part.as_json() for part in sampled]
     return answer
 
 
@@ -141,10 +141,10 @@ def local_part(kind: str, query: Mapping[str, str], asked: Mapping[str, Any]) ->
     status = _choice(query, "status", REQUEST_ORDER)
     low, high = asked["bounds"]
     bounds = (None if low is None else tuple(low), None if high is None else tuple(high))
-    window = local_window(
+    windows = local_window(
         rankings, kind, chosen, status, owned_partitions(), page * per_page, bounds
     )
-    return window.model_dump(mode="json")
+    return [window.model_dump(mode="json") for window in windows]
 
 
 Host = str | None
@@ -243,13 +243,16 @@ class JsonView(View):
             page, per_page = paging(request.query)
             start = (page - 1) * per_page
             owners = [host for host, _ in answers]
-            parts = [Sampled.model_validate(answer["sampled"]) for _, answer in answers]
+            parts, owner_of = [], []  # one part per partition, and its owner's index
+            for n, (_, answer) in enumerate(answers):
+                parts += [Sampled.model_validate(part) for part in answer["sampled"]]
+                owner_of += [n] * len(answer["sampled"])
             bounds = page_bounds(parts, start, start + per_page)
-            windows = [
-                Window.model_validate(await asked_of(kind, request, host, {"bounds": bounds}))
-                for host in owners
-            ]
-            on_page = page_keys(windows, start, per_page)
+            windows = []
+            for host in owners:
+                asked = await asked_of(kind, request, host, {"bounds": bounds})
+                windows += [Window.model_validate(window) for window in asked]
+            on_page = [(owner_of[n], key) for n, key in page_keys(windows, start, per_page)]
             items = await page_rows(kind, request, owners, on_page)
         except Refused as refused:
             return self.answer({"error": str(refused)}, status=refused.status)

@@ -31,11 +31,14 @@ read from ranking indexes (``models.ranking``), one per partition this
 worker owns, kept by the same hook: a page is the first rows of a sorted
 list, not a sort of every material (``HealthRankings``). A page deep in a
 list is placed without sending every key before it: each owner sends its
-total and a sample of its keys (``local_sampled``), the worker asked
-bounds the page between two of them (``page_bounds``), each owner sends
-its keys between the bounds and how many it has before (``local_window``),
-and the page's rows alone are built, by their owners (``page_keys``,
-``rows_of``).
+total and a sample of its keys for each of its partitions
+(``local_sampled``), the worker asked bounds the page between two of them
+(``page_bounds``), each owner sends its keys between the bounds and how
+many it has before, per partition (``local_window``), and the page's rows
+alone are built, by their owners (``page_keys``, ``rows_of``). A list the
+index keeps exactly (no filter, or one category, warehouse or severity)
+is sampled by position and cut by bisection: a page costs the same at
+any depth.
 """
 
 import math
@@ -61,7 +64,7 @@ from models.health import (
     Totals,
     health_of,
 )
-from models.ranking import REQUEST_ORDER, Entry, HealthIndex, merged_top
+from models.ranking import Entry, HealthIndex, Listed
 from models.state import MaterialState
 
 Table = MutableMapping[str, bytes]
@@ -443,29 +446,24 @@ def request_row(health: MaterialHealth, request: RequestRow) -> dict[str, Any]:
     return {**request.model_dump(mode="json"), "name": health.name, "category": health.category}
 
 
-def _local_top(
+def _listed(
     rankings: HealthRankings,
     kind: str,
     health_filter: HealthFilter,
     status: str | None,
     partitions: Collection[int],
-    limit: int,
-) -> tuple[int, dict[str, int], list[Entry]]:
-    """The total, requests by state, and first ``limit`` entries of a list in ``partitions``."""
-    indexes = rankings.index(partitions)
-    by_status: dict[str, int] = {}
-    if kind == "materials":
-        lists = [index.materials(health_filter) for index in indexes]
-    elif kind == "alerts":
-        lists = [index.alerts(health_filter) for index in indexes]
-    else:
-        lists = [index.requests(health_filter, status) for index in indexes]
-        by_status = dict.fromkeys(REQUEST_ORDER, 0)
-        for index in indexes:
-            for state, count in index.requests_by_status(health_filter).items():
-                by_status[state] = by_status.get(state, 0) + count
-    total, top = merged_top(lists, limit)
-    return total, by_status, top
+) -> list[tuple[Listed, dict[str, int]]]:
+    """Each partition's rows of a list (in partition order), and its requests by state."""
+    answers = []
+    for index in rankings.index(partitions):
+        if kind == "materials":
+            answers.append((index.materials(health_filter), {}))
+        elif kind == "alerts":
+            answers.append((index.alerts(health_filter), {}))
+        else:
+            by_status = index.requests_by_status(health_filter)
+            answers.append((index.requests(health_filter, status), by_status))
+    return answers
 
 
 def _key(entry: Entry) -> Key:
@@ -480,11 +478,26 @@ def local_sampled(
     partitions: Collection[int],
     limit: int,
     step: int,
-) -> Sampled:
-    """A list's total in ``partitions`` and the keys of every ``step``-th of its first ``limit``."""
-    total, by_status, top = _local_top(rankings, kind, health_filter, status, partitions, limit)
-    samples = [_key(entry) for entry in islice(top, 0, None, step)]
-    return Sampled.model_construct(total=total, step=step, samples=samples, by_status=by_status)
+) -> list[Sampled]:
+    """Per partition: a list's total and the keys of every ``step``-th of its first ``limit``.
+
+    Where the index keeps exactly the filter's rows in one sorted list, the
+    samples are read by position; otherwise the first ``limit`` are walked.
+    """
+    parts = []
+    for listed, by_status in _listed(rankings, kind, health_filter, status, partitions):
+        if listed.exact is not None:
+            exact = listed.exact
+            picked = (exact[at] for at in range(0, min(limit, len(exact)), step))
+        else:
+            picked = islice(listed.rows, 0, limit, step)
+        samples = [_key(entry) for entry in picked]
+        parts.append(
+            Sampled.model_construct(
+                total=listed.total, step=step, samples=samples, by_status=by_status
+            )
+        )
+    return parts
 
 
 def local_window(
@@ -495,17 +508,31 @@ def local_window(
     partitions: Collection[int],
     limit: int,
     bounds: tuple[Key | None, Key | None],
-) -> Window:
-    """The keys of a list's first ``limit`` rows from ``low`` up to ``high`` (None: no bound)."""
-    _, _, top = _local_top(rankings, kind, health_filter, status, partitions, limit)
-    low, high = bounds
-    first = 0 if low is None else bisect_left(top, tuple(low[:-1]), key=_rank)
-    last = len(top) if high is None else bisect_left(top, tuple(high[:-1]), key=_rank)
-    return Window.model_construct(before=first, keys=[_key(e) for e in top[first:last]])
+) -> list[Window]:
+    """Per partition: the keys of a list's first ``limit`` rows from ``low`` up to ``high``.
 
-
-def _rank(entry: Entry) -> tuple[Any, ...]:
-    return entry[:-2]
+    A bound None is none. Where the index keeps exactly the filter's rows
+    in one sorted list, the window is found by bisection.
+    """
+    low, high = (None if key is None else tuple(key[:-1]) for key in bounds)
+    windows = []
+    for listed, _ in _listed(rankings, kind, health_filter, status, partitions):
+        if listed.exact is not None:
+            exact = listed.exact
+            first = 0 if low is None else exact.bisect_left(low)
+            last = min(limit, len(exact) if high is None else exact.bisect_left(high))
+            keys = [_key(entry) for entry in exact.islice(first, max(first, last))]
+        else:
+            first, keys = 0, []
+            for entry in islice(listed.rows, limit):
+                if low is not None and entry < low:
+                    first += 1
+                elif high is not None and entry >= high:
+                    break
+                else:
+                    keys.append(_key(entry))
+        windows.append(Window.model_construct(before=first, keys=keys))
+    return windows
 
 
 def rows_of(

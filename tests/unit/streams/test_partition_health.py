@@ -200,10 +200,16 @@ def local_ranked(
     limit: int,
 ) -> tuple[Sampled, list[dict]]:
     """One worker's total of a list, and the rows of its first ``limit`` keys."""
-    sampled = local_sampled(rankings, kind, health_filter, status, partitions, limit, 1)
+    parts = local_sampled(rankings, kind, health_filter, status, partitions, limit, 1)
+    by_status: dict[str, int] = {}
+    for part in parts:
+        for state, count in part.by_status.items():
+            by_status[state] = by_status.get(state, 0) + count
+    sampled = Sampled(total=sum(part.total for part in parts), by_status=by_status)
     every = (None, None)
-    window = local_window(rankings, kind, health_filter, status, partitions, limit, every)
-    return sampled, rows_of(rankings, kind, health_filter, window.keys)
+    windows = local_window(rankings, kind, health_filter, status, partitions, limit, every)
+    keys = sorted(key for window in windows for key in window.keys)[:limit]
+    return sampled, rows_of(rankings, kind, health_filter, keys)
 
 
 def _ranked_page(healths, page: int, size: int) -> list[str]:
@@ -224,19 +230,22 @@ def test_pages_merged_from_two_workers_indexes_equal_a_full_sort_of_all(stored, 
         owner[_partition(state.material_id)].record(state)
     owned = ({0}, {1, 2})
     limit, start = page * size, (page - 1) * size
-    parts = [
-        local_sampled(w.rankings, "materials", HealthFilter(), None, p, limit, min(size, 2))
-        for w, p in zip(workers, owned, strict=True)
-    ]
-    parts = [Sampled.model_validate_json(part.model_dump_json()) for part in parts]
+    parts, owner_of, windows = [], [], []
+    for n, (worker, partitions) in enumerate(zip(workers, owned, strict=True)):
+        step = min(size, 2)
+        sampled = local_sampled(
+            worker.rankings, "materials", HealthFilter(), None, partitions, limit, step
+        )
+        parts += [Sampled.model_validate_json(part.model_dump_json()) for part in sampled]
+        owner_of += [n] * len(sampled)
     bounds = page_bounds(parts, start, limit)
-    windows = [
-        local_window(w.rankings, "materials", HealthFilter(), None, p, limit, bounds)
-        for w, p in zip(workers, owned, strict=True)
-    ]
-    windows = [Window.model_validate_json(window.model_dump_json()) for window in windows]
+    for worker, partitions in zip(workers, owned, strict=True):
+        found = local_window(
+            worker.rankings, "materials", HealthFilter(), None, partitions, limit, bounds
+        )
+        windows += [Window.model_validate_json(window.model_dump_json()) for window in found]
     items = [
-        rows_of(workers[n].rankings, "materials", HealthFilter(), [key])[0]
+        rows_of(workers[owner_of[n]].rankings, "materials", HealthFilter(), [key])[0]
         for n, key in page_keys(windows, start, size)
     ]
     listing = listing_of(sum(part.total for part in parts), page, size, items)
@@ -251,10 +260,11 @@ def test_a_row_gone_since_its_key_was_sent_is_none():
     health = PartitionHealth({}, {}, _partition)
     partitions = set(range(PARTITIONS))
     health.record(_state("M1", "yarn", [10], 5))
-    window = local_window(
+    windows = local_window(
         health.rankings, "materials", HealthFilter(), None, partitions, 5, (None, None)
     )
-    assert rows_of(health.rankings, "alerts", HealthFilter(), window.keys) == [None]
+    keys = [key for window in windows for key in window.keys]
+    assert rows_of(health.rankings, "alerts", HealthFilter(), keys) == [None]
     assert rows_of(health.rankings, "materials", HealthFilter(), [("x", "y", "M9", "M9")]) == [None]
 
 
