@@ -206,7 +206,7 @@ _BY_WAREHOUSE_SEVERITY = "by_warehouse_severity"
 _ALERTS = "alerts"
 _REQUESTS = "requests"
 _LISTED: dict[str, tuple[str, ...]] = {
-    _MATERIALS: ("category",),
+    _MATERIALS: ("category", "abc"),
     _BY_WAREHOUSE: ("warehouse",),
     _BY_SEVERITY: ("severity",),
     _BY_WAREHOUSE_SEVERITY: ("warehouse",),
@@ -215,10 +215,13 @@ _LISTED: dict[str, tuple[str, ...]] = {
 
 Every list a row is in costs an insert each time its material changes
 (the hook pays it), so only a filter that keeps few rows gets lists: a
-category (one of 20 or more), a warehouse, a severity. Filtering by ABC
-class (one of four), or a category within a warehouse, walks a list about
-four (or 20) times the page long. Alerts and purchase requests are few:
-every dimension of theirs has lists.
+category (one of 20 or more), a warehouse, a severity; and the ABC class
+of the whole list, the dashboard's own filter, whose deep pages would
+otherwise walk up to every material (a list the filter keeps exactly is
+cut by bisection, ``streams.health``). An ABC class within a warehouse or
+a severity, or a category within a warehouse, walks a list about four (or
+20) times the page long. Alerts and purchase requests are few: every
+dimension of theirs has lists.
 """
 _WHOLE = (_MATERIALS, _ALERTS, _REQUESTS)
 """Families asked without a filter too, so with a list of all their rows."""
