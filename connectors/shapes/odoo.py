@@ -136,6 +136,14 @@ class OdooShape(ErpShape):
         self._productions: dict[str, dict[str, Any]] = {}
         self._on_hand: dict[tuple[str, str], Decimal] = {}
 
+    def material_id_of(self, material_id: str) -> str:
+        """A material's variant id."""
+        return str(self._product_id(material_id))
+
+    def order_id_of(self, order_id: str) -> str:
+        """A production order's ``mrp_production`` id."""
+        return str(self._id("mrp_production", order_id))
+
     def _begin(self) -> None:
         if not self._locations:
             self._setup()

@@ -63,6 +63,14 @@ class ErpShape:
         self._written = len(self.tables.history.changes)
         return [Change(self.routes[c.topic], c.key, c.value) for c in changes]
 
+    def material_id_of(self, material_id: str) -> str:
+        """The id the ERP's pack reads for a plain material (the same in every run)."""
+        return material_id
+
+    def order_id_of(self, order_id: str) -> str:
+        """The id the ERP's pack reads for a plain production order (the same in every run)."""
+        return order_id
+
     def _promotion(self, promotion: PromotionEvent) -> Change:
         """A promotion is no ERP table: it stays plain, with ``_promoted`` fields."""
         fields = promotion.model_dump(mode="json") | self._promoted(promotion)

@@ -180,6 +180,8 @@ def test_a_second_run_names_materials_warehouses_and_moves_as_the_first(
     assert second.material_ids.items() <= first.material_ids.items()
     (production,) = [r for r in read.production if isinstance(r, ProductionOrder)]
     assert production.material_id == first.material_ids["FAN-24V"]
+    assert production.material_id == writer(shape).material_id_of("FAN-24V")
+    assert production.order_id == writer(shape).order_id_of("MO-240017")
     assert production.warehouse_id == "SZ02"
     assert read.held == []
     # The first record again, from the second run: the same move, a duplicate by its event id.
