@@ -111,7 +111,7 @@ def _ident(url: object) -> tuple[str, int]:
 
 
 def local_answer(kind: str, query: Mapping[str, str]) -> dict[str, object]:
-    """This worker's part of an answer: its own partitions only; for a list, its first keys."""
+    """This worker's part of an answer: its own partitions only; for a list, sampled keys."""
     partitions = owned_partitions()
     chosen = health_filter(query)
     answer: dict[str, object] = {"partitions": sorted(partitions)}
@@ -252,6 +252,8 @@ class JsonView(View):
             for host in owners:
                 asked = await asked_of(kind, request, host, {"bounds": bounds})
                 windows += [Window.model_validate(window) for window in asked]
+            if len(windows) != len(parts):
+                raise NotReady("partitions moved while the page was placed (rebalancing?); retry")
             on_page = [(owner_of[n], key) for n, key in page_keys(windows, start, per_page)]
             items = await page_rows(kind, request, owners, on_page)
         except Refused as refused:
