@@ -20,7 +20,9 @@ from streams.catalogue import ALERT_ACTIONS, ALERTS, MATERIAL_EVENTS, load_catal
 from streams.cli.kafka import check_topics, fail, publish, read
 from streams.settings import Settings
 
-app = typer.Typer(help="Alerts on stockloop.alerts, and actions on them.", no_args_is_help=True)
+app = typer.Typer(
+    help="Open alerts (from a worker's API), and actions on them.", no_args_is_help=True
+)
 console = Console()
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
