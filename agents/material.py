@@ -421,10 +421,6 @@ class TickJob:
     gets exactly what an uninterrupted tick would have given it, and the
     record itself: Faust writes a table only within an event of the
     partition it writes to.
-
-    A release is the same walk over only the materials whose events the
-    partition's event time has just passed. It goes before the ticks: an
-    event released behind a round of ticks waited seconds to be applied.
     """
 
     event: EventT
@@ -435,7 +431,6 @@ class TickJob:
     left: set[str]
     busy_s: float
     """Time spent on it so far: what the tick cost, without the records served between slices."""
-    release: bool = False
     position: int = 0
     dropped: bool = False
     generation: int = 0
@@ -481,7 +476,7 @@ class Ticks:
         self._runner: asyncio.Future[None] | None = None
 
     def start(self, job: TickJob) -> None:
-        """Queue a job; the runner takes releases first, then ticks, each kind oldest first.
+        """Queue a tick; the runner works through the queue oldest first.
 
         A live tick replaces the live ticks of its partition that have not
         started yet: it brings every material to a later wall-clock time, so
@@ -498,15 +493,10 @@ class Ticks:
         if self._runner is None or self._runner.done():
             self._runner = app.add_future(self._run())
 
-    async def catch_up(
-        self, material_id: str, partition: int, before: TickJob | None = None
-    ) -> None:
-        """Bring a material through the jobs under way (those queued ahead of ``before``)
-        that have not reached it yet, in order."""
-        for job in list(self.jobs):
-            if job is before:
-                return
-            if job.tp.partition == partition and material_id in job.left:
+    async def catch_up(self, material_id: str, partition: int) -> None:
+        """Bring a material through the ticks under way that have not reached it yet, in order."""
+        for job in [j for j in self.jobs if j.tp.partition == partition]:
+            if material_id in job.left:
                 job.left.discard(material_id)
                 if self._is_quiet(job, material_id):
                     TICKED_MATERIALS.labels("unchanged").inc()
@@ -543,7 +533,7 @@ class Ticks:
         """
         while self.jobs:
             async with self.turn:
-                job = next((j for j in self.jobs if j.release), self.jobs[0])
+                job = self.jobs[0]
                 # This task's own context: the table writes go to the tick's partition.
                 _current_event.set(weakref.ref(job.event))
                 took = await self._slice(job)
@@ -564,8 +554,6 @@ class Ticks:
             if material_id not in job.left:
                 continue
             job.left.discard(material_id)
-            if job is not self.jobs[0]:
-                await self.catch_up(material_id, job.tp.partition, before=job)
             if self._is_quiet(job, material_id):
                 skipped += 1
             else:
@@ -574,9 +562,8 @@ class Ticks:
         took = time_module.perf_counter() - started
         job.busy_s += took
         if not job.dropped and job.position >= len(job.order):
-            self.jobs.remove(job)
-            if not job.release:
-                PROCESSING_SECONDS.labels("tick").observe(job.busy_s)
+            self.jobs.popleft()
+            PROCESSING_SECONDS.labels("tick").observe(job.busy_s)
             if (progress := self.progress.get(job.tp.partition)) is not None:
                 PENDING_MATERIALS.labels(str(job.tp.partition)).set(len(progress.waiting))
         return took
@@ -629,6 +616,39 @@ async def _reindex(sender: faust.App, assigned: set[TP], **kwargs: object) -> No
     ticks.index.invalidate()
 
 
+async def advance_materials(
+    partition: int,
+    material_ids: list[str],
+    to: datetime,
+    context: StepContext,
+    cause: Cause,
+) -> set[str]:
+    """Bring materials of ``partition`` to event time ``to``; those with events still waiting.
+
+    A tick under way reaches each of them first. Planning is by the day, so
+    most advances of a quiet material change nothing: it is written only
+    when its state changed, which keeps quiet materials out of the changelog.
+    """
+    waiting = set()
+    for material_id in material_ids:
+        await ticks.catch_up(material_id, partition)
+        state = states.get(material_id)
+        if state is None:
+            continue
+        late_before = state.late_demand_events
+        try:
+            result = advance(state, to, context)
+        except BaseException:
+            states.forget(material_id)
+            raise
+        LATE_DEMAND.inc(state.late_demand_events - late_before)
+        changed = await settle(state, result, cause)
+        TICKED_MATERIALS.labels("changed" if changed else "unchanged").inc()
+        if state.pending:
+            waiting.add(material_id)
+    return waiting
+
+
 def _newest_event(material_id: str, partition: int) -> datetime | None:
     """A material's newest event time, if it belongs to ``partition``."""
     if _partition_of(material_id) != partition:
@@ -643,14 +663,13 @@ async def on_time(
     """Event time moved on to ``to`` here: apply what waited for it, tick on a new day.
 
     A new day (or a live tick) starts a tick that brings every material of
-    the partition to the new time, so time-based rules fire without input;
-    otherwise a job of the same kind brings only the materials with waiting
-    events. Either is worked through in slices (``Ticks``): a report that
-    released a backlog of thousands of waiting materials held the loop for
-    seconds when they were advanced in one go.
+    the partition to the new time, so time-based rules fire without input
+    (``Ticks``); otherwise only the materials with waiting events are advanced,
+    at once: an event released by a report is not kept behind the ticks.
     """
     started = time_module.perf_counter()
-    partition = record.message.partition
+    cause = record.message
+    partition = cause.partition
     if live or progress.scanned_day is None or to.date() > progress.scanned_day:
         progress.scanned_day = max(to.date(), progress.scanned_day or to.date())
         order = ticks.index.materials_in(partition)
@@ -660,12 +679,10 @@ async def on_time(
             progress.pruned_on = to.date()
             horizon = timedelta(days=app_settings.planning.dedup_horizon_days)
             prune(horizon, lambda material_id: _newest_event(material_id, partition))
-    elif progress.waiting:
+    else:
         waiting, progress.waiting = sorted(progress.waiting), set()
-        busy_s = time_module.perf_counter() - started
-        ticks.start(
-            TickJob(record, to, context, False, waiting, set(waiting), busy_s, release=True)
-        )
+        progress.waiting |= await advance_materials(partition, waiting, to, context, cause)
+        PENDING_MATERIALS.labels(str(partition)).set(len(progress.waiting))
 
 
 async def on_event(

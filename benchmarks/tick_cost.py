@@ -52,8 +52,8 @@ from typing import Annotated
 import httpx
 import typer
 from aiokafka.partitioner import DefaultPartitioner
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from notification_latency import RoundTrip
+from kafka import KafkaProducer
+from notification_latency import RoundTrip, TopicWatch
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
@@ -420,65 +420,6 @@ def live(
     )
 
 
-class Applied:
-    """Each probe's produce → applied: its material's record on ``stockloop.availability``.
-
-    The worker publishes a material's availability in the step that applies an
-    event, so the record's arrival is the moment the probe was applied and
-    its state stored. Watched by one consumer of the topic, not by asking the
-    worker: polling ``GET /materials/{id}`` for every outstanding probe every
-    20 ms put thousands of requests a second on the loop under test, and the
-    web server's share of it grew with the very delays it measured.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers,
-            enable_auto_commit=False,
-            **settings.kafka_security.kafka_python_kwargs(),
-        )
-        topic = settings.topic(AVAILABILITY)
-        wait_until(
-            lambda: bool(self._consumer.partitions_for_topic(topic)),
-            timeout=30,
-            what="availability topic metadata",
-        )
-        partitions = [TopicPartition(topic, p) for p in self._consumer.partitions_for_topic(topic)]
-        self._consumer.assign(partitions)
-        self._consumer.seek_to_end()
-        for partition in partitions:
-            self._consumer.position(partition)
-        self._sent: dict[bytes, float] = {}
-        self.latencies: list[float] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for records in self._consumer.poll(timeout_ms=50).values():
-                received = time.perf_counter()
-                with self._lock:
-                    for record in records:
-                        sent = self._sent.pop(record.key, None)
-                        if sent is not None:
-                            self.latencies.append(received - sent)
-
-    def expect(self, material_id: str, sent_at: float) -> None:
-        with self._lock:
-            self._sent[material_id.encode()] = sent_at
-
-    def outstanding(self) -> int:
-        with self._lock:
-            return len(self._sent)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._consumer.close()
-
-
 def probe(
     settings: Settings,
     producer: KafkaProducer,
@@ -487,22 +428,32 @@ def probe(
     alive: Callable[[], None],
     round_trip: RoundTrip,
 ) -> tuple[list[float], int, list[tuple[float, float]]]:
-    """Send receipts for new materials at ``rate`` a second: seconds until each is applied, how many
-    never were within ``PROBE_TIMEOUT_S``, and each ``/health`` answer's time and the gap since
-    the answer before.
+    """Send receipts for new materials at ``rate`` a second: seconds until each is applied, how
+    many never were within ``PROBE_TIMEOUT_S``, and each ``/health`` answer's time and the gap
+    since the answer before.
 
-    Probes go out from a thread of their own on a fixed schedule, so a slow worker does not
-    space them out. After each probe the raw client sends one record through a topic of its
-    own and reads it back (``RoundTrip``): what the broker hop alone costs at that moment on
-    this machine.
+    A probe counts as applied when its material's record reaches ``stockloop.availability``,
+    which the worker writes in the step that applies an event. Polling ``GET /materials/{id}``
+    for every outstanding probe every 20 ms, as this benchmark did, put thousands of requests
+    a second on the loop under test, and the web server's share grew with the very delays it
+    measured. Probes go out from a thread of their own on a fixed schedule, so a slow worker
+    does not space them out. After some probes the raw client sends one record through a
+    topic of its own and reads it back (``RoundTrip``): what the broker hop alone costs at
+    that moment on this machine.
     """
     stop = threading.Event()
     health: list[tuple[float, float]] = []
     watcher = threading.Thread(target=_watch_health, args=(settings.web_port, stop, health))
-    applied = Applied(settings)
+    applied = TopicWatch(settings, AVAILABILITY, lambda availability: [availability["material_id"]])
+    sent: dict[str, float] = {}
     sender = threading.Thread(
-        target=_send_probes, args=(settings, producer, count, rate, round_trip, applied)
+        target=_send_probes, args=(settings, producer, count, rate, round_trip, sent)
     )
+
+    def latencies() -> dict[str, float]:
+        seen = {m: applied.first_after(m, at) for m, at in list(sent.items())}
+        return {m: seen_at - sent[m] for m, seen_at in seen.items() if seen_at is not None}
+
     watcher.start()
     sender.start()
     try:
@@ -510,7 +461,7 @@ def probe(
             alive()
             time.sleep(0.5)
         deadline = time.perf_counter() + PROBE_TIMEOUT_S
-        while applied.outstanding() and time.perf_counter() < deadline:
+        while len(latencies()) < len(sent) and time.perf_counter() < deadline:
             alive()
             time.sleep(0.5)
     finally:
@@ -518,7 +469,8 @@ def probe(
         sender.join()
         watcher.join()
         applied.close()
-    return list(applied.latencies), applied.outstanding(), health
+    found = latencies()
+    return list(found.values()), len(sent) - len(found), health
 
 
 def _send_probes(
@@ -527,7 +479,7 @@ def _send_probes(
     count: int,
     rate: float,
     round_trip: RoundTrip,
-    applied: Applied,
+    sent: dict[str, float],
 ) -> None:
     """Probe ``n`` goes out ``n / rate`` seconds after the first; every ``rate / 10``-th
     is followed by a round trip of the raw client (ten a second)."""
@@ -537,8 +489,7 @@ def _send_probes(
         time.sleep(max(0.0, started + number / rate - time.perf_counter()))
         material_id = f"PROBE-{number:05d}"
         value = receipt(material_id, datetime.now(UTC), material_id)
-        sent_at = time.perf_counter()
-        applied.expect(material_id, sent_at)
+        sent[material_id] = time.perf_counter()
         producer.send(topic, key=material_id.encode(), value=value)
         producer.flush()
         if number % max(1, round(rate / 10)) == 0:
