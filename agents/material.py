@@ -35,6 +35,7 @@ from models.availability import availability_of
 from models.day_change import quiet_until
 from models.events import MaterialEvent, PromotionEvent, SourcePosition, Tick, Watermark, encode
 from models.expedite import ExpediteNotice
+from models.forecast_tally import scaled_errors, tally
 from models.purchasing import RequestActionNotice
 from models.reviews import ReviewActionNotice
 from models.rules.spec import RuleFile, RuleSpecError, builtin_rules, load_rules
@@ -84,6 +85,7 @@ from streams.metrics import ALERTS as ALERTS_PUBLISHED
 from streams.metrics import (
     END_TO_END_SECONDS,
     EVENTS,
+    FORECAST_ERROR,
     LATE_DEMAND,
     PENDING_MATERIALS,
     PROCESSING_SECONDS,
@@ -578,14 +580,12 @@ class Ticks:
         state = states.get(material_id)
         if state is None:
             return
-        late_before = state.late_demand_events
         try:
-            result = advance(state, job.to, job.context, job.live)
+            result = advance_counted(state, job.to, job.context, job.live)
         except Exception:
             states.forget(material_id)
             log.exception("cannot tick material %s to %s", material_id, job.to.isoformat())
             return
-        LATE_DEMAND.inc(state.late_demand_events - late_before)
         partition = job.tp.partition
         committed = app.consumer._committed_offset.get(job.tp)
         offset = job.event.message.offset
@@ -635,18 +635,28 @@ async def advance_materials(
         state = states.get(material_id)
         if state is None:
             continue
-        late_before = state.late_demand_events
         try:
-            result = advance(state, to, context)
+            result = advance_counted(state, to, context)
         except BaseException:
             states.forget(material_id)
             raise
-        LATE_DEMAND.inc(state.late_demand_events - late_before)
         changed = await settle(state, result, cause)
         TICKED_MATERIALS.labels("changed" if changed else "unchanged").inc()
         if state.pending:
             waiting.add(material_id)
     return waiting
+
+
+def advance_counted(
+    state: MaterialState, to: datetime, context: StepContext, live: bool = False
+) -> StepResult:
+    """``advance``, counting the late demand it met and the forecast errors of days it closed."""
+    late_before, scored_before = state.late_demand_events, tally(state)
+    result = advance(state, to, context, live)
+    LATE_DEMAND.inc(state.late_demand_events - late_before)
+    for error in scaled_errors(state, scored_before):
+        FORECAST_ERROR.observe(error)
+    return result
 
 
 def _newest_event(material_id: str, partition: int) -> datetime | None:
@@ -708,9 +718,7 @@ async def on_event(
     to = progress.clock.applicable()
     result = StepResult()
     if to is not None and item.event.event_time <= to:
-        late_before = state.late_demand_events
-        result = advance(state, to, context.get())
-        LATE_DEMAND.inc(state.late_demand_events - late_before)
+        result = advance_counted(state, to, context.get())
     if state.pending:
         progress.waiting.add(state.material_id)
     await settle(state, result, message)

@@ -87,6 +87,13 @@ LATE_DEMAND = Counter(
     "Demand events for a day already closed (past the grace period): stock moved, "
     "the forecast did not.",
 )
+FORECAST_ERROR = Histogram(
+    "stockloop_forecast_scaled_error",
+    "One-step forecast error of the demand days a step closed, per material and warehouse: "
+    "their mean absolute error over the naive forecast's (tomorrow as today). Its mean over "
+    "days is the MASE; below 1 the forecast beats the naive one.",
+    buckets=(0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
+)
 TICKED_MATERIALS = Counter(
     "stockloop_ticked_materials",
     "Materials brought to a tick's time, by whether their state changed (changed: written to "
