@@ -8,6 +8,7 @@ as shipped.
 
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,13 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.metrics import DELIVERIES, DELIVERY_SECONDS
-from tests.integration.harness import Pipeline, _free_port, synthetic_stream, wait_until
+from tests.integration.harness import (
+    Pipeline,
+    _free_port,
+    stock_movement,
+    synthetic_stream,
+    wait_until,
+)
 from tests.unit.test_prometheus_rules import (
     PROMETHEUS_CONFIG,
     PROMETHEUS_OWN,
@@ -30,6 +37,7 @@ pytestmark = pytest.mark.integration
 
 PROMETHEUS = "/usr/bin/prometheus"
 WORKER_JOB = "stockloop-worker"
+FORECAST = "stockloop_forecast_scaled_error"
 
 
 class Prometheus:
@@ -167,3 +175,25 @@ def test_every_metric_the_rules_and_dashboard_query_is_on_a_live_worker(pipeline
     missing = queried_metrics() - on_the_worker - on_the_deliver_process - PROMETHEUS_OWN
     assert missing == set()
     assert {"stockloop_events_total", "stockloop_consumer_lag"} <= on_the_worker
+
+
+def test_the_worker_observes_the_forecast_error_of_each_demand_day_it_closes(
+    pipeline: Pipeline,
+):
+    start = datetime.now(UTC) - timedelta(days=14)
+    for day, quantity in enumerate([4, 9, 2, 7, 5, 8, 3, 6, 4, 9]):
+        at = start + timedelta(days=day)
+        pipeline.send(*stock_movement(f"i{day}", at, "FC-1", "W1", "issue", quantity, None))
+    pipeline.flush()
+
+    def observed() -> dict[str, float]:
+        return {
+            name: sum(value for _, value in pipeline._samples(f"{FORECAST}_{name}"))
+            for name in ("count", "sum")
+        }
+
+    counts = wait_until(lambda: (seen := observed())["count"] >= 1 and seen, timeout=120)
+    # One observation per step and warehouse that closed days: never more than the days
+    # from the first issue to today, and a scaled absolute error is never negative.
+    assert counts["count"] <= 15
+    assert counts["sum"] >= 0
