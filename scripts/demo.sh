@@ -147,11 +147,13 @@ echo "full state as JSON: curl $web/materials/$hp200   rules in force: curl $web
 if [ "${KEEP_RUNNING:-0}" = 1 ]; then
   trap - EXIT
   echo
-  echo "Worker (pid $(cat "$pid_file")) and broker keep running. This run's topics are named"
+  echo "Worker (pid $(cat "$pid_file")) and broker keep running. The dashboard: $web/"
+  echo "This run's topics are named"
   echo "${STOCKLOOP_TOPIC_PREFIX}*, its consumer group $STOCKLOOP_APP_ID: other commands see"
   echo "them only with these settings, so in another shell first run"
   echo "  set -a; . $env_file; set +a"
   echo "End the run (worker, topics, state, broker) with: scripts/demo.sh stop"
 else
-  echo "This run's topics and state are removed now; KEEP_RUNNING=1 make demo keeps them."
+  echo "This run's topics and state are removed now; KEEP_RUNNING=1 make demo keeps them"
+  echo "and the worker, whose dashboard is then at $web/"
 fi
