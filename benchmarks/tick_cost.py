@@ -16,10 +16,11 @@ of it. Two measurements, each before and after in the same run:
   the visits on a sample of each partition's (``SAMPLE``): a visit's cost
   does not depend on the table's size, and 100,000 take minutes, not hours.
 - **Live**, a worker (private topics) holding 10,000 materials ticks every
-  5 s while probe events arrive at ``--rate`` a second (10), each for a new material: produce →
-  applied (its record on ``stockloop.availability``) p50/p95/p99/max; ``/health`` asked every
-  100 ms, its longest answer and the longest gap between two answers; and,
-  after each probe, the raw client's produce → consume round trip on a topic
+  5 s while probe events arrive at ``--rate`` a second (10), each for a new
+  material: produce → applied (its record on ``stockloop.availability``)
+  p50/p95/p99/max; ``/health`` asked every 100 ms, its longest answer and the
+  longest gap between two answers; and, ten times a second after a probe,
+  the raw client's produce → consume round trip on a topic
   of its own (``notification_latency.RoundTrip``), the broker hop's cost at
   that moment, so each figure is also a ratio on the machine at hand.
   ``--prime quiet`` gives each material a receipt (the index and the quiet
@@ -607,7 +608,7 @@ def report(result: TickCost) -> None:
     table = Table(
         title=f"Probe events, produce → applied (availability record), with ticks every "
         f"{TICK_INTERVAL_S:.0f} s; raw client: produce (flushed) → consume on a topic of its "
-        f"own, after each probe; /health asked every {HEALTH_POLL_S * 1000:.0f} ms"
+        f"own, ten a second; /health asked every {HEALTH_POLL_S * 1000:.0f} ms"
     )
     for column in (
         "worker",
