@@ -221,6 +221,17 @@ def delivery(material_id: str, quantity: float, when: datetime) -> MaterialEvent
     )
 
 
+def late_line() -> list[MaterialEvent]:
+    """M4: 6 on the shelf; a line for 10 due day 6 ships on day 9, after 10 come in at 08:00."""
+    return [
+        move("M4", "receipt", 6, at(0, 6)),
+        order_line("M4", 10, 6, "confirmed", 0, at(1, 9)),
+        move("M4", "receipt", 10, at(9, 8)),
+        delivery("M4", 10, at(9, 10)),
+        order_line("M4", 10, 6, "shipped", 10, at(9, 10)),
+    ]
+
+
 def test_an_order_line_shipped_late_is_short_on_its_due_date_and_one_closed_short_loses():
     """M4: 6 on the shelf; a line for 10 due day 6 ships on day 9, after 10 come in at 08:00.
     On day 6 at noon 6 are filled and 4 backordered (on hand -4) until day 9: fill rate 0.6,
@@ -228,11 +239,7 @@ def test_an_order_line_shipped_late_is_short_on_its_due_date_and_one_closed_shor
     M5: 3 on the shelf; a line for 5 due day 7 ships 3 and closes: 3 filled, 2 lost, closing 0."""
     events = [
         *small_history(),
-        move("M4", "receipt", 6, at(0, 6)),
-        order_line("M4", 10, 6, "confirmed", 0, at(1, 9)),
-        move("M4", "receipt", 10, at(9, 8)),
-        delivery("M4", 10, at(9, 10)),
-        order_line("M4", 10, 6, "shipped", 10, at(9, 10)),
+        *late_line(),
         move("M5", "receipt", 3, at(0, 6)),
         order_line("M5", 5, 7, "confirmed", 0, at(1, 9)),
         delivery("M5", 3, at(7, 10)),
@@ -263,11 +270,7 @@ def test_a_line_due_in_the_window_is_demand_on_its_due_date_not_on_its_delivery(
     (window day 2) and nothing on day 9, as the ledgers count it."""
     events = [
         *small_history(),
-        move("M4", "receipt", 6, at(0, 6)),
-        order_line("M4", 10, 6, "confirmed", 0, at(1, 9)),
-        move("M4", "receipt", 10, at(9, 8)),
-        delivery("M4", 10, at(9, 10)),
-        order_line("M4", 10, 6, "shipped", 10, at(9, 10)),
+        *late_line(),
     ]
     result = backtest(events, BacktestConfig(window_start=WINDOW_START))
     m4 = by_id(result, "M4")
