@@ -54,7 +54,7 @@ from models.step import (
 )
 from models.stream import MaterialStreamRecord
 from models.transfers import TransferActionNotice
-from models.watermark import PartitionClock, input_position
+from models.watermark import PartitionClock, WaitingMaterials, input_position
 from streams.app import (
     alert_actions_table,
     alerts_topic,
@@ -358,7 +358,7 @@ class PartitionTime:
 
     def __init__(self) -> None:
         self.clock = PartitionClock(EXPECTED_INPUTS, timedelta(seconds=app_settings.lateness_s))
-        self.waiting: set[str] = set()
+        self.waiting = WaitingMaterials()
         self.scanned_day: date | None = None
         self.pruned_on: date | None = None
 
@@ -531,9 +531,11 @@ class Ticks:
         to as long as the slice took (``give_way``). Yielding one round of
         the loop was not enough: Faust hands a record to the agent through a
         dozen rounds, each of which waited for a slice, so during ticks the
-        agent received one record every 150-250 ms.
+        agent received one record every 150-250 ms. A worker that is
+        stopping leaves its ticks: its producer may already be stopped, and
+        the partition's next owner ticks every material again.
         """
-        while self.jobs:
+        while self.jobs and not app.should_stop:
             async with self.turn:
                 job = self.jobs[0]
                 # This task's own context: the table writes go to the tick's partition.
@@ -576,29 +578,34 @@ class Ticks:
         return quiet is not None and quiet[2] == job.generation and quiet[0] <= job.to < quiet[1]
 
     async def _visit(self, job: TickJob, material_id: str) -> None:
-        """Bring one material to the tick's time; a failure is logged, the next tick retries."""
+        """Bring one material to the tick's time.
+
+        A failure is logged and the material waits, due at the tick's time:
+        the next watermark report retries it, so a tick that fails near the
+        end of the input does not leave events unapplied for good.
+        """
         state = states.get(material_id)
         if state is None:
             return
-        try:
-            result = advance_counted(state, job.to, job.context, job.live)
-        except Exception:
-            states.forget(material_id)
-            log.exception("cannot tick material %s to %s", material_id, job.to.isoformat())
-            return
-        partition = job.tp.partition
+        progress = self.progress.get(job.tp.partition)
         committed = app.consumer._committed_offset.get(job.tp)
         offset = job.event.message.offset
         cause = TickCause(job.tp, max(offset, committed or offset))
-        changed = await settle(state, result, cause)
+        try:
+            result = advance_counted(state, job.to, job.context, job.live)
+            changed = await settle(state, result, cause)
+        except Exception:
+            states.forget(material_id)
+            self.quiet.pop(material_id, None)
+            log.exception("cannot tick material %s to %s", material_id, job.to.isoformat())
+            if progress is not None and not job.live:
+                progress.waiting.retry(material_id, job.to)
+            return
         TICKED_MATERIALS.labels("changed" if changed else "unchanged").inc()
         now = max(job.to, state.last_event_time or job.to)
         self.quiet[material_id] = (now, quiet_until(state, now, job.context), job.generation)
-        if (progress := self.progress.get(partition)) is not None:
-            if state.pending:
-                progress.waiting.add(material_id)
-            else:
-                progress.waiting.discard(material_id)
+        if progress is not None:
+            progress.waiting.note(state)
 
 
 ticks = Ticks()
@@ -616,24 +623,20 @@ async def _reindex(sender: faust.App, assigned: set[TP], **kwargs: object) -> No
     ticks.index.invalidate()
 
 
-async def advance_materials(
-    partition: int,
-    material_ids: list[str],
-    to: datetime,
-    context: StepContext,
-    cause: Cause,
-) -> set[str]:
-    """Bring materials of ``partition`` to event time ``to``; those with events still waiting.
+async def release(
+    progress: PartitionTime, partition: int, to: datetime, context: StepContext, cause: Cause
+) -> None:
+    """Bring the waiting materials of ``partition`` that ``to`` has passed to event time ``to``.
 
-    A tick under way reaches each of them first. Planning is by the day, so
-    most advances of a quiet material change nothing: it is written only
-    when its state changed, which keeps quiet materials out of the changelog.
+    A tick under way reaches each of them first. Each is noted as it goes
+    (waiting still, or no more), so a failure part way leaves the rest
+    waiting for the next report instead of forgetting them.
     """
-    waiting = set()
-    for material_id in material_ids:
+    for material_id in progress.waiting.due(to):
         await ticks.catch_up(material_id, partition)
         state = states.get(material_id)
         if state is None:
+            progress.waiting.forget(material_id)
             continue
         try:
             result = advance_counted(state, to, context)
@@ -642,9 +645,8 @@ async def advance_materials(
             raise
         changed = await settle(state, result, cause)
         TICKED_MATERIALS.labels("changed" if changed else "unchanged").inc()
-        if state.pending:
-            waiting.add(material_id)
-    return waiting
+        progress.waiting.note(state)
+    PENDING_MATERIALS.labels(str(partition)).set(len(progress.waiting))
 
 
 def advance_counted(
@@ -674,8 +676,9 @@ async def on_time(
 
     A new day (or a live tick) starts a tick that brings every material of
     the partition to the new time, so time-based rules fire without input
-    (``Ticks``); otherwise only the materials with waiting events are advanced,
-    at once: an event released by a report is not kept behind the ticks.
+    (``Ticks``); otherwise only the materials whose waiting events ``to``
+    has passed are advanced, at once: an event released by a report is not
+    kept behind the ticks.
     """
     started = time_module.perf_counter()
     cause = record.message
@@ -690,9 +693,7 @@ async def on_time(
             horizon = timedelta(days=app_settings.planning.dedup_horizon_days)
             prune(horizon, lambda material_id: _newest_event(material_id, partition))
     else:
-        waiting, progress.waiting = sorted(progress.waiting), set()
-        progress.waiting |= await advance_materials(partition, waiting, to, context, cause)
-        PENDING_MATERIALS.labels(str(partition)).set(len(progress.waiting))
+        await release(progress, partition, to, context, cause)
 
 
 async def on_event(
@@ -719,8 +720,7 @@ async def on_event(
     result = StepResult()
     if to is not None and item.event.event_time <= to:
         result = advance_counted(state, to, context.get())
-    if state.pending:
-        progress.waiting.add(state.material_id)
+    progress.waiting.note(state)
     await settle(state, result, message)
     if message.timestamp and any(e is item for e in result.applied):
         END_TO_END_SECONDS.observe(max(time_module.time() - message.timestamp, 0.0))
@@ -813,12 +813,16 @@ async def on_record(record: EventT, alert_context: AlertContext) -> None:
     context = LazyContext(alert_context)
     match item:
         case Watermark():
-            if progress.clock.update(item):
+            moved = progress.clock.update(item)
+            if moved:
                 WATERMARK_SECONDS.labels(str(message.partition)).set(
                     progress.clock.value.timestamp()
                 )
-                if (to := progress.clock.applicable()) is not None:
-                    await on_time(progress, to, context.get(), record, live=False)
+            # Also when time stands: a tick that reached a material after the last release
+            # leaves it waiting for a time already passed, and no report may move time again.
+            to = progress.clock.applicable()
+            if to is not None and (moved or progress.waiting.due(to)):
+                await on_time(progress, to, context.get(), record, live=False)
         case Tick():
             if (to := progress.clock.applicable()) is not None:
                 # Inputs still behind (a backlog): the wall clock waits for event time.

@@ -24,6 +24,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
 from models.events import InputClock, Watermark
+from models.state import MaterialState
 
 
 def input_position(topic: str, partition: int) -> str:
@@ -190,3 +191,45 @@ class PartitionClock:
         if busy:
             return None if None in busy else min(busy)
         return max((c.time for c in self._clocks.values() if c.time is not None), default=None)
+
+
+class WaitingMaterials:
+    """The materials of one partition with events that event time has not passed yet.
+
+    Each is kept with the time of its oldest waiting event, so that a report
+    advances only the materials it releases (``due``), and a report that
+    does not move time still releases a material noted after the last one
+    that did: a tick that reached it late, or a retry after a failure.
+
+    >>> from datetime import UTC
+    >>> waiting = WaitingMaterials()
+    >>> waiting.retry("M2", datetime(2026, 3, 2, tzinfo=UTC))
+    >>> waiting.retry("M1", datetime(2026, 3, 1, tzinfo=UTC))
+    >>> waiting.due(datetime(2026, 3, 1, 12, tzinfo=UTC)), len(waiting)
+    (['M1'], 2)
+    """
+
+    def __init__(self) -> None:
+        self._oldest: dict[str, datetime] = {}
+
+    def __len__(self) -> int:
+        return len(self._oldest)
+
+    def note(self, state: MaterialState) -> None:
+        """A material just received an event or was advanced: waiting still, and since when."""
+        if state.pending:
+            self._oldest[state.material_id] = state.pending[0].event.event_time
+        else:
+            self._oldest.pop(state.material_id, None)
+
+    def retry(self, material_id: str, at: datetime) -> None:
+        """Advancing the material to ``at`` failed: a release that passes ``at`` tries again."""
+        self._oldest[material_id] = min(at, self._oldest.get(material_id, at))
+
+    def forget(self, material_id: str) -> None:
+        """The material is not stored here (any more): nothing of it waits."""
+        self._oldest.pop(material_id, None)
+
+    def due(self, to: datetime) -> list[str]:
+        """The materials with a waiting event that ``to`` has passed, in id order."""
+        return sorted(m for m, oldest in self._oldest.items() if oldest <= to)

@@ -364,7 +364,32 @@ class Pipeline:
             }
 
         def described() -> dict[str, object]:
-            return {"behind": behind(), "counters": self.counters()}
+            """Where the materials behind stand, and the worker's clock per partition."""
+            waiting = {}
+            for material in behind():
+                state = self.material(material) or {}
+                pending = [envelope["event"]["event_time"] for envelope in state.get("pending", [])]
+                waiting[material] = {
+                    "applied_through": state.get("applied_through"),
+                    "pending": len(pending),
+                    "oldest_pending": min(pending, default=None),
+                }
+            clocks = {
+                labels["partition"]: datetime.fromtimestamp(value, UTC).isoformat()
+                for labels, value in self._samples("stockloop_watermark_seconds")
+            }
+            waiting_per_partition = {
+                labels["partition"]: value
+                for labels, value in self._samples("stockloop_pending_materials")
+                if value
+            }
+            return {
+                "behind": behind(),
+                "materials behind": waiting,
+                "watermark per partition": clocks,
+                "materials waiting per partition": waiting_per_partition,
+                "counters": self.counters(),
+            }
 
         wait_until(lambda: not behind(), timeout=timeout, interval=1.0, describe=described)
         for material, view in expected.items():
