@@ -64,7 +64,7 @@ def timing(settings: RouteSettings | RouteMatch) -> str:
 
     >>> from models.routing import default_routing, match
     >>> timing(match(default_routing(), {"severity": "critical"})[0])
-    'group_by rule_id, warehouse_id; group_wait 0s, group_interval 1m, repeat_interval 1h; \
+    'group_by rule_id, warehouse_id; group_wait 0s, group_interval 1m, repeat_interval 1d; \
 at once; escalate after 30m'
     """
     parts = [
