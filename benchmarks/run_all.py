@@ -45,6 +45,7 @@ from typing import Annotated, Any
 import forecast_quality
 import ingest_throughput
 import notification_fatigue
+import recovery
 import tick_cost
 import typer
 from rich.console import Console
@@ -228,6 +229,29 @@ def ticks(materials: int, old_tree: Path | None, runs: int) -> list[Figure]:
     return figures
 
 
+def restore(materials: int) -> list[Figure]:
+    """A cold start from the changelog against a raw read of it into RocksDB; peak RSS."""
+    result = recovery.measure(materials, 3, 13)
+    recovery.report([result])
+    size = f"{materials:,} materials, {result.total:,} changelog records"
+    return [
+        Figure(
+            "recovery",
+            f"cold start from the changelog ({size}), records/s",
+            f"{result.worker_rate:,.0f}/s",
+            f"{result.rocksdb_rate:,.0f}/s raw aiokafka read into a fresh RocksDB; goal ≥ 0.5",
+            ratio(result.worker_rate, result.rocksdb_rate),
+        ),
+        Figure(
+            "recovery",
+            f"cold worker peak RSS ({materials:,} materials)",
+            f"{result.peak_rss_kib / 1024:,.0f} MiB",
+            "—",
+            math.nan,
+        ),
+    ]
+
+
 def fatigue() -> list[Figure]:
     """Interruptions per material-month with people acknowledging, against nobody doing so."""
     with results_of(notification_fatigue) as calls:
@@ -360,6 +384,9 @@ def main(
         typer.Option(help="A checkout of the code before, also run as the live tick's 'before'."),
     ] = None,
     tick_runs: Annotated[int, typer.Option(min=1, help="Live tick runs of each worker.")] = 1,
+    recovery_materials: Annotated[
+        int, typer.Option(min=0, help="Materials restored in the cold start (0: skip).")
+    ] = 10_000,
     forecast_series: Annotated[
         int, typer.Option(min=0, help="Daily series scored for forecast quality (0: skip).")
     ] = 100,
@@ -375,6 +402,8 @@ def main(
         ("tick cost", lambda: ticks(tick_materials, old_tree, tick_runs)),
         ("notification fatigue", fatigue),
     ]
+    if recovery_materials:
+        steps.append(("recovery", lambda: restore(recovery_materials)))
     if forecast_series:
         steps.append(("forecast quality", lambda: forecasts(forecast_series)))
     figures: list[Figure] = []
