@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.broker import LocalBroker
 from connectors.topic_admin import apply_catalogue
-from models.events import MaterialEvent, SalesOrderLine, StockMovement
+from models.events import MaterialEvent, MaterialMaster, SalesOrderLine, StockMovement
 from models.state import MaterialState
 from streams.catalogue import load_catalogue
 from streams.settings import PROJECT_ROOT, Settings
@@ -351,8 +351,19 @@ class Pipeline:
         """Input records applied to material state so far, over every input topic."""
         return sum(value for (_, outcome), value in self.counters().items() if outcome == "applied")
 
-    def assert_caught_up(self, expected: dict[str, dict], timeout: float) -> None:
-        """Wait until every material has applied what ``clean_run`` did; then compare stock."""
+    def assert_caught_up(
+        self,
+        expected: dict[str, dict],
+        timeout: float,
+        events: Iterable[MaterialMaster | StockMovement | SalesOrderLine] = (),
+    ) -> None:
+        """Wait until every material has applied what ``clean_run`` did; then compare stock.
+
+        Given the ``events`` sent, a material still behind at the timeout is
+        reported with those of its events that never reached
+        ``stockloop.material-events``: lost before the material agent
+        (ingest) or after it (none missing there).
+        """
 
         def behind() -> dict[str, tuple[int | None, int]]:
             """Materials not yet caught up: (events applied, events expected)."""
@@ -383,9 +394,14 @@ class Pipeline:
                 for labels, value in self._samples("stockloop_pending_materials")
                 if value
             }
+            sent = [event for event in events if event.material_id in waiting]
+            forwarded = self.forwarded({event.event_id for event in sent})
             return {
                 "behind": behind(),
                 "materials behind": waiting,
+                "events of theirs not on material-events": sorted(
+                    event.event_id for event in sent if not forwarded.get(event.event_id)
+                ),
                 "watermark per partition": clocks,
                 "materials waiting per partition": waiting_per_partition,
                 "counters": self.counters(),
@@ -396,6 +412,18 @@ class Pipeline:
             # Asked again while the worker cannot say: a rebalance after catching up (load).
             state = wait_until(lambda material=material: self.material(material), timeout=timeout)
             assert stock_view(state) == view, material
+
+    def forwarded(self, event_ids: set[str]) -> dict[str, list[tuple[int, int]]]:
+        """Where ingest put each of ``event_ids`` on material-events: (partition, offset) each."""
+        copies: dict[str, list[tuple[int, int]]] = {event_id: [] for event_id in event_ids}
+        if not event_ids:
+            return copies
+        for record in self.read_all("stockloop.material-events", 10**9, timeout=20):
+            value = orjson.loads(record.value)
+            event = value.get("event") if isinstance(value, dict) else None
+            if isinstance(event, dict) and event.get("event_id") in copies:
+                copies[event["event_id"]].append((record.partition, record.offset))
+        return copies
 
     def changelog_topic(self, table: str) -> str:
         """The changelog topic Faust keeps for the worker's table ``table``."""

@@ -72,7 +72,7 @@ def test_broker_restarted_mid_stream_loses_no_event_and_applies_none_twice(
         pipeline.send_events(events[SENT_BEFORE_THE_OUTAGE:])
         wait_until(lambda: pipeline.applied() > applied_at_outage, timeout=60)
         resumed_s = time.monotonic() - back
-        pipeline.assert_caught_up(clean_run(events), timeout=120)
+        pipeline.assert_caught_up(clean_run(events), timeout=120, events=events)
         caught_up_s = time.monotonic() - back
 
         counters = pipeline.counters()

@@ -53,4 +53,4 @@ def kill_mid_stream_and_restart(pipeline: Pipeline, restarted: Pipeline) -> None
 
     restarted.send_events(second)
     restarted.start()
-    restarted.assert_caught_up(clean_run(events), timeout=180)
+    restarted.assert_caught_up(clean_run(events), timeout=180, events=events)

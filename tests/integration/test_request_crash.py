@@ -178,7 +178,7 @@ def test_sigkill_mid_stream_loses_no_request_and_doubles_none_by_id(tmp_path: Pa
     pipeline = Pipeline(tmp_path, clock="data", commit_interval_s=1.0)
     with closing(pipeline):
         run_with_kills(pipeline, events, kills=2)
-        pipeline.assert_caught_up(views, timeout=180)
+        pipeline.assert_caught_up(views, timeout=180, events=events)
         crashed = published_when_complete(pipeline, clean_by_id.keys(), timeout=30)
 
     by_id: dict[str, list[bytes]] = {}
