@@ -21,6 +21,7 @@ import httpx
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+from kafka.producer.future import FutureRecordMetadata
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.broker import LocalBroker
@@ -171,6 +172,7 @@ class Pipeline:
         # partition: sent record by record, a live worker could read to the end between
         # two records, let its clock run to the wall clock and count the rest of the
         # history as late demand (its forecast then depended on the network's timing).
+        self._sent: list[FutureRecordMetadata] = []
         self.producer = KafkaProducer(
             bootstrap_servers=self.settings.bootstrap_servers,
             acks="all",
@@ -254,10 +256,18 @@ class Pipeline:
             if key is None and "material_id" in value:
                 key = str(value["material_id"]).encode()
             value = orjson.dumps(value)
-        self.producer.send(self.settings.topic(topic), key=key, value=value)
+        self._sent.append(self.producer.send(self.settings.topic(topic), key=key, value=value))
 
     def flush(self) -> None:
+        """Wait until the broker has every record sent; fail if it refused one.
+
+        A record the producer gave up on would otherwise be missing from the
+        input, and a test would blame the worker for not applying it.
+        """
         self.producer.flush()
+        sent, self._sent = self._sent, []
+        refused = [future.exception for future in sent if future.failed()]
+        assert not refused, f"the broker did not take {len(refused)} input records: {refused[0]}"
 
     def material(self, material_id: str) -> dict | None:
         """The material's state from the worker, or None while it cannot say (yet)."""
