@@ -821,7 +821,7 @@ async def on_record(record: EventT, alert_context: AlertContext) -> None:
             # Also when time stands: a tick that reached a material after the last release
             # leaves it waiting for a time already passed, and no report may move time again.
             to = progress.clock.applicable()
-            if to is not None and (moved or progress.waiting.due(to)):
+            if to is not None and (moved or progress.waiting.any_due(to)):
                 await on_time(progress, to, context.get(), record, live=False)
         case Tick():
             if (to := progress.clock.applicable()) is not None:

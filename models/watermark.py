@@ -230,6 +230,10 @@ class WaitingMaterials:
         """The material is not stored here (any more): nothing of it waits."""
         self._oldest.pop(material_id, None)
 
+    def any_due(self, to: datetime) -> bool:
+        """Whether ``to`` has passed a waiting event: asked of every report, so no list is built."""
+        return any(oldest <= to for oldest in self._oldest.values())
+
     def due(self, to: datetime) -> list[str]:
         """The materials with a waiting event that ``to`` has passed, in id order."""
         return sorted(m for m, oldest in self._oldest.items() if oldest <= to)

@@ -386,11 +386,12 @@ class Pipeline:
 
         def described() -> dict[str, object]:
             """Where the materials behind stand, and the worker's clock per partition."""
-            waiting = {}
-            for material in behind():
+            lagging = behind()
+            standing = {}
+            for material in lagging:
                 state = self.material(material) or {}
                 pending = [envelope["event"]["event_time"] for envelope in state.get("pending", [])]
-                waiting[material] = {
+                standing[material] = {
                     "applied_through": state.get("applied_through"),
                     "pending": len(pending),
                     "oldest_pending": min(pending, default=None),
@@ -404,14 +405,11 @@ class Pipeline:
                 for labels, value in self._samples("stockloop_pending_materials")
                 if value
             }
-            sent = [event for event in events if event.material_id in waiting]
-            forwarded = self.forwarded({event.event_id for event in sent})
+            sent = {event.event_id for event in events if event.material_id in lagging}
             return {
-                "behind": behind(),
-                "materials behind": waiting,
-                "events of theirs not on material-events": sorted(
-                    event.event_id for event in sent if not forwarded.get(event.event_id)
-                ),
+                "behind": lagging,
+                "materials behind": standing,
+                "events of theirs not on material-events": sorted(sent - self.forwarded(sent)),
                 "watermark per partition": clocks,
                 "materials waiting per partition": waiting_per_partition,
                 "counters": self.counters(),
@@ -423,17 +421,17 @@ class Pipeline:
             state = wait_until(lambda material=material: self.material(material), timeout=timeout)
             assert stock_view(state) == view, material
 
-    def forwarded(self, event_ids: set[str]) -> dict[str, list[tuple[int, int]]]:
-        """Where ingest put each of ``event_ids`` on material-events: (partition, offset) each."""
-        copies: dict[str, list[tuple[int, int]]] = {event_id: [] for event_id in event_ids}
+    def forwarded(self, event_ids: set[str]) -> set[str]:
+        """Those of ``event_ids`` that ingest put on stockloop.material-events."""
+        found: set[str] = set()
         if not event_ids:
-            return copies
+            return found
         for record in self.read_all("stockloop.material-events", 10**9, timeout=20):
             value = orjson.loads(record.value)
             event = value.get("event") if isinstance(value, dict) else None
-            if isinstance(event, dict) and event.get("event_id") in copies:
-                copies[event["event_id"]].append((record.partition, record.offset))
-        return copies
+            if isinstance(event, dict) and event.get("event_id") in event_ids:
+                found.add(event["event_id"])
+        return found
 
     def changelog_topic(self, table: str) -> str:
         """The changelog topic Faust keeps for the worker's table ``table``."""

@@ -49,7 +49,7 @@ def test_a_material_a_tick_reaches_after_the_release_is_released_by_the_next_rep
     advance(late, START + timedelta(hours=6), CONTEXT)  # the tick's own, earlier, time
     waiting.note(late)
 
-    assert waiting.due(released_at) == ["M1"]
+    assert waiting.due(released_at) == ["M1"] and waiting.any_due(released_at)
     advance(late, released_at, CONTEXT)
     waiting.note(late)
     assert late.events_applied == 1 and len(waiting) == 0
@@ -93,7 +93,7 @@ def test_releasing_the_due_materials_leaves_exactly_those_with_later_events(
         advance(states[material_id], to, CONTEXT)
         waiting.note(states[material_id])
 
-    assert waiting.due(to) == []
+    assert waiting.due(to) == [] and not waiting.any_due(to)
     later = [m for m, hours in materials.items() if any(h > to_hours for h in hours)]
     assert len(waiting) == len(later)
     for material_id, hours in materials.items():
