@@ -8,7 +8,8 @@ person's notifications are formed in one place, keyed by recipient:
   response policy) and sends, per recipient, the item or its settlement to
   ``stockloop.notification-inbox``;
 - ``fill_inboxes`` keeps each recipient's ``Inbox`` (``models.notifying``) in
-  the ``inboxes`` table and publishes what falls due on
+  the ``inboxes`` table, a record per subject written once per commit
+  (``streams.inboxes``), and publishes what falls due on
   ``stockloop.notifications``, keyed by recipient.
 
 Time is the items' event time; in live mode a timer also ticks every inbox
@@ -23,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 import faust
 from aiokafka.partitioner import DefaultPartitioner
+from faust.types import TP, EventT
 from pydantic import BaseModel
 
 from models.alert_quality import AlertRecord, closing_outcome, time_to_acknowledge
@@ -52,6 +54,7 @@ from streams.catalogue import (
     SHORTAGES,
     TRANSFERS,
 )
+from streams.inboxes import FlushOnCommit, Inboxes
 from streams.metrics import (
     ACKNOWLEDGE_SECONDS,
     ALERTS_CLOSED,
@@ -83,6 +86,19 @@ def _action_maker() -> ActionMaker | None:
 
 
 ACTIONS = _action_maker()
+inboxes = Inboxes(inboxes_table)
+app.sensors.add(FlushOnCommit(inboxes.flush))
+
+
+@app.on_partitions_revoked.connect
+async def _reread_after_revoke(sender: faust.App, revoked: set[TP], **kwargs: object) -> None:
+    inboxes.invalidate()
+
+
+@app.on_partitions_assigned.connect
+async def _reread_after_assign(sender: faust.App, assigned: set[TP], **kwargs: object) -> None:
+    """The partitions here may have changed: their inboxes are what the changelog restored."""
+    inboxes.invalidate()
 
 
 @app.agent(notification_sources_topic)
@@ -115,22 +131,18 @@ def count_alert_quality(alert: Alert) -> None:
         ACKNOWLEDGE_SECONDS.labels(alert.rule_id).observe(waited.total_seconds())
 
 
-def _inbox(recipient: str) -> Inbox:
-    stored = inboxes_table.get(recipient)
-    return Inbox.model_validate_json(stored) if stored else Inbox(recipient=recipient)
-
-
 def _recipients_in(partition: int) -> list[str]:
-    keys = (k.decode() if isinstance(k, bytes) else k for k in inboxes_table)
-    return sorted(k for k in keys if partitioner(k.encode(), PARTITIONS, PARTITIONS) == partition)
+    return sorted(
+        recipient
+        for recipient in inboxes.recipients()
+        if partitioner(recipient.encode(), PARTITIONS, PARTITIONS) == partition
+    )
 
 
-async def _settle(inbox: Inbox, notifications: list[Notification]) -> None:
-    """Store the inbox if it changed, then publish: a crash between the two publishes again,
-    with the same ids. Most ticks change nothing and write nothing."""
-    stored = inbox.model_dump_json().encode()
-    if inboxes_table.get(inbox.recipient) != stored:
-        inboxes_table[inbox.recipient] = stored
+async def _settle(inbox: Inbox, notifications: list[Notification], cause: EventT) -> None:
+    """Store the inbox if it changed, then publish: a crash before the next commit publishes
+    again, with the same ids. Most ticks change nothing and write nothing."""
+    inboxes.store(inbox, cause)
     for notification in notifications:
         await notifications_topic.send(
             key=notification.recipient.encode(), value=encode(notification)
@@ -150,7 +162,7 @@ async def fill_inboxes(stream: faust.StreamT[bytes]) -> None:
             _recipients_in(message.partition) if isinstance(entry, InboxTick) else [entry.recipient]
         )
         for recipient in recipients:
-            await _settle(*into_inbox(_inbox(recipient), entry, people))
+            await _settle(*into_inbox(inboxes.get(recipient), entry, people), record)
 
 
 @app.timer(interval=app_settings.tick_interval_s, on_leader=True)

@@ -1177,6 +1177,12 @@ def main(
         produce_rate = produce_backlog(producer, settings, backlog)
         startup = worker.start()
         drained = drain(worker, events)
+        # Printed at once: a saturated steady phase below ends the run without the report.
+        console.print(
+            f"drained {events:,} events in {drained.seconds:.1f} s ({drained.rate:,.0f}/s), "
+            f"{drained.rate * drained.seconds / drained.cpu_seconds:,.0f} events per worker "
+            "CPU-second"
+        )
         idle_cpu = idle_cpu_share(worker)
         phases = [
             steady(worker, producer, simulator, r, steady_seconds, probes)

@@ -407,6 +407,7 @@ def _flush_groups(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, l
     """Send every group message due at ``now``, in time order (one group may send twice)."""
     subjects, groups = dict(inbox.subjects), dict(inbox.groups)
     sent: list[Notification] = []
+    flushed = False
     while True:
         queued: dict[str, list[Subject]] = {}
         for subject in subjects.values():
@@ -418,6 +419,7 @@ def _flush_groups(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, l
         )
         if not schedule or schedule[0][0] > now:
             break
+        flushed = True
         at, key = schedule[0]
         members = [s for s in queued[key] if s.queued_at is not None and s.queued_at <= at]
         quiet = in_quiet_hours(person, at)
@@ -431,6 +433,8 @@ def _flush_groups(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, l
         if told:
             sent.append(_notification(Urgency.IMMEDIATE, told, person, key, at))
             groups[key] = groups[key].model_copy(update={"sent_at": at})
+    if not flushed:
+        return inbox, sent
     return inbox.model_copy(update={"subjects": subjects, "groups": groups}), sent
 
 
@@ -467,6 +471,8 @@ def _escalations(
                 (subject.since + (level + 1) * after, subject)
             )
             level += 1
+    if not late:
+        return inbox, []
     sent = []
     for (level, key), pairs in sorted(late.items()):
         at = max(moment for moment, _ in pairs)
@@ -487,6 +493,7 @@ def _escalations(
 def _reminders(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, list[Notification]]:
     subjects = dict(inbox.subjects)
     due_by_group: dict[str, list[tuple[datetime, Subject]]] = {}
+    digested = False
     for subject in subjects.values():
         told, every = subject.told_at, subject.repeat_interval
         if told is None or subject.queued or subject.acknowledged or subject.closed or not every:
@@ -499,8 +506,11 @@ def _reminders(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, list
             subjects[subject.item.subject_id] = subject.model_copy(
                 update={"queued": "digest", "queued_at": at}
             )
+            digested = True
         else:
             due_by_group.setdefault(subject.group_key, []).append((at, subject))
+    if not digested and not due_by_group:
+        return inbox, []
     sent = []
     for key, pairs in sorted(due_by_group.items()):
         at = max(moment for moment, _ in pairs)
@@ -553,6 +563,9 @@ def due(
     inbox: Inbox, people: Mapping[str, Person], now: datetime
 ) -> tuple[Inbox, list[Notification]]:
     """Everything due for the inbox's recipient at event time ``now`` (a tick).
+
+    An inbox nothing fell due in comes back as the very object given, so the
+    worker can tell that without serialising it (``streams.inboxes``).
 
     In order: group messages whose wait or interval passed, escalations (to
     ``escalate_to``, as notifications addressed to that person), reminders,

@@ -220,8 +220,8 @@ inboxes_table = _table(
     RawTable,
     "inboxes",
     catalogue[NOTIFICATION_INBOX].partitions,
-    "Inbox per recipient, as JSON: the groups, reminders, escalations and digest that wait "
-    "(models.notifying).",
+    "Inboxes (models.notifying), as JSON: under a recipient's name its groups and digest day, "
+    "under 'recipient<US>subject id' each subject, with what waits for it (streams.inboxes).",
 )
 health_materials_table = _table(
     RawTable,
