@@ -547,11 +547,15 @@ def _tidy(inbox: Inbox, now: datetime | None = None) -> Inbox:
     """Drop subjects without news for ``FORGET_AFTER`` and groups no subject belongs to."""
     subjects = inbox.subjects
     if now is not None:
-        subjects = {
-            sid: s
+        # Once per record over every subject of the inbox: compare, build only when one goes.
+        horizon = now - FORGET_AFTER
+        forgotten = {
+            sid
             for sid, s in subjects.items()
-            if s.queued or s.item.at + FORGET_AFTER > now or s.since + FORGET_AFTER > now
+            if not s.queued and s.item.at <= horizon and s.since <= horizon
         }
+        if forgotten:
+            subjects = {sid: s for sid, s in subjects.items() if sid not in forgotten}
     used = {s.group_key for s in subjects.values()}
     groups = {key: group for key, group in inbox.groups.items() if key in used}
     if len(subjects) == len(inbox.subjects) and len(groups) == len(inbox.groups):
