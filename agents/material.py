@@ -706,7 +706,10 @@ async def on_event(
     """Receive one event into its material; apply it (and what waited) if time has passed it."""
     await ticks.catch_up(item.event.material_id, message.partition)
     state = load_state(item.event.material_id)
-    received = receive(state, item, applied_events, app_settings.planning)
+    delivery = SourcePosition(
+        topic=message.topic, partition=message.partition, offset=message.offset
+    )
+    received = receive(state, item, applied_events, app_settings.planning, delivery)
     if received is Received.DUPLICATE:
         EVENTS.labels(source.topic, Outcome.DUPLICATE.value).inc()
         return

@@ -140,14 +140,17 @@ def _recipients_in(partition: int) -> list[str]:
 
 
 async def _settle(inbox: Inbox, notifications: list[Notification], cause: EventT) -> None:
-    """Store the inbox if it changed, then publish: a crash before the next commit publishes
-    again, with the same ids. Most ticks change nothing and write nothing."""
-    inboxes.store(inbox, cause)
+    """Publish, then store the inbox if it changed. A send can wait for the producer, and a
+    commit flushing an inbox stored before it would write what ``cause`` did while its
+    notifications were not all sent: a crash then read ``cause`` again into an inbox that
+    had told them. Stored after, a crash publishes again, with the same ids. Most ticks
+    change nothing and write nothing."""
     for notification in notifications:
         await notifications_topic.send(
             key=notification.recipient.encode(), value=encode(notification)
         )
         NOTIFICATIONS.labels(notification.urgency.value).inc()
+    inboxes.store(inbox, cause)
 
 
 @app.agent(notification_inbox_topic)

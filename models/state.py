@@ -28,6 +28,7 @@ from models.events import (
     OrderStatus,
     PromotionEvent,
     SalesOrderLine,
+    SourcePosition,
     StockMovement,
 )
 from models.lead_time import LeadTimeStats
@@ -378,17 +379,20 @@ class MaterialState(BaseModel):
         self.apply_event(envelope.event, config, category_promotions)
         return Outcome.APPLIED
 
-    def accept(self, envelope: MaterialEvent) -> bool:
+    def accept(self, envelope: MaterialEvent, delivery: SourcePosition | None = None) -> bool:
         """Note the record's source offset; False if that record was read before.
 
         Exact for a record read twice after a crash: offsets of one input
-        partition only grow.
+        partition only grow. An event without a source (one of several a
+        record made, or a change released after its reference row came) is
+        noted by ``delivery``, its own record on material-events, whose
+        offsets for one material only grow as well.
         """
         if envelope.event.material_id != self.material_id:
             raise ValueError(
                 f"event for {envelope.event.material_id} applied to {self.material_id}"
             )
-        source = envelope.source
+        source = envelope.source or delivery
         if source is None:
             return True
         position = f"{source.topic}:{source.partition}"

@@ -31,6 +31,7 @@ from models.events import (
     MaterialEvent,
     PromotionEvent,
     SalesOrderLine,
+    SourcePosition,
     StockMovement,
 )
 from models.expedite import ExpediteNotice
@@ -151,6 +152,7 @@ def receive(
     envelope: MaterialEvent,
     applied: AppliedEvents,
     config: PlanningConfig = DEFAULT_CONFIG,
+    delivery: SourcePosition | None = None,
 ) -> Received:
     """Take an event into ``pending``, unless it was received before or is too old to tell.
 
@@ -162,9 +164,9 @@ def receive(
     after them too old.
     """
     event = envelope.event
-    if not state.accept(envelope):
+    if not state.accept(envelope, delivery):
         return Received.DUPLICATE
-    source = _position(envelope)
+    source = _position(envelope.source or delivery)
     received_from = applied.received_from(state.material_id, event.event_id)
     # The same record again, which the state never took in: the id was written, then a crash.
     if received_from is not None and not (source and received_from == source):
@@ -301,8 +303,7 @@ def _passed(state: MaterialState, at: datetime) -> None:
         state.applied_through = at
 
 
-def _position(envelope: MaterialEvent) -> str:
-    source = envelope.source
+def _position(source: SourcePosition | None) -> str:
     return f"{source.topic}:{source.partition}:{source.offset}" if source else ""
 
 

@@ -121,6 +121,25 @@ def test_a_record_redelivered_after_a_crash_between_the_id_and_the_state_is_take
     assert receive(restored, re_sent, applied) is Received.DUPLICATE
 
 
+def test_an_event_without_a_source_read_again_after_a_crash_is_taken_in_once():
+    """One of several events a record made carries no source: its record on material-events,
+    read again after a crash between the id table and the state, tells whether it was taken."""
+    delivery = SourcePosition(topic="stockloop.material-events", partition=3, offset=41)
+    line = movement(0, "receipt", 10)
+    state, applied = MaterialState(material_id="M1"), AppliedEventIds()
+    assert receive(state, line, applied, delivery=delivery) is Received.PENDING
+    # The state was written, the id was not: the state knows the record.
+    assert receive(state, line, AppliedEventIds(), delivery=delivery) is Received.DUPLICATE
+    # The id was written, the state was not: the same record is taken in.
+    restored = MaterialState(material_id="M1")
+    assert receive(restored, line, applied, delivery=delivery) is Received.PENDING
+    # The event sent again (ingest read its record twice): a new record, the same id.
+    again = delivery.model_copy(update={"offset": 57})
+    assert receive(MaterialState(material_id="M1"), line, applied, delivery=again) is (
+        Received.DUPLICATE
+    )
+
+
 # --- order-independence ---------------------------------------------------------------------
 
 
