@@ -37,12 +37,13 @@ import pytest
 from kafka.partitioner.default import murmur2
 
 from models.alerting import Alert
-from models.alerts import AlertBook, AlertTransition, Evaluation, TransitionStatus, alert_key
+from models.alerts import AlertBook, Evaluation, TransitionStatus, alert_key
 from models.dispatch import dispatch, into_inbox
 from models.notifications import Notification
 from models.notifying import Inbox
 from models.routing import RoutingFile, load_routing
 from streams.catalogue import ALERTS, POLICIES, load_catalogue
+from tests.alerts import as_alert
 from tests.integration.harness import Pipeline, wait_until
 
 pytestmark = pytest.mark.integration
@@ -89,29 +90,6 @@ def one_partition_materials(count: int, partitions: int) -> list[tuple[str, str]
             found.append((material_id, warehouse_id))
         number += 1
     return found
-
-
-def as_alert(transition: AlertTransition) -> Alert:
-    """The record on stockloop.alerts that carries ``transition``, as the material agent says it."""
-    return Alert.model_validate(
-        transition.model_dump()
-        | {
-            "priority": {
-                "value_at_risk": 0.0,
-                "unserved_quantity": 0.0,
-                "next_receipt": None,
-                "score": 0.0,
-            },
-            "explanation": {
-                "text": "projected stock-out within the lead time",
-                "condition": transition.expression,
-                "values": transition.values,
-                "params": {},
-                "open_order_value": 0.0,
-            },
-            "notify": transition.notify,
-        }
-    )
 
 
 def alert_stream(partitions: int, count: int = 300) -> list[Alert]:

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.alerting import Alert
 from models.alerts import AlertBook, AlertTransition, Evaluation, RuleSettings
 from models.bom import ComponentShortage, ShortageResult
 from models.notifications import NotificationAction, NotificationItem, Urgency
@@ -15,6 +14,7 @@ from models.purchasing import approve_automatically, await_approval, mark_ordere
 from models.rendering import SMS_LIMIT, cut, item_of, ordered, render, summary_of
 from models.reviews import default_review_policy, open_review
 from models.transfers import TransferSuggestion, propose_transfer
+from tests.alerts import as_alert
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 BASE = "https://stockloop.example/"
@@ -32,29 +32,6 @@ def stockout(status: str = "raised") -> AlertTransition:
     clear = Evaluation("stockout_risk", firing=False, clear=True, values=values)
     (resolved,) = book.step([clear], scope, T0 + timedelta(hours=1), rules)
     return resolved
-
-
-def as_alert(transition: AlertTransition) -> Alert:
-    """The record on stockloop.alerts that carries the transition."""
-    return Alert.model_validate(
-        transition.model_dump()
-        | {
-            "priority": {
-                "value_at_risk": 0.0,
-                "unserved_quantity": 0.0,
-                "next_receipt": None,
-                "score": 0.0,
-            },
-            "explanation": {
-                "text": "projected_stockout_days 15 <= lead_time_days 21",
-                "condition": transition.expression,
-                "values": transition.values,
-                "params": {},
-                "open_order_value": 0.0,
-            },
-            "notify": transition.notify,
-        }
-    )
 
 
 def request(amount_band: str = "pending"):
