@@ -79,6 +79,7 @@ from streams.catalogue import (
     REVIEWS,
     TRANSFERS,
 )
+from streams.commit_flush import FlushOnCommit
 from streams.loop_share import give_way
 from streams.material_states import MaterialStates
 from streams.metrics import ALERTS as ALERTS_PUBLISHED
@@ -111,6 +112,7 @@ EXPECTED_INPUTS = [
 PRUNE_EVERY = timedelta(days=7)
 applied_events = TableAppliedEvents()
 states = MaterialStates()
+app.sensors.add(FlushOnCommit(states.flush))
 _output_topics = {
     ALERTS: alerts_topic,
     AVAILABILITY: availability_topic,

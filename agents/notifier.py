@@ -54,7 +54,8 @@ from streams.catalogue import (
     SHORTAGES,
     TRANSFERS,
 )
-from streams.inboxes import FlushOnCommit, Inboxes
+from streams.commit_flush import FlushOnCommit
+from streams.inboxes import Inboxes
 from streams.metrics import (
     ACKNOWLEDGE_SECONDS,
     ALERTS_CLOSED,

@@ -21,6 +21,7 @@ import orjson
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
+from agents.material import states
 from models.health import NONE, SEVERITIES, HealthFilter, health_of, summary_report
 from models.material_charts import material_charts
 from models.ranking import REQUEST_ORDER
@@ -347,7 +348,7 @@ class Material(JsonView):
 
     @app.table_route(table=materials_table, match_info="material_id")
     async def _routed_get(self, request: Request, material_id: str) -> Response:
-        stored = materials_table.get(material_id)
+        stored = states.stored(material_id)
         if stored is None:
             return self.answer({"error": f"unknown material {material_id!r}"}, status=404)
         state = MaterialState.model_validate_json(stored)

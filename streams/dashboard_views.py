@@ -28,6 +28,7 @@ import orjson
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
+from agents.material import states
 from models.alerts import Acknowledge, AlertActionNotice, Silence
 from models.events import encode
 from models.state import MaterialState
@@ -168,7 +169,7 @@ class AlertAction(View):
 
     @app.table_route(table=materials_table, match_info="material_id")
     async def _routed_post(self, request: Request, material_id: str) -> Response:
-        stored = materials_table.get(material_id)
+        stored = states.stored(material_id)
         if stored is None:
             return _json(self, {"error": f"unknown material {material_id!r}"}, 404)
         state = MaterialState.model_validate_json(stored)

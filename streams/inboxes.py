@@ -12,7 +12,8 @@ So the table holds a recipient's header (its groups and digest day) under
 the recipient's name and each subject under ``recipient<US>subject_id``.
 The worker reads its partitions' inboxes once after each rebalance and
 keeps them; the notifier is their only writer. A changed inbox is written
-when the next offset commit starts, as Kafka Streams' record cache does:
+when the next offset commit starts (``streams.commit_flush``), as Kafka
+Streams' record cache does:
 only the subjects that changed, once per commit, not once per record.
 Every commit flushes first, and the offsets it commits are those of records
 processed before the flush, so a committed record's effect is always in the
@@ -22,10 +23,8 @@ crash or a rebalance, and an inbox takes a record twice without a change
 """
 
 import weakref
-from collections.abc import Callable, MutableMapping
-from typing import Any
+from collections.abc import MutableMapping
 
-import faust
 from faust.streams import _current_event
 from faust.types import EventT
 
@@ -143,18 +142,3 @@ class Inboxes:
                 update = {"subjects": {**inbox.subjects, **own}}
                 self._written[recipient] = inbox.model_copy(update=update)
         return self._written
-
-
-class FlushOnCommit(faust.Sensor):
-    """Runs ``flush`` as every offset commit starts, before Faust picks the offsets to commit.
-
-    Faust computes the offsets right after this call, with no await between,
-    and flushes the producer (the changelog writes) before it commits them.
-    """
-
-    def __init__(self, flush: Callable[[], None]) -> None:
-        super().__init__()
-        self._flush = flush
-
-    def on_commit_initiated(self, consumer: Any) -> None:
-        self._flush()

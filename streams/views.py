@@ -4,7 +4,7 @@ import yaml
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
-from agents.material import load_state
+from agents.material import load_state, states
 from models.rules.spec import RuleSpecError, builtin_rules, load_rules
 from streams.app import app, materials_table, rules_table
 from streams.metrics import CONSUMER_LAG, READY
@@ -83,7 +83,7 @@ class Material(View):
 
     @app.table_route(table=materials_table, match_info="material_id")
     async def _routed_get(self, request: Request, material_id: str) -> Response:
-        if material_id not in materials_table:
+        if states.stored(material_id) is None:
             return self.json({"error": f"unknown material {material_id!r}"}, status=404)
         return self.bytes(
             load_state(material_id).model_dump_json().encode(), content_type="application/json"
