@@ -91,15 +91,13 @@ inboxes = Inboxes(inboxes_table)
 app.sensors.add(FlushOnCommit(inboxes.flush))
 
 
-@app.on_partitions_revoked.connect
-async def _reread_after_revoke(sender: faust.App, revoked: set[TP], **kwargs: object) -> None:
-    inboxes.invalidate()
-
-
-@app.on_partitions_assigned.connect
-async def _reread_after_assign(sender: faust.App, assigned: set[TP], **kwargs: object) -> None:
+async def _reread(sender: faust.App, partitions: set[TP], **kwargs: object) -> None:
     """The partitions here may have changed: their inboxes are what the changelog restored."""
     inboxes.invalidate()
+
+
+app.on_partitions_revoked.connect(_reread)
+app.on_partitions_assigned.connect(_reread)
 
 
 @app.agent(notification_sources_topic)

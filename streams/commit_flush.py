@@ -6,10 +6,14 @@ must have its effect in the changelog first, so the writes are made as
 every commit starts.
 """
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import faust
+from faust.streams import _current_event
+from faust.types import EventT
 
 
 class FlushOnCommit(faust.Sensor):
@@ -25,3 +29,14 @@ class FlushOnCommit(faust.Sensor):
 
     def on_commit_initiated(self, consumer: Any) -> None:
         self._flush()
+
+
+@contextmanager
+def as_part_of(cause: EventT) -> Iterator[None]:
+    """Table writes made inside go to the changelog partition of ``cause``, a record processed
+    earlier: a flush runs in Faust's commit task, outside any agent."""
+    token = _current_event.set(weakref.ref(cause))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)

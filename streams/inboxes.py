@@ -13,8 +13,8 @@ the recipient's name and each subject under ``recipient<US>subject_id``.
 The worker reads its partitions' inboxes once after each rebalance and
 keeps them; the notifier is their only writer. A changed inbox is written
 when the next offset commit starts (``streams.commit_flush``), as Kafka
-Streams' record cache does:
-only the subjects that changed, once per commit, not once per record.
+Streams' record cache does: only the subjects that changed, once per
+commit, not once per record.
 Every commit flushes first, and the offsets it commits are those of records
 processed before the flush, so a committed record's effect is always in the
 table and its changelog; a record processed after it is read again after a
@@ -22,13 +22,12 @@ crash or a rebalance, and an inbox takes a record twice without a change
 (``models.notifying``).
 """
 
-import weakref
 from collections.abc import MutableMapping
 
-from faust.streams import _current_event
 from faust.types import EventT
 
 from models.notifying import Inbox, Subject
+from streams.commit_flush import as_part_of
 
 SEPARATOR = "\x1f"
 
@@ -77,15 +76,12 @@ class Inboxes:
         """
         while self._changed:
             recipient, (inbox, cause) = next(iter(self._changed.items()))
-            token = _current_event.set(weakref.ref(cause))
-            try:
+            with as_part_of(cause):
                 for key, value in self._writes(inbox):
                     if value is None:
                         del self._table[key]
                     else:
                         self._table[key] = value
-            finally:
-                _current_event.reset(token)
             del self._changed[recipient]
             self._read()[recipient] = inbox
             self._whole.discard(recipient)

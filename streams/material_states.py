@@ -13,7 +13,7 @@ not at every step (Kafka Streams' record cache): an event touches its
 material twice, and a backlog touches it again and again within a commit,
 each time writing the whole state (8-20 KB in ``make bench``) to RocksDB
 and to the changelog. Faust flushes this first and then picks the offsets
-it commits (``streams.inboxes.FlushOnCommit``), so a committed record's
+it commits (``streams.commit_flush``), so a committed record's
 effect is always in the changelog. An event whose state a crash cut off is
 read again and taken in once: the state and ``applied-events`` each tell
 what the other lacks (``models.step.receive``).
@@ -22,12 +22,10 @@ Every stored state also sets what the material adds to the inventory-health
 summary of its partition (``streams.health``).
 """
 
-import weakref
 from collections import OrderedDict
 from typing import Any
 
 from faust import current_event
-from faust.streams import _current_event
 from faust.types import EventT
 
 from models.state import MaterialState
@@ -39,6 +37,7 @@ from streams.app import (
     materials_table,
 )
 from streams.catalogue import MATERIAL_EVENTS
+from streams.commit_flush import as_part_of
 from streams.health import PartitionHealth, partition_of
 
 
@@ -124,11 +123,8 @@ class MaterialStates:
         """Write every state changed since the last flush; called as a commit starts."""
         while self._unwritten:
             material_id, (stored, cause) = next(iter(self._unwritten.items()))
-            token = _current_event.set(weakref.ref(cause))
-            try:
+            with as_part_of(cause):
                 materials_table[material_id] = stored
-            finally:
-                _current_event.reset(token)
             del self._unwritten[material_id]
 
     def _on_partitions_revoked(self, sender: object, revoked: object, **kwargs: Any) -> None:
