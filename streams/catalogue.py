@@ -43,6 +43,8 @@ INPUT_KINDS = {
 }
 """The event kind a plain JSON record on each input topic is, unless it says otherwise."""
 INPUT_TOPICS = tuple(INPUT_KINDS)
+TRANSITION_TOPICS = (ALERTS, PURCHASE_REQUESTS, TRANSFERS, REVIEWS)
+"""What the material step decides, each record a transition stamped with its event time (``at``)."""
 
 
 class TopicSpec(BaseModel):

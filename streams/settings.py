@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.kafka_security import KafkaSecurity, SaslMechanism, SecurityProtocol
 from models.planning import PlanningConfig
+from streams.catalogue import TRANSITION_TOPICS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CACHE_ROOT = Path.home() / ".cache" / "stockloop"
@@ -148,6 +149,12 @@ class Settings(BaseSettings):
         None, description="Local broker: password of `broker start --scram-user`."
     )
     topic_prefix: str = Field("", description="Prefix for every topic name (isolates test runs).")
+    output_prefix: str | None = Field(
+        None,
+        description="Prefix of the transition topics (alerts, purchase requests, transfers, "
+        "reviews) instead of topic_prefix: a replay's worker writes them there, and "
+        "`stockloop replay` writes them again under its own prefix in event-time order.",
+    )
     topics_file: Path = Field(PROJECT_ROOT / "topics.yaml", description="The topic catalogue.")
     mapping_file: Path = Field(
         PROJECT_ROOT / "connectors" / "mappings" / "example-erp.yaml",
@@ -315,6 +322,8 @@ class Settings(BaseSettings):
 
     def topic(self, name: str) -> str:
         """The physical name of catalogue topic ``name`` under this run's prefix."""
+        if self.output_prefix is not None and name in TRANSITION_TOPICS:
+            return f"{self.output_prefix}{name}"
         return f"{self.topic_prefix}{name}"
 
 

@@ -5,8 +5,10 @@ traffic, under other rules or another version, without touching the live
 deployment. The input topics of the deployment (``STOCKLOOP_TOPIC_PREFIX``)
 are copied, from a time or an offset to an end, into the topics of a new
 prefix (``connectors.replay``); a worker with a new app id and the data clock
-reads them as a backlog, and the command waits until it has caught up, says
-what came out, and stops it. The outputs stay on the new prefix's topics.
+reads them as a backlog, and the command waits until it has caught up, stops
+it, writes its transitions under the new prefix in event-time order
+(``connectors.output_order``) and says what came out. The outputs stay on the
+new prefix's topics.
 """
 
 import os
@@ -29,6 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from connectors.kafka_client import TopicMissingError
+from connectors.output_order import write_in_order
 from connectors.replay import (
     CopySummary,
     PartitionRange,
@@ -41,12 +44,14 @@ from connectors.replay import (
     topics_starting,
 )
 from connectors.topic_admin import TopicAdminError, apply_catalogue
+from connectors.topic_cleanup import delete_topics
 from streams.catalogue import (
     ALERTS,
     DEAD_LETTER,
     PURCHASE_REQUESTS,
     REVIEWS,
     TRANSFERS,
+    TRANSITION_TOPICS,
     TopicSpec,
     load_catalogue,
 )
@@ -69,6 +74,8 @@ a busy machine's stalls then cause no rebalance, which re-reads input out of ord
 18 events applied late, alerts unlike the backtest's)."""
 WORKER = (sys.executable, "-c", "from streams.cli import main; main()", "worker")
 """``stockloop worker`` of this very installation, whatever the console script is called."""
+ARRIVAL_PREFIX = "arrival."
+"""Under the replay's prefix, where its worker writes transitions in the order it made them."""
 ACTIVITY = (
     "stockloop_ticked_materials_total",
     "stockloop_alerts_total",
@@ -225,11 +232,14 @@ def replay(
     stops it. The outputs stay on the --prefix topics: read them with the
     other commands under STOCKLOOP_TOPIC_PREFIX=<prefix>.
 
-    Deterministic: the same input gives the same output records (keys and
-    values, byte for byte, in the same order per key) and the same alerts
-    as `stockloop backtest` of that input (docs/replay.md). The worker uses
-    the built-in rules and default policies unless some are published under
-    the new prefix (run with --no-run, publish, then start the worker).
+    Deterministic: once the worker has caught up, its alerts, purchase
+    requests, transfers and reviews are written under --prefix in event-time
+    order, so the same input gives the same output topics, byte for byte and
+    timestamp for timestamp, and the same alerts as `stockloop backtest` of
+    that input (docs/replay.md). The worker uses the built-in rules and
+    default policies unless some are published under the new prefix (run
+    with --no-run, publish, then start the worker; its outputs are then in
+    the order it made them).
     Exit code 1 on bad options, a missing topic, or no catch-up within --timeout.
     """
     settings = Settings()
@@ -285,7 +295,13 @@ def replay(
         )
         _how_to_read(target_prefix)
         return
+    arrival = target.model_copy(update={"output_prefix": f"{target_prefix}{ARRIVAL_PREFIX}"})
+    try:
+        apply_catalogue(catalogue, arrival)
+    except TopicAdminError as error:
+        raise fail(str(error)) from None
     physical = {f"{target_prefix}{topic}": n for topic, n in copied.records.items() if n}
+    worker_env["STOCKLOOP_OUTPUT_PREFIX"] = str(arrival.output_prefix)
     worker = ReplayWorker(settings.web_host, data_dir, worker_env)
     try:
         outcome = worker.wait(physical, timeout)
@@ -296,6 +312,7 @@ def replay(
             f"the replay's worker had not caught up after {timeout:g} s ({worker.behind}); "
             f"its log: {worker.log_path}"
         )
+    _order(arrival, target)
     with kafka_errors():
         produced = end_offsets(connection(target), [target.topic(t) for t in OUTPUTS])
     _summary(copied, outcome, worker.cpu_s, {t: produced[target.topic(t)] for t in OUTPUTS})
@@ -306,16 +323,18 @@ def _compacted(spec: TopicSpec) -> bool:
     return "compact" in spec.config.get("cleanup.policy", "")
 
 
-def _keeping_inputs(catalogue: dict[str, TopicSpec]) -> dict[str, TopicSpec]:
-    """The catalogue with the input topics' time retention off (``retention.ms=-1``).
+def _keeping_history(catalogue: dict[str, TopicSpec]) -> dict[str, TopicSpec]:
+    """The catalogue with time retention off (``retention.ms=-1``) on inputs and transitions.
 
-    A copied record keeps its timestamp: last year's history, under the
-    catalogue's 30 days, would be deleted by the broker within minutes of
-    the copy (seen). The replay's inputs stay until its topics are deleted.
+    A copied record keeps its timestamp, and an ordered transition is stamped
+    with its event time: last year's history, under the catalogue's 30 days,
+    would be deleted by the broker within minutes of the copy (seen). The
+    replay's inputs and transitions stay until its topics are deleted.
     """
     kept = dict(catalogue)
     for name, spec in catalogue.items():
-        if name.startswith("erp.") and "delete" in spec.config.get("cleanup.policy", "delete"):
+        history = name.startswith("erp.") or name in TRANSITION_TOPICS
+        if history and "delete" in spec.config.get("cleanup.policy", "delete"):
             kept[name] = spec.model_copy(update={"config": {**spec.config, "retention.ms": "-1"}})
     return kept
 
@@ -348,7 +367,7 @@ def _prepare(
             f"({used[0]}); choose a new app id"
         )
     try:
-        apply_catalogue(_keeping_inputs(catalogue), target)
+        apply_catalogue(_keeping_history(catalogue), target)
     except TopicAdminError as error:
         raise fail(str(error)) from None
     try:
@@ -380,6 +399,27 @@ def _copy(settings: Settings, ranges: list[PartitionRange], target_prefix: str) 
             )
     except ReplayError as error:
         raise fail(str(error)) from None
+
+
+def _order(arrival: Settings, target: Settings) -> None:
+    """Write the worker's transitions under the replay's prefix in event-time order, then
+    delete the worker's own copies (``connectors.output_order``)."""
+    arrived = [arrival.topic(topic) for topic in TRANSITION_TOPICS]
+    try:
+        with kafka_errors(), _progress("records") as progress:
+            total = sum(end_offsets(connection(arrival), arrived).values())
+            task = progress.add_task("order", total=total)
+            for topic in TRANSITION_TOPICS:
+                write_in_order(
+                    connection(target),
+                    arrival.topic(topic),
+                    target.topic(topic),
+                    lambda records: progress.advance(task, records),
+                )
+            delete_topics(arrived, target)
+    except ReplayError as error:
+        kept = arrival.output_prefix
+        raise fail(f"{error}; the worker's transitions stay under {kept}") from None
 
 
 @dataclass(frozen=True)

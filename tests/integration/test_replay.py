@@ -1,5 +1,6 @@
-"""``stockloop replay``: two replays of one recorded history give the same outputs, byte for
-byte, and the alerts of the in-process replay (the backtest's core) of the same events."""
+"""``stockloop replay``: two replays of one recorded history give the same output topics, byte
+for byte and timestamp for timestamp, and the alerts of the in-process replay (the backtest's
+core) of the same events."""
 
 import uuid
 from collections import Counter
@@ -10,6 +11,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from typer.testing import CliRunner
 
 from connectors.mapping import load_mapping
+from connectors.output_order import event_time_ms
+from connectors.replay import topics_starting
 from connectors.simulator import ErpSimulator, Record
 from connectors.topic_admin import apply_catalogue
 from models.events import MaterialEvent, PromotionEvent, encode
@@ -17,7 +20,8 @@ from models.rules.spec import builtin_rules
 from models.step import StepContext, replay
 from streams.catalogue import ALERTS, PURCHASE_REQUESTS, REVIEWS, TRANSFERS, load_catalogue
 from streams.cli.backtest import decode_records
-from streams.cli.replay import app
+from streams.cli.kafka import connection
+from streams.cli.replay import ARRIVAL_PREFIX, app
 from streams.settings import Settings
 from tests.integration.harness import HISTORY_BATCH_BYTES, HISTORY_LINGER_MS
 
@@ -28,7 +32,9 @@ MATERIALS, DAYS = 2, 30
 festival, stock-outs, purchase requests and a transfer."""
 OUTPUTS = (ALERTS, PURCHASE_REQUESTS, TRANSFERS, REVIEWS)
 
-Partitioned = dict[int, list[tuple[bytes, bytes]]]
+OutputRecord = tuple[bytes, bytes, int, tuple[tuple[str, bytes], ...]]
+Partitioned = dict[int, list[OutputRecord]]
+"""Each partition's (key, value, timestamp, headers) records in offset order."""
 
 
 def record_history(settings: Settings, history: list[Record]) -> None:
@@ -49,7 +55,7 @@ def record_history(settings: Settings, history: list[Record]) -> None:
 
 
 def read_topic(settings: Settings, topic: str) -> Partitioned:
-    """Every (key, value) of a topic, per partition in offset order."""
+    """Every (key, value, timestamp, headers) of a topic, per partition in offset order."""
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
@@ -59,19 +65,14 @@ def read_topic(settings: Settings, topic: str) -> Partitioned:
         records: Partitioned = {tp.partition: [] for tp in partitions}
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
             for tp, batch in consumer.poll(timeout_ms=1000).items():
-                records[tp.partition] += [(r.key, r.value) for r in batch if r.offset < ends[tp]]
+                records[tp.partition] += [
+                    (r.key, r.value, r.timestamp, tuple(r.headers or ()))
+                    for r in batch
+                    if r.offset < ends[tp]
+                ]
         return records
     finally:
         consumer.close()
-
-
-def by_key(records: Partitioned) -> dict[tuple[int, bytes], list[bytes]]:
-    """Each key's values in its partition's order: what Kafka orders and consumers rely on."""
-    keyed: dict[tuple[int, bytes], list[bytes]] = {}
-    for partition, pairs in records.items():
-        for key, value in pairs:
-            keyed.setdefault((partition, key), []).append(value)
-    return keyed
 
 
 def in_process_alerts(history: list[Record], settings: Settings) -> Counter[bytes]:
@@ -115,11 +116,15 @@ def test_two_replays_give_identical_outputs_and_the_in_process_alerts(tmp_path: 
     replays = [Settings(topic_prefix=prefix) for prefix in (first, second)]
     for topic in OUTPUTS:
         outputs = [read_topic(s, s.topic(topic)) for s in replays]
-        assert by_key(outputs[0]) == by_key(outputs[1]), topic
+        assert outputs[0] == outputs[1], topic
         assert sum(map(len, outputs[0].values())) > 0 or topic in (TRANSFERS, REVIEWS), topic
+        for key, value, timestamp, _ in (r for records in outputs[0].values() for r in records):
+            assert timestamp == event_time_ms(value), (topic, key)
     alerts = read_topic(replays[0], replays[0].topic(ALERTS))
-    replayed = Counter(value for pairs in alerts.values() for _, value in pairs)
+    replayed = Counter(record[1] for records in alerts.values() for record in records)
     assert replayed == in_process_alerts(history, source)
+    left = topics_starting(connection(replays[0]), f"{first}{ARRIVAL_PREFIX}")
+    assert left == [], "the worker's own transition topics are deleted once ordered"
 
 
 def test_a_missing_source_topic_is_one_line_naming_it(tmp_path: Path):

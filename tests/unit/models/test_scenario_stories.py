@@ -130,6 +130,15 @@ def open_alerts_at(alerts: list[Alert], at: datetime) -> Iterator[Alert]:
 # --- machinery: a slow spindle unit, a long and variable lead time, a critical customer --------
 
 
+def test_machinery_spindles_static_min_max_runs_out_repeatedly_while_orders_are_on_the_way():
+    """The story's ERP: the recorded history is the static min/max's (10/16, three days of
+    e-mail), and it runs out more than once in the backtest's window, leaving demand unfilled."""
+    facts = SCENARIOS["machinery"].facts
+    recorded = material("machinery", facts["material_id"]).policies[Policy.RECORDED]
+    assert recorded.stockouts >= 2
+    assert recorded.fill_rate < 1.0
+
+
 def test_machinery_spindles_stockout_risk_comes_with_a_purchase_request_at_once():
     """The story: no three days of e-mail; the alert and the request are one step."""
     facts = SCENARIOS["machinery"].facts
