@@ -16,11 +16,14 @@ records to a global table only in batches of ``standby_buffer_size`` (1000),
 and with 1 still never saw the other worker's cells (two workers summed
 8 and 10 stock items of 18).
 
-``PartitionHealth.record`` runs every time the material agent stores a
-state. It sets the material's contribution to ``health_of(state)`` and moves
-the partition's cells by the difference from the contribution stored
-before. Setting, not adding, is what makes a redelivered input harmless: the
-same state gives the same contribution and changes nothing. A crash can keep
+``PartitionHealth.record`` runs once per commit for each material the
+agent stored since the last (``streams.material_states``). It sets the
+material's contribution to ``health_of(state)`` and moves the partition's
+summary by the difference from the contribution stored before; ``publish``
+then writes each cell that moved once, not once per material that moved
+it (about two cell records per material before). Setting, not
+adding, is what makes a redelivered input harmless: the same state gives
+the same contribution and changes nothing. A crash can keep
 some of these writes and lose others (three changelogs, no transaction), so
 a worker that takes a partition over first rebuilds the partition's summary
 from the contributions, and computes each material's contribution again the
@@ -104,7 +107,7 @@ def _text(key: str | bytes) -> str:
 
 
 class PartitionHealth:
-    """The inventory-health summaries of the partitions this worker owns, kept by every store.
+    """The inventory-health summaries of the partitions this worker owns, kept by every commit.
 
     ``materials`` and ``cells`` are the two tables (any mapping of text keys
     to bytes); ``partition_of`` maps a material id to its partition. A
@@ -118,10 +121,12 @@ class PartitionHealth:
         self._partition_of = partition_of
         self._summaries: dict[int, HealthSummary] = {}
         self._recorded: dict[str, int] = {}
+        self._moved: dict[int, set[CellKey]] = {}
+        """The cells of each partition that moved since they were last published."""
         self.rankings = rankings_of(materials, partition_of)
 
     def record(self, state: MaterialState, version: bytes | None = None) -> None:
-        """Set a material's contribution to what its state adds now; move its partition's cells.
+        """Set a material's contribution to what its state adds now; move its partition's summary.
 
         ``version`` is the state as stored: a version this worker recorded
         before (since its partitions were last assigned) is not computed
@@ -145,8 +150,16 @@ class PartitionHealth:
         old = None if previous is None else MaterialHealth.model_validate_json(previous)
         self._materials[material_id] = stored
         self.rankings.set(partition, health)
-        for cell in summary.replace(old, health):
-            self._publish(partition, cell, summary.cells.get(cell))
+        self._moved.setdefault(partition, set()).update(summary.replace(old, health))
+
+    def publish(self, partition: int | None = None) -> None:
+        """Write the cells of ``partition`` (or of every partition) that moved since last time."""
+        for moved in [partition] if partition is not None else list(self._moved):
+            cells = self._moved.pop(moved, set())
+            summary = self._summaries.get(moved)
+            if summary is not None:
+                for cell in sorted(cells):
+                    self._publish(moved, cell, summary.cells.get(cell))
 
     def rebuild(self, partition: int) -> HealthSummary:
         """A partition's summary recomputed from its materials' contributions, and published.
@@ -175,6 +188,7 @@ class PartitionHealth:
         """Drop the summaries held: after a rebalance, another worker may have moved them on."""
         self._summaries.clear()
         self._recorded.clear()
+        self._moved.clear()
         self.rankings.forget()
 
     def _publish(self, partition: int, cell: CellKey, totals: Totals | None) -> None:

@@ -89,6 +89,36 @@ def _summary(cells: dict[str, bytes]) -> HealthSummary:
     return merged_summary(cells.items())
 
 
+def record(health: PartitionHealth, state: MaterialState, version: bytes | None = None) -> None:
+    """A state stored and its commit flushed: its contribution set, the cells it moved written."""
+    health.record(state, version)
+    health.publish()
+
+
+class CountedWrites(dict[str, bytes]):
+    """A table that counts its writes, as the changelog would."""
+
+    writes = 0
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+
+def test_cells_moved_by_many_materials_are_written_once_when_published():
+    materials: dict[str, bytes] = {}
+    cells = CountedWrites()
+    health = PartitionHealth(materials, cells, lambda material_id: 0)
+    record(health, _state("M0", "fabric", [5], 5))
+    written = cells.writes
+    for n in range(1, 40):
+        health.record(_state(f"M{n}", "fabric", [10 * n], 5))
+    assert cells.writes == written  # nothing written before the commit
+    health.publish(0)
+    assert 0 < cells.writes - written <= len(cells)
+    assert _summary(cells) == _recomputed(materials)
+
+
 @given(st.lists(states, max_size=30))
 @settings(max_examples=60, deadline=None)
 def test_the_merged_cells_of_all_partitions_equal_the_summary_of_every_material(stored):
@@ -96,7 +126,7 @@ def test_the_merged_cells_of_all_partitions_equal_the_summary_of_every_material(
     cells: dict[str, bytes] = {}
     health = PartitionHealth(materials, cells, _partition)
     for state in stored:
-        health.record(state)
+        record(health, state)
     assert _summary(cells) == _recomputed(materials)
     latest = {state.material_id: state for state in stored}
     assert _summary(cells) == HealthSummary.of(map(health_of, latest.values()))
@@ -109,11 +139,11 @@ def test_a_redelivered_state_changes_nothing(stored):
     cells: dict[str, bytes] = {}
     health = PartitionHealth(materials, cells, _partition)
     for state in stored:
-        health.record(state)
+        record(health, state)
     before = (dict(materials), dict(cells))
     for state in stored[-3:]:
         latest = next(s for s in reversed(stored) if s.material_id == state.material_id)
-        health.record(latest)
+        record(health, latest)
     assert (materials, cells) == before
 
 
@@ -125,7 +155,7 @@ def test_two_workers_owning_different_partitions_publish_one_consistent_summary(
     owner = {0: PartitionHealth(materials, cells, _partition)}
     owner[1] = owner[2] = PartitionHealth(materials, cells, _partition)
     for state in (*first, *second):
-        owner[_partition(state.material_id)].record(state)
+        record(owner[_partition(state.material_id)], state)
     assert _summary(cells) == _recomputed(materials)
 
 
@@ -134,14 +164,14 @@ def test_a_worker_that_takes_over_rebuilds_cells_a_crash_lost_or_left_behind():
     cells: dict[str, bytes] = {}
     first = PartitionHealth(materials, cells, _partition)
     for n in range(12):
-        first.record(_state(f"M{n}", "fabric", [10 * n, 5], 30 * n))
+        record(first, _state(f"M{n}", "fabric", [10 * n, 5], 30 * n))
     lost = next(iter(cells))
     del cells[lost]  # the crash kept the contribution but lost this cell's record
     cells['[0,"W9","gone","-"]'] = b"[1" + b",0" * 21 + b"]"  # a cell the partition no longer has
     second = PartitionHealth(materials, cells, _partition)
-    second.record(_state("M0", "fabric", [0, 5], 0))
+    record(second, _state("M0", "fabric", [0, 5], 0))
     for state in [_state(f"M{n}", "fabric", [10 * n, 5], 30 * n) for n in range(1, 12)]:
-        second.record(state)
+        record(second, state)
     assert {_partition(f"M{n}") for n in range(12)} == {0, 1, 2}  # every partition rebuilt
     assert _summary(cells) == _recomputed(materials)
 
@@ -151,12 +181,12 @@ def test_storing_a_state_again_repairs_a_contribution_a_crash_lost():
     cells: dict[str, bytes] = {}
     health = PartitionHealth(materials, cells, _partition)
     old, new = _state("M1", "fabric", [10], 5), _state("M1", "fabric", [70], 5)
-    health.record(old)
+    record(health, old)
     stale = materials["M1"]
-    health.record(new)
+    record(health, new)
     materials["M1"] = stale  # the crash lost the new contribution, kept the cells
     restarted = PartitionHealth(materials, cells, _partition)
-    restarted.record(new)  # the input is redelivered; its state was stored before the crash
+    record(restarted, new)  # the input is redelivered; its state was stored before the crash
     assert materials["M1"] != stale
     assert _summary(cells) == HealthSummary.of([health_of(new)])
 
@@ -166,11 +196,11 @@ def test_forgetting_the_summaries_after_a_rebalance_rebuilds_them_from_the_contr
     cells: dict[str, bytes] = {}
     mine = PartitionHealth(materials, cells, _partition)
     theirs = PartitionHealth(materials, cells, _partition)
-    mine.record(_state("M1", "yarn", [10], 5))
-    theirs.record(_state("M1", "yarn", [20], 5))  # the partition moved while mine held it
+    record(mine, _state("M1", "yarn", [10], 5))
+    record(theirs, _state("M1", "yarn", [20], 5))  # the partition moved while mine held it
     mine.forget()
-    mine.record(_state("M2", "yarn", [30], 5))
-    mine.record(_state("M1", "yarn", [40], 5))  # it moved back
+    record(mine, _state("M2", "yarn", [30], 5))
+    record(mine, _state("M1", "yarn", [40], 5))  # it moved back
     assert _summary(cells) == _recomputed(materials)
 
 
@@ -179,14 +209,14 @@ def test_a_stored_version_recorded_before_is_not_computed_again_until_the_partit
     cells: dict[str, bytes] = {}
     health = PartitionHealth(materials, cells, _partition)
     old, new = _state("M1", "fabric", [10], 5), _state("M1", "fabric", [70], 5)
-    health.record(old, b"old")
+    record(health, old, b"old")
     stale = materials["M1"]
-    health.record(new, b"new")
+    record(health, new, b"new")
     materials["M1"] = stale
-    health.record(new, b"new")  # the same stored version again: one hash, nothing computed
+    record(health, new, b"new")  # the same stored version again: one hash, nothing computed
     assert materials["M1"] == stale
     health.forget()  # a rebalance: everything is computed again
-    health.record(new, b"new")
+    record(health, new, b"new")
     assert materials["M1"] != stale
     assert _summary(cells) == HealthSummary.of([health_of(new)])
 
@@ -227,7 +257,7 @@ def test_pages_merged_from_two_workers_indexes_equal_a_full_sort_of_all(stored, 
     workers = [PartitionHealth({}, {}, _partition), PartitionHealth({}, {}, _partition)]
     owner = {0: workers[0], 1: workers[1], 2: workers[1]}
     for state in stored:
-        owner[_partition(state.material_id)].record(state)
+        record(owner[_partition(state.material_id)], state)
     owned = ({0}, {1, 2})
     limit, start = page * size, (page - 1) * size
     parts, owner_of, windows = [], [], []
@@ -259,7 +289,7 @@ def test_pages_merged_from_two_workers_indexes_equal_a_full_sort_of_all(stored, 
 def test_a_row_gone_since_its_key_was_sent_is_none():
     health = PartitionHealth({}, {}, _partition)
     partitions = set(range(PARTITIONS))
-    health.record(_state("M1", "yarn", [10], 5))
+    record(health, _state("M1", "yarn", [10], 5))
     windows = local_window(
         health.rankings, "materials", HealthFilter(), None, partitions, 5, (None, None)
     )
@@ -275,11 +305,11 @@ def test_the_hook_keeps_the_index_it_shares_with_the_views_of_the_same_table():
     assert rankings_of(materials, _partition) is health.rankings
     assert rankings_of({}, _partition) is not health.rankings
     partitions = set(range(PARTITIONS))
-    health.record(_state("M1", "yarn", [10], 5))
+    record(health, _state("M1", "yarn", [10], 5))
     _, before = local_ranked(health.rankings, "materials", HealthFilter(), None, partitions, 5)
     assert [row["material_id"] for row in before] == ["M1"]
-    health.record(_state("M2", "yarn", [90], 5))
-    health.record(_state("M1", "yarn", [0], 5))
+    record(health, _state("M2", "yarn", [90], 5))
+    record(health, _state("M1", "yarn", [0], 5))
     _, after = local_ranked(health.rankings, "materials", HealthFilter(), None, partitions, 5)
     assert [row["material_id"] for row in after] == ["M2", "M1"]
     assert [row["value_on_hand"] for row in after] == [135.0, 0.0]
@@ -290,13 +320,13 @@ def test_a_partition_taken_over_is_ranked_from_the_contributions_its_changelog_r
     cells: dict[str, bytes] = {}
     mine = PartitionHealth(materials, cells, _partition)
     partitions = set(range(PARTITIONS))
-    mine.record(_state("M1", "yarn", [10], 5))
+    record(mine, _state("M1", "yarn", [10], 5))
     local_ranked(mine.rankings, "materials", HealthFilter(), None, partitions, 5)  # indexes held
     elsewhere: dict[str, bytes] = {}
     theirs = PartitionHealth(elsewhere, {}, _partition)  # the owner meanwhile, another worker
-    theirs.record(_state("M1", "yarn", [10], 5))
-    theirs.record(_state("M1", "yarn", [1], 5))
-    theirs.record(_state("M3", "fabric", [50], 5))
+    record(theirs, _state("M1", "yarn", [10], 5))
+    record(theirs, _state("M1", "yarn", [1], 5))
+    record(theirs, _state("M3", "fabric", [50], 5))
     mine.forget()  # revoked; the partitions come back with the table restored from changelogs
     materials.update(elsewhere)
     _, ranked = local_ranked(mine.rankings, "materials", HealthFilter(), None, partitions, 5)
@@ -365,7 +395,7 @@ def test_each_owners_cells_sent_as_rows_add_up_to_the_summary_of_all(stored):
     cells: dict[str, bytes] = {}
     health = PartitionHealth(materials, cells, _partition)
     for state in stored:
-        health.record(state)
+        record(health, state)
     parts = [summary_cells(merged_summary(cells.items(), {p})) for p in range(PARTITIONS)]
     assert summary_from_cells(parts) == _recomputed(materials)
 
@@ -415,7 +445,7 @@ def test_the_summarys_turnover_and_fill_rate_are_ratios_of_sums_over_every_parti
     health = PartitionHealth(materials, cells, _partition)
     latest = {}
     for state in stored:
-        health.record(state)
+        record(health, state)
         latest[state.material_id] = state
     parts = [summary_cells(merged_summary(cells.items(), {p})) for p in range(PARTITIONS)]
     totals = summary_from_cells(parts).total().report()
