@@ -52,6 +52,15 @@ State stays small: a subject without news for ``FORGET_AFTER`` is dropped
 (open alerts repeat, open requests expire, well within it), and a group
 without subjects is dropped (a new item starts it again, with ``group_wait``).
 
+Cost: a buyer's inbox holds thousands of subjects, and each of ``due``'s
+steps is a pass over all of them. So an inbox keeps the earliest event time
+at which ``due`` could change it or tell anything (its *quiet bound*: the
+first group flush, escalation, reminder, forgetting or new digest day); ``due``
+before it returns the inbox as given at once, and ``receive`` and
+``acknowledge``, which change one subject, carry the bound over to the new
+inbox without a pass. The results are those of doing every pass
+(``tests/unit/models/test_inbox_due_index.py`` checks it with hypothesis).
+
 Examples
 --------
 >>> from datetime import UTC, datetime, timedelta
@@ -80,11 +89,11 @@ import hashlib
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, NamedTuple, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from models.notifications import (
     Destination,
@@ -101,6 +110,12 @@ FORGET_AFTER = timedelta(days=30)
 
 DIGEST = "digest"
 """Group key suffix of a recipient's daily digest."""
+
+_AT_ONCE = datetime.min.replace(tzinfo=UTC)
+"""A quiet bound that promises nothing: ``due`` does its whole work."""
+
+_NEVER = datetime.max.replace(tzinfo=UTC)
+"""No moment of a subject: it waits for nothing on its own."""
 
 _OMIT_FALSY = {"exclude_if": operator.not_}
 
@@ -142,17 +157,56 @@ class Group(BaseModel):
     sent_at: datetime | None = Field(None, **_OMIT_FALSY)
 
 
+class _Quiet(NamedTuple):
+    """An inbox's quiet bound and what it was computed for.
+
+    The digest time depends on the person and the escalations on the length
+    of their chain; a new routing file may change either, and then the bound
+    is computed again. ``exact``: computed by a pass, so ``due`` at ``until``
+    does change the inbox; a bound carried over by ``receive`` may be earlier
+    than the inbox's true one (the old version of the subject may have set it).
+    """
+
+    person: Person
+    chain: int
+    until: datetime
+    exact: bool
+
+
 class Inbox(BaseModel):
     """What one recipient has been told and is about to be told; stored per recipient.
 
     Serialised compactly (defaults and empty fields are left out):
     ``Inbox.model_validate_json(inbox.model_dump_json())`` gives it back.
+
+    Never changed in place (always ``model_copy(update=...)``): its quiet bound
+    (``_quiet``, see the module's *Cost*) is kept on the object, and an inbox
+    carrying one has no group that no subject belongs to.
     """
 
     recipient: str
     subjects: dict[str, Subject] = Field(default_factory=dict, **_OMIT_FALSY)
     groups: dict[str, Group] = Field(default_factory=dict, **_OMIT_FALSY)
     digest_day: date | None = Field(None, **_OMIT_FALSY)
+
+    _quiet: _Quiet | None = PrivateAttr(None)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy without the quiet bound, which was computed for this inbox's subjects."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._quiet = None
+        return copied
+
+    def __eq__(self, other: object) -> bool:
+        """Equal by content: the quiet bound is a cache, not part of what the inbox says."""
+        if not isinstance(other, Inbox):
+            return NotImplemented
+        return (self.recipient, self.subjects, self.groups, self.digest_day) == (
+            other.recipient,
+            other.subjects,
+            other.groups,
+            other.digest_day,
+        )
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -317,30 +371,29 @@ def receive(
     if person.id != inbox.recipient:
         raise ValueError(f"receive: person {person.id!r} is not the inbox's {inbox.recipient!r}")
     now = _utc(now)
-    subjects = dict(inbox.subjects)
-    old = subjects.get(item.subject_id)
+    old = inbox.subjects.get(item.subject_id)
     key = group_key(inbox.recipient, match.group_by, labels)
     if old is not None and not _newer(item, old.item):
         # A duplicate, or older than the version held: only its arrival counts, so that the
         # queue starts at the earliest arrival whatever order the versions came in.
         if old.queued_at is None or old.queued_at <= now:
             return inbox, []
-        subjects[item.subject_id] = old.model_copy(update={"queued_at": now})
-        return _flush_groups(inbox.model_copy(update={"subjects": subjects}), person, now)
+        earlier = old.model_copy(update={"queued_at": now})
+        return _flush_groups(_replaced(inbox, earlier, inbox.groups), person, now)
     queued_at = min(old.queued_at, now) if old is not None and old.queued_at is not None else now
     if item.closes:
         if old is None or old.told_at is None:
             # Never told: nothing to tell. The closed subject stays (until FORGET_AFTER) so that
             # an older version arriving late does not open it again.
-            subjects[item.subject_id] = Subject(
+            closed = Subject(
                 item=item,
                 group_key=key,
                 repeat_interval=match.repeat_interval,
                 since=now,
                 closed=True,
             )
-            return _tidy(inbox.model_copy(update={"subjects": subjects})), []
-        subjects[item.subject_id] = old.model_copy(
+            return _regrouped(inbox, old, _replaced(inbox, closed, inbox.groups)), []
+        closing = old.model_copy(
             update={
                 "item": item,
                 "closed": True,
@@ -348,7 +401,7 @@ def receive(
                 "queued_at": queued_at,
             }
         )
-        return inbox.model_copy(update={"subjects": subjects}), []
+        return _replaced(inbox, closing, inbox.groups), []
     news = old is None or old.closed or old.told_at is None
     rose = (
         old is not None
@@ -379,15 +432,62 @@ def receive(
         subject = subject.model_copy(
             update={"queued": "digest" if match.digest else "group", "queued_at": queued_at}
         )
-    subjects[item.subject_id] = subject
     groups = dict(inbox.groups)
+    retimed = False
     if subject.queued == "group":
         group = groups.get(key)
-        timing = {"wait": match.group_wait, "interval": match.group_interval}
+        wait, interval = match.group_wait, match.group_interval
+        retimed = group is not None and (group.wait, group.interval) != (wait, interval)
+        timing = {"wait": wait, "interval": interval}
         groups[key] = group.model_copy(update=timing) if group else Group(**timing)
-    inbox = inbox.model_copy(update={"subjects": subjects, "groups": groups})
-    inbox, sent = _flush_groups(inbox, person, now)
-    return _tidy(inbox), sent
+    received = _replaced(inbox, subject, groups, carry=not retimed)
+    flushed, sent = _flush_groups(received, person, now)
+    return _regrouped(inbox, old, flushed), sent
+
+
+def _replaced(
+    inbox: Inbox, subject: Subject, groups: dict[str, Group], carry: bool = True
+) -> Inbox:
+    """The inbox with ``subject`` in place of its previous version, and ``groups``.
+
+    Its quiet bound is carried over without a pass when the old inbox has one
+    and ``carry`` (no group's timing changed): the old bound covers every
+    other subject, the new version adds its own moments and its group's
+    flush at its arrival (a flush time grows with the earliest arrival it
+    waits for, so a group's is the earliest of its members'). What the
+    previous version waited for leaves, which only makes the true bound later.
+    """
+    replaced = inbox.model_copy(
+        update={"subjects": {**inbox.subjects, subject.item.subject_id: subject}, "groups": groups}
+    )
+    quiet = inbox._quiet
+    if quiet is None or not carry:
+        return replaced
+    until = min(quiet.until, _subject_quiet(subject, quiet.chain))
+    if subject.queued == "group":
+        group = groups[subject.group_key]
+        if subject.queued_at is None or group.interval < timedelta(0):
+            return replaced
+        until = min(until, _flush_at(group, subject.queued_at))
+    replaced._quiet = quiet._replace(until=until, exact=False)
+    return replaced
+
+
+def _regrouped(before: Inbox, old: Subject | None, inbox: Inbox) -> Inbox:
+    """``inbox`` after a subject changed, without the groups no subject belongs to any more.
+
+    Only the subject's previous group can have lost its last subject, and
+    ``before`` carrying a quiet bound had no such group: when the subject kept
+    its group, there is nothing to look for. Dropping a group only removes
+    moments, so the bound stays with the tidied inbox.
+    """
+    kept = old is None or inbox.subjects[old.item.subject_id].group_key == old.group_key
+    if before._quiet is not None and kept:
+        return inbox
+    tidied = _tidy(inbox)
+    if tidied is not inbox:
+        tidied._quiet = inbox._quiet
+    return tidied
 
 
 # --- due ----------------------------------------------------------------------------------
@@ -404,7 +504,12 @@ def _flush_at(group: Group, earliest: datetime) -> datetime:
 
 
 def _flush_groups(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, list[Notification]]:
-    """Send every group message due at ``now``, in time order (one group may send twice)."""
+    """Send every group message due at ``now``, in time order (one group may send twice).
+
+    Before the inbox's quiet bound no group is due: no pass.
+    """
+    if inbox._quiet is not None and now < inbox._quiet.until:
+        return inbox, []
     subjects, groups = dict(inbox.subjects), dict(inbox.groups)
     sent: list[Notification] = []
     flushed = False
@@ -569,7 +674,8 @@ def due(
     """Everything due for the inbox's recipient at event time ``now`` (a tick).
 
     An inbox nothing fell due in comes back as the very object given, so the
-    worker can tell that without serialising it (``streams.inboxes``).
+    worker can tell that without serialising it (``streams.inboxes``); before
+    its quiet bound, at once.
 
     In order: group messages whose wait or interval passed, escalations (to
     ``escalate_to``, as notifications addressed to that person), reminders,
@@ -581,11 +687,100 @@ def due(
     person = people.get(inbox.recipient)
     if person is None:
         return inbox, []
+    chain = len(escalation_chain(person, people))
+    if now < _quiet_for(inbox, person, chain, now):
+        return inbox, []
     inbox, sent = _flush_groups(inbox, person, now)
     inbox, escalated = _escalations(inbox, person, people, now)
     inbox, reminded = _reminders(inbox, person, now)
     inbox, digested = _digest(inbox, person, now)
-    return _tidy(inbox, now), [*sent, *escalated, *reminded, *digested]
+    inbox = _tidy(inbox, now)
+    # Bound now, in one pass, so that the next items received carry it over.
+    _quiet_for(inbox, person, chain, now)
+    return inbox, [*sent, *escalated, *reminded, *digested]
+
+
+def _quiet_for(inbox: Inbox, person: Person, chain: int, now: datetime) -> datetime:
+    """The inbox's quiet bound for ``person`` and a chain of ``chain`` people, kept on the inbox.
+
+    The bound kept is used when it was computed for them and either exact or
+    still ahead of ``now``; a carried one that ``now`` reached is computed
+    again, since it may be earlier than the inbox's true one.
+    """
+    quiet = inbox._quiet
+    if (
+        quiet is not None
+        and quiet.chain == chain
+        and (quiet.person is person or quiet.person == person)
+        and (quiet.exact or now < quiet.until)
+    ):
+        return quiet.until
+    until = _quiet_until(inbox, person, chain)
+    if until is None:
+        return _AT_ONCE
+    inbox._quiet = _Quiet(person, chain, until, exact=True)
+    return until
+
+
+def _quiet_until(inbox: Inbox, person: Person, chain: int) -> datetime | None:
+    """The earliest event time at which ``due`` can change the inbox or tell anything, by a pass.
+
+    The earliest of every queued group's flush, every subject's own moments
+    (``_subject_quiet``) and the next digest day. None when the inbox holds
+    what the bound does not account for, a group no subject belongs to (the
+    next ``_tidy`` drops it) or a subject queued for a group it does not have:
+    ``due`` then does its whole work, as it always did.
+    """
+    until = _next_digest_day(inbox, person)
+    used: set[str] = set()
+    earliest: dict[str, datetime] = {}
+    for subject in inbox.subjects.values():
+        key = subject.group_key
+        used.add(key)
+        until = min(until, _subject_quiet(subject, chain))
+        if subject.queued == "group":
+            if subject.queued_at is None or key not in inbox.groups:
+                return None
+            if key not in earliest or subject.queued_at < earliest[key]:
+                earliest[key] = subject.queued_at
+    if not inbox.groups.keys() <= used:
+        return None
+    return min([until, *(_flush_at(inbox.groups[key], at) for key, at in earliest.items())])
+
+
+def _subject_quiet(subject: Subject, chain: int) -> datetime:
+    """The earliest moment ``due`` changes ``subject`` on its own, its group's flush aside.
+
+    When ``_tidy`` forgets it (not queued, no news for ``FORGET_AFTER``),
+    when ``_escalations`` takes it one level up a chain of ``chain`` people,
+    and when ``_reminders`` tells it again (a reminder interval below zero
+    repeats at no later moment: at once).
+    """
+    moments = [_NEVER]
+    if not subject.queued:
+        moments.append(max(subject.item.at, subject.since) + FORGET_AFTER)
+    if subject.acknowledged or subject.closed:
+        return min(moments)
+    after = subject.escalate_after
+    if after is not None and subject.escalations < chain:
+        moments.append(subject.since + (subject.escalations + 1) * after)
+    every = subject.repeat_interval
+    if subject.told_at is not None and not subject.queued and every:
+        moments.append(subject.told_at + every if every > timedelta(0) else _AT_ONCE)
+    return min(moments)
+
+
+def _next_digest_day(inbox: Inbox, person: Person) -> datetime:
+    """When ``_digest`` next changes the inbox: the digest time of the day after ``digest_day``.
+
+    It records each new local day's digest, with or without anything in it.
+    ``digest_time`` gives the latest digest time at or before ``now``, and a
+    later day's digest time is later, so no day after ``digest_day`` comes
+    sooner. No digest yet: the first ``due`` records one.
+    """
+    if inbox.digest_day is None:
+        return _AT_ONCE
+    return _digest_at(person, inbox.digest_day + timedelta(days=1))
 
 
 def _digest_at(person: Person, day: date) -> datetime:
@@ -651,5 +846,5 @@ def acknowledge(inbox: Inbox, subject_id: str, now: datetime) -> Inbox:
         update |= {"queued": None, "queued_at": None}
         if subject.told_at is None:
             update |= {"told_at": _utc(now), "told_severity": subject.item.severity}
-    subjects = {**inbox.subjects, subject_id: subject.model_copy(update=update)}
-    return _tidy(inbox.model_copy(update={"subjects": subjects}))
+    acknowledged = _replaced(inbox, subject.model_copy(update=update), inbox.groups)
+    return _regrouped(inbox, subject, acknowledged)
