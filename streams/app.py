@@ -10,6 +10,7 @@ import faust
 from faust.types.auth import CredentialsT
 
 from connectors.kafka_security import KafkaSecurity
+from streams.bulk_restore import TableManager
 from streams.catalogue import (
     ALERT_ACTIONS,
     ALERTS,
@@ -82,6 +83,7 @@ app = faust.App(
     broker_max_poll_records=settings.max_poll_records,
     table_cleanup_interval=60.0,
     agent_supervisor=CountingSupervisor,
+    TableManager=TableManager,
 )
 app.transport = Transport(app.conf.broker_consumer, app)
 
