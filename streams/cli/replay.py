@@ -409,17 +409,24 @@ def _order(arrival: Settings, target: Settings) -> None:
         with kafka_errors(), _progress("records") as progress:
             total = sum(end_offsets(connection(arrival), arrived).values())
             task = progress.add_task("order", total=total)
-            for topic in TRANSITION_TOPICS:
+            written = sum(
                 write_in_order(
                     connection(target),
                     arrival.topic(topic),
                     target.topic(topic),
                     lambda records: progress.advance(task, records),
                 )
+                for topic in TRANSITION_TOPICS
+            )
             delete_topics(arrived, target)
     except ReplayError as error:
         kept = arrival.output_prefix
         raise fail(f"{error}; the worker's transitions stay under {kept}") from None
+    console.print(
+        f"wrote {written:,} transitions in event-time order ({total - written:,} the worker "
+        "had sent twice, written once)",
+        highlight=False,
+    )
 
 
 @dataclass(frozen=True)

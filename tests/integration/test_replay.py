@@ -113,6 +113,7 @@ def test_two_replays_give_identical_outputs_and_the_in_process_alerts(tmp_path: 
 
     assert f"copied {len(history)} records" in output
     assert "caught up" in output and "demand events came after" not in output
+    assert "transitions in event-time order" in output
     replays = [Settings(topic_prefix=prefix) for prefix in (first, second)]
     for topic in OUTPUTS:
         outputs = [read_topic(s, s.topic(topic)) for s in replays]
