@@ -27,6 +27,7 @@ cells' with two.
 """
 
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from faust import current_event
@@ -55,6 +56,17 @@ def stored_form(state: MaterialState) -> bytes:
     return state.__pydantic_serializer__.to_json(state, exclude_computed_fields=True)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A state stored since the last commit: its stored form, the record that stored it last,
+    and whether it differs from what the table holds (else only its health is set)."""
+
+    state: MaterialState
+    stored: bytes
+    cause: EventT
+    changed: bool
+
+
 class MaterialStates:
     """Material states by id: parsed once, written at most once per commit, if they changed.
 
@@ -66,9 +78,7 @@ class MaterialStates:
     def __init__(self, size: int = 2048) -> None:
         self._size = size
         self._parsed: OrderedDict[str, tuple[bytes, MaterialState]] = OrderedDict()
-        self._unwritten: dict[str, tuple[bytes, EventT]] = {}
-        self._unrecorded: dict[str, tuple[MaterialState, bytes, EventT]] = {}
-        """States whose health contribution is set at the next flush, with their stored form."""
+        self._pending: dict[str, Pending] = {}
         self.health = PartitionHealth(
             health_materials_table, health_cells_table, material_partition
         )
@@ -77,8 +87,8 @@ class MaterialStates:
 
     def stored(self, material_id: str) -> bytes | None:
         """A material's state as stored: waiting for the next commit, or in the table."""
-        unwritten = self._unwritten.get(material_id)
-        return unwritten[0] if unwritten is not None else materials_table.get(material_id)
+        pending = self._pending.get(material_id)
+        return pending.stored if pending is not None else materials_table.get(material_id)
 
     def get(self, material_id: str) -> MaterialState | None:
         """The stored state of a material, or None if it has none."""
@@ -110,19 +120,18 @@ class MaterialStates:
         previous = cached[0] if cached and cached[1] is state else self.stored(material_id)
         # Written as part of the record being processed, which names the changelog partition.
         cause = current_event()
-        if stored != previous:
-            if cause is None:
-                materials_table[material_id] = stored
-            else:
-                self._unwritten[material_id] = (stored, cause)
         self._remember(material_id, stored, state)
-        # Also when the state is unchanged: the first time after a restart, that repairs
-        # a contribution a crash lost.
+        # Its health also when the state is unchanged: the first time after a restart, that
+        # repairs a contribution a crash lost.
+        earlier = self._pending.pop(material_id, None)
+        changed = stored != previous or (earlier is not None and earlier.changed)
         if cause is None:
+            if changed:
+                materials_table[material_id] = stored
             self.health.record(state, stored)
             self.health.publish(material_partition(material_id))
         else:
-            self._unrecorded[material_id] = (state, stored, cause)
+            self._pending[material_id] = Pending(state, stored, cause, changed)
         return stored != previous
 
     def forget(self, material_id: str) -> None:
@@ -131,40 +140,36 @@ class MaterialStates:
         Its health is then set from the state as stored, not from the object the step changed.
         """
         self._parsed.pop(material_id, None)
-        unrecorded = self._unrecorded.get(material_id)
-        if unrecorded is not None:
-            _, stored, cause = unrecorded
-            as_stored = MaterialState.model_validate_json(stored)
-            self._unrecorded[material_id] = (as_stored, stored, cause)
+        pending = self._pending.get(material_id)
+        if pending is not None:
+            as_stored = MaterialState.model_validate_json(pending.stored)
+            self._pending[material_id] = Pending(
+                as_stored, pending.stored, pending.cause, pending.changed
+            )
 
     def flush(self) -> None:
         """Write every state changed since the last flush, and set the health contribution of
         every state stored since then; called as a commit starts."""
-        while self._unwritten:
-            material_id, (stored, cause) = next(iter(self._unwritten.items()))
-            with as_part_of(cause):
-                materials_table[material_id] = stored
-            del self._unwritten[material_id]
         causes: dict[int, EventT] = {}
-        while self._unrecorded:
-            material_id, (state, stored, cause) = next(iter(self._unrecorded.items()))
-            with as_part_of(cause):
-                self.health.record(state, stored)
-            causes[material_partition(material_id)] = cause
-            del self._unrecorded[material_id]
+        while self._pending:
+            material_id, pending = next(iter(self._pending.items()))
+            with as_part_of(pending.cause):
+                if pending.changed:
+                    materials_table[material_id] = pending.stored
+                self.health.record(pending.state, pending.stored)
+            causes[material_partition(material_id)] = pending.cause
+            del self._pending[material_id]
         for partition, cause in causes.items():
             with as_part_of(cause):
                 self.health.publish(partition)
 
     def _on_partitions_revoked(self, sender: object, revoked: object, **kwargs: Any) -> None:
         # After the commit Faust makes on revocation: what is left is read again.
-        self._unwritten.clear()
-        self._unrecorded.clear()
+        self._pending.clear()
         self.health.forget()
 
     def _on_partitions_assigned(self, sender: object, assigned: object, **kwargs: Any) -> None:
-        self._unwritten.clear()
-        self._unrecorded.clear()
+        self._pending.clear()
 
     def _remember(self, material_id: str, stored: bytes, state: MaterialState) -> None:
         self._parsed[material_id] = (stored, state)
