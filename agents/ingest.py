@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 import faust
 
 from agents.dead_letters import dead_letter
-from agents.watermarks import partition_of, processed
+from agents.watermarks import forwarded, partition_of, processed
 from connectors.cdc import Decoded, EventTimeWindow, InvalidRecord, MissingReference, decode_changes
 from connectors.held_changes import (
     HeldChange,
@@ -148,6 +148,7 @@ async def _forward(
             value=encode(MaterialEvent(event=event, source=source if last else None)),
             partition=sent_to,
         )
+        forwarded(sent_to)
         event_time = event.event_time
     return event_time, sent_to
 

@@ -4,8 +4,10 @@ Sent on ``stockloop.material-events`` after the events they cover (one
 producer, one partition: in order), so a material partition knows when every
 input has passed a time and events up to it can be applied in order
 (``models.watermark``). Reports go to every partition on a timer, and at once
-to the partition an event went to when that event was the last one its input
-partition held: live, an event is applied without waiting for the timer.
+when an input partition's last record has been processed: to every partition
+sent an event since a report found all inputs read, when this one does, else to
+the partition the last event went to (``ReportTargets``). Live, an event is
+applied without waiting for the timer.
 Input partitions far ahead of the slowest are not fetched until it catches up
 (``streams.transport.hold_back``), so a backlog is read roughly in event-time
 order.
@@ -18,7 +20,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from faust.types import TP, Message
 
 from models.events import Watermark, encode
-from models.watermark import InputProgress, ahead, input_position
+from models.watermark import InputProgress, ReportTargets, ahead, input_position
 from streams.app import app, material_events_topic, settings
 from streams.catalogue import INPUT_TOPICS
 from streams.metrics import HELD_BACK_PARTITIONS
@@ -26,6 +28,7 @@ from streams.transport import hold_back
 
 log = logging.getLogger(__name__)
 progress = InputProgress()
+targets = ReportTargets()
 partitioner = DefaultPartitioner()
 PARTITIONS = list(range(app.conf.topic_partitions))
 _input_topics = {settings.topic(name) for name in INPUT_TOPICS}
@@ -70,22 +73,27 @@ def _hold_back(report: Watermark) -> None:
     HELD_BACK_PARTITIONS.set(len(held))
 
 
+def forwarded(partition: int) -> None:
+    """An event went to ``partition`` of material-events."""
+    targets.sent(partition)
+
+
 async def processed(message: Message, event_time: datetime | None, sent_to: int | None) -> None:
     """Count one input record as processed; report at once if it was its partition's last.
 
-    Never raises: the record already has its outcome, and a report that could
-    not be sent now goes with the next timer.
+    ``sent_to``: the partition its last event went to, if it had any. Never
+    raises: the record already has its outcome, and a report that could not
+    be sent now goes with the next timer.
     """
     progress.record(input_position(message.topic, message.partition), message.offset, event_time)
-    if sent_to is None:
-        return
     highwater = _highwater(TP(message.topic, message.partition))
     if highwater is None or message.offset + 1 < highwater:
         return
     try:
         if report := _report():
             value = encode(report)
-            await material_events_topic.send(key=b"watermark", value=value, partition=sent_to)
+            for partition in targets.at_end_of_input(report, sent_to):
+                await material_events_topic.send(key=b"watermark", value=value, partition=partition)
     except Exception:  # the timer reports again within watermark_interval_s
         log.exception("cannot send the watermark report after %s", message.tp)
 
@@ -100,3 +108,4 @@ async def report_watermarks() -> None:
     value = encode(report)
     for partition in PARTITIONS:
         await material_events_topic.send(key=b"watermark", value=value, partition=partition)
+    targets.to_every_partition(report)
