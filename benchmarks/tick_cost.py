@@ -347,7 +347,8 @@ def live(
     run_id, run_dir, settings = private_deployment()
     load_at_start = os.getloadavg()[0]
     console.print(
-        f"live ({label}, {prime}): run {run_id}, {materials:,} materials, log in {run_dir}"
+        f"live ({label}, {prime}): run {run_id}, {materials:,} materials, worker log and "
+        f"probes.csv in {run_dir}"
     )
     apply_catalogue(load_catalogue(settings.topics_file), settings)
     producer = KafkaProducer(
@@ -396,7 +397,7 @@ def live(
         )
         ticked = metric(worker, "stockloop_ticked_materials_total")
         latencies, lost, health = probe(
-            settings, producer, probes, rate, worker.check_alive, round_trip
+            settings, producer, probes, rate, worker.check_alive, round_trip, run_dir / "probes.csv"
         )
         ticked = metric(worker, "stockloop_ticked_materials_total") - ticked
         tick_p99 = tick_seconds(worker)
@@ -428,10 +429,12 @@ def probe(
     rate: float,
     alive: Callable[[], None],
     round_trip: RoundTrip,
+    log: Path,
 ) -> tuple[list[float], int, list[tuple[float, float]]]:
     """Send receipts for new materials at ``rate`` a second: seconds until each is applied, how
     many never were within ``PROBE_TIMEOUT_S``, and each ``/health`` answer's time and the gap
-    since the answer before.
+    since the answer before. ``log`` gets each probe's send time (seconds after the first) and
+    latency in ms (empty: never applied), to tell a steady tail from a burst of late probes.
 
     A probe counts as applied when its material's record reaches ``stockloop.availability``,
     which the worker writes in the step that applies an event. Polling ``GET /materials/{id}``
@@ -471,6 +474,12 @@ def probe(
         watcher.join()
         applied.close()
     found = latencies()
+    first = min(sent.values(), default=0.0)
+    with log.open("w") as rows:
+        rows.write("probe,sent_after_s,latency_ms\n")
+        for material_id, at in sent.items():
+            latency = f"{found[material_id] * 1000:.1f}" if material_id in found else ""
+            rows.write(f"{material_id},{at - first:.3f},{latency}\n")
     return list(found.values()), len(sent) - len(found), health
 
 
