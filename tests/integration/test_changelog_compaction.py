@@ -116,12 +116,19 @@ def settled(state: dict | None) -> dict | None:
 
 
 def write_in_waves(pipeline: Pipeline, events: list) -> None:
-    """Send ``events`` in waves, each applied before the next, so the changelog rolls segments."""
+    """Send ``events`` in waves, each applied and written before the next, so that the changelog
+    rolls segments and each wave overwrites the last.
+
+    A material's state reaches the changelog once per commit, so a wave is given two commit
+    intervals after it is applied: waves applied within one commit were written as one record
+    per material, and the cleaner found nothing to remove.
+    """
     size = len(events) // WAVES
+    written_s = 2 * pipeline.settings.commit_interval_s + int(COMPACTING["segment.ms"]) / 1000
     for sent in range(size, len(events) + 1, size):
         pipeline.send_events(events[sent - size : sent])
         wait_until(lambda sent=sent: pipeline.applied() >= sent, timeout=60)
-        time.sleep(int(COMPACTING["segment.ms"]) / 1000)
+        time.sleep(written_s)
 
 
 def extent_of(pipeline: Pipeline) -> dict[int, ChangelogExtent]:
