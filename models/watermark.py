@@ -92,11 +92,11 @@ class ReportTargets:
     report finds every input read to its end (``PartitionClock.caught_up``);
     until then lateness holds it back. Sent only to the partition of the
     input's last event, such a report left every partition that had been sent
-    an event while another input was still busy waiting for the timer: a probe
-    p95 of 1.1 s and p99 of 2.2 s at 10 events/s. So every partition sent an
-    event since the last such report gets it.
+    an event while another input was still busy waiting for the timer
+    (``tests/integration/test_live_watermarks.py``: still unapplied after 60 s
+    with the timer at 600 s). So every partition sent an event since the last
+    such report gets it.
 
-    >>> from datetime import UTC
     >>> idle = Watermark(inputs={"a:0": InputClock(idle=True), "b:0": InputClock(idle=True)})
     >>> busy = Watermark(inputs={"a:0": InputClock(idle=True), "b:0": InputClock()})
     >>> targets = ReportTargets()
