@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 STALL_S = 0.02
@@ -45,21 +44,18 @@ class StallLog:
         def timed(handle: asyncio.events.Handle) -> Any:
             if threading.current_thread() is not self._loop_thread:
                 return run(handle)
-            return self._timed(lambda: run(handle), handle)
+            self._started = started = time.perf_counter()
+            try:
+                return run(handle)
+            finally:
+                took = time.perf_counter() - started
+                self._started = None
+                stacks, self._stacks = self._stacks, []
+                if took > STALL_S:
+                    self._write(took, handle, stacks)
 
         asyncio.events.Handle._run = timed  # type: ignore[method-assign]
         threading.Thread(target=self._sample, name="stall-sampler", daemon=True).start()
-
-    def _timed(self, call: Callable[[], Any], handle: asyncio.events.Handle) -> Any:
-        self._started = time.perf_counter()
-        try:
-            return call()
-        finally:
-            took = time.perf_counter() - self._started
-            self._started = None
-            stacks, self._stacks = self._stacks, []
-            if took > STALL_S:
-                self._write(took, handle, stacks)
 
     def _write(
         self, took: float, handle: asyncio.events.Handle, stacks: list[tuple[str, ...]]

@@ -7,6 +7,7 @@ they were sent. The timer is set far beyond the test, so every event applied
 came through a report made at the end of an input.
 """
 
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,8 @@ TIMER_S = 600.0
 
 def test_a_burst_over_two_inputs_is_applied_without_the_timer(tmp_path: Path):
     pipeline = Pipeline(tmp_path, watermark_interval_s=TIMER_S)
-    pipeline.start()
-    try:
+    with closing(pipeline):
+        pipeline.start()
         for number, material_id in enumerate(MATERIALS):
             common = {"event_time": T, "material_id": material_id, "warehouse_id": "W1"}
             if number % 2:
@@ -58,5 +59,3 @@ def test_a_burst_over_two_inputs_is_applied_without_the_timer(tmp_path: Path):
             ]
 
         wait_until(lambda: not unapplied(), timeout=60, describe=unapplied)
-    finally:
-        pipeline.close()
