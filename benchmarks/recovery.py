@@ -57,15 +57,14 @@ from pathlib import Path
 from typing import Annotated
 
 import httpx
-import kafka
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from ingest_throughput import HISTORY, ErpSimulator, Worker, produce_backlog
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from rich.console import Console
 from rich.table import Table
 from rocksdict import Options, Rdict, WriteBatch
-from worker_process import free_port, private_deployment, wait_until
+from worker_process import changelog_offsets, free_port, private_deployment, wait_until
 
 from connectors.mapping import load_mapping
 from connectors.topic_admin import apply_catalogue
@@ -116,26 +115,6 @@ class Recovery:
 def loadavg() -> str:
     """``/proc/loadavg``'s three averages, as the brief asks for with every figure."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def changelog_offsets(settings: Settings) -> dict[TopicPartition, tuple[int, int]]:
-    """First and end offset of every partition of the deployment's changelog topics."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        **settings.kafka_security.kafka_python_kwargs(),
-    )
-    try:
-        partitions = [
-            kafka.TopicPartition(topic, partition)
-            for topic in consumer.topics()
-            if topic.startswith(f"{settings.app_id}-") and topic.endswith("-changelog")
-            for partition in consumer.partitions_for_topic(topic) or ()
-        ]
-        first = consumer.beginning_offsets(partitions)
-        end = consumer.end_offsets(partitions)
-    finally:
-        consumer.close()
-    return {TopicPartition(tp.topic, tp.partition): (first[tp], end[tp]) for tp in partitions}
 
 
 def by_table(settings: Settings, offsets: dict[TopicPartition, tuple[int, int]]) -> dict[str, int]:

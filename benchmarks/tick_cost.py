@@ -58,7 +58,7 @@ from notification_latency import RoundTrip, TopicWatch
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
-from worker_process import WorkerProcess, private_deployment, wait_until
+from worker_process import WorkerProcess, private_deployment, wait_for_quiet_changelogs, wait_until
 
 from connectors.cdc import decode_record
 from connectors.mapping import load_mapping
@@ -343,7 +343,8 @@ def metric(worker: WorkerProcess, name: str, **labels: str) -> float:
 def live(
     label: str, materials: int, probes: int, rate: float, old_tree: Path | None, prime: Prime
 ) -> Live:
-    """Prime a private worker with ``materials``, let two tick rounds pass, then probe it."""
+    """Prime a private worker with ``materials``, let two tick rounds pass and its changelog
+    writes end, then probe it."""
     run_id, run_dir, settings = private_deployment()
     load_at_start = os.getloadavg()[0]
     console.print(
@@ -395,6 +396,7 @@ def live(
             timeout=1200,
             what="two tick rounds",
         )
+        wait_for_quiet_changelogs(settings, quiet_s=TICK_INTERVAL_S + 1, timeout=600)
         ticked = metric(worker, "stockloop_ticked_materials_total")
         latencies, lost, health = probe(
             settings, producer, probes, rate, worker.check_alive, round_trip, run_dir / "probes.csv"

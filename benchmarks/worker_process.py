@@ -16,6 +16,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import httpx
+import kafka
+from aiokafka import TopicPartition
+from kafka import KafkaConsumer
 
 from streams.settings import PROJECT_ROOT, Settings
 
@@ -53,6 +56,48 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not done within {timeout:.0f}s")
         time.sleep(interval)
+
+
+def changelog_offsets(settings: Settings) -> dict[TopicPartition, tuple[int, int]]:
+    """First and end offset of every partition of the deployment's changelog topics."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        **settings.kafka_security.kafka_python_kwargs(),
+    )
+    try:
+        partitions = [
+            kafka.TopicPartition(topic, partition)
+            for topic in consumer.topics()
+            if topic.startswith(f"{settings.app_id}-") and topic.endswith("-changelog")
+            for partition in consumer.partitions_for_topic(topic) or ()
+        ]
+        first = consumer.beginning_offsets(partitions)
+        end = consumer.end_offsets(partitions)
+    finally:
+        consumer.close()
+    return {TopicPartition(tp.topic, tp.partition): (first[tp], end[tp]) for tp in partitions}
+
+
+def wait_for_quiet_changelogs(settings: Settings, quiet_s: float, timeout: float) -> None:
+    """Wait until no changelog of the deployment has grown for ``quiet_s``.
+
+    A worker applies what it was fed, then writes the changed tables at its
+    commits, and each commit's writes pass through one producer: a live
+    event sent while tens of thousands of changelog records are still on
+    their way waits behind them. A probe of the steady state starts after.
+    """
+    last, since = -1, time.monotonic()
+    deadline = since + timeout
+    while True:
+        total = sum(end for _, end in changelog_offsets(settings).values())
+        now = time.monotonic()
+        if total != last:
+            last, since = total, now
+        elif now - since >= quiet_s:
+            return
+        if now > deadline:
+            raise TimeoutError(f"changelogs still growing after {timeout:.0f}s")
+        time.sleep(0.5)
 
 
 class WorkerProcess:
