@@ -80,7 +80,7 @@ from streams.catalogue import (
     TRANSFERS,
 )
 from streams.commit_flush import FlushOnCommit
-from streams.loop_share import give_way
+from streams.loop_share import SLICE_S, give_way
 from streams.material_states import MaterialStates
 from streams.metrics import ALERTS as ALERTS_PUBLISHED
 from streams.metrics import (
@@ -112,7 +112,16 @@ EXPECTED_INPUTS = [
 PRUNE_EVERY = timedelta(days=7)
 applied_events = TableAppliedEvents()
 states = MaterialStates()
-app.sensors.add(FlushOnCommit(states.flush))
+states_on_commit = FlushOnCommit(states.flush)
+app.sensors.add(states_on_commit)
+
+
+@app.task
+async def write_states_ahead() -> None:
+    """Write changed material states in slices late in each commit interval."""
+    await states_on_commit.write_ahead(app)
+
+
 _output_topics = {
     ALERTS: alerts_topic,
     AVAILABILITY: availability_topic,
@@ -411,12 +420,6 @@ class MaterialIndex:
         return by_partition
 
 
-TICK_SLICE_S = 0.01
-"""How long a tick works before records and the web API get their turn. One material takes
-about a millisecond (issue #13: 1,230 per second), so a slice stays within the 20 ms any
-background work may hold the event path."""
-
-
 @dataclass
 class TickJob:
     """One partition's tick, worked through in slices: the materials it has still to bring along.
@@ -453,14 +456,15 @@ class Ticks:
 
     A tick over 10,000 materials held the event loop for 8 seconds: events,
     ``/health`` and ``/metrics`` all waited. Now a tick is a job worked
-    through by a task of its own in slices of ``TICK_SLICE_S``, and between
-    slices the loop serves everything else, records of the material agent
-    included. Each slice and each record take ``turn``, so neither sees the
-    other half done. Before a record touches a material that a tick under
-    way has not reached yet, ``catch_up`` brings that material through the
-    tick first: each material still sees the ticks and records of its
-    partition in the partition's order, with each tick's own time and
-    context, so its outputs are those of a tick that held everything up.
+    through by a task of its own in slices of ``SLICE_S`` (a material takes
+    about a millisecond), and between slices the loop serves everything
+    else, records of the material agent included. Each slice and each
+    record take ``turn``, so neither sees the other half done. Before a
+    record touches a material that a tick under way has not reached yet,
+    ``catch_up`` brings that material through the tick first: each material
+    still sees the ticks and records of its partition in the partition's
+    order, with each tick's own time and context, so its outputs are those
+    of a tick that held everything up.
 
     A tick visits only the materials it can change: each visit notes until
     when its material stays quiet (``models.day_change.quiet_until``), and
@@ -546,9 +550,9 @@ class Ticks:
             await give_way(took)
 
     async def _slice(self, job: TickJob) -> float:
-        """Work on ``job`` for up to ``TICK_SLICE_S``; the seconds it took."""
+        """Work on ``job`` for up to ``SLICE_S``; the seconds it took."""
         started = time_module.perf_counter()
-        deadline = started + TICK_SLICE_S
+        deadline = started + SLICE_S
         skipped = 0
         while (
             not job.dropped

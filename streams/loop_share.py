@@ -3,6 +3,10 @@
 import asyncio
 import time
 
+SLICE_S = 0.01
+"""How long background work runs before records and the web API get their turn: within the
+20 ms any background work may hold the event path (issue #13)."""
+
 
 async def give_way(budget_s: float) -> None:
     """Let every other task that is ready run first, for up to ``budget_s``.
