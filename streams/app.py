@@ -10,6 +10,7 @@ import faust
 from faust.types.auth import CredentialsT
 
 from connectors.kafka_security import KafkaSecurity
+from streams import table_store
 from streams.bulk_restore import TableManager
 from streams.catalogue import (
     ALERT_ACTIONS,
@@ -60,6 +61,7 @@ def broker_credentials(security: KafkaSecurity) -> CredentialsT | None:
 
 settings = get_settings()
 catalogue = load_catalogue(settings.topics_file)
+table_store.register()
 
 app = faust.App(
     settings.app_id,

@@ -163,7 +163,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".stockloop") / "data", description="Faust/RocksDB state dir.")
     web_host: str = Field("127.0.0.1", description="Interface of the worker's web server.")
     web_port: int = Field(6066, ge=1, le=65535, description="Port of the worker's web server.")
-    table_store: str = Field("rocksdb://", description="Faust table store URL.")
+    table_store: str = Field(
+        "rocksdb://",
+        description="Faust table store URL; rocksdb:// is streams.table_store's RocksDB store.",
+    )
     max_event_bytes: int = Field(65_536, gt=0, description="Larger input values are dead-lettered.")
     event_time_window_years: int = Field(
         10,
