@@ -8,10 +8,11 @@ every commit starts.
 Made all at once, they held the event loop: a commit that wrote a second's
 worth of material states stalled records and the web API for 100-750 ms at
 a time (issue #13). So in the last ``WRITE_AHEAD_SHARE`` of each commit
-interval a task writes what waits in slices that give way
-(``FlushOnCommit.write_ahead``), and the commit then writes only what came
-in after. The task writes as every step once did, outside the commit:
-Faust's commit itself neither waits for it nor changes.
+interval a task writes what waits in slices that give way, and then what
+comes in as it comes (``FlushOnCommit.write_ahead``); the commit writes
+what is left, about a slice's worth. The task writes as every step once
+did, outside the commit: Faust's commit itself neither waits for it nor
+changes.
 """
 
 import asyncio

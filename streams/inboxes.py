@@ -73,7 +73,8 @@ class Inboxes:
         """Write what changed in the inboxes changed since the last flush, until
         ``time.perf_counter()`` passes ``until``; whether any is left.
 
-        Called as a commit starts, outside any agent: each write is made as
+        Called as a commit starts and, in slices, ahead of it
+        (``streams.commit_flush``), outside any agent: each write is made as
         part of the record that changed the inbox last, which names the
         changelog partition.
         """
