@@ -59,6 +59,7 @@ from streams.app import (
     alert_actions_table,
     alerts_topic,
     app,
+    applied_events_table,
     availability_topic,
     catalogue,
     category_promotions_table,
@@ -675,6 +676,19 @@ def _newest_event(material_id: str, partition: int) -> datetime | None:
     return state.last_event_time if state else None
 
 
+async def prune_partition(record: EventT, partition: int, horizon: timedelta) -> None:
+    """Prune the partition's event ids in a task of its own, beside the records; the deletes go
+    to the changelog partition of ``record``. A rebalance stops it."""
+    _current_event.set(weakref.ref(record))
+    generation = app.consumer_generation_id
+    await prune(
+        applied_events_table,
+        horizon,
+        lambda material_id: _newest_event(material_id, partition),
+        lambda: app.consumer_generation_id == generation and not app.rebalancing,
+    )
+
+
 async def on_time(
     progress: PartitionTime, to: datetime, context: StepContext, record: EventT, live: bool
 ) -> None:
@@ -697,7 +711,7 @@ async def on_time(
         if progress.pruned_on is None or to.date() >= progress.pruned_on + PRUNE_EVERY:
             progress.pruned_on = to.date()
             horizon = timedelta(days=app_settings.planning.dedup_horizon_days)
-            prune(horizon, lambda material_id: _newest_event(material_id, partition))
+            app.add_future(prune_partition(record, partition, horizon))
     else:
         await release(progress, partition, to, context, cause)
 
