@@ -113,16 +113,7 @@ EXPECTED_INPUTS = [
 PRUNE_EVERY = timedelta(days=7)
 applied_events = TableAppliedEvents()
 states = MaterialStates()
-states_on_commit = FlushOnCommit(states.flush)
-app.sensors.add(states_on_commit)
-
-
-@app.task
-async def write_states_ahead() -> None:
-    """Write changed material states in slices late in each commit interval."""
-    await states_on_commit.write_ahead(app)
-
-
+app.sensors.add(FlushOnCommit(states.flush))
 _output_topics = {
     ALERTS: alerts_topic,
     AVAILABILITY: availability_topic,

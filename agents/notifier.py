@@ -88,14 +88,7 @@ def _action_maker() -> ActionMaker | None:
 
 ACTIONS = _action_maker()
 inboxes = Inboxes(inboxes_table)
-inboxes_on_commit = FlushOnCommit(inboxes.flush)
-app.sensors.add(inboxes_on_commit)
-
-
-@app.task
-async def write_inboxes_ahead() -> None:
-    """Write changed inboxes in slices late in each commit interval."""
-    await inboxes_on_commit.write_ahead(app)
+app.sensors.add(FlushOnCommit(inboxes.flush))
 
 
 async def _reread(sender: faust.App, partitions: set[TP], **kwargs: object) -> None:

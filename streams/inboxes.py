@@ -22,8 +22,6 @@ crash or a rebalance, and an inbox takes a record twice without a change
 (``models.notifying``).
 """
 
-import math
-import time
 from collections.abc import MutableMapping
 
 from faust.types import EventT
@@ -69,16 +67,14 @@ class Inboxes:
         if self.get(inbox.recipient) is not inbox:
             self._changed[inbox.recipient] = (inbox, cause)
 
-    def flush(self, until: float = math.inf) -> bool:
-        """Write what changed in the inboxes changed since the last flush, until
-        ``time.perf_counter()`` passes ``until``; whether any is left.
+    def flush(self) -> None:
+        """Write what changed in every inbox changed since the last flush.
 
-        Called as a commit starts and, in slices, ahead of it
-        (``streams.commit_flush``), outside any agent: each write is made as
+        Called as a commit starts, outside any agent: each write is made as
         part of the record that changed the inbox last, which names the
         changelog partition.
         """
-        while self._changed and time.perf_counter() < until:
+        while self._changed:
             recipient, (inbox, cause) = next(iter(self._changed.items()))
             with as_part_of(cause):
                 for key, value in self._writes(inbox):
@@ -89,7 +85,6 @@ class Inboxes:
             del self._changed[recipient]
             self._read()[recipient] = inbox
             self._whole.discard(recipient)
-        return bool(self._changed)
 
     def invalidate(self) -> None:
         """After a rebalance: read the table again, forget what is not written.

@@ -26,8 +26,6 @@ drain), and filled the two health changelogs with a record per step, the
 cells' with two.
 """
 
-import math
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -81,8 +79,6 @@ class MaterialStates:
         self._size = size
         self._parsed: OrderedDict[str, tuple[bytes, MaterialState]] = OrderedDict()
         self._pending: dict[str, Pending] = {}
-        self._moved_by: dict[int, EventT] = {}
-        """Partition -> the last record whose state was written since its cells were published."""
         self.health = PartitionHealth(
             health_materials_table, health_cells_table, material_partition
         )
@@ -151,37 +147,29 @@ class MaterialStates:
                 as_stored, pending.stored, pending.cause, pending.changed
             )
 
-    def flush(self, until: float = math.inf) -> bool:
-        """Write the states changed since the last flush and set the health contribution of
-        the states stored since then, until ``time.perf_counter()`` passes ``until``; whether
-        any is left. Called as a commit starts and, in slices, ahead of it
-        (``streams.commit_flush``). The summary cells that moved are written by the commit's
-        flush (no deadline) only, so a cell still reaches its changelog once per commit."""
-        while self._pending and time.perf_counter() < until:
+    def flush(self) -> None:
+        """Write every state changed since the last flush, and set the health contribution of
+        every state stored since then; called as a commit starts."""
+        causes: dict[int, EventT] = {}
+        while self._pending:
             material_id, pending = next(iter(self._pending.items()))
             with as_part_of(pending.cause):
                 if pending.changed:
                     materials_table[material_id] = pending.stored
                 self.health.record(pending.state, pending.stored)
-            self._moved_by[material_partition(material_id)] = pending.cause
+            causes[material_partition(material_id)] = pending.cause
             del self._pending[material_id]
-        if self._pending or until < math.inf:
-            return bool(self._pending)
-        for partition, cause in self._moved_by.items():
+        for partition, cause in causes.items():
             with as_part_of(cause):
                 self.health.publish(partition)
-        self._moved_by.clear()
-        return False
 
     def _on_partitions_revoked(self, sender: object, revoked: object, **kwargs: Any) -> None:
         # After the commit Faust makes on revocation: what is left is read again.
         self._pending.clear()
-        self._moved_by.clear()
         self.health.forget()
 
     def _on_partitions_assigned(self, sender: object, assigned: object, **kwargs: Any) -> None:
         self._pending.clear()
-        self._moved_by.clear()
 
     def _remember(self, material_id: str, stored: bytes, state: MaterialState) -> None:
         self._parsed[material_id] = (stored, state)
