@@ -19,6 +19,9 @@ The rules of ``decide``, in the order they are checked:
    a material without order history is not blocked), or when
    ``block_on_critical_demand_shift`` is on and the material has an open
    critical ``demand_shift`` alert: the plan behind the quantity is in doubt.
+   Nor is a request whose amount is unknown: neither the material master
+   nor the stock on the shelf gives a unit cost, and the amount of 0 it
+   carries says nothing.
 2. **Amount.** A request is approved automatically when its amount is
    strictly *below* the auto-approval limit; a request of exactly the limit
    is not. The limit is the most specific one given: the material's category
@@ -314,6 +317,7 @@ def decide(
     abc_class: str | None,
     usual_quantity: float | None,
     critical_demand_shift: bool,
+    priced: bool = True,
 ) -> ApprovalDecision:
     """Whether a purchase request approves itself, or who must approve it.
 
@@ -321,6 +325,11 @@ def decide(
     when not known; ``critical_demand_shift`` whether the material has an
     open critical ``demand_shift`` alert. Every reason that holds a request
     back is named, so a buyer sees all of them at once.
+
+    ``priced``: whether ``amount`` rests on a known unit cost. A request for a
+    material nobody has priced carries an amount of 0, and approving it as
+    if it cost nothing would let any quantity through: it goes to the first
+    approver band, whose buyer knows what the material costs.
 
     >>> policy = ApprovalPolicy(currency="EUR")
     >>> decide(policy, amount=5000, quantity=10, category=None, abc_class=None,
@@ -349,9 +358,11 @@ def decide(
         f"amount {amount:,.2f} {currency} {verdict} auto-approval limit "
         f"{limit:,.2f} {currency} ({source})"
     )
-    if below and not held:
+    if not priced:
+        held.append("amount unknown: no unit cost in the material master or on the shelf")
+    elif below and not held:
         return ApprovalDecision(auto_approved=True, approver=None, reason=amount_reason)
-    if not below:
+    elif not below:
         held.append(amount_reason)
     approver = policy.approver_for(amount)
     return ApprovalDecision(

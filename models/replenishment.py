@@ -245,7 +245,7 @@ def replenish(
             material_id=state.material_id,
             warehouse_id=warehouse_id,
             unit=master.unit if master else "EA",
-            unit_cost=master.unit_cost if master else 0.0,
+            unit_cost=unit_cost(state) or 0.0,
             moq=moq,
             pack_size=pack_size,
             supplier_id=plan.supplier_id or (master.preferred_supplier if master else None),
@@ -315,8 +315,9 @@ def _transfer_in(
     moves = state.transfers
     unit = state.master.unit if state.master else "EA"
     for suggestion in chosen.transfers:
-        amount = request_amount(suggestion.quantity, state.master.unit_cost if state.master else 0)
-        decision = _judge(state, amount, suggestion.quantity, policy)
+        price = unit_cost(state)
+        amount = request_amount(suggestion.quantity, price or 0.0)
+        decision = _judge(state, amount, suggestion.quantity, policy, priced=price is not None)
         proposed = propose_transfer(
             state.material_id,
             suggestion,
@@ -338,7 +339,7 @@ def _transfer_in(
 
 
 def _judge(
-    state: "MaterialState", amount: float, quantity: float, policy: ApprovalPolicy
+    state: "MaterialState", amount: float, quantity: float, policy: ApprovalPolicy, priced: bool
 ) -> ApprovalDecision:
     """The approval policy's amount rule on a transfer's value: the material's auto-approval
     limit (category, ABC class, default; strictly below approves) and the approver band above it.
@@ -355,7 +356,25 @@ def _judge(
         abc_class=master.abc_class if master else None,
         usual_quantity=None,
         critical_demand_shift=False,
+        priced=priced,
     )
+
+
+def unit_cost(state: "MaterialState") -> float | None:
+    """What one unit of a request or a transfer is valued at, if known.
+
+    The material master's unit cost; without one (an ERP that sends no
+    master, or a master without a cost), the stock on the shelves at its
+    receipt costs, the moving average an ERP would value it at. None when
+    neither gives a price: the approval policy must not take the amount of 0
+    as cheap.
+    """
+    if state.master is not None and state.master.unit_cost > 0:
+        return state.master.unit_cost
+    stocks = state.warehouses.values()
+    shelved = sum(batch.quantity for stock in stocks for batch in stock.batches)
+    value = sum(stock.inventory_value for stock in stocks)
+    return value / shelved if shelved > 0 and value > 0 else None
 
 
 def expedite(
@@ -388,7 +407,7 @@ def expedite(
         material_id=state.material_id,
         warehouse_id=notice.warehouse_id,
         unit=unit,
-        unit_cost=master.unit_cost if master else 0.0,
+        unit_cost=unit_cost(state) or 0.0,
         moq=master.moq if master else 0.0,
         pack_size=master.pack_size if master else 1.0,
         supplier_id=(plan.supplier_id if plan else None)
@@ -545,6 +564,7 @@ def _decide(
             alert.rule_id == "demand_shift" and alert.severity == "critical"
             for alert in state.alerts.alerts.values()
         ),
+        priced=request.unit_cost > 0,
     )
     if decision.auto_approved:
         return approve_automatically(request, now, decision.reason)

@@ -143,6 +143,21 @@ def test_above_the_amount_the_request_waits_for_the_approver_of_its_band():
     assert (pending.amount, pending.approver) == (10_000, "buyer")
 
 
+def test_a_request_nobody_priced_waits_for_the_first_band_whatever_its_amount_of_0():
+    result = run([master(unit_cost=0), movement("r1", "receipt", 100, 0.5), order("so1", 150, 1)])
+    _, pending = result.requests
+    assert pending.status == RequestStatus.PENDING_APPROVAL
+    assert (pending.unit_cost, pending.amount, pending.approver) == (0, 0, "buyer")
+    assert "amount unknown" in (pending.reason or "")
+
+
+def test_without_a_master_cost_a_request_is_valued_at_the_shelfs_receipt_cost():
+    priced = movement("r1", "receipt", 100, 0.5).model_copy(update={"unit_cost": 4.0})
+    result = run([master(unit_cost=0), priced, order("so1", 150, 1)])
+    _, approved = result.requests
+    assert (approved.status, approved.unit_cost, approved.amount) == ("approved", 4.0, 200)
+
+
 def test_a_person_approves_a_pending_request_once_and_an_unknown_one_is_refused():
     state = MaterialState(material_id="M1")
     request = run(short_by_50(unit_cost=200), state).requests[-1]

@@ -121,10 +121,26 @@ def test_a_transfer_worth_exactly_the_limit_stays_proposed_with_its_approver():
     assert list(state.transfers.open) == [proposed.transfer_id]
 
 
-def test_a_transfer_of_a_material_without_a_unit_cost_is_worth_nothing_and_approved():
+def test_a_transfer_of_a_material_nobody_priced_waits_for_the_first_approver():
     state = MaterialState(material_id="M1")
-    _, approved = run(short_beside_a_surplus(unit_cost=0.0), state).transfers
-    assert (approved.status, approved.amount) == ("approved", 0)
+    (proposed,) = run(short_beside_a_surplus(unit_cost=0.0), state).transfers
+    assert (proposed.status, proposed.amount, proposed.approver) == ("proposed", 0, "buyer")
+    assert proposed.reason.endswith(
+        "amount unknown: no unit cost in the material master or on the shelf: needs buyer"
+    )
+
+
+def test_without_a_master_cost_a_transfer_is_valued_at_the_shelfs_receipt_cost():
+    priced = [
+        event.model_copy(update={"unit_cost": 120.0 if event.warehouse_id == "W2" else 80.0})
+        if isinstance(event, StockMovement)
+        else event
+        for event in short_beside_a_surplus(unit_cost=0.0)
+    ]
+    (proposed,) = run(priced, MaterialState(material_id="M1")).transfers
+    # 100 at 80 and 500 at 120 on the shelves: 113.33 a unit, 50 units 5,666.67 EUR.
+    assert (proposed.amount, proposed.approver) == (5666.67, "buyer")
+    assert "amount 5,666.67 EUR not below auto-approval limit" in proposed.reason
 
 
 def test_the_categorys_own_limit_wins_over_the_default_and_the_abc_class():
@@ -205,5 +221,6 @@ def test_a_transfer_approves_itself_exactly_when_its_value_is_below_the_limit(un
     transfers = run(short_beside_a_surplus(unit_cost), MaterialState(material_id="M1")).transfers
     value = transfers[0].amount
     assert value == round(NEED * unit_cost, 2)
-    assert (transfers[-1].status == "approved") == (value < 5000)
-    assert (transfers[-1].approver is None) == (value < 5000)
+    approves_itself = unit_cost > 0 and value < 5000
+    assert (transfers[-1].status == "approved") == approves_itself
+    assert (transfers[-1].approver is None) == approves_itself
