@@ -462,19 +462,19 @@ class OpenAlert(BaseModel):
     rule_id: str
     warehouse_id: str
     severity: Severity
-    active_since: datetime
-    raised_at: datetime
-    updated_at: datetime
-    last_notified_at: datetime
+    active_since: EventTime
+    raised_at: EventTime
+    updated_at: EventTime
+    last_notified_at: EventTime
     sequence: int = Field(0, **_OMIT_FALSY)
     values: dict[str, float | None] = Field(default_factory=dict, **_OMIT_FALSY)
     labels: dict[str, str] = Field(default_factory=dict, **_OMIT_FALSY)
     acknowledged_by: str | None = Field(None, **_OMIT_FALSY)
-    acknowledged_at: datetime | None = Field(None, **_OMIT_FALSY)
+    acknowledged_at: EventTime | None = Field(None, **_OMIT_FALSY)
     ack_unpublished: bool = Field(False, **_OMIT_FALSY)
     silenced: bool = Field(False, **_OMIT_FALSY)
     inhibited: bool = Field(False, **_OMIT_FALSY)
-    deescalating_since: datetime | None = Field(None, **_OMIT_FALSY)
+    deescalating_since: EventTime | None = Field(None, **_OMIT_FALSY)
     why: str = Field("", description="Its last transition's explanation.", **_OMIT_FALSY)
     made_of: dict[str, float] = Field(
         default_factory=dict,
@@ -515,8 +515,8 @@ class ClosedAlert(BaseModel):
     rule_id: str
     warehouse_id: str
     severity: Severity = Field(description="Its severity when it resolved.")
-    raised_at: datetime
-    resolved_at: datetime
+    raised_at: EventTime
+    resolved_at: EventTime
     reason: str = Field(description="Why it resolved (a TransitionReason).")
     value_at_risk: float | None = Field(None, **_OMIT_FALSY)
 
@@ -595,7 +595,7 @@ class AlertBook(BaseModel):
 
     material_id: str
     alerts: dict[str, OpenAlert] = Field(default_factory=dict, **_OMIT_FALSY)
-    pending: dict[str, datetime] = Field(default_factory=dict, **_OMIT_FALSY)
+    pending: dict[str, EventTime] = Field(default_factory=dict, **_OMIT_FALSY)
     silences: dict[str, Silence] = Field(default_factory=dict, **_OMIT_FALSY)
     raised: int = Field(0, **_OMIT_FALSY)
     closed: list[ClosedAlert] = Field(default_factory=list, **_OMIT_FALSY)

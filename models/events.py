@@ -48,6 +48,10 @@ def _in_utc(moment: datetime) -> datetime:
 
 
 EventTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""An aware instant, held in ``datetime.UTC``. Stored state uses it too, not a bare
+``datetime``: pydantic parses a ``Z`` into its own ``TzInfo``, and comparing or subtracting
+two instants of different tzinfo objects calls both offsets, 0.55 µs instead of 0.05 µs
+(pydantic/pydantic#7897): an inbox read from its table took twice as long per pass for it."""
 
 
 def _check_horizon(event_time: datetime, **moments: date | datetime) -> None:

@@ -20,7 +20,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, NonNegativeInt
 
 from models.events import SCHEMA_VERSION, EventTime, Id, Text
 
@@ -102,7 +102,8 @@ class Notification(BaseModel):
     body: str  # plain text
     html: str | None = None  # for email
     short: Text  # one SMS message: at most 70 characters
-    items: tuple[NotificationItem, ...]
+    items: tuple[NotificationItem, ...]  # those listed: the first LISTED_ITEMS (models.rendering)
+    unlisted: NonNegativeInt = 0  # items told but not listed; the id counts them all
     actions: tuple[NotificationAction, ...] = ()
 
 

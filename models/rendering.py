@@ -505,6 +505,12 @@ def severity_rank(severity: str) -> int:
     return TIER_RANK.get(severity, 0)
 
 
+LISTED_ITEMS = 100
+"""The items one message lists, the most severe and costly first (``ordered``). A buyer's
+digest can hold thousands: listed whole it was past Kafka's 1 MB record limit (the notifier
+crashed on one of 1.5 MB), and nobody reads past the first hundred."""
+
+
 def ordered(items: Iterable[NotificationItem]) -> list[NotificationItem]:
     """Items most severe first, then the most money at risk, then by event time and id: the
     same whatever order they came."""
@@ -528,7 +534,8 @@ def render(
     are listed in sections by severity, most severe first (a digest's order);
     ``escalated_from`` names the person who did not acknowledge, for an
     escalation. The title is cut to ``TEXT_LIMIT`` characters and the SMS to
-    ``SMS_LIMIT``.
+    ``SMS_LIMIT``. Only the first ``LISTED_ITEMS`` are listed, the counts
+    and a closing line telling how many more there are.
     """
     _check_language(language)
     if not items:
@@ -539,16 +546,21 @@ def render(
     def severity_name(severity: str) -> str:
         return names.get(severity, severity)
 
-    sections = [
-        {"severity": severity, "entries": [{"item": i, "actions": i.actions} for i in group]}
-        for severity, group in groupby(listed, key=lambda item: item.severity)
-    ]
+    sections = []
+    room = LISTED_ITEMS
+    for severity, group in groupby(listed, key=lambda item: item.severity):
+        members = list(group)
+        shown = members[: max(room, 0)]
+        room -= len(shown)
+        entries = [{"item": i, "actions": i.actions} for i in shown]
+        sections.append({"severity": severity, "count": len(members), "entries": entries})
     context = {
         "urgency": str(urgency),
         "severity": listed[0].severity,
         "first": listed[0],
         "more": len(listed) - 1,
         "total": len(listed),
+        "unlisted": max(len(listed) - LISTED_ITEMS, 0),
         "sections": sections,
         "severity_name": severity_name,
         "recipient_name": recipient_name,

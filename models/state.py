@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, PrivateAttr, computed_field
 from models.alerts import AlertBook
 from models.demand import DailyDemand
 from models.events import (
+    EventTime,
     InputEvent,
     InTransitLine,
     InTransitStatus,
@@ -59,7 +60,7 @@ class Batch(BaseModel):
     """A receipt still (partly) on the shelf; issues consume batches first in, first out."""
 
     batch_id: str | None
-    received_at: datetime
+    received_at: EventTime
     quantity: float
     unit_cost: float
 
@@ -100,7 +101,7 @@ class SupplyLine(BaseModel):
     supplier_id: str
     quantity: float
     received_quantity: float
-    ordered_at: datetime
+    ordered_at: EventTime
     eta: date
 
     @computed_field
@@ -114,7 +115,7 @@ class EarlyReceipt(BaseModel):
     """Goods received against a PO line whose own record has not arrived yet."""
 
     quantity: float
-    first_received_at: datetime
+    first_received_at: EventTime
 
 
 MAX_EARLY_RECEIPTS = 256
@@ -128,8 +129,8 @@ class WarehouseStock(BaseModel):
     batches: list[Batch] = Field(default_factory=list)
     committed_lines: dict[str, CommittedLine] = Field(default_factory=dict)
     supply_lines: dict[str, SupplyLine] = Field(default_factory=dict)
-    last_issue_at: datetime | None = None
-    last_receipt_at: datetime | None = None
+    last_issue_at: EventTime | None = None
+    last_receipt_at: EventTime | None = None
     demand: DailyDemand = Field(default_factory=DailyDemand)
     policy: PolicySnapshot | None = None
     flow: StockFlow = Field(
@@ -313,8 +314,8 @@ class MaterialState(BaseModel):
         "every input has passed their time (models.step).",
     )
     events_applied: int = 0
-    last_event_time: datetime | None = None
-    applied_through: datetime | None = Field(
+    last_event_time: EventTime | None = None
+    applied_through: EventTime | None = Field(
         None, description="Event time of the last event applied or midnight ticked."
     )
     _touched: tuple[str, ...] = PrivateAttr(default=())

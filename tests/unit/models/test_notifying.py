@@ -115,6 +115,26 @@ def test_a_new_group_waits_group_wait_then_sends_everything_that_arrived_in_one_
     assert due(inbox, {"li": LI}, T0 + timedelta(minutes=1))[1] == []
 
 
+def test_a_message_of_thousands_lists_the_first_hundred_and_counts_every_item():
+    """A buyer's group of 2,500 subjects at once: one message, far below Kafka's 1 MB."""
+    inbox = Inbox(recipient="li")
+    for number in range(2500):
+        severity = "critical" if number % 10 == 0 else "warning"
+        inbox, _ = take(inbox, item(f"s{number:04d}", T0, severity), T0)
+    inbox, (message,) = due(inbox, {"li": LI}, T0 + timedelta(seconds=30))
+    assert (len(message.items), message.unlisted) == (100, 2400)
+    assert {i.severity for i in message.items} == {"critical"}  # the most severe first
+    assert message.id == notification_id(
+        "li", message.group_key, [f"s{n:04d}-0" for n in range(2500)], message.at
+    )
+    assert "2500 new items" in message.body
+    assert "Critical (250)" in message.body and "Warning (2250)" in message.body
+    assert message.body.count("\n- ") == 100
+    assert message.body.rstrip().endswith("... and 2400 more, not listed here.")
+    assert len(message.model_dump_json()) < 100_000
+    assert all(subject.told_at is not None for subject in inbox.subjects.values())
+
+
 def test_a_late_tick_forms_the_message_at_the_flush_time_not_at_the_tick():
     inbox, _ = take(Inbox(recipient="li"), item("a", T0), T0)
     _, sent = due(inbox, {"li": LI}, T0 + timedelta(minutes=3))
