@@ -58,7 +58,8 @@ at which ``due`` could change it or tell anything (its *quiet bound*: the
 first group flush, escalation, reminder, forgetting or new digest day); ``due``
 before it returns the inbox as given at once, and ``receive`` and
 ``acknowledge``, which change one subject, carry the bound over to the new
-inbox without a pass. The results are those of doing every pass
+inbox without a pass. Once it is reached, ``due`` runs only the steps whose
+own first moment (kept with the bound) has come. The results are those of doing every pass
 (``tests/unit/models/test_inbox_due_index.py`` checks it with hypothesis).
 
 Examples
@@ -166,9 +167,13 @@ class _Quiet(NamedTuple):
     is computed again. ``exact``: computed by a pass, so ``due`` at ``until``
     does change the inbox; a bound carried over by ``receive`` may be earlier
     than the inbox's true one (the old version of the subject may have set it).
-    ``news_from``: no subject's last news (``_news``) is earlier, so nothing
-    is forgotten before ``news_from + FORGET_AFTER``; carried over the same
-    way, a bound below the true one.
+    The other moments are kept apart, so that ``due`` skips the steps with
+    nothing to do: no group flushes before ``flush_from``, no subject
+    escalates before ``escalate_from`` or is reminded before
+    ``remind_from``, and no subject's last news (``_news``) is earlier than
+    ``news_from``, so nothing is forgotten before ``news_from +
+    FORGET_AFTER``. Carried over the same way, each stays at or below the
+    true one.
     """
 
     person: Person
@@ -176,6 +181,9 @@ class _Quiet(NamedTuple):
     until: datetime
     exact: bool
     news_from: datetime
+    flush_from: datetime
+    escalate_from: datetime
+    remind_from: datetime
 
 
 class Inbox(BaseModel):
@@ -470,14 +478,28 @@ def _replaced(
     quiet = inbox._quiet
     if quiet is None or not carry:
         return replaced
-    until = min(quiet.until, _subject_quiet(subject, quiet.chain))
+    flush_from, escalate_from, remind_from = (
+        quiet.flush_from,
+        quiet.escalate_from,
+        quiet.remind_from,
+    )
     if subject.queued == "group":
         group = groups[subject.group_key]
         if subject.queued_at is None or group.interval < timedelta(0):
             return replaced
-        until = min(until, _flush_at(group, subject.queued_at))
-    news_from = min(quiet.news_from, _news(subject))
-    replaced._quiet = quiet._replace(until=until, exact=False, news_from=news_from)
+        flush_from = min(flush_from, _flush_at(group, subject.queued_at))
+    if not (subject.acknowledged or subject.closed):
+        escalate_from = min(escalate_from, _escalation_at(subject, quiet.chain))
+        remind_from = min(remind_from, _reminder_at(subject))
+    forget = _NEVER if subject.queued else _news(subject) + FORGET_AFTER
+    replaced._quiet = quiet._replace(
+        until=min(quiet.until, forget, flush_from, escalate_from, remind_from),
+        exact=False,
+        news_from=min(quiet.news_from, _news(subject)),
+        flush_from=flush_from,
+        escalate_from=escalate_from,
+        remind_from=remind_from,
+    )
     return replaced
 
 
@@ -713,16 +735,26 @@ def due(
     chain = len(escalation_chain(person, people))
     if now < _quiet_for(inbox, person, chain, now, recheck=False):
         return inbox, []
-    news_from = inbox._quiet.news_from if inbox._quiet is not None else None
-    held = len(inbox.subjects)
-    inbox, sent = _flush_groups(inbox, person, now)
-    inbox, escalated = _escalations(inbox, person, people, now)
-    inbox, reminded = _reminders(inbox, person, now)
+    # Each step is a pass over every subject; the bound's moments tell which have nothing to
+    # do. A group message tells its subjects, which moves their reminders (to no later than
+    # now, if the flush came late), and so do nothing else before the reminders.
+    quiet = _kept(inbox, person, chain)
+    before, held = inbox, len(inbox.subjects)
+    sent: list[Notification] = []
+    escalated: list[Notification] = []
+    reminded: list[Notification] = []
+    if quiet is None or quiet.flush_from <= now:
+        inbox, sent = _flush_groups(inbox, person, now)
+    flushed = inbox is not before
+    if quiet is None or quiet.escalate_from <= now:
+        inbox, escalated = _escalations(inbox, person, people, now)
+    if quiet is None or quiet.remind_from <= now or flushed:
+        inbox, reminded = _reminders(inbox, person, now)
     inbox, digested = _digest(inbox, person, now)
-    # Tidying is a pass over every subject. It has nothing to do when no subject's news is old
-    # enough to forget and none left: the steps above never move a subject to another group,
-    # and an inbox that carried a bound had no group without subjects.
-    if news_from is None or len(inbox.subjects) < held or news_from <= now - FORGET_AFTER:
+    # Tidying has nothing to do when no subject's news is old enough to forget and none left:
+    # the steps above never move a subject to another group, and an inbox that carried a
+    # bound had no group without subjects.
+    if quiet is None or len(inbox.subjects) < held or quiet.news_from <= now - FORGET_AFTER:
         inbox = _tidy(inbox, now)
     # Bound now, in one pass, so that the next items received carry it over.
     _quiet_for(inbox, person, chain, now, recheck=True)
@@ -741,31 +773,34 @@ def _quiet_for(
     something fell due 97 times in 100 (a ``make bench`` drain), so a pass to
     check it would only come before the passes of the work itself.
     """
-    quiet = inbox._quiet
-    if (
-        quiet is not None
-        and quiet.chain == chain
-        and (quiet.person is person or quiet.person == person)
-        and (quiet.exact or now < quiet.until or not recheck)
-    ):
+    quiet = _kept(inbox, person, chain)
+    if quiet is not None and (quiet.exact or now < quiet.until or not recheck):
         return quiet.until
-    bound = _quiet_until(inbox, person, chain)
-    if bound is None:
+    computed = _quiet_until(inbox, person, chain)
+    if computed is None:
         return _AT_ONCE
-    until, news_from = bound
-    inbox._quiet = _Quiet(person, chain, until, exact=True, news_from=news_from)
-    return until
+    inbox._quiet = computed
+    return computed.until
 
 
-def _quiet_until(inbox: Inbox, person: Person, chain: int) -> tuple[datetime, datetime] | None:
+def _kept(inbox: Inbox, person: Person, chain: int) -> _Quiet | None:
+    """The quiet bound kept on the inbox, if it was computed for ``person`` and ``chain``."""
+    quiet = inbox._quiet
+    if quiet is None or quiet.chain != chain:
+        return None
+    return quiet if quiet.person is person or quiet.person == person else None
+
+
+def _quiet_until(inbox: Inbox, person: Person, chain: int) -> _Quiet | None:
     """The earliest event time at which ``due`` can change the inbox or tell anything, by a pass,
-    and the earliest last news of any subject (``_Quiet.news_from``).
+    with the moments of each step (``_Quiet``).
 
     The earliest of every queued group's flush, every subject's own moments
-    (``_subject_quiet``) and the next digest day. None when the inbox holds
-    what the bound does not account for, a group no subject belongs to (the
-    next ``_tidy`` drops it) or a subject queued for a group it does not have:
-    ``due`` then does its whole work, as it always did.
+    (``_escalation_at``, ``_reminder_at``, forgetting) and the next digest
+    day. None when the inbox holds what the bound does not account for, a
+    group no subject belongs to (the next ``_tidy`` drops it) or a subject
+    queued for a group it does not have: ``due`` then does its whole work, as
+    it always did.
 
     The pass runs over every subject each time the bound is reached, and most
     subjects of a large inbox only wait to be forgotten (acknowledged or
@@ -775,8 +810,7 @@ def _quiet_until(inbox: Inbox, person: Person, chain: int) -> tuple[datetime, da
     subjects = inbox.subjects.values()
     if not inbox.groups.keys() <= {subject.group_key for subject in subjects}:
         return None
-    until = _next_digest_day(inbox, person)
-    oldest_news = news_from = _NEVER
+    oldest_news = news_from = escalate_from = remind_from = _NEVER
     earliest: dict[str, datetime] = {}
     for subject in subjects:
         at, since = subject.item.at, subject.since
@@ -794,26 +828,17 @@ def _quiet_until(inbox: Inbox, person: Person, chain: int) -> tuple[datetime, da
             if key not in earliest or subject.queued_at < earliest[key]:
                 earliest[key] = subject.queued_at
         if not (subject.acknowledged or subject.closed):
-            own = _open_subject_quiet(subject, chain)
-            if own < until:
-                until = own
-    if oldest_news < _NEVER - FORGET_AFTER:
-        until = min(until, oldest_news + FORGET_AFTER)
-    flushes = [_flush_at(inbox.groups[key], at) for key, at in earliest.items()]
-    return min([until, *flushes]), news_from
-
-
-def _subject_quiet(subject: Subject, chain: int) -> datetime:
-    """The earliest moment ``due`` changes ``subject`` on its own, its group's flush aside.
-
-    When ``_tidy`` forgets it (not queued, no news for ``FORGET_AFTER``), and,
-    while it is neither acknowledged nor closed, its next escalation or
-    reminder (``_open_subject_quiet``).
-    """
-    forget = _NEVER if subject.queued else _news(subject) + FORGET_AFTER
-    if subject.acknowledged or subject.closed:
-        return forget
-    return min(forget, _open_subject_quiet(subject, chain))
+            escalation, reminder = _escalation_at(subject, chain), _reminder_at(subject)
+            if escalation < escalate_from:
+                escalate_from = escalation
+            if reminder < remind_from:
+                remind_from = reminder
+    forget = oldest_news + FORGET_AFTER if oldest_news < _NEVER - FORGET_AFTER else _NEVER
+    flush_from = min(
+        (_flush_at(inbox.groups[key], at) for key, at in earliest.items()), default=_NEVER
+    )
+    until = min(_next_digest_day(inbox, person), forget, flush_from, escalate_from, remind_from)
+    return _Quiet(person, chain, until, True, news_from, flush_from, escalate_from, remind_from)
 
 
 def _news(subject: Subject) -> datetime:
@@ -821,18 +846,21 @@ def _news(subject: Subject) -> datetime:
     return max(subject.item.at, subject.since)
 
 
-def _open_subject_quiet(subject: Subject, chain: int) -> datetime:
-    """When ``_escalations`` takes an open subject one level up a chain of ``chain`` people,
-    or ``_reminders`` tells it again (a reminder interval below zero repeats at no later
-    moment: at once); ``_NEVER`` if neither."""
-    until = _NEVER
+def _escalation_at(subject: Subject, chain: int) -> datetime:
+    """When ``_escalations`` takes an open subject one level up a chain of ``chain`` people."""
     after = subject.escalate_after
-    if after is not None and subject.escalations < chain:
-        until = subject.since + (subject.escalations + 1) * after
+    if after is None or subject.escalations >= chain:
+        return _NEVER
+    return subject.since + (subject.escalations + 1) * after
+
+
+def _reminder_at(subject: Subject) -> datetime:
+    """When ``_reminders`` tells an open subject again; a reminder interval below zero repeats
+    at no later moment: at once."""
     every = subject.repeat_interval
-    if subject.told_at is not None and not subject.queued and every:
-        until = min(until, subject.told_at + every if every > timedelta(0) else _AT_ONCE)
-    return until
+    if subject.told_at is None or subject.queued or not every:
+        return _NEVER
+    return subject.told_at + every if every > timedelta(0) else _AT_ONCE
 
 
 def _next_digest_day(inbox: Inbox, person: Person) -> datetime:

@@ -87,7 +87,7 @@ def notifications(
             n.urgency.value,
             n.severity,
             n.title,
-            str(len(n.items)),
+            str(len(n.items) + n.unlisted),
             delivery_state(n, attempts.get(n.id, ())),
         )
     console.print(table)
