@@ -246,7 +246,10 @@ class PurchaseRequest(BaseModel):
         "MOQ, in whole packs (or as a person changed it)."
     )
     unit: _UNIT = Field(description="Unit of measure of `quantity`, from the material master.")
-    unit_cost: NonNegative = Field(description="Cost of one unit, in `currency`.")
+    unit_cost: NonNegative = Field(
+        description="Cost of one unit, in `currency`: the master's, else the stock on the shelves "
+        "at its receipt costs; 0 when neither gives one (the request then waits for an approver)."
+    )
     amount: NonNegative = Field(
         description="quantity × unit_cost in `currency`, rounded to cents; what the approval "
         "policy compares with its limits."

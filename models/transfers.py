@@ -392,8 +392,10 @@ class Transfer(BaseModel):
     )
     amount: NonNegative | None = Field(
         None,
-        description="Value moved: quantity x the master's unit cost (0 when unknown), in the "
-        "approval policy's currency; what the approval policy judges. None on older records.",
+        description="Value moved: quantity x the unit cost (the master's, else the stock on the "
+        "shelves at its receipt costs; 0 when neither gives one, and then never approved on its "
+        "own), in the approval policy's currency; what the approval policy judges. None on older "
+        "records.",
     )
     approver: Id | None = Field(
         None,
