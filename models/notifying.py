@@ -491,11 +491,12 @@ def _replaced(
     if not (subject.acknowledged or subject.closed):
         escalate_from = min(escalate_from, _escalation_at(subject, quiet.chain))
         remind_from = min(remind_from, _reminder_at(subject))
-    forget = _NEVER if subject.queued else _news(subject) + FORGET_AFTER
+    news = _news(subject)
+    forget = _NEVER if subject.queued else news + FORGET_AFTER
     replaced._quiet = quiet._replace(
         until=min(quiet.until, forget, flush_from, escalate_from, remind_from),
         exact=False,
-        news_from=min(quiet.news_from, _news(subject)),
+        news_from=min(quiet.news_from, news),
         flush_from=flush_from,
         escalate_from=escalate_from,
         remind_from=remind_from,

@@ -314,8 +314,8 @@ def _transfer_in(
     chosen = choose_transfers(warehouse_id, needed, sources, lanes, needed_by_days)
     moves = state.transfers
     unit = state.master.unit if state.master else "EA"
+    price = unit_cost(state)
     for suggestion in chosen.transfers:
-        price = unit_cost(state)
         amount = request_amount(suggestion.quantity, price or 0.0)
         decision = _judge(state, amount, suggestion.quantity, policy, priced=price is not None)
         proposed = propose_transfer(
