@@ -113,9 +113,14 @@ def releasable(
 ) -> list[tuple[str, bytes]]:
     """The held changes whose reference row is now known: those waiting for ``reference``, else all.
 
-    >>> held = [("mrp_bom/3/erp.boms/1/7", b"a"), ("mrp_bom/4/erp.boms/0/2", b"b")]
+    They come in the order they were read (topic, partition, offset), not in the
+    table's: two versions of one row, both held for its header, must reach the
+    material in the order the ERP wrote them, or the older replaces the newer.
+
+    >>> held = [("mrp_bom/3/erp.boms/1/10", b"new"), ("mrp_bom/3/erp.boms/1/9", b"old"),
+    ...         ("mrp_bom/4/erp.boms/0/2", b"b")]
     >>> releasable(held, {"mrp_bom/3"})
-    [('mrp_bom/3/erp.boms/1/7', b'a')]
+    [('mrp_bom/3/erp.boms/1/9', b'old'), ('mrp_bom/3/erp.boms/1/10', b'new')]
     >>> releasable(held, {"mrp_bom/3", "mrp_bom/4"}, reference="mrp_bom/4")
     [('mrp_bom/4/erp.boms/0/2', b'b')]
     """
@@ -127,4 +132,10 @@ def releasable(
             continue
         if waits_for in known:
             found.append((name, record))
-    return found
+    return sorted(found, key=lambda held_change: _read_at(held_change[0]))
+
+
+def _read_at(name: str) -> tuple[str, int, int]:
+    """Where a held change was read, from its ``held_key``: (topic, partition, offset)."""
+    _, topic, partition, offset = name.rsplit("/", 3)
+    return topic, int(partition), int(offset)
