@@ -59,8 +59,11 @@ first group flush, escalation, reminder, forgetting or new digest day); ``due``
 before it returns the inbox as given at once, and ``receive`` and
 ``acknowledge``, which change one subject, carry the bound over to the new
 inbox without a pass. Once it is reached, ``due`` runs only the steps whose
-own first moment (kept with the bound) has come. The results are those of doing every pass
-(``tests/unit/models/test_inbox_due_index.py`` checks it with hypothesis).
+own first moment (kept with the bound) has come, each over only the subjects
+whose moment came, and reads the next bound off an index of the subjects'
+moments (``models.inbox_moments``) instead of a pass. The results are those of
+doing every pass (``tests/unit/models/test_inbox_due_index.py`` checks it with
+hypothesis).
 
 Examples
 --------
@@ -88,7 +91,7 @@ Examples
 
 import hashlib
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, NamedTuple, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -97,6 +100,15 @@ import orjson
 from pydantic import BaseModel, Field, PrivateAttr
 
 from models.events import EventTime
+from models.inbox_moments import (
+    AT_ONCE,
+    NEVER,
+    Kind,
+    Moments,
+    escalation_at,
+    last_news,
+    reminder_at,
+)
 from models.notifications import (
     Destination,
     Notification,
@@ -112,12 +124,6 @@ FORGET_AFTER = timedelta(days=30)
 
 DIGEST = "digest"
 """Group key suffix of a recipient's daily digest."""
-
-_AT_ONCE = datetime.min.replace(tzinfo=UTC)
-"""A quiet bound that promises nothing: ``due`` does its whole work."""
-
-_NEVER = datetime.max.replace(tzinfo=UTC)
-"""No moment of a subject: it waits for nothing on its own."""
 
 _OMIT_FALSY = {"exclude_if": operator.not_}
 
@@ -170,7 +176,7 @@ class _Quiet(NamedTuple):
     The other moments are kept apart, so that ``due`` skips the steps with
     nothing to do: no group flushes before ``flush_from``, no subject
     escalates before ``escalate_from`` or is reminded before
-    ``remind_from``, and no subject's last news (``_news``) is earlier than
+    ``remind_from``, and no subject's last news (``last_news``) is earlier than
     ``news_from``, so nothing is forgotten before ``news_from +
     FORGET_AFTER``. Carried over the same way, each stays at or below the
     true one.
@@ -203,11 +209,14 @@ class Inbox(BaseModel):
     digest_day: date | None = Field(None, **_OMIT_FALSY)
 
     _quiet: _Quiet | None = PrivateAttr(None)
+    _moments: Moments | None = PrivateAttr(None)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """A copy without the quiet bound, which was computed for this inbox's subjects."""
+        """A copy without the quiet bound and the moments index, which describe this inbox's
+        subjects (``_derived`` hands the index over)."""
         copied = super().model_copy(update=update, deep=deep)
         copied._quiet = None
+        copied._moments = None
         return copied
 
     def __eq__(self, other: object) -> bool:
@@ -472,8 +481,9 @@ def _replaced(
     waits for, so a group's is the earliest of its members'). What the
     previous version waited for leaves, which only makes the true bound later.
     """
-    replaced = inbox.model_copy(
-        update={"subjects": {**inbox.subjects, subject.item.subject_id: subject}, "groups": groups}
+    subject_id = subject.item.subject_id
+    replaced = _derived(
+        inbox, (subject_id,), subjects={**inbox.subjects, subject_id: subject}, groups=groups
     )
     quiet = inbox._quiet
     if quiet is None or not carry:
@@ -488,11 +498,10 @@ def _replaced(
         if subject.queued_at is None or group.interval < timedelta(0):
             return replaced
         flush_from = min(flush_from, _flush_at(group, subject.queued_at))
-    if not (subject.acknowledged or subject.closed):
-        escalate_from = min(escalate_from, _escalation_at(subject, quiet.chain))
-        remind_from = min(remind_from, _reminder_at(subject))
-    news = _news(subject)
-    forget = _NEVER if subject.queued else news + FORGET_AFTER
+    escalate_from = min(escalate_from, escalation_at(subject, quiet.chain))
+    remind_from = min(remind_from, reminder_at(subject))
+    news = last_news(subject)
+    forget = NEVER if subject.queued else news + FORGET_AFTER
     replaced._quiet = quiet._replace(
         until=min(quiet.until, forget, flush_from, escalate_from, remind_from),
         exact=False,
@@ -524,14 +533,57 @@ def _regrouped(before: Inbox, old: Subject | None, inbox: Inbox) -> Inbox:
             or any(subject.group_key == key for subject in inbox.subjects.values())
         ):
             return inbox
-        tidied = inbox.model_copy(
-            update={"groups": {k: group for k, group in inbox.groups.items() if k != key}}
+        tidied = _derived(
+            inbox, (), groups={k: group for k, group in inbox.groups.items() if k != key}
         )
     else:
         tidied = _tidy(inbox)
     if tidied is not inbox:
         tidied._quiet = inbox._quiet
     return tidied
+
+
+def _derived(inbox: Inbox, changed: Iterable[str], **update: Any) -> Inbox:
+    """``inbox`` with ``update``, in which at most the subjects ``changed`` differ; it takes
+    over the inbox's moments index, if the inbox owns one (``models.inbox_moments``)."""
+    derived = inbox.model_copy(update=update)
+    moments = inbox._moments
+    if moments is not None and moments.owner is inbox:
+        moments.hand_over(derived, inbox.subjects, derived.subjects, changed)
+        derived._moments = moments
+    return derived
+
+
+def _moments_for(inbox: Inbox, chain: int) -> Moments:
+    """The inbox's moments index for a chain of ``chain`` people: its own, or built now."""
+    moments = inbox._moments
+    if (
+        moments is None
+        or moments.owner is not inbox
+        or moments.chain != chain
+        or moments.outgrown(inbox.subjects)
+    ):
+        moments = inbox._moments = Moments.of(inbox, inbox.subjects, chain)
+    return moments
+
+
+Step = Callable[[Inbox, Collection[str] | None], tuple[Inbox, list[Notification]]]
+"""One of ``due``'s steps, over the subjects named (None: every subject)."""
+
+
+def _visiting(
+    inbox: Inbox, kind: Kind, now: datetime, step: Step
+) -> tuple[Inbox, list[Notification]]:
+    """``step`` over the subjects whose ``kind`` moment came by ``now``, as the inbox's moments
+    index tells; over every subject when it has none, or holds what the index cannot account
+    for (``Moments.accounts_for``)."""
+    moments = inbox._moments
+    if moments is None or moments.owner is not inbox or not moments.accounts_for(inbox.groups):
+        return step(inbox, None)
+    taken = moments.take(kind, now, inbox.subjects)
+    after, sent = step(inbox, {subject_id for _, _, subject_id, _ in taken})
+    moments.put_back(kind, taken, after.subjects)
+    return after, sent
 
 
 # --- due ----------------------------------------------------------------------------------
@@ -547,19 +599,24 @@ def _flush_at(group: Group, earliest: datetime) -> datetime:
     return group.sent_at + ticks * group.interval
 
 
-def _flush_groups(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, list[Notification]]:
+def _flush_groups(
+    inbox: Inbox, person: Person, now: datetime, arrived: Collection[str] | None = None
+) -> tuple[Inbox, list[Notification]]:
     """Send every group message due at ``now``, in time order (one group may send twice).
 
-    Before the inbox's quiet bound no group is due: no pass.
+    Before the inbox's quiet bound no group is due: no pass. ``arrived``: the
+    subjects queued for a group by ``now`` (None: look at every subject); a
+    group whose first arrival is later is not due yet.
     """
     if inbox._quiet is not None and now < inbox._quiet.until:
         return inbox, []
     subjects, groups = dict(inbox.subjects), dict(inbox.groups)
     sent: list[Notification] = []
-    flushed = False
+    changed: list[str] = []
     while True:
         queued: dict[str, list[Subject]] = {}
-        for subject in subjects.values():
+        pool = subjects.values() if arrived is None else [subjects[sid] for sid in arrived]
+        for subject in pool:
             if subject.queued == "group":
                 queued.setdefault(subject.group_key, []).append(subject)
         schedule = sorted(
@@ -568,13 +625,13 @@ def _flush_groups(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, l
         )
         if not schedule or schedule[0][0] > now:
             break
-        flushed = True
         at, key = schedule[0]
         members = [s for s in queued[key] if s.queued_at is not None and s.queued_at <= at]
         quiet = in_quiet_hours(person, at)
         told = [s for s in members if not quiet or s.item.severity == "critical"]
         told_ids = {s.item.subject_id for s in told}
         for subject in members:
+            changed.append(subject.item.subject_id)
             if subject.item.subject_id in told_ids:
                 subjects[subject.item.subject_id] = _told(subject, at)
             else:
@@ -582,9 +639,9 @@ def _flush_groups(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, l
         if told:
             sent.append(_notification(Urgency.IMMEDIATE, told, person, key, at))
             groups[key] = groups[key].model_copy(update={"sent_at": at})
-    if not flushed:
+    if not changed:
         return inbox, sent
-    return inbox.model_copy(update={"subjects": subjects, "groups": groups}), sent
+    return _derived(inbox, changed, subjects=subjects, groups=groups), sent
 
 
 def escalation_chain(person: Person, people: Mapping[str, Person]) -> list[Person]:
@@ -604,13 +661,22 @@ def escalation_chain(person: Person, people: Mapping[str, Person]) -> list[Perso
 
 
 def _escalations(
-    inbox: Inbox, person: Person, people: Mapping[str, Person], now: datetime
+    inbox: Inbox,
+    person: Person,
+    people: Mapping[str, Person],
+    now: datetime,
+    late_ones: Collection[str] | None = None,
 ) -> tuple[Inbox, list[Notification]]:
-    """Unacknowledged subjects go one level up the chain per ``escalate_after`` they wait."""
+    """Unacknowledged subjects go one level up the chain per ``escalate_after`` they wait.
+
+    ``late_ones``: the subjects whose next escalation came by ``now`` (None:
+    look at every subject).
+    """
     chain = escalation_chain(person, people)
     subjects = dict(inbox.subjects)
     late: dict[tuple[int, str], list[tuple[datetime, Subject]]] = {}
-    for subject in subjects.values():
+    pool = subjects.values() if late_ones is None else [subjects[sid] for sid in late_ones]
+    for subject in pool:
         after = subject.escalate_after
         if after is None or subject.acknowledged or subject.closed:
             continue
@@ -623,6 +689,7 @@ def _escalations(
     if not late:
         return inbox, []
     sent = []
+    changed = []
     for (level, key), pairs in sorted(late.items()):
         at = max(moment for moment, _ in pairs)
         members = [subject for _, subject in pairs]
@@ -635,15 +702,24 @@ def _escalations(
             subjects[subject.item.subject_id] = current.model_copy(
                 update={"escalations": max(current.escalations, level + 1)}
             )
+            changed.append(subject.item.subject_id)
     sent.sort(key=lambda notification: (notification.at, notification.id))
-    return inbox.model_copy(update={"subjects": subjects}), sent
+    return _derived(inbox, changed, subjects=subjects), sent
 
 
-def _reminders(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, list[Notification]]:
+def _reminders(
+    inbox: Inbox, person: Person, now: datetime, reminded: Collection[str] | None = None
+) -> tuple[Inbox, list[Notification]]:
+    """Open subjects told ``repeat_interval`` ago are told again, or wait for the digest.
+
+    ``reminded``: the subjects whose reminder came by ``now`` (None: look at
+    every subject).
+    """
     subjects = dict(inbox.subjects)
     due_by_group: dict[str, list[tuple[datetime, Subject]]] = {}
-    digested = False
-    for subject in subjects.values():
+    digested: list[str] = []
+    pool = subjects.values() if reminded is None else [subjects[sid] for sid in reminded]
+    for subject in pool:
         if subject.acknowledged or subject.closed or subject.queued:
             continue
         told, every = subject.told_at, subject.repeat_interval
@@ -657,19 +733,21 @@ def _reminders(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, list
             subjects[subject.item.subject_id] = subject.model_copy(
                 update={"queued": "digest", "queued_at": at}
             )
-            digested = True
+            digested.append(subject.item.subject_id)
         else:
             due_by_group.setdefault(subject.group_key, []).append((at, subject))
     if not digested and not due_by_group:
         return inbox, []
     sent = []
+    changed = digested
     for key, pairs in sorted(due_by_group.items()):
         at = max(moment for moment, _ in pairs)
         members = [subject for _, subject in pairs]
         sent.append(_notification(Urgency.REMINDER, members, person, key, at))
         for subject in members:
             subjects[subject.item.subject_id] = _told(subject, at)
-    return inbox.model_copy(update={"subjects": subjects}), sent
+            changed.append(subject.item.subject_id)
+    return _derived(inbox, changed, subjects=subjects), sent
 
 
 def _digest(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, list[Notification]]:
@@ -691,12 +769,14 @@ def _digest(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, list[No
                 del subjects[subject.item.subject_id]
             else:
                 subjects[subject.item.subject_id] = _told(subject, at)
-    return inbox.model_copy(update={"subjects": subjects, "digest_day": day}), sent
+    told = [subject.item.subject_id for subject in members]
+    return _derived(inbox, told, subjects=subjects, digest_day=day), sent
 
 
 def _tidy(inbox: Inbox, now: datetime | None = None) -> Inbox:
     """Drop subjects without news for ``FORGET_AFTER`` and groups no subject belongs to."""
     subjects = inbox.subjects
+    forgotten: set[str] = set()
     if now is not None:
         # Once per record over every subject of the inbox: compare, build only when one goes.
         horizon = now - FORGET_AFTER
@@ -711,7 +791,7 @@ def _tidy(inbox: Inbox, now: datetime | None = None) -> Inbox:
     groups = {key: group for key, group in inbox.groups.items() if key in used}
     if len(subjects) == len(inbox.subjects) and len(groups) == len(inbox.groups):
         return inbox
-    return inbox.model_copy(update={"subjects": subjects, "groups": groups})
+    return _derived(inbox, forgotten, subjects=subjects, groups=groups)
 
 
 def due(
@@ -739,18 +819,26 @@ def due(
     # Each step is a pass over every subject; the bound's moments tell which have nothing to
     # do. A group message tells its subjects, which moves their reminders (to no later than
     # now, if the flush came late), and so do nothing else before the reminders.
+    # The moments index (models.inbox_moments) tells each step which subjects to visit.
     quiet = _kept(inbox, person, chain)
+    _moments_for(inbox, chain)
     before, held = inbox, len(inbox.subjects)
     sent: list[Notification] = []
     escalated: list[Notification] = []
     reminded: list[Notification] = []
     if quiet is None or quiet.flush_from <= now:
-        inbox, sent = _flush_groups(inbox, person, now)
+        inbox, sent = _visiting(
+            inbox, "arrivals", now, lambda at, arrived: _flush_groups(at, person, now, arrived)
+        )
     flushed = inbox is not before
     if quiet is None or quiet.escalate_from <= now:
-        inbox, escalated = _escalations(inbox, person, people, now)
+        inbox, escalated = _visiting(
+            inbox, "escalations", now, lambda at, late: _escalations(at, person, people, now, late)
+        )
     if quiet is None or quiet.remind_from <= now or flushed:
-        inbox, reminded = _reminders(inbox, person, now)
+        inbox, reminded = _visiting(
+            inbox, "reminders", now, lambda at, reminded: _reminders(at, person, now, reminded)
+        )
     inbox, digested = _digest(inbox, person, now)
     # Tidying has nothing to do when no subject's news is old enough to forget and none left:
     # the steps above never move a subject to another group, and an inbox that carried a
@@ -779,7 +867,7 @@ def _quiet_for(
         return quiet.until
     computed = _quiet_until(inbox, person, chain)
     if computed is None:
-        return _AT_ONCE
+        return AT_ONCE
     inbox._quiet = computed
     return computed.until
 
@@ -793,75 +881,31 @@ def _kept(inbox: Inbox, person: Person, chain: int) -> _Quiet | None:
 
 
 def _quiet_until(inbox: Inbox, person: Person, chain: int) -> _Quiet | None:
-    """The earliest event time at which ``due`` can change the inbox or tell anything, by a pass,
-    with the moments of each step (``_Quiet``).
+    """The earliest event time at which ``due`` can change the inbox or tell anything, with the
+    moments of each step (``_Quiet``), read off the inbox's moments index.
 
     The earliest of every queued group's flush, every subject's own moments
-    (``_escalation_at``, ``_reminder_at``, forgetting) and the next digest
+    (``escalation_at``, ``reminder_at``, forgetting) and the next digest
     day. None when the inbox holds what the bound does not account for, a
     group no subject belongs to (the next ``_tidy`` drops it) or a subject
     queued for a group it does not have: ``due`` then does its whole work, as
     it always did.
-
-    The pass runs over every subject each time the bound is reached, and most
-    subjects of a large inbox only wait to be forgotten (acknowledged or
-    closed, not queued): for them it compares their last news with the
-    oldest seen, and adds ``FORGET_AFTER`` once at the end.
     """
-    subjects = inbox.subjects.values()
-    if not inbox.groups.keys() <= {subject.group_key for subject in subjects}:
+    moments = _moments_for(inbox, chain)
+    if not moments.accounts_for(inbox.groups):
         return None
-    oldest_news = news_from = escalate_from = remind_from = _NEVER
-    earliest: dict[str, datetime] = {}
-    for subject in subjects:
-        at, since = subject.item.at, subject.since
-        news = at if at > since else since
-        if news < news_from:
-            news_from = news
-        queued = subject.queued
-        if not queued:
-            if news < oldest_news:
-                oldest_news = news
-        elif queued == "group":
-            key = subject.group_key
-            if subject.queued_at is None or key not in inbox.groups:
-                return None
-            if key not in earliest or subject.queued_at < earliest[key]:
-                earliest[key] = subject.queued_at
-        if not (subject.acknowledged or subject.closed):
-            escalation, reminder = _escalation_at(subject, chain), _reminder_at(subject)
-            if escalation < escalate_from:
-                escalate_from = escalation
-            if reminder < remind_from:
-                remind_from = reminder
-    forget = oldest_news + FORGET_AFTER if oldest_news < _NEVER - FORGET_AFTER else _NEVER
+    subjects = inbox.subjects
+    oldest_idle = moments.first(moments.idle, subjects)
+    forget = oldest_idle + FORGET_AFTER if oldest_idle < NEVER - FORGET_AFTER else NEVER
     flush_from = min(
-        (_flush_at(inbox.groups[key], at) for key, at in earliest.items()), default=_NEVER
+        (_flush_at(inbox.groups[key], at) for key, at in moments.first_arrivals(subjects)),
+        default=NEVER,
     )
+    escalate_from = moments.first(moments.escalations, subjects)
+    remind_from = moments.first(moments.reminders, subjects)
     until = min(_next_digest_day(inbox, person), forget, flush_from, escalate_from, remind_from)
+    news_from = moments.first(moments.news, subjects)
     return _Quiet(person, chain, until, True, news_from, flush_from, escalate_from, remind_from)
-
-
-def _news(subject: Subject) -> datetime:
-    """A subject's last news: its latest version's time, or its episode's start if later."""
-    return max(subject.item.at, subject.since)
-
-
-def _escalation_at(subject: Subject, chain: int) -> datetime:
-    """When ``_escalations`` takes an open subject one level up a chain of ``chain`` people."""
-    after = subject.escalate_after
-    if after is None or subject.escalations >= chain:
-        return _NEVER
-    return subject.since + (subject.escalations + 1) * after
-
-
-def _reminder_at(subject: Subject) -> datetime:
-    """When ``_reminders`` tells an open subject again; a reminder interval below zero repeats
-    at no later moment: at once."""
-    every = subject.repeat_interval
-    if subject.told_at is None or subject.queued or not every:
-        return _NEVER
-    return subject.told_at + every if every > timedelta(0) else _AT_ONCE
 
 
 def _next_digest_day(inbox: Inbox, person: Person) -> datetime:
@@ -873,7 +917,7 @@ def _next_digest_day(inbox: Inbox, person: Person) -> datetime:
     sooner. No digest yet: the first ``due`` records one.
     """
     if inbox.digest_day is None:
-        return _AT_ONCE
+        return AT_ONCE
     return _digest_at(person, inbox.digest_day + timedelta(days=1))
 
 

@@ -74,6 +74,8 @@ _ENVIRONMENT = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=False,
+    # The templates ship with the code: no stat of each file at every message.
+    auto_reload=False,
 )
 
 _SEVERITY_NAMES = {
