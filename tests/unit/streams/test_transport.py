@@ -1,4 +1,5 @@
-"""The producer buffer's flush, which Faust awaits before it commits offsets.
+"""The transport's consumer and producer: which fetched records are handed out, and the
+producer buffer's flush, which Faust awaits before it commits offsets.
 
 A commit must not cover a record whose table writes are still in the
 buffer. The channel below takes longer to publish each message than
@@ -10,8 +11,11 @@ import asyncio
 from types import SimpleNamespace
 
 from faust.transport.producer import ProducerBuffer
+from faust.types import TP
+from hypothesis import given
+from hypothesis import strategies as st
 
-from streams.transport import DrainingProducerBuffer
+from streams.transport import DrainingProducerBuffer, withheld
 
 
 class SlowTopic:
@@ -45,3 +49,21 @@ def test_fausts_own_flush_returns_with_writes_still_buffered():
 
 def test_the_flush_returns_only_once_every_message_is_handed_over():
     assert asyncio.run(published_when_flush_returns(DrainingProducerBuffer())) == 3
+
+
+topics = st.sampled_from(["erp.sales-orders", "erp.stock-movements", "app-materials-changelog"])
+partitions = st.builds(TP, topics, st.integers(0, 3))
+
+
+@given(st.sets(partitions), st.sets(partitions), st.booleans())
+def test_during_a_rebalance_only_changelog_records_are_handed_out(fetched, active, rebalancing):
+    """Stream records fetched before Faust seeks to the committed offsets and clears the agents'
+    buffers must be fetched again after it; a changelog's records feed the recovery."""
+    changelogs = {"app-materials-changelog"} if rebalancing else None
+    kept_back = set(withheld(fetched, active, changelogs))
+    handed_out = fetched - kept_back
+    assert handed_out <= active
+    if rebalancing:
+        assert all(tp.topic == "app-materials-changelog" for tp in handed_out)
+    else:
+        assert handed_out == fetched & active
