@@ -61,11 +61,10 @@ def reminder_at(subject: "Subject") -> datetime:
     """When an open subject is told again; a reminder interval below zero repeats at no later
     moment: at once."""
     every = subject.repeat_interval
-    if subject.told_at is None or subject.queued or not every:
+    told, settled = subject.told_at, subject.acknowledged or subject.closed
+    if told is None or subject.queued or not every or settled:
         return NEVER
-    if subject.acknowledged or subject.closed:
-        return NEVER
-    return subject.told_at + every if every > timedelta(0) else AT_ONCE
+    return told + every if every > timedelta(0) else AT_ONCE
 
 
 @dataclass(eq=False)

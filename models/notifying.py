@@ -717,7 +717,7 @@ def _reminders(
     """
     subjects = dict(inbox.subjects)
     due_by_group: dict[str, list[tuple[datetime, Subject]]] = {}
-    digested: list[str] = []
+    changed: list[str] = []
     pool = subjects.values() if reminded is None else [subjects[sid] for sid in reminded]
     for subject in pool:
         if subject.acknowledged or subject.closed or subject.queued:
@@ -733,13 +733,12 @@ def _reminders(
             subjects[subject.item.subject_id] = subject.model_copy(
                 update={"queued": "digest", "queued_at": at}
             )
-            digested.append(subject.item.subject_id)
+            changed.append(subject.item.subject_id)
         else:
             due_by_group.setdefault(subject.group_key, []).append((at, subject))
-    if not digested and not due_by_group:
+    if not changed and not due_by_group:
         return inbox, []
     sent = []
-    changed = digested
     for key, pairs in sorted(due_by_group.items()):
         at = max(moment for moment, _ in pairs)
         members = [subject for _, subject in pairs]
@@ -816,10 +815,10 @@ def due(
     chain = len(escalation_chain(person, people))
     if now < _quiet_for(inbox, person, chain, now, recheck=False):
         return inbox, []
-    # Each step is a pass over every subject; the bound's moments tell which have nothing to
-    # do. A group message tells its subjects, which moves their reminders (to no later than
-    # now, if the flush came late), and so do nothing else before the reminders.
-    # The moments index (models.inbox_moments) tells each step which subjects to visit.
+    # The bound's moments tell which steps have nothing to do, and the moments index
+    # (models.inbox_moments, made ready here) which subjects each of the others visits. A
+    # group message tells its subjects, which moves their reminders (to no later than now,
+    # if the flush came late), and so do nothing else before the reminders.
     quiet = _kept(inbox, person, chain)
     _moments_for(inbox, chain)
     before, held = inbox, len(inbox.subjects)

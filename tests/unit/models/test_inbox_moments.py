@@ -52,6 +52,20 @@ def arrivals(subjects: Mapping[str, Subject]) -> dict[str, datetime]:
     return earliest
 
 
+def alert(subject_id: str, item_id: str, at: datetime, **changes: object) -> NotificationItem:
+    """A version of a stock-out alert about ``subject_id``, critical unless ``changes`` say."""
+    fields: dict[str, object] = {
+        "kind": "alert",
+        "id": item_id,
+        "subject_id": subject_id,
+        "at": at,
+        "severity": "critical",
+        "rule_id": "stockout_risk",
+        "summary": subject_id,
+    }
+    return NotificationItem(**(fields | changes))
+
+
 actions = st.one_of(
     st.tuples(
         st.just("receive"),
@@ -78,15 +92,12 @@ def test_the_index_handed_along_says_what_a_pass_finds(lead: Person, plan: list[
         now += timedelta(seconds=seconds)
         if action == "receive":
             subject, severity, closes, warehouse, match = rest
-            item = NotificationItem(
-                kind="alert",
-                id=f"{subject}-{version}",
-                subject_id=subject,
-                at=now,
+            item = alert(
+                subject,
+                f"{subject}-{version}",
+                now,
                 severity=severity,
                 warehouse_id=warehouse,
-                rule_id="stockout_risk",
-                summary=subject,
                 closes=closes,
             )
             labels = {"rule_id": "stockout_risk", "warehouse_id": warehouse}
@@ -102,11 +113,8 @@ def test_the_index_handed_along_says_what_a_pass_finds(lead: Person, plan: list[
 
 
 def subject(subject_id: str, at: datetime, **changes: object) -> Subject:
-    item = NotificationItem(
-        kind="alert", id=subject_id, subject_id=subject_id, at=at, severity="critical", summary=""
-    )
     fields: dict[str, object] = {
-        "item": item,
+        "item": alert(subject_id, subject_id, at),
         "group_key": "li|",
         "repeat_interval": timedelta(hours=4),
         "escalate_after": timedelta(minutes=30),
@@ -149,10 +157,7 @@ def test_replaced_versions_make_the_index_outgrown_and_it_is_built_again() -> No
     match = RouteMatch(route="r", recipients=("li",))
     for minute in range(1, 80):
         at = T0 + timedelta(minutes=minute)
-        item = NotificationItem(
-            kind="alert", id=f"a-{minute}", subject_id="a", at=at, severity="critical", summary=""
-        )
-        inbox, _ = receive(inbox, item, {}, match, lead, at)
+        inbox, _ = receive(inbox, alert("a", f"a-{minute}", at), {}, match, lead, at)
     assert inbox._moments is moments and moments.outgrown(inbox.subjects)
     rebuilt = _moments_for(inbox, 1)
     assert rebuilt is not moments and len(rebuilt.news) == 1
