@@ -6,7 +6,8 @@ person's notifications are formed in one place, keyed by recipient:
 - ``route_to_inboxes`` reads ``stockloop.alerts`` and the response topics,
   matches each record against the routing file in force (the ``routes``
   response policy) and sends, per recipient, the item or its settlement to
-  ``stockloop.notification-inbox``;
+  ``stockloop.notification-inbox``, a batch per recipient at each commit
+  (``streams.inbox_entries``);
 - ``fill_inboxes`` keeps each recipient's ``Inbox`` (``models.notifying``) in
   the ``inboxes`` table, a record per subject written once per commit
   (``streams.inboxes``), and publishes what falls due on
@@ -19,6 +20,7 @@ record routed twice after a crash yields the same ids, which delivery sends
 once.
 """
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +32,7 @@ from pydantic import BaseModel
 from models.alert_quality import AlertRecord, closing_outcome, time_to_acknowledge
 from models.alerting import Alert
 from models.bom import ShortageResult
-from models.dispatch import ActionMaker, InboxInput, InboxTick, dispatch, into_inbox
+from models.dispatch import ActionMaker, InboxInput, InboxTick, RoutedBatch, dispatch, into_inbox
 from models.events import encode
 from models.notifications import Notification
 from models.notifying import Inbox
@@ -55,6 +57,7 @@ from streams.catalogue import (
     TRANSFERS,
 )
 from streams.commit_flush import FlushOnCommit
+from streams.inbox_entries import InboxEntries
 from streams.inboxes import Inboxes
 from streams.metrics import (
     ACKNOWLEDGE_SECONDS,
@@ -89,6 +92,8 @@ def _action_maker() -> ActionMaker | None:
 ACTIONS = _action_maker()
 inboxes = Inboxes(inboxes_table)
 app.sensors.add(FlushOnCommit(inboxes.flush))
+routed = InboxEntries(notification_inbox_topic)
+app.sensors.add(FlushOnCommit(routed.flush))
 
 
 async def _reread(sender: faust.App, partitions: set[TP], **kwargs: object) -> None:
@@ -107,7 +112,7 @@ async def route_to_inboxes(stream: faust.StreamT[bytes]) -> None:
         message = record.message
         try:
             source = SOURCES[message.topic].model_validate_json(message.value)
-            routed = dispatch(source, current_policies().routes, app_settings.public_url, ACTIONS)
+            entries = dispatch(source, current_policies().routes, app_settings.public_url, ACTIONS)
         except Exception:  # one record the router cannot read must not stop the others
             where = f"{message.topic}[{message.partition}]@{message.offset}"
             log.exception("cannot route %s", where)
@@ -115,8 +120,8 @@ async def route_to_inboxes(stream: faust.StreamT[bytes]) -> None:
             continue
         if isinstance(source, Alert):
             count_alert_quality(source)
-        for entry in routed:
-            await notification_inbox_topic.send(key=entry.recipient.encode(), value=encode(entry))
+        for entry in entries:
+            routed.add(entry)
 
 
 def count_alert_quality(alert: Alert) -> None:
@@ -157,14 +162,18 @@ async def fill_inboxes(stream: faust.StreamT[bytes]) -> None:
     """Put items in their recipient's inbox and publish what falls due."""
     async for record in stream.events():
         message = record.message
-        entry = InboxInput.validate_json(message.value)
+        taken = InboxInput.validate_json(message.value)
         people = current_policies().routes.people
-        INBOX_RECORDS.labels(entry.kind).inc()
-        recipients = (
-            _recipients_in(message.partition) if isinstance(entry, InboxTick) else [entry.recipient]
-        )
-        for recipient in recipients:
-            await _settle(*into_inbox(inboxes.get(recipient), entry, people), record)
+        for entry in taken.entries if isinstance(taken, RoutedBatch) else [taken]:
+            INBOX_RECORDS.labels(entry.kind).inc()
+            recipients = (
+                _recipients_in(message.partition)
+                if isinstance(entry, InboxTick)
+                else [entry.recipient]
+            )
+            for recipient in recipients:
+                await _settle(*into_inbox(inboxes.get(recipient), entry, people), record)
+            await asyncio.sleep(0)  # a batch of hundreds of entries must not hold the loop
 
 
 @app.timer(interval=app_settings.tick_interval_s, on_leader=True)

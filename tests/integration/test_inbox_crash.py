@@ -38,7 +38,7 @@ from kafka.partitioner.default import murmur2
 
 from models.alerting import Alert
 from models.alerts import AlertBook, Evaluation, TransitionStatus, alert_key
-from models.dispatch import dispatch, into_inbox
+from models.dispatch import InboxInput, RoutedBatch, dispatch, into_inbox
 from models.notifications import Notification
 from models.notifying import Inbox
 from models.routing import RoutingFile, load_routing
@@ -192,7 +192,9 @@ def test_sigkill_while_alerts_pour_in_loses_no_notification_and_doubles_none_by_
         killed = pour(pipeline, alerts, kills=2)
         crashed = published(pipeline, clean_by_id.keys(), timeout=120)
         took = time.monotonic() - started
-        entries = len(pipeline.read_all("stockloop.notification-inbox", 10**9, timeout=5))
+        inbox_records = pipeline.read_all("stockloop.notification-inbox", 10**9, timeout=5)
+    taken = [InboxInput.validate_json(record.value) for record in inbox_records]
+    entries = sum(len(t.entries) if isinstance(t, RoutedBatch) else 1 for t in taken)
     routed_again = entries - sum(len(dispatch(alert, routing, None)) for alert in alerts)
 
     by_id: dict[str, list[bytes]] = {}

@@ -2,9 +2,23 @@
 
 from datetime import timedelta
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
 from models.action_links import verify
 from models.alerts import TransitionReason
-from models.dispatch import ActionMaker, RoutedItem, Settled, dispatch
+from models.dispatch import (
+    ActionMaker,
+    InboxInput,
+    RoutedBatch,
+    RoutedItem,
+    Settled,
+    batches,
+    dispatch,
+)
+from models.events import encode
 from models.routing import default_routing
 from models.transfers import approve
 from tests.unit.models.test_rendering import T0, as_alert, request, review, stockout, transfer
@@ -132,3 +146,30 @@ def test_a_held_transfer_goes_to_its_approver_until_a_decision_settles_it():
 def test_a_transfer_that_approves_itself_asks_no_approver():
     routed = dispatch(transfer(), ROUTING, None)
     assert "root/approvals" not in {r.match.route for r in routed if isinstance(r, RoutedItem)}
+
+
+def settlement(recipient: str, subject_id: str) -> Settled:
+    return Settled(recipient=recipient, subject_id=subject_id, at=T0)
+
+
+@given(
+    subjects=st.lists(st.text(alphabet="abcxyz/-", min_size=1, max_size=300), max_size=40),
+    limit=st.integers(min_value=1, max_value=4_000),
+)
+def test_batches_hold_every_entry_once_in_order_each_record_near_the_limit(subjects, limit):
+    entries = [settlement("li.na", subject) for subject in subjects]
+    records = batches("li.na", [encode(entry) for entry in entries], limit)
+    taken = [InboxInput.validate_json(record) for record in records]
+    assert all(isinstance(batch, RoutedBatch) and batch.recipient == "li.na" for batch in taken)
+    assert [entry for batch in taken for entry in batch.entries] == entries
+    header = len(encode(RoutedBatch(recipient="li.na", entries=[])))
+    for record, batch in zip(records, taken, strict=True):
+        assert len(batch.entries) == 1 or len(record) <= limit + header
+
+
+def test_a_batch_routed_to_one_recipient_refuses_an_entry_of_another():
+    stray = RoutedBatch.model_construct(
+        recipient="li.na", entries=[settlement("li.na", "a"), settlement("anna", "b")]
+    )
+    with pytest.raises(ValidationError, match=r"recipient 'anna' in the batch of 'li\.na'"):
+        InboxInput.validate_json(encode(stray))
