@@ -57,7 +57,7 @@ from streams.catalogue import (
     TRANSFERS,
 )
 from streams.commit_flush import FlushOnCommit
-from streams.inbox_entries import InboxEntries
+from streams.inbox_entries import SEND_EVERY_S, InboxEntries
 from streams.inboxes import Inboxes
 from streams.metrics import (
     ACKNOWLEDGE_SECONDS,
@@ -155,6 +155,12 @@ async def _settle(inbox: Inbox, notifications: list[Notification], cause: EventT
         )
         NOTIFICATIONS.labels(notification.urgency.value).inc()
     inboxes.store(inbox, cause)
+
+
+@app.timer(interval=SEND_EVERY_S)
+async def send_routed() -> None:
+    """Send what was routed without waiting for the commit, so that nobody hears later."""
+    routed.flush()
 
 
 @app.agent(notification_inbox_topic)

@@ -49,7 +49,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from worker_process import WorkerProcess, private_deployment, wait_until
+from worker_process import WorkerProcess, private_deployment, records_by_topic, wait_until
 
 from connectors.cdc import decode_record
 from connectors.mapping import CdcMapping, load_mapping
@@ -689,6 +689,23 @@ def settle(worker: Worker, drained: Drain) -> Settled:
     )
 
 
+def written_table(records: dict[str, int], events: int) -> Table:
+    """Records on each topic once every agent caught up: each crosses Faust at a fixed cost."""
+    table = _table(
+        "Records on the topics once every agent caught up (inputs included)",
+        "topic",
+        "records",
+        "per input event",
+    )
+    for name, count in sorted(records.items(), key=lambda item: -item[1]):
+        table.add_row(name, f"{count:,}", f"{count / events:.2f}")
+    total = sum(records.values())
+    table.add_row(
+        "[bold]all[/bold]", f"[bold]{total:,}[/bold]", f"[bold]{total / events:.2f}[/bold]"
+    )
+    return table
+
+
 def idle_cpu_share(worker: Worker, seconds: float = 3.0) -> float:
     """Share of one CPU the worker burns with no input at all: its timers, fetches and commits."""
     before = worker.cpu_seconds()
@@ -1251,6 +1268,7 @@ def main(
             else f"gave up waiting {settled.seconds:.0f} s after the drain started, "
             f"{settled.lag:,.0f} records still to read"
         )
+        console.print(written_table(records_by_topic(settings), events))
         idle_cpu = idle_cpu_share(worker)
         phases = [
             steady(worker, producer, simulator, r, steady_seconds, probes)

@@ -60,6 +60,26 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
 
 def changelog_offsets(settings: Settings) -> dict[TopicPartition, tuple[int, int]]:
     """First and end offset of every partition of the deployment's changelog topics."""
+    return _offsets(
+        settings,
+        lambda topic: topic.startswith(f"{settings.app_id}-") and topic.endswith("-changelog"),
+    )
+
+
+def records_by_topic(settings: Settings) -> dict[str, int]:
+    """Records on each topic of the deployment, changelogs included, by name without the
+    deployment's prefix: what a run wrote, for records per input event."""
+    own = (settings.topic_prefix, f"{settings.app_id}-")
+    counts: dict[str, int] = {}
+    for tp, (first, end) in _offsets(settings, lambda topic: topic.startswith(own)).items():
+        name = tp.topic.removeprefix(settings.topic_prefix).removeprefix(f"{settings.app_id}-")
+        counts[name] = counts.get(name, 0) + end - first
+    return counts
+
+
+def _offsets(
+    settings: Settings, wanted: Callable[[str], bool]
+) -> dict[TopicPartition, tuple[int, int]]:
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
         **settings.kafka_security.kafka_python_kwargs(),
@@ -68,7 +88,7 @@ def changelog_offsets(settings: Settings) -> dict[TopicPartition, tuple[int, int
         partitions = [
             kafka.TopicPartition(topic, partition)
             for topic in consumer.topics()
-            if topic.startswith(f"{settings.app_id}-") and topic.endswith("-changelog")
+            if wanted(topic)
             for partition in consumer.partitions_for_topic(topic) or ()
         ]
         first = consumer.beginning_offsets(partitions)
