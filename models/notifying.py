@@ -465,7 +465,9 @@ def receive(
         timing = {"wait": wait, "interval": interval}
         groups[key] = group.model_copy(update=timing) if group else Group(**timing)
     received = _replaced(inbox, subject, groups, carry=not retimed)
-    flushed, sent = _flush_groups(received, person, now)
+    flushed, sent = _visiting(
+        received, "arrivals", now, lambda at, arrived: _flush_groups(at, person, now, arrived)
+    )
     return _regrouped(inbox, old, flushed), sent
 
 
