@@ -61,10 +61,16 @@ def feed(worker: Pipeline) -> int:
     far beyond its stock (a shortage alert), the old receipts in W1 are
     never issued for some (dead stock); one issue in W2 takes more than
     the shelf holds (a fill rate below 1).
+
+    The history (masters, the receipts of 100 days ago) is applied before
+    the rest is sent: sent together, a sales order (another topic) could
+    reach its material first, and the old receipt would be older than the
+    de-duplication horizon before the material's newest event.
     """
-    sent = 0
+    history: list[tuple[str, dict]] = []
+    records: list[tuple[str, dict]] = []
     for n, material in enumerate(MATERIALS):
-        records = [
+        history += [
             (
                 "erp.materials",
                 {
@@ -78,10 +84,10 @@ def feed(worker: Pipeline) -> int:
                 },
             ),
             stock_movement(f"r0-{n}", T0, material, "W1", "receipt", 40 + 10 * n, 2.0 + n),
-            stock_movement(
-                f"r1-{n}", T1, material, f"W{1 + n % 2}", "receipt", 30 + 5 * n, 3.0 + n
-            ),
         ]
+        records.append(
+            stock_movement(f"r1-{n}", T1, material, f"W{1 + n % 2}", "receipt", 30 + 5 * n, 3.0 + n)
+        )
         for day in range(0, 5, 2):
             if n % 3 != 2:
                 at = T1 + timedelta(days=day, hours=3)
@@ -109,11 +115,16 @@ def feed(worker: Pipeline) -> int:
                     },
                 )
             )
-        for topic, value in records:
-            worker.send(topic, value)
-            sent += 1
+    send(worker, history)
+    wait_until(lambda: worker.applied() >= len(history), timeout=120)
+    send(worker, records)
+    return len(history) + len(records)
+
+
+def send(worker: Pipeline, records: list[tuple[str, dict]]) -> None:
+    for topic, value in records:
+        worker.send(topic, value)
     worker.flush()
-    return sent
 
 
 def _fed(worker: Pipeline) -> dict | None:

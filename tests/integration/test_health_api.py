@@ -19,11 +19,19 @@ T1 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(da
 T0 = T1 - timedelta(days=120)
 
 
-def _feed(worker: Pipeline) -> int:
-    """Masters, an old and a new receipt, issues and orders for every material; records sent."""
-    sent = 0
+def _records() -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
+    """Masters, an old and a new receipt, issues and orders for every material: first the
+    history (masters, the receipts of 120 days ago), then the rest.
+
+    An ERP's history comes first. Sent together, a sales order (another topic) could reach
+    its material before the old receipt, which was then older than the de-duplication horizon
+    before the material's newest event and went to the dead-letter topic (2 of 8 runs here,
+    once in CI).
+    """
+    history: list[tuple[str, dict]] = []
+    recent: list[tuple[str, dict]] = []
     for n, material in enumerate(MATERIALS):
-        records = [
+        history += [
             (
                 "erp.materials",
                 {
@@ -37,14 +45,16 @@ def _feed(worker: Pipeline) -> int:
                 },
             ),
             stock_movement(f"r0-{n}", T0, material, "W1", "receipt", 10 + n, 2.0 + n),
-            stock_movement(f"r1-{n}", T1, material, f"W{1 + n % 2}", "receipt", 5 + 2 * n, 3.0 + n),
         ]
+        recent.append(
+            stock_movement(f"r1-{n}", T1, material, f"W{1 + n % 2}", "receipt", 5 + 2 * n, 3.0 + n)
+        )
         if n % 3 == 0:
-            records.append(
+            recent.append(
                 stock_movement(f"i-{n}", T1 + timedelta(days=2), material, "W1", "issue", 4, None)
             )
         if n % 4 == 1:
-            records.append(
+            recent.append(
                 (
                     "erp.sales-orders",
                     {
@@ -63,11 +73,27 @@ def _feed(worker: Pipeline) -> int:
                     },
                 )
             )
-        for topic, value in records:
-            worker.send(topic, value)
-            sent += 1
-    worker.flush()
+    return history, recent
+
+
+def _feed(first: Pipeline, second: Pipeline, records: list[tuple[str, dict]], before: int) -> int:
+    """Send ``records`` through ``first`` and wait until the two workers have applied them
+    besides the ``before`` applied already; the records applied in all."""
+    for topic, value in records:
+        first.send(topic, value)
+    first.flush()
+    sent = before + len(records)
+    wait_until(
+        lambda: first.applied() + second.applied() == sent,
+        timeout=120,
+        describe=lambda: _why_not(first, second, sent),
+    )
     return sent
+
+
+def _why_not(first: Pipeline, second: Pipeline, sent: int) -> str:
+    dead = [record.value for record in first.read_all("stockloop.dead-letter", 10, timeout=5)]
+    return f"{sent} sent; outcomes {first.counters()} and {second.counters()}; dead letters {dead}"
 
 
 def _expected(states: dict[str, dict], warehouse: str | None = None, **master: str) -> dict:
@@ -170,8 +196,8 @@ def test_either_worker_answers_the_summary_of_every_partition_and_its_lists(tmp_
         first.start()
         second.start()
         wait_until(lambda: first._healthy() and second._healthy(), timeout=180)
-        sent = _feed(first)
-        wait_until(lambda: first.applied() + second.applied() == sent, timeout=120)
+        history, recent = _records()
+        _feed(first, second, recent, _feed(first, second, history, 0))
         assert first.applied() > 0 and second.applied() > 0  # both own some partitions
 
         def states() -> dict[str, dict] | None:
