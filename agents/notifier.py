@@ -6,8 +6,8 @@ person's notifications are formed in one place, keyed by recipient:
 - ``route_to_inboxes`` reads ``stockloop.alerts`` and the response topics,
   matches each record against the routing file in force (the ``routes``
   response policy) and sends, per recipient, the item or its settlement to
-  ``stockloop.notification-inbox``, a batch per recipient at each commit
-  (``streams.inbox_entries``);
+  ``stockloop.notification-inbox``, a batch per recipient every 100 ms and
+  at each commit (``streams.inbox_entries``);
 - ``fill_inboxes`` keeps each recipient's ``Inbox`` (``models.notifying``) in
   the ``inboxes`` table, a record per subject written once per commit
   (``streams.inboxes``), and publishes what falls due on
