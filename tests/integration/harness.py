@@ -258,6 +258,12 @@ class Pipeline:
             value = orjson.dumps(value)
         self._sent.append(self.producer.send(self.settings.topic(topic), key=key, value=value))
 
+    def send_all(self, records: Iterable[tuple[str, dict]]) -> None:
+        """Send each (topic, value) in order, then wait for the broker's acks."""
+        for topic, value in records:
+            self.send(topic, value)
+        self.flush()
+
     def flush(self) -> None:
         """Wait until the broker has every record sent; fail if it refused one.
 

@@ -115,16 +115,10 @@ def feed(worker: Pipeline) -> int:
                     },
                 )
             )
-    send(worker, history)
+    worker.send_all(history)
     wait_until(lambda: worker.applied() >= len(history), timeout=120)
-    send(worker, records)
+    worker.send_all(records)
     return len(history) + len(records)
-
-
-def send(worker: Pipeline, records: list[tuple[str, dict]]) -> None:
-    for topic, value in records:
-        worker.send(topic, value)
-    worker.flush()
 
 
 def _fed(worker: Pipeline) -> dict | None:

@@ -79,9 +79,7 @@ def _records() -> tuple[list[tuple[str, dict]], list[tuple[str, dict]]]:
 def _feed(first: Pipeline, second: Pipeline, records: list[tuple[str, dict]], before: int) -> int:
     """Send ``records`` through ``first`` and wait until the two workers have applied them
     besides the ``before`` applied already; the records applied in all."""
-    for topic, value in records:
-        first.send(topic, value)
-    first.flush()
+    first.send_all(records)
     sent = before + len(records)
     wait_until(
         lambda: first.applied() + second.applied() == sent,
@@ -197,7 +195,8 @@ def test_either_worker_answers_the_summary_of_every_partition_and_its_lists(tmp_
         second.start()
         wait_until(lambda: first._healthy() and second._healthy(), timeout=180)
         history, recent = _records()
-        _feed(first, second, recent, _feed(first, second, history, 0))
+        applied = _feed(first, second, history, before=0)
+        _feed(first, second, recent, before=applied)
         assert first.applied() > 0 and second.applied() > 0  # both own some partitions
 
         def states() -> dict[str, dict] | None:
