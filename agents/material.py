@@ -601,7 +601,9 @@ class Ticks:
             return
         TICKED_MATERIALS.labels("changed" if changed else "unchanged").inc()
         now = max(job.to, state.last_event_time or job.to)
-        self.quiet[material_id] = (now, quiet_until(state, now, job.context), job.generation)
+        settled = job.live and not changed and result.is_empty
+        until = quiet_until(state, now, job.context, settled)
+        self.quiet[material_id] = (now, until, job.generation)
         if progress is not None:
             progress.waiting.note(state)
 

@@ -90,6 +90,8 @@ from streams.settings import Settings
 console = Console(width=160)
 SAMPLE = 400
 """Visits timed per partition; a visit's cost does not depend on the table's size."""
+SETTLING_TICK = timedelta(seconds=30)
+"""The day's second tick, after its first: the one that changes nothing (``first_ticks``)."""
 TICK_INTERVAL_S = 5.0
 HEALTH_POLL_S = 0.1
 PROBE_TIMEOUT_S = 120.0
@@ -154,14 +156,18 @@ def clone_plant(templates: list[MaterialState], size: int, context: StepContext)
     return Plant(table, partitions, context)
 
 
-def visit(plant: Plant, material_id: str, at: datetime) -> MaterialState:
-    """Parse, advance with evaluation at ``at``, store if changed: one material's tick."""
+def visit(plant: Plant, material_id: str, at: datetime) -> tuple[MaterialState, bool]:
+    """Parse, advance with evaluation at ``at``, store if changed: one material's tick.
+
+    Also whether it changed nothing (``quiet_until``'s ``settled``).
+    """
     state = MaterialState.model_validate_json(plant.table[material_id])
-    advance(state, at, plant.context, evaluate_at_end=True)
+    result = advance(state, at, plant.context, evaluate_at_end=True)
     after = stored(state)
-    if after != plant.table[material_id]:
+    settled = result.is_empty and after == plant.table[material_id]
+    if not settled:
         plant.table[material_id] = after
-    return state
+    return state, settled
 
 
 def tick_before(plant: Plant, at: datetime) -> float:
@@ -220,20 +226,25 @@ def tick_after(plant: Plant, index: QuietIndex, at: datetime) -> tuple[float, in
     return seconds, visited
 
 
-def first_tick(plant: Plant, at: datetime, index: QuietIndex | None) -> None:
-    """The day's first tick, untimed: every material visited, its quiet window noted.
+def first_ticks(plant: Plant, at: datetime, index: QuietIndex | None) -> None:
+    """The day's first two ticks, untimed: every material visited, its quiet window noted.
 
+    The first closes the day and changes most materials; the second changes
+    nothing, so a material whose lifecycles run on the clock is quiet from
+    then on until its next clock, as after the agent's second tick of a day.
     Clones of one template are visited once: the same stored state gives the same result.
     """
-    done: dict[bytes, tuple[bytes, tuple[datetime, datetime]]] = {}
-    for material_id, form in list(plant.table.items()):
-        if form not in done:
-            state = visit(plant, material_id, at)
-            now = max(at, state.last_event_time or at)
-            done[form] = (plant.table[material_id], (now, quiet_until(state, now, plant.context)))
-        plant.table[material_id], window = done[form]
-        if index is not None:
-            index.quiet[material_id] = window
+    for moment in (at, at + SETTLING_TICK):
+        done: dict[bytes, tuple[bytes, tuple[datetime, datetime]]] = {}
+        for material_id, form in list(plant.table.items()):
+            if form not in done:
+                state, settled = visit(plant, material_id, moment)
+                now = max(moment, state.last_event_time or moment)
+                until = quiet_until(state, now, plant.context, settled)
+                done[form] = (plant.table[material_id], (now, until))
+            plant.table[material_id], window = done[form]
+            if index is not None:
+                index.quiet[material_id] = window
 
 
 @dataclass
@@ -258,12 +269,12 @@ def in_process(
     next_day = day_start + timedelta(days=1)
     console.print(f"in process: {size:,} materials ({mix}) ...")
     before = clone_plant(templates, size, context)
-    first_tick(before, day_start, None)
+    first_ticks(before, day_start, None)
     quiet_before = tick_before(before, quiet_tick)
     day_before = tick_before(before, next_day)
     after = clone_plant(templates, size, context)
     index = build_index(after)
-    first_tick(after, day_start, index)
+    first_ticks(after, day_start, index)
     quiet = sum(1 for window in index.quiet.values() if window[1] > quiet_tick) / size
     quiet_after, visited = tick_after(after, index, quiet_tick)
     day_after, _ = tick_after(after, index, next_day)

@@ -103,7 +103,7 @@ import math
 import operator
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal, Protocol
 
@@ -703,6 +703,49 @@ class AlertBook(BaseModel):
     def mutes(self, silence: Silence, now: datetime) -> bool:
         """Whether ``silence`` mutes one of this book's open alerts at event time ``now``."""
         return any(silence.mutes(self._labels(alert), now) for alert in self.alerts.values())
+
+    def next_due(
+        self,
+        now: datetime,
+        rules_settings: Mapping[str, AlertSettings],
+        silences: Iterable[Silence] = (),
+    ) -> datetime | None:
+        """The first event time after ``now`` at which one of the book's clocks may act.
+
+        The clocks ``step`` reads: a pending condition's ``for``, an open
+        alert's repeat and de-escalation, and the start and end of every
+        silence (the book's and ``silences``). An acknowledgement not yet
+        published is due at ``now``. None when no clock runs. Whether an
+        evaluation's outcome changes is the caller's to know: between two
+        due times, a step whose outcomes equal the last step's changes nothing.
+
+        >>> from datetime import UTC
+        >>> t0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+        >>> book = AlertBook(material_id="M1")
+        >>> book.next_due(t0, {}) is None
+        True
+        >>> book.pending["M1|W1|low"] = t0
+        >>> book.next_due(t0, {"low": RuleSettings(for_seconds=600)})
+        datetime.datetime(2026, 3, 1, 9, 10, tzinfo=datetime.timezone.utc)
+        """
+        now = _event_time(now)
+        moments: list[datetime] = []
+        for key, since in self.pending.items():
+            cfg = rules_settings.get(key.rpartition("|")[2]) or _DEFAULT_SETTINGS
+            moments.append(since + timedelta(seconds=cfg.for_seconds))
+        for alert in self.alerts.values():
+            if alert.ack_unpublished:
+                return now
+            cfg = rules_settings.get(alert.rule_id) or _DEFAULT_SETTINGS
+            interval = cfg.repeat_interval_seconds
+            if interval and alert.acknowledged_at is None:
+                moments.append(alert.last_notified_at + timedelta(seconds=interval))
+            wait = getattr(cfg, "deescalate_after_seconds", 0)
+            if wait and alert.deescalating_since is not None:
+                moments.append(alert.deescalating_since + timedelta(seconds=wait))
+        for silence in (*self.silences.values(), *silences):
+            moments += [at for at in (silence.starts_at, silence.ends_at) if at > now]
+        return max(min(moments), now) if moments else None
 
     def retire_rules(
         self, active_rule_ids: Collection[str], now: datetime

@@ -8,25 +8,36 @@ only), so re-planning an unchanged material on the same day gives the same
 plan. What can still move within a day:
 
 - pending events, applied once time passes them;
-- an open or pending alert, a silence, an open purchase request, transfer or
-  review: their lifecycles run on timers (``for``, repeats, de-escalation,
-  silence ends, expiry, escalation), so such a material is always visited;
+- the clocks of its lifecycles: a pending alert's ``for``, an open alert's
+  repeat and de-escalation, the start and end of a silence
+  (``AlertBook.next_due``), the expiry of an approved purchase request or an
+  unshipped transfer (``models.replenishment.next_expiry``), a review's
+  deadlines (a material with an open review is visited at every tick);
 - a category promotion that becomes known (its event time passes);
 - rules reading a fact that grows with the clock (``days_since_last_issue``,
   ``batch_age_days``): a condition such as ``batch_age_days > 90`` starts to
-  hold at some time of day.
+  hold at some time of day; an open alert of such a rule, or of a risk whose
+  value grows with the time held (dead stock, aged batches), changes its
+  numbers all day.
 
 ``quiet_until`` returns the time before which none of these can happen:
 the next midnight, the first pending event, the next promotion's event
-time, and the first moment a rule could fire. The last is decided exactly,
-by evaluating every rule's firing condition over the whole interval with
-interval arithmetic (``could_hold``): when a rule cannot be shown false
-until midnight, a binary search finds the last moment it surely is. A material with no alert, no
-pending alert and no rule firing has nothing for the lifecycle, the
-reviews or replenishment to act on, as its last visit showed: an
-evaluation at any time before ``T`` gives no output and writes nothing
-(tests/unit/models/test_day_change.py replays simulated histories both
-ways and compares outputs and states byte for byte).
+time, the first clock, and the first moment a rule without an alert could
+fire. The last is decided exactly, by evaluating every rule's firing
+condition over the whole interval with interval arithmetic
+(``could_hold``): when a rule cannot be shown false until midnight, a
+binary search finds the last moment it surely is.
+
+A rule with an alert open or pending gives, over an interval in which the
+facts it reads stay as they are, the same outcome at every evaluation, and
+the lifecycle does nothing with an unchanged outcome until a clock is due.
+That holds only from a step that itself changed nothing (``settled``): a
+step that proposed a transfer changed what the next one reads (the source
+warehouse's position counts it, and that warehouse may now be short), so
+after any change the next tick visits the material again, and that visit,
+changing nothing, opens the window.
+tests/unit/models/test_day_change.py replays simulated histories both ways
+and compares outputs and states byte for byte.
 """
 
 import math
@@ -34,7 +45,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from models.alerts import alert_key
 from models.facts import scope_of, warehouse_facts
+from models.priority import RiskKind, risk_kind
+from models.replenishment import next_expiry
 from models.rules.expression import Arith, Call, Compare, Fact, Logic, Neg, Node, Not, Num, Param
 from models.rules.spec import RuleFile
 from models.state import MaterialState
@@ -47,6 +61,9 @@ SURE_MARGIN = 1e-6
 the rule language's own tolerance (1e-9) and any rounding of the interval's ends."""
 HALVINGS = 12
 """Steps of the search for the moment a rule could start to fire: one day / 2**12 is 21 s."""
+AGING_RISKS = frozenset({RiskKind.DEAD_STOCK, RiskKind.AGED_BATCH})
+"""Risks whose value grows with the time the stock is held (``models.priority``): an open
+alert of one has new numbers at every evaluation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +81,16 @@ class _Unsure(Exception):
 Value = Span | bool | None
 
 
-def quiet_until(state: MaterialState, now: datetime, context: StepContext) -> datetime:
+def quiet_until(
+    state: MaterialState, now: datetime, context: StepContext, settled: bool = False
+) -> datetime:
     """The time before which advancing ``state`` from ``now`` changes nothing and outputs nothing.
 
     ``now`` is the time the material was just brought to (an advance that
-    evaluated it at ``now``, or one that only crossed midnights). ``now``
-    itself when it must be visited every time.
+    evaluated it at ``now``, or one that only crossed midnights). ``settled``:
+    that advance evaluated it at ``now`` and changed nothing, neither its state
+    nor any output; without it, a material whose lifecycles run on the clock is
+    not quiet. ``now`` itself when it must be visited every time.
 
     >>> from datetime import UTC
     >>> from models.rules.spec import builtin_rules
@@ -78,9 +99,10 @@ def quiet_until(state: MaterialState, now: datetime, context: StepContext) -> da
     datetime.datetime(2026, 3, 2, 0, 0, tzinfo=datetime.timezone.utc)
     """
     midnight = datetime.combine(now.date() + timedelta(days=1), time(), tzinfo=now.tzinfo)
-    if _has_timers(state):
-        return now
     until = min(midnight, _next_promotion(state, now, context))
+    if _has_timers(state):
+        clock = _next_clock(state, now, context) if settled else now
+        until = min(until, clock or until)
     if state.pending:
         until = min(until, state.pending[0].event.event_time)
     if until <= now or state.applied_through is None:
@@ -101,7 +123,8 @@ def quiet_until(state: MaterialState, now: datetime, context: StepContext) -> da
 
 def _could_change(state: MaterialState, start: datetime, end: datetime, rules: RuleFile) -> bool:
     return any(
-        _could_fire(state, warehouse_id, start, end, rules) for warehouse_id in state.warehouses
+        _could_change_in(state, warehouse_id, start, end, rules)
+        for warehouse_id in state.warehouses
     )
 
 
@@ -116,6 +139,31 @@ def _has_timers(state: MaterialState) -> bool:
         or state.transfers.open
         or state.reviews.open
     )
+
+
+def _next_clock(state: MaterialState, now: datetime, context: StepContext) -> datetime | None:
+    """The first time after ``now`` at which a clock of the material's lifecycles may act.
+
+    ``now`` when one may act at any time: an open review (its deadlines are
+    left to every tick), an open alert whose value at risk grows with the
+    clock. None when no clock runs.
+    """
+    if state.reviews.open:
+        return now
+    settings = context.rules.alert_settings()
+    for alert in state.alerts.alerts.values():
+        rule = settings.get(alert.rule_id)
+        if rule is None or risk_kind(alert.rule_id, rule.labels) in AGING_RISKS:
+            return now
+    moments = [
+        moment
+        for moment in (
+            state.alerts.next_due(now, settings, context.silences),
+            next_expiry(state, context.approval),
+        )
+        if moment is not None
+    ]
+    return min(moments, default=None)
 
 
 def _next_promotion(state: MaterialState, now: datetime, context: StepContext) -> datetime:
@@ -136,22 +184,32 @@ def _next_promotion(state: MaterialState, now: datetime, context: StepContext) -
     return min(times, default=datetime.max.replace(tzinfo=now.tzinfo))
 
 
-def _could_fire(
+def _could_change_in(
     state: MaterialState, warehouse_id: str, start: datetime, end: datetime, rules: RuleFile
 ) -> bool:
-    """Whether any rule could fire for one warehouse at some time from ``start`` to ``end``."""
+    """Whether a rule's outcome could change for one warehouse at some time from ``start`` to
+    ``end``: one with an alert open or pending if a fact it reads moves, any other if it fires."""
     stock = state.warehouses[warehouse_id]
     facts = facts_over(warehouse_facts(state, stock, start), warehouse_facts(state, stock, end))
     if facts is None:
         return True
+    book = state.alerts
     scope = scope_of(state, warehouse_id)
     for rule in rules.enabled_rules:
         compiled = rule.compiled
         if compiled is None or not rule.scope.matches(scope):
             continue
-        if could_hold(compiled.fires.node, facts):
+        key = alert_key(state.material_id, warehouse_id, rule.id)
+        if key in book.alerts or key in book.pending:
+            if any(_moves(facts.get(name)) for name in compiled.names):
+                return True
+        elif could_hold(compiled.fires.node, facts):
             return True
     return False
+
+
+def _moves(span: Span | None) -> bool:
+    return span is not None and span.low != span.high
 
 
 def facts_over(

@@ -594,20 +594,26 @@ def expire_if_due(
     counts in the inventory position, so if the need remains the next
     evaluation proposes a new request with fresh numbers.
     """
-    if not (math.isfinite(expiry_days) and expiry_days > 0):
-        raise ValueError(f"expiry_days={expiry_days!r}: must be a finite number > 0")
     now = _aware("now", now)
-    if request.status is not RequestStatus.APPROVED:
+    due = expires_at(request, expiry_days)
+    if due is None or now < due:
         return None
     since = request.approved_at or request.at
-    if now - since < timedelta(days=expiry_days):
-        return None
     return _next(
         request,
         RequestStatus.EXPIRED,
         now,
         f"approved {since.date().isoformat()} and not ordered within {_n(expiry_days)} d",
     )
+
+
+def expires_at(request: PurchaseRequest, expiry_days: float) -> datetime | None:
+    """When the request expires unless ordered before; None if it is not approved (no clock)."""
+    if not (math.isfinite(expiry_days) and expiry_days > 0):
+        raise ValueError(f"expiry_days={expiry_days!r}: must be a finite number > 0")
+    if request.status is not RequestStatus.APPROVED:
+        return None
+    return (request.approved_at or request.at) + timedelta(days=expiry_days)
 
 
 def is_open(request: PurchaseRequest) -> bool:

@@ -43,6 +43,7 @@ from models.purchasing import (
     await_approval,
     cancel,
     expire_if_due,
+    expires_at,
     inventory_position,
     is_open,
     mark_ordered,
@@ -264,6 +265,25 @@ def replenish(
         if alert_ids:
             book.answered[warehouse_id] = alert_ids
     return out
+
+
+def next_expiry(state: "MaterialState", policy: ApprovalPolicy) -> datetime | None:
+    """The first event time at which ``replenish`` may expire a request or cancel a transfer.
+
+    None when nothing of the material waits on the clock: no approved
+    request to be ordered, no transfer to be shipped.
+    """
+    moments = [
+        due
+        for request in state.requests.open.values()
+        if (due := expires_at(request, policy.expiry_days)) is not None
+    ]
+    moments += [
+        transfer.created_at + _days(policy.expiry_days)
+        for transfer in state.transfers.open.values()
+        if transfer.status in _UNSHIPPED
+    ]
+    return min(moments, default=None)
 
 
 def _position(state: "MaterialState", warehouse_id: str) -> float:

@@ -135,6 +135,11 @@ class StepResult:
     requests: list[PurchaseRequest] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
 
+    @property
+    def is_empty(self) -> bool:
+        """Nothing applied and nothing to publish."""
+        return not (self.applied or self.alerts or self.transfers or self.requests or self.reviews)
+
 
 def too_old_reason(state: MaterialState, envelope: MaterialEvent, config: PlanningConfig) -> str:
     """The one-line reason an event older than the de-duplication horizon is refused."""
