@@ -12,25 +12,29 @@ plan. What can still move within a day:
   repeat and de-escalation, the start and end of a silence
   (``AlertBook.next_due``), the expiry of an approved purchase request or an
   unshipped transfer (``models.replenishment.next_expiry``), a review's
-  deadlines (a material with an open review is visited at every tick);
+  deadlines (``models.reviews.escalate_overdue``);
 - a category promotion that becomes known (its event time passes);
 - rules reading a fact that grows with the clock (``days_since_last_issue``,
   ``batch_age_days``): a condition such as ``batch_age_days > 90`` starts to
-  hold at some time of day; an open alert of such a rule, or of a risk whose
-  value grows with the time held (dead stock, aged batches), changes its
-  numbers all day.
+  hold at some time of day, and an open alert's numbers move;
+- the value at risk of dead stock and aged batches, which grows with the
+  time the stock is held: an open alert of such a risk is published again
+  once it has risen by ``update_threshold``.
 
 ``quiet_until`` returns the time before which none of these can happen:
 the next midnight, the first pending event, the next promotion's event
-time, the first clock, and the first moment a rule without an alert could
-fire. The last is decided exactly, by evaluating every rule's firing
-condition over the whole interval with interval arithmetic
-(``could_hold``): when a rule cannot be shown false until midnight, a
-binary search finds the last moment it surely is.
+time, the first clock, and the first moment a rule, a review or a value at
+risk could change. The last is decided exactly: every rule's conditions are
+evaluated over the whole interval with interval arithmetic
+(``could_hold``): a rule without an alert must not fire anywhere in it, a
+rule with an alert open or pending must give the same outcome throughout
+(each of its tiers and clear conditions surely true or surely false), and
+the numbers an open alert publishes on must not move materially by its end
+(the facts grow with time, the value at risk too, so the end is their
+furthest point). When that cannot be shown until midnight, a binary search
+finds the last moment it can.
 
-A rule with an alert open or pending gives, over an interval in which the
-facts it reads stay as they are, the same outcome at every evaluation, and
-the lifecycle does nothing with an unchanged outcome until a clock is due.
+The lifecycle does nothing with an unchanged outcome until a clock is due.
 That holds only from a step that itself changed nothing (``settled``): a
 step that proposed a transfer changed what the next one reads (the source
 warehouse's position counts it, and that warehouse may now be short), so
@@ -45,13 +49,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from models.alerts import alert_key
+from models.alerting import VALUE_AT_RISK
+from models.alerts import OpenAlert, alert_key, values_changed
 from models.facts import scope_of, warehouse_facts
-from models.priority import RiskKind, risk_kind
+from models.priority import RiskKind, priority_of, risk_kind
 from models.replenishment import next_expiry
+from models.reviews import escalate_overdue
 from models.rules.expression import Arith, Call, Compare, Fact, Logic, Neg, Node, Not, Num, Param
-from models.rules.spec import RuleFile
-from models.state import MaterialState
+from models.rules.spec import CompiledRule, Rule
+from models.state import MaterialState, WarehouseStock
 from models.step import StepContext
 
 GROWING_FACTS = frozenset({"days_since_last_issue", "batch_age_days"})
@@ -62,8 +68,7 @@ the rule language's own tolerance (1e-9) and any rounding of the interval's ends
 HALVINGS = 12
 """Steps of the search for the moment a rule could start to fire: one day / 2**12 is 21 s."""
 AGING_RISKS = frozenset({RiskKind.DEAD_STOCK, RiskKind.AGED_BATCH})
-"""Risks whose value grows with the time the stock is held (``models.priority``): an open
-alert of one has new numbers at every evaluation."""
+"""Risks whose value grows with the time the stock is held (``models.priority``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,21 +114,25 @@ def quiet_until(
         return max(until, now)
     if state.applied_through.date() != now.date():
         return now  # not brought to today's date yet: the next advance re-plans it
-    if not _could_change(state, now, until, context.rules):
+    if not _could_change(state, now, until, context):
         return until
-    quiet, changing = now, until  # quiet over [now, quiet]; a rule may fire by ``changing``
+    quiet, changing = now, until  # quiet over [now, quiet]; something may change by ``changing``
     for _ in range(HALVINGS):
         middle = quiet + (changing - quiet) / 2
-        if _could_change(state, now, middle, context.rules):
+        if _could_change(state, now, middle, context):
             changing = middle
         else:
             quiet = middle
     return quiet
 
 
-def _could_change(state: MaterialState, start: datetime, end: datetime, rules: RuleFile) -> bool:
+def _could_change(
+    state: MaterialState, start: datetime, end: datetime, context: StepContext
+) -> bool:
+    if any(escalate_overdue(review, end) is not None for review in state.reviews.open.values()):
+        return True
     return any(
-        _could_change_in(state, warehouse_id, start, end, rules)
+        _could_change_in(state, warehouse_id, start, end, context)
         for warehouse_id in state.warehouses
     )
 
@@ -144,17 +153,12 @@ def _has_timers(state: MaterialState) -> bool:
 def _next_clock(state: MaterialState, now: datetime, context: StepContext) -> datetime | None:
     """The first time after ``now`` at which a clock of the material's lifecycles may act.
 
-    ``now`` when one may act at any time: an open review (its deadlines are
-    left to every tick), an open alert whose value at risk grows with the
-    clock. None when no clock runs.
+    None when no clock runs; ``now`` when an open alert's rule is gone (the
+    next step resolves it).
     """
-    if state.reviews.open:
-        return now
     settings = context.rules.alert_settings()
-    for alert in state.alerts.alerts.values():
-        rule = settings.get(alert.rule_id)
-        if rule is None or risk_kind(alert.rule_id, rule.labels) in AGING_RISKS:
-            return now
+    if any(alert.rule_id not in settings for alert in state.alerts.alerts.values()):
+        return now
     moments = [
         moment
         for moment in (
@@ -185,31 +189,79 @@ def _next_promotion(state: MaterialState, now: datetime, context: StepContext) -
 
 
 def _could_change_in(
-    state: MaterialState, warehouse_id: str, start: datetime, end: datetime, rules: RuleFile
+    state: MaterialState, warehouse_id: str, start: datetime, end: datetime, context: StepContext
 ) -> bool:
-    """Whether a rule's outcome could change for one warehouse at some time from ``start`` to
-    ``end``: one with an alert open or pending if a fact it reads moves, any other if it fires."""
+    """Whether a rule's outcome, or an open alert's news, could change for one warehouse at
+    some time from ``start`` to ``end``."""
     stock = state.warehouses[warehouse_id]
     facts = facts_over(warehouse_facts(state, stock, start), warehouse_facts(state, stock, end))
     if facts is None:
         return True
     book = state.alerts
     scope = scope_of(state, warehouse_id)
-    for rule in rules.enabled_rules:
+    for rule in context.rules.enabled_rules:
         compiled = rule.compiled
         if compiled is None or not rule.scope.matches(scope):
             continue
         key = alert_key(state.material_id, warehouse_id, rule.id)
-        if key in book.alerts or key in book.pending:
-            if any(_moves(facts.get(name)) for name in compiled.names):
+        alert = book.alerts.get(key)
+        if alert is not None or key in book.pending:
+            if _outcome_could_change(compiled, facts):
+                return True
+            if alert is not None and _news_by(alert, rule, facts, stock, end, context):
                 return True
         elif could_hold(compiled.fires.node, facts):
             return True
     return False
 
 
-def _moves(span: Span | None) -> bool:
-    return span is not None and span.low != span.high
+def _outcome_could_change(compiled: CompiledRule, facts: Mapping[str, Span | None]) -> bool:
+    """Whether a rule's outcome could differ within the interval: it is made of its tiers' and
+    clear conditions' truth values (``models.rules.evaluate``), so each must be decided."""
+    conditions = [condition for _, condition in compiled.tiers]
+    conditions += [compiled.clear, *(c for c in compiled.tier_clears if c is not None)]
+    try:
+        for condition in conditions:
+            _condition(_value(condition.node, facts))
+    except _Unsure:
+        return True
+    return False
+
+
+def _news_by(
+    alert: OpenAlert,
+    rule: Rule,
+    facts: Mapping[str, Span | None],
+    stock: WarehouseStock,
+    end: datetime,
+    context: StepContext,
+) -> bool:
+    """Whether an open alert's numbers could move materially by ``end`` (an ``updated``).
+
+    A material move is one out of a band around the published number, so a
+    fact's span is inside the band when both its ends are. An aging risk's
+    value at risk only grows, and is published again once it rises by
+    ``update_threshold`` (``models.alerting``): its value at ``end`` is the
+    highest.
+    """
+    for name in rule.update_on:
+        span = facts.get(name)
+        for value in (None,) if span is None else (span.low, span.high):
+            if values_changed(alert.values, {name: value}, (name,)):
+                return True
+    kind = risk_kind(rule.id, rule.labels)
+    if kind not in AGING_RISKS:
+        return False  # a shortage's or an overstock's value is by the day
+    pricing = context.planning.priority
+    baseline = alert.values.get(VALUE_AT_RISK)
+    value = priority_of(stock, None, end, kind, pricing).value_at_risk
+    return (
+        baseline is None
+        or value < baseline
+        or values_changed(
+            {VALUE_AT_RISK: baseline}, {VALUE_AT_RISK: value}, threshold=pricing.update_threshold
+        )
+    )
 
 
 def facts_over(

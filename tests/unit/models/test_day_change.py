@@ -11,6 +11,8 @@ from connectors.mapping import load_mapping
 from connectors.simulator import ErpSimulator
 from models.day_change import Span, could_hold, facts_over, quiet_until
 from models.events import MaterialEvent, PromotionEvent, SourcePosition, StockMovement, encode
+from models.planning import PlanningConfig
+from models.priority import PriorityConfig
 from models.rules.spec import builtin_rules, load_rules
 from models.state import MaterialState
 from models.step import AppliedEventIds, StepContext, advance, receive
@@ -198,6 +200,7 @@ def test_stock_on_the_shelf_is_quiet_until_just_before_it_is_due_for_review():
 
 def receipt_of(quantity: float, warehouse_id: str, at: datetime, event_id: str) -> MaterialEvent:
     movement = StockMovement(
+        unit_cost=250.0,
         event_id=event_id,
         event_time=at,
         material_id="SPARE-7",
@@ -240,33 +243,50 @@ rules:
     assert quiet.skipped > 0
 
 
-def test_an_open_alert_on_a_risk_that_grows_with_time_held_is_never_quiet():
-    def settled_window(labels: str) -> tuple[datetime, datetime]:
-        rules = load_rules(
-            f"""
+def test_an_aging_risk_s_value_is_published_again_as_it_grows_and_quiet_in_between():
+    rules = load_rules(
+        """
 version: 1
 rules:
   - id: shelf_watch
-    description: Anything on the shelf.
+    description: Anything on the shelf, priced as dead stock.
     when: on_hand > 5
     severity: info
     repeat_interval: 30d
-    labels: {labels}
+    labels: {owner: finance, action: dead_stock_review}
 """,
-            base=builtin_rules(),
-        )
-        context = StepContext(rules=rules)
-        state = MaterialState(material_id="SPARE-7")
-        received = datetime(2026, 1, 1, 10, tzinfo=UTC)
-        receive(state, receipt_of(12, "W1", received, "r1"), AppliedEventIds())
-        advance(state, received, context)
-        now = received + timedelta(hours=2)
-        before = stored_form(state)
-        assert advance(state, now, context, evaluate_at_end=True).is_empty
-        assert stored_form(state) == before
-        return now, quiet_until(state, now, context, settled=True)
+        base=builtin_rules(),
+    )
+    # Without a write-off share the value at risk is the holding cost alone, which grows
+    # by 10 % whenever the time held does: several times a day in the first days.
+    planning = PlanningConfig(priority=PriorityConfig(write_off_share=0.0))
+    context = StepContext(rules=rules, planning=planning)
+    received = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    events = [
+        receipt_of(12, "W1", received, "r1"),
+        receipt_of(3, "W2", received + timedelta(days=4), "r2"),
+    ]
+    every, quiet = LiveWorker(context, skip_quiet=False), LiveWorker(context, skip_quiet=True)
+    every.run(events, timedelta(minutes=20))
+    quiet.run(events, timedelta(minutes=20))
+    assert every.outputs == quiet.outputs
+    assert every.stored() == quiet.stored()
+    alerts = [orjson.loads(output) for output in every.outputs]
+    reasons = [a["reason"] for a in alerts if a.get("rule_id") == "shelf_watch"]
+    assert reasons.count("values") >= 5
+    assert quiet.skipped > quiet.visits / 2
 
-    now, until = settled_window("{owner: buyer}")
-    assert until > now  # a shortage's value is by the day
-    now, until = settled_window("{owner: finance, action: dead_stock_review}")
-    assert until == now  # dead stock's holding cost grows by the hour
+
+def test_a_review_s_missed_deadline_is_escalated_at_the_first_tick_after_it():
+    received = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    events = [
+        receipt_of(12, "W1", received, "r1"),
+        receipt_of(3, "W2", received + timedelta(days=72), "r2"),  # after finance's deadline
+    ]
+    every, quiet = both_ways(events, {}, timedelta(minutes=20))
+    assert every.outputs == quiet.outputs
+    assert every.stored() == quiet.stored()
+    reviews = [orjson.loads(output) for output in every.outputs if b'"review_id"' in output]
+    # Finance's deadline, ten days after opening, falls between two weekly repeats of the alert.
+    assert reviews[-1]["escalated"] == ["sales", "engineering", "finance"]
+    assert quiet.skipped > quiet.visits / 2
