@@ -582,7 +582,8 @@ def _visiting(
     moments = inbox._moments
     if moments is None or moments.owner is not inbox or not moments.accounts_for(inbox.groups):
         return step(inbox, None)
-    taken = moments.take(kind, now, inbox.subjects)
+    groups = inbox.groups
+    taken = moments.take(kind, now, inbox.subjects, lambda key, at: _flush_at(groups[key], at))
     after, sent = step(inbox, {subject_id for _, _, subject_id, _ in taken})
     moments.put_back(kind, taken, after.subjects)
     return after, sent

@@ -143,11 +143,34 @@ def test_entries_taken_for_a_step_that_left_them_go_back() -> None:
     early, late = subject("a", T0, told_at=T0), subject("b", T0 + timedelta(hours=1), told_at=T0)
     inbox = Inbox(recipient="li", subjects={"a": early, "b": late})
     moments = _moments_for(inbox, 1)
-    taken = moments.take("reminders", T0 + timedelta(hours=4), inbox.subjects)
+    taken = moments.take("reminders", T0 + timedelta(hours=4), inbox.subjects, flushed_at_once)
     assert [entry[2] for entry in taken] == ["a", "b"]
     moments.put_back("reminders", taken, inbox.subjects)
     assert moments.first(moments.reminders, inbox.subjects) == T0 + timedelta(hours=4)
     assert len(moments.reminders) == 2
+
+
+def flushed_at_once(group_key: str, earliest: datetime) -> datetime:
+    return earliest
+
+
+def test_a_group_still_waiting_keeps_its_queue_and_a_due_one_gives_it() -> None:
+    lead = person("li")
+    match = RouteMatch(route="root", recipients=("li",), group_wait=timedelta(seconds=30))
+    inbox = Inbox(recipient="li")
+    for name in "abc":
+        item = alert(name, f"{name}1", T0, warehouse_id="W1")
+        inbox, _ = receive(inbox, item, {"rule_id": "stockout_risk"}, match, lead, T0)
+    [key] = inbox.groups
+    moments = _moments_for(inbox, CHAIN)
+
+    def flush_at(group_key: str, earliest: datetime) -> datetime:
+        return earliest + inbox.groups[group_key].wait
+
+    assert moments.take("arrivals", T0 + timedelta(seconds=29), inbox.subjects, flush_at) == []
+    assert len(moments.arrivals[key]) == 3
+    taken = moments.take("arrivals", T0 + timedelta(seconds=30), inbox.subjects, flush_at)
+    assert sorted(entry[2] for entry in taken) == ["a", "b", "c"]
 
 
 def test_replaced_versions_make_the_index_outgrown_and_it_is_built_again() -> None:
