@@ -10,10 +10,11 @@ baseline it is compared with and the ratio of the two:
   its events per worker CPU-second against the pure core in process on the
   same events (goal: ≥ 0.5); produce → visible p99 at 200 and 500 events/s
   against the goals (100 ms and 250 ms); the worker's peak memory.
-- **tick cost** (``tick_cost.py``): a no-change tick and a new day's tick in
-  process, after against before (the agent's old scan) in the same run; live,
-  probe p99 against the raw client's produce → consume p99 beside it, and the
-  longest ``/health`` gap against the interval it is asked at.
+- **tick cost** (``tick_cost.py``): a no-change tick, the mean tick of the
+  rest of that day and a new day's tick in process, after against before
+  (the agent's old scan) in the same run; live, probe p99 against the raw
+  client's produce → consume p99 beside it, and the longest ``/health`` gap
+  against the interval it is asked at.
 - **notification fatigue** (``notification_fatigue.py``): interruptions per
   material-month when people acknowledge, against nobody acknowledging.
 - **forecast quality** (``forecast_quality.py``'s data and scoring, ours only:
@@ -201,6 +202,7 @@ def ticks(materials: int, old_tree: Path | None, runs: int) -> list[Figure]:
     for row in result.in_process:
         for tick, before, after in (
             ("no-change tick", row.quiet_before, row.quiet_after),
+            ("rest of the day's ticks", row.quiet_before, row.rest_seconds / row.rest_ticks),
             ("new day's tick", row.day_before, row.day_after),
         ):
             figures.append(

@@ -9,9 +9,11 @@ of it. Two measurements, each before and after in the same run:
   as the agent did it (each partition's tick iterates the whole table,
   hashes every key, parses and re-evaluates each of its materials); after,
   as it does now (the partition's index, and only the materials whose
-  quiet window has passed, ``models.day_change``). Two ticks: one minute
-  after the day's first tick (nothing happened), and the first tick of a
-  new day (every material closes a day: both ways visit everything). The
+  quiet window has passed, ``models.day_change``). Three measures: a tick
+  one minute after the day's first two (nothing happened), the rest of the
+  day at a tick a minute (each material visited when its quiet window
+  ends: a repeat, an expiry, a value at risk grown), and the first tick of
+  a new day (every material closes a day: both ways visit everything). The
   scans of the table, the index and the quiet windows are timed in full,
   the visits on a sample of each partition's (``SAMPLE``): a visit's cost
   does not depend on the table's size, and 100,000 take minutes, not hours.
@@ -25,10 +27,12 @@ of it. Two measurements, each before and after in the same run:
   that moment, so each figure is also a ratio on the machine at hand.
   ``--prime quiet`` gives each material a receipt (the index and the quiet
   windows let a tick skip it); ``--prime gaps`` keeps a supply/demand gap
-  open in each, so every tick visits every material and only the slices stand
-  between a tick and the probes. ``--old-tree DIR`` also runs the worker from
-  a checkout of the code before (``git archive <commit> | tar -x -C DIR``;
-  the ticks before slices are those of 3010b72, the parent of e1354bc).
+  open in each: before 00c4e0c every tick visited every material and only
+  the slices stood between a tick and the probes; since, a tick that
+  changed nothing leaves it quiet until its alert's next repeat.
+  ``--old-tree DIR`` also runs the worker from a checkout of the code
+  before (``git archive <commit> | tar -x -C DIR``; the ticks before slices
+  are those of 3010b72, the parent of e1354bc).
   ``--runs N`` repeats each configuration, before and after taking turns: on a
   shared machine one run says little, the range over runs says more.
 
@@ -92,6 +96,8 @@ SAMPLE = 400
 """Visits timed per partition; a visit's cost does not depend on the table's size."""
 SETTLING_TICK = timedelta(seconds=30)
 """The day's second tick, after its first: the one that changes nothing (``first_ticks``)."""
+REST_OF_DAY_TICK = timedelta(seconds=60)
+"""The worker's default tick interval, for the rest of the day after the no-change tick."""
 TICK_INTERVAL_S = 5.0
 HEALTH_POLL_S = 0.1
 PROBE_TIMEOUT_S = 120.0
@@ -226,6 +232,49 @@ def tick_after(plant: Plant, index: QuietIndex, at: datetime) -> tuple[float, in
     return seconds, visited
 
 
+def rest_of_day(plant: Plant, index: QuietIndex, start: datetime) -> tuple[float, int, int]:
+    """Seconds, visits and ticks of a tick every ``REST_OF_DAY_TICK`` from ``start`` to midnight.
+
+    What the no-change tick leaves out: the materials whose quiet window ends
+    within the day (a repeat, an expiry, a value at risk that grew) are
+    visited when it does, and their visits and new windows are counted.
+    """
+    midnight = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), UTC)
+    seconds, visits, ticks, at = 0.0, 0, 0, start
+    while at < midnight:
+        for partition in plant.partitions:
+            started = time.perf_counter()
+            due = [m for m in index.by_partition.get(partition, ()) if not index.is_quiet(m, at)]
+            seconds += time.perf_counter() - started
+            seconds += visit_clones(plant, index, due, at)
+            visits += len(due)
+        ticks += 1
+        at += REST_OF_DAY_TICK
+    return seconds, visits, ticks
+
+
+def visit_clones(plant: Plant, index: QuietIndex, material_ids: list[str], at: datetime) -> float:
+    """Seconds to visit ``material_ids`` and note their quiet windows.
+
+    Clones of one stored state give one result: each is visited and timed
+    once, and its time counted for every clone.
+    """
+    clones: dict[bytes, list[str]] = {}
+    for material_id in material_ids:
+        clones.setdefault(plant.table[material_id], []).append(material_id)
+    seconds = 0.0
+    for group in clones.values():
+        started = time.perf_counter()
+        state, settled = visit(plant, group[0], at)
+        now = max(at, state.last_event_time or at)
+        window = (now, quiet_until(state, now, plant.context, settled))
+        seconds += (time.perf_counter() - started) * len(group)
+        for material_id in group:
+            plant.table[material_id] = plant.table[group[0]]
+            index.quiet[material_id] = window
+    return seconds
+
+
 def first_ticks(plant: Plant, at: datetime, index: QuietIndex | None) -> None:
     """The day's first two ticks, untimed: every material visited, its quiet window noted.
 
@@ -255,6 +304,9 @@ class InProcess:
     quiet_before: float
     quiet_after: float
     quiet_visited: int
+    rest_seconds: float
+    rest_visits: int
+    rest_ticks: int
     day_before: float
     day_after: float
 
@@ -277,8 +329,11 @@ def in_process(
     first_ticks(after, day_start, index)
     quiet = sum(1 for window in index.quiet.values() if window[1] > quiet_tick) / size
     quiet_after, visited = tick_after(after, index, quiet_tick)
+    rest = rest_of_day(after, index, quiet_tick + REST_OF_DAY_TICK)
     day_after, _ = tick_after(after, index, next_day)
-    return InProcess(size, mix, quiet, quiet_before, quiet_after, visited, day_before, day_after)
+    return InProcess(
+        size, mix, quiet, quiet_before, quiet_after, visited, *rest, day_before, day_after
+    )
 
 
 # --- live ------------------------------------------------------------------------------------
@@ -291,7 +346,7 @@ class Prime(StrEnum):
     """A receipt: nothing a tick can change today, so the index and quiet windows skip it."""
     GAPS = "gaps"
     """A receipt of 10 and an order line of 50 due in three days: a supply/demand gap stays
-    open, so every tick visits every material (what slices alone do for a busy plant)."""
+    open, an alert with clocks (before 00c4e0c, visited at every tick)."""
 
 
 def receipt(material_id: str, at: datetime, event_id: str, quantity: float = 10) -> bytes:
@@ -607,6 +662,8 @@ def report(result: TickCost) -> None:
         "after",
         "visited",
         "x",
+        "rest of day: visits/tick",
+        "materials/s",
         "new day: before",
         "after",
     ):
@@ -620,6 +677,8 @@ def report(result: TickCost) -> None:
             f"{row.size / row.quiet_after:,.0f}/s",
             f"{row.quiet_visited:,}",
             f"{row.quiet_before / row.quiet_after:.1f}",
+            f"{row.rest_visits / row.rest_ticks:,.1f}",
+            f"{row.size * row.rest_ticks / row.rest_seconds:,.0f}/s",
             f"{row.size / row.day_before:,.0f}/s",
             f"{row.size / row.day_after:,.0f}/s",
         )
