@@ -109,22 +109,25 @@ def stored_form(state: MaterialState) -> bytes:
 
 
 def both_ways(
-    events: list[MaterialEvent],
-    promotions: dict[str, list[PromotionEvent]],
-    tick_every: timedelta,
+    events: list[MaterialEvent], tick_every: timedelta, context: StepContext
 ) -> tuple[LiveWorker, LiveWorker]:
-    context = StepContext(rules=RULES, category_promotions=promotions)
+    """The same history visiting every material and skipping quiet ones: the outputs and the
+    stored states must be byte for byte the same."""
     every, quiet = LiveWorker(context, skip_quiet=False), LiveWorker(context, skip_quiet=True)
     every.run(events, tick_every)
     quiet.run(events, tick_every)
+    assert every.outputs == quiet.outputs
+    assert every.stored() == quiet.stored()
     return every, quiet
+
+
+def simulated_context(promotions: dict[str, list[PromotionEvent]]) -> StepContext:
+    return StepContext(rules=RULES, category_promotions=promotions)
 
 
 def test_skipping_quiet_materials_gives_the_same_outputs_and_states_byte_for_byte():
     events, promotions = simulated_history(materials=6, days=42, seed=11)
-    every, quiet = both_ways(events, promotions, timedelta(minutes=131))
-    assert every.outputs == quiet.outputs
-    assert every.stored() == quiet.stored()
+    every, quiet = both_ways(events, timedelta(minutes=131), simulated_context(promotions))
     # The history raises and resolves alerts, requests and reviews; a material is skipped
     # until its next clock (three in five visits here; two in five when every material with
     # an alert or request open was visited at every tick).
@@ -136,9 +139,7 @@ def test_skipping_quiet_materials_gives_the_same_outputs_and_states_byte_for_byt
 @given(seed=st.integers(0, 1_000), minutes=st.integers(61, 600))
 def test_skipping_is_exact_for_any_tick_spacing(seed: int, minutes: int):
     events, promotions = simulated_history(materials=2, days=35, seed=seed)
-    every, quiet = both_ways(events, promotions, timedelta(minutes=minutes))
-    assert every.outputs == quiet.outputs
-    assert every.stored() == quiet.stored()
+    both_ways(events, timedelta(minutes=minutes), simulated_context(promotions))
 
 
 FACTS = builtin_rules().enabled_rules[0].compiled.names  # type: ignore[union-attr]
@@ -231,12 +232,7 @@ rules:
         receipt_of(12, "W1", received, "r1"),
         receipt_of(3, "W2", received + timedelta(days=3), "r2"),
     ]
-    context = StepContext(rules=rules)
-    every, quiet = LiveWorker(context, skip_quiet=False), LiveWorker(context, skip_quiet=True)
-    every.run(events, timedelta(minutes=20))
-    quiet.run(events, timedelta(minutes=20))
-    assert every.outputs == quiet.outputs
-    assert every.stored() == quiet.stored()
+    every, quiet = both_ways(events, timedelta(minutes=20), StepContext(rules=rules))
     watched = [orjson.loads(output) for output in every.outputs]
     statuses = [a["status"] for a in watched if a.get("rule_id") == "young_batch_watch"]
     assert statuses[0] == "raised" and statuses.count("updated") >= 2
@@ -266,11 +262,7 @@ rules:
         receipt_of(12, "W1", received, "r1"),
         receipt_of(3, "W2", received + timedelta(days=4), "r2"),
     ]
-    every, quiet = LiveWorker(context, skip_quiet=False), LiveWorker(context, skip_quiet=True)
-    every.run(events, timedelta(minutes=20))
-    quiet.run(events, timedelta(minutes=20))
-    assert every.outputs == quiet.outputs
-    assert every.stored() == quiet.stored()
+    every, quiet = both_ways(events, timedelta(minutes=20), context)
     alerts = [orjson.loads(output) for output in every.outputs]
     reasons = [a["reason"] for a in alerts if a.get("rule_id") == "shelf_watch"]
     assert reasons.count("values") >= 5
@@ -283,9 +275,7 @@ def test_a_review_s_missed_deadline_is_escalated_at_the_first_tick_after_it():
         receipt_of(12, "W1", received, "r1"),
         receipt_of(3, "W2", received + timedelta(days=72), "r2"),  # after finance's deadline
     ]
-    every, quiet = both_ways(events, {}, timedelta(minutes=20))
-    assert every.outputs == quiet.outputs
-    assert every.stored() == quiet.stored()
+    every, quiet = both_ways(events, timedelta(minutes=20), StepContext(rules=RULES))
     reviews = [orjson.loads(output) for output in every.outputs if b'"review_id"' in output]
     # Finance's deadline, ten days after opening, falls between two weekly repeats of the alert.
     assert reviews[-1]["escalated"] == ["sales", "engineering", "finance"]
