@@ -253,8 +253,10 @@ def rest_of_day(plant: Plant, index: QuietIndex, start: datetime) -> tuple[float
     return seconds, visits, ticks
 
 
-def visit_clones(plant: Plant, index: QuietIndex, material_ids: list[str], at: datetime) -> float:
-    """Seconds to visit ``material_ids`` and note their quiet windows.
+def visit_clones(
+    plant: Plant, index: QuietIndex | None, material_ids: list[str], at: datetime
+) -> float:
+    """Seconds to visit ``material_ids`` and note their quiet windows in ``index``, if any.
 
     Clones of one stored state give one result: each is visited and timed
     once, and its time counted for every clone.
@@ -271,7 +273,8 @@ def visit_clones(plant: Plant, index: QuietIndex, material_ids: list[str], at: d
         seconds += (time.perf_counter() - started) * len(group)
         for material_id in group:
             plant.table[material_id] = plant.table[group[0]]
-            index.quiet[material_id] = window
+            if index is not None:
+                index.quiet[material_id] = window
     return seconds
 
 
@@ -281,19 +284,9 @@ def first_ticks(plant: Plant, at: datetime, index: QuietIndex | None) -> None:
     The first closes the day and changes most materials; the second changes
     nothing, so a material whose lifecycles run on the clock is quiet from
     then on until its next clock, as after the agent's second tick of a day.
-    Clones of one template are visited once: the same stored state gives the same result.
     """
     for moment in (at, at + SETTLING_TICK):
-        done: dict[bytes, tuple[bytes, tuple[datetime, datetime]]] = {}
-        for material_id, form in list(plant.table.items()):
-            if form not in done:
-                state, settled = visit(plant, material_id, moment)
-                now = max(moment, state.last_event_time or moment)
-                until = quiet_until(state, now, plant.context, settled)
-                done[form] = (plant.table[material_id], (now, until))
-            plant.table[material_id], window = done[form]
-            if index is not None:
-                index.quiet[material_id] = window
+        visit_clones(plant, index, list(plant.table), moment)
 
 
 @dataclass

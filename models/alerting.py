@@ -274,15 +274,25 @@ def _with_value_at_risk(
     if alert is None:
         return outcome._replace(values={**outcome.values, VALUE_AT_RISK: value})
     baseline = alert.values.get(VALUE_AT_RISK)
-    # A fall, or an alert raised before values at risk were published: no news,
-    # today's value becomes the baseline (an upgrade does not re-notify every alert).
-    if baseline is None or value < baseline:
-        alert.values[VALUE_AT_RISK] = baseline = value
-    if not values_changed(
-        {VALUE_AT_RISK: baseline}, {VALUE_AT_RISK: value}, threshold=config.update_threshold
-    ):
-        value = baseline
+    if not value_at_risk_moves(alert, value, config.update_threshold):
+        value = alert.values[VALUE_AT_RISK]
+    elif baseline is None or value < baseline:
+        # A fall, or an alert raised before values at risk were published: no news,
+        # today's value becomes the baseline (an upgrade does not re-notify every alert).
+        alert.values[VALUE_AT_RISK] = value
     return outcome._replace(values={**outcome.values, VALUE_AT_RISK: value})
+
+
+def value_at_risk_moves(alert: OpenAlert, value: float, threshold: float) -> bool:
+    """Whether evaluating an open alert at ``value`` changes it: a fall or a first value
+    becomes its baseline, a rise beyond ``threshold`` is news (``models.day_change`` asks
+    this of the highest value an interval can reach)."""
+    baseline = alert.values.get(VALUE_AT_RISK)
+    return (
+        baseline is None
+        or value < baseline
+        or values_changed({VALUE_AT_RISK: baseline}, {VALUE_AT_RISK: value}, threshold=threshold)
+    )
 
 
 def actions_in_force(

@@ -49,7 +49,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from models.alerting import VALUE_AT_RISK
+from models.alerting import value_at_risk_moves
 from models.alerts import OpenAlert, alert_key, values_changed
 from models.facts import scope_of, warehouse_facts
 from models.priority import RiskKind, priority_of, risk_kind
@@ -253,15 +253,8 @@ def _news_by(
     if kind not in AGING_RISKS:
         return False  # a shortage's or an overstock's value is by the day
     pricing = context.planning.priority
-    baseline = alert.values.get(VALUE_AT_RISK)
     value = priority_of(stock, None, end, kind, pricing).value_at_risk
-    return (
-        baseline is None
-        or value < baseline
-        or values_changed(
-            {VALUE_AT_RISK: baseline}, {VALUE_AT_RISK: value}, threshold=pricing.update_threshold
-        )
-    )
+    return value_at_risk_moves(alert, value, pricing.update_threshold)
 
 
 def facts_over(
