@@ -93,11 +93,13 @@ import hashlib
 import operator
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, NamedTuple, Self
+from typing import Annotated, Any, Literal, NamedTuple, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import immutables
 import orjson
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field, GetPydanticSchema, PrivateAttr
+from pydantic_core import core_schema
 
 from models.events import EventTime
 from models.inbox_moments import (
@@ -157,6 +159,30 @@ class Subject(BaseModel):
     closed: bool = Field(False, **_OMIT_FALSY)
 
 
+def _subject_map_schema(source: Any, handler: Any) -> core_schema.CoreSchema:
+    as_dict = handler(dict[str, Subject])
+    return core_schema.no_info_after_validator_function(
+        immutables.Map,
+        as_dict,
+        serialization=core_schema.plain_serializer_function_ser_schema(
+            lambda subjects: dict(sorted(subjects.items())), return_schema=as_dict
+        ),
+    )
+
+
+SubjectMap = Annotated[immutables.Map[str, Subject], GetPydanticSchema(_subject_map_schema)]
+"""An inbox's subjects by id: a persistent map, serialised as a JSON object in id order.
+
+A buyer's inbox holds thousands of subjects and every item received
+changes one or two of them; the inbox is never changed in place, so as a
+dict each change copied all of them (and freed the old copy): the largest
+share of the notifier in a drain. A new map shares all but a path of
+nodes with the old one. Its iteration order follows the ids' hashes, so
+nothing read from it may depend on that order: notifications list their
+items sorted and are sent in time order.
+"""
+
+
 class Group(BaseModel):
     """A group's timing (from the latest route that fed it) and its last message."""
 
@@ -204,7 +230,7 @@ class Inbox(BaseModel):
     """
 
     recipient: str
-    subjects: dict[str, Subject] = Field(default_factory=dict, **_OMIT_FALSY)
+    subjects: SubjectMap = Field(default_factory=immutables.Map, **_OMIT_FALSY)
     groups: dict[str, Group] = Field(default_factory=dict, **_OMIT_FALSY)
     digest_day: date | None = Field(None, **_OMIT_FALSY)
 
@@ -485,7 +511,7 @@ def _replaced(
     """
     subject_id = subject.item.subject_id
     replaced = _derived(
-        inbox, (subject_id,), subjects={**inbox.subjects, subject_id: subject}, groups=groups
+        inbox, (subject_id,), subjects=inbox.subjects.set(subject_id, subject), groups=groups
     )
     quiet = inbox._quiet
     if quiet is None or not carry:
@@ -613,12 +639,12 @@ def _flush_groups(
     """
     if inbox._quiet is not None and now < inbox._quiet.until:
         return inbox, []
-    subjects, groups = dict(inbox.subjects), dict(inbox.groups)
+    subjects, groups = inbox.subjects, dict(inbox.groups)
     sent: list[Notification] = []
     changed: list[str] = []
     while True:
         queued: dict[str, list[Subject]] = {}
-        pool = subjects.values() if arrived is None else [subjects[sid] for sid in arrived]
+        pool = _pool(subjects, arrived)
         for subject in pool:
             if subject.queued == "group":
                 queued.setdefault(subject.group_key, []).append(subject)
@@ -633,12 +659,14 @@ def _flush_groups(
         quiet = in_quiet_hours(person, at)
         told = [s for s in members if not quiet or s.item.severity == "critical"]
         told_ids = {s.item.subject_id for s in told}
+        flushed = subjects.mutate()
         for subject in members:
             changed.append(subject.item.subject_id)
             if subject.item.subject_id in told_ids:
-                subjects[subject.item.subject_id] = _told(subject, at)
+                flushed[subject.item.subject_id] = _told(subject, at)
             else:
-                subjects[subject.item.subject_id] = subject.model_copy(update={"queued": "digest"})
+                flushed[subject.item.subject_id] = subject.model_copy(update={"queued": "digest"})
+        subjects = flushed.finish()
         if told:
             sent.append(_notification(Urgency.IMMEDIATE, told, person, key, at))
             groups[key] = groups[key].model_copy(update={"sent_at": at})
@@ -663,6 +691,11 @@ def escalation_chain(person: Person, people: Mapping[str, Person]) -> list[Perso
     return chain
 
 
+def _pool(subjects: SubjectMap, named: Collection[str] | None) -> Iterable[Subject]:
+    """The subjects a step visits: those ``named``, or every one."""
+    return subjects.values() if named is None else [subjects[sid] for sid in named]
+
+
 def _escalations(
     inbox: Inbox,
     person: Person,
@@ -676,9 +709,8 @@ def _escalations(
     look at every subject).
     """
     chain = escalation_chain(person, people)
-    subjects = dict(inbox.subjects)
     late: dict[tuple[int, str], list[tuple[datetime, Subject]]] = {}
-    pool = subjects.values() if late_ones is None else [subjects[sid] for sid in late_ones]
+    pool = _pool(inbox.subjects, late_ones)
     for subject in pool:
         after = subject.escalate_after
         if after is None or subject.acknowledged or subject.closed:
@@ -693,6 +725,7 @@ def _escalations(
         return inbox, []
     sent = []
     changed = []
+    subjects = inbox.subjects.mutate()
     for (level, key), pairs in sorted(late.items()):
         at = max(moment for moment, _ in pairs)
         members = [subject for _, subject in pairs]
@@ -707,7 +740,7 @@ def _escalations(
             )
             changed.append(subject.item.subject_id)
     sent.sort(key=lambda notification: (notification.at, notification.id))
-    return _derived(inbox, changed, subjects=subjects), sent
+    return _derived(inbox, changed, subjects=subjects.finish()), sent
 
 
 def _reminders(
@@ -718,10 +751,10 @@ def _reminders(
     ``reminded``: the subjects whose reminder came by ``now`` (None: look at
     every subject).
     """
-    subjects = dict(inbox.subjects)
+    subjects = inbox.subjects.mutate()
     due_by_group: dict[str, list[tuple[datetime, Subject]]] = {}
     changed: list[str] = []
-    pool = subjects.values() if reminded is None else [subjects[sid] for sid in reminded]
+    pool = _pool(inbox.subjects, reminded)
     for subject in pool:
         if subject.acknowledged or subject.closed or subject.queued:
             continue
@@ -749,19 +782,19 @@ def _reminders(
         for subject in members:
             subjects[subject.item.subject_id] = _told(subject, at)
             changed.append(subject.item.subject_id)
-    return _derived(inbox, changed, subjects=subjects), sent
+    return _derived(inbox, changed, subjects=subjects.finish()), sent
 
 
 def _digest(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, list[Notification]]:
     day, at = digest_time(person, now)
     if inbox.digest_day is not None and day <= inbox.digest_day:
         return inbox, []
-    subjects = dict(inbox.subjects)
     members = [
         s
-        for s in subjects.values()
+        for s in inbox.subjects.values()
         if s.queued == "digest" and s.queued_at is not None and s.queued_at <= at
     ]
+    subjects = inbox.subjects.mutate()
     sent = []
     if members:
         key = f"{inbox.recipient}|{DIGEST}"
@@ -772,7 +805,7 @@ def _digest(inbox: Inbox, person: Person, now: datetime) -> tuple[Inbox, list[No
             else:
                 subjects[subject.item.subject_id] = _told(subject, at)
     told = [subject.item.subject_id for subject in members]
-    return _derived(inbox, told, subjects=subjects, digest_day=day), sent
+    return _derived(inbox, told, subjects=subjects.finish(), digest_day=day), sent
 
 
 def _tidy(inbox: Inbox, now: datetime | None = None) -> Inbox:
@@ -788,7 +821,10 @@ def _tidy(inbox: Inbox, now: datetime | None = None) -> Inbox:
             if not s.queued and s.item.at <= horizon and s.since <= horizon
         }
         if forgotten:
-            subjects = {sid: s for sid, s in subjects.items() if sid not in forgotten}
+            kept = subjects.mutate()
+            for sid in forgotten:
+                del kept[sid]
+            subjects = kept.finish()
     used = {s.group_key for s in subjects.values()}
     groups = {key: group for key, group in inbox.groups.items() if key in used}
     if len(subjects) == len(inbox.subjects) and len(groups) == len(inbox.groups):

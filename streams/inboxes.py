@@ -106,12 +106,17 @@ class Inboxes:
         if before is None or (inbox.groups, inbox.digest_day) != (before.groups, before.digest_day):
             writes.append((recipient, inbox.model_dump_json(exclude={"subjects"}).encode()))
         written = before.subjects if before is not None else {}
-        for subject_id, subject in inbox.subjects.items():
-            if written.get(subject_id) is not subject:
-                stored = subject.model_dump_json().encode()
-                writes.append((subject_key(recipient, subject_id), stored))
-        for subject_id in written.keys() - inbox.subjects.keys():
-            writes.append((subject_key(recipient, subject_id), None))
+        changed = [
+            subject_id
+            for subject_id, subject in inbox.subjects.items()
+            if written.get(subject_id) is not subject
+        ]
+        gone = [subject_id for subject_id in written if subject_id not in inbox.subjects]
+        # In id order: the subjects come in their map's hash order, the changelog does not.
+        for subject_id in sorted(changed + gone):
+            subject = inbox.subjects.get(subject_id)
+            stored = subject.model_dump_json().encode() if subject is not None else None
+            writes.append((subject_key(recipient, subject_id), stored))
         return writes
 
     def _read(self) -> dict[str, Inbox]:
@@ -135,6 +140,6 @@ class Inboxes:
                     # Written whole, as before subjects had keys of their own: rewrite it so.
                     self._whole.add(recipient)
                 own = subjects.get(recipient, {})
-                update = {"subjects": {**inbox.subjects, **own}}
+                update = {"subjects": inbox.subjects.update(own)}
                 self._written[recipient] = inbox.model_copy(update=update)
         return self._written

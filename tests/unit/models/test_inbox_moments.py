@@ -144,7 +144,7 @@ def test_entries_taken_for_a_step_that_left_them_go_back() -> None:
     inbox = Inbox(recipient="li", subjects={"a": early, "b": late})
     moments = _moments_for(inbox, 1)
     taken = moments.take("reminders", T0 + timedelta(hours=4), inbox.subjects, flushed_at_once)
-    assert [entry[2] for entry in taken] == ["a", "b"]
+    assert sorted(entry[2] for entry in taken) == ["a", "b"]
     moments.put_back("reminders", taken, inbox.subjects)
     assert moments.first(moments.reminders, inbox.subjects) == T0 + timedelta(hours=4)
     assert len(moments.reminders) == 2

@@ -1,7 +1,11 @@
 """The notification router's core: grouping windows, repeats, digests, quiet hours, escalation."""
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, time, timedelta
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -235,7 +239,7 @@ def test_a_resolved_subject_is_not_reminded_and_its_resolution_comes_with_the_di
     inbox, sent = tick(inbox, end, T0 + timedelta(days=1, hours=2), timedelta(minutes=15))
     assert [(m.urgency, [i.id for i in m.items]) for m in sent] == [(Urgency.DIGEST, ["a-1"])]
     assert sent[0].at == datetime(2026, 3, 3, 8, 30, tzinfo=UTC)
-    assert inbox.subjects == {}
+    assert not inbox.subjects
 
 
 @pytest.mark.parametrize("closing_first", [False, True])
@@ -592,6 +596,66 @@ def test_an_inbox_survives_its_json_round_trip_and_stays_small(items):
     assert Inbox.model_validate_json(Inbox(recipient="li").model_dump_json()) == Inbox(
         recipient="li"
     )
+
+
+HISTORY_UNDER_A_HASH_SEED = """
+import hashlib
+from datetime import UTC, datetime, timedelta
+from models.notifications import Destination, NotificationItem, Person, RouteMatch
+from models.notifying import Inbox, acknowledge, due, receive
+
+t0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+mail = (Destination(channel="email", address="x@example.com"),)
+people = {
+    "li": Person(id="li", name="Li", channels=mail, escalate_to="wang"),
+    "wang": Person(id="wang", name="Wang", channels=mail),
+}
+routes = [
+    RouteMatch(route="r/w", recipients=("li",), group_by=("warehouse_id",),
+               repeat_interval=timedelta(hours=1)),
+    RouteMatch(route="r/c", recipients=("li",), escalate_after=timedelta(minutes=20)),
+    RouteMatch(route="r/d", recipients=("li",), digest=True),
+]
+inbox, told = Inbox(recipient="li"), hashlib.sha256()
+for n in range(600):
+    now = t0 + timedelta(seconds=150 * n)
+    subject = f"s{n * 7919 % 150}"
+    match = routes[n % 3]
+    it = NotificationItem(kind="alert", id=f"{subject}-{n}", subject_id=subject, at=now,
+        severity=["info", "warning", "critical"][n % 3], warehouse_id=f"W{n % 4}",
+        rule_id="stockout_risk", summary=subject, closes=n % 11 == 0)
+    inbox, sent = receive(inbox, it, {"warehouse_id": f"W{n % 4}"}, match, people["li"], now)
+    inbox, fallen_due = due(inbox, people, now)
+    if n % 13 == 0:
+        inbox = acknowledge(inbox, subject, now)
+    for message in sent + fallen_due:
+        told.update(message.model_dump_json().encode())
+told.update(inbox.model_dump_json().encode())
+print(told.hexdigest())
+"""
+
+
+@pytest.mark.parametrize("seeds", [("0", "1"), ("2", "3")])
+def test_a_history_gives_the_same_messages_and_inbox_bytes_whatever_the_hash_seed(seeds):
+    """An inbox's subjects are a map in hash order: nothing told or stored may follow it."""
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", HISTORY_UNDER_A_HASH_SEED],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in seeds
+    }
+    assert len(digests) == 1
+
+
+def test_an_inbox_lists_its_subjects_in_id_order():
+    inbox = Inbox(recipient="li")
+    for subject in ["b", "c", "a"]:
+        inbox, _ = take(inbox, item(subject, T0), T0)
+    assert list(orjson.loads(inbox.model_dump_json())["subjects"]) == ["a", "b", "c"]
 
 
 # --- next_due -------------------------------------------------------------------------------
