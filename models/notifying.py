@@ -98,7 +98,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import immutables
 import orjson
-from pydantic import BaseModel, Field, GetPydanticSchema, PrivateAttr
+from pydantic import BaseModel, Field, GetCoreSchemaHandler, GetPydanticSchema, PrivateAttr
 from pydantic_core import core_schema
 
 from models.events import EventTime
@@ -159,7 +159,7 @@ class Subject(BaseModel):
     closed: bool = Field(False, **_OMIT_FALSY)
 
 
-def _subject_map_schema(source: Any, handler: Any) -> core_schema.CoreSchema:
+def _subject_map_schema(source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
     as_dict = handler(dict[str, Subject])
     return core_schema.no_info_after_validator_function(
         immutables.Map,
