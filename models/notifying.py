@@ -140,7 +140,8 @@ class Subject(BaseModel):
     so that rising back (a stock-out risk critical again) is news again.
     ``since``: start of the current unacknowledged episode, the escalation
     clock. ``closed``: its closing item waits for the
-    digest; then the subject leaves.
+    digest; then the subject leaves. ``closed_at``: when its latest closing
+    version arrived, kept if it opens again: every older version is behind it.
     """
 
     item: NotificationItem
@@ -157,6 +158,7 @@ class Subject(BaseModel):
     escalations: int = Field(0, **_OMIT_FALSY)
     """How far up the escalation chain the current episode has gone."""
     closed: bool = Field(False, **_OMIT_FALSY)
+    closed_at: EventTime | None = Field(None, **_OMIT_FALSY)
 
 
 def _subject_map_schema(source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
@@ -348,6 +350,25 @@ def _newer(item: NotificationItem, than: NotificationItem) -> bool:
     return (item.at, item.id) > (than.at, than.id)
 
 
+def _joins_queue(subject: Subject, item: NotificationItem, arrived: datetime) -> bool:
+    """Whether ``item``, no newer than ``subject``'s version, would have joined the queue
+    waiting now had it arrived at ``arrived`` in time order.
+
+    A record read again after a crash brings such versions: one the
+    recipient was told of since (``told_at``), one a closing version or a
+    rise to critical has since put behind a new episode (``closed_at``,
+    ``since``). Their arrival belongs to a queue that is gone; counted, it
+    would send the waiting group's message earlier and with other items
+    than a clean run's. Only a subject never told nor closed has no such
+    boundary: any version's arrival counts, whatever the order.
+    """
+    if item.closes or subject.closed:
+        return False
+    if subject.closed_at is not None and arrived <= subject.closed_at:
+        return False
+    return subject.told_at is None or (subject.since <= arrived and subject.told_at < arrived)
+
+
 def _notification(
     urgency: Urgency,
     subjects: Sequence[Subject],
@@ -426,7 +447,7 @@ def receive(
     if old is not None and not _newer(item, old.item):
         # A duplicate, or older than the version held: only its arrival counts, so that the
         # queue starts at the earliest arrival whatever order the versions came in.
-        if old.queued_at is None or old.queued_at <= now:
+        if old.queued_at is None or old.queued_at <= now or not _joins_queue(old, item, now):
             return inbox, []
         earlier = old.model_copy(update={"queued_at": now})
         return _flush_groups(_replaced(inbox, earlier, inbox.groups), person, now)
@@ -441,12 +462,14 @@ def receive(
                 repeat_interval=match.repeat_interval,
                 since=now,
                 closed=True,
+                closed_at=now,
             )
             return _regrouped(inbox, old, _replaced(inbox, closed, inbox.groups)), []
         closing = old.model_copy(
             update={
                 "item": item,
                 "closed": True,
+                "closed_at": now,
                 "queued": "digest",
                 "queued_at": queued_at,
             }
@@ -466,7 +489,7 @@ def receive(
         "escalate_after": match.escalate_after,
     }
     if old is None or old.closed:
-        subject = Subject(**settings, since=now)
+        subject = Subject(**settings, since=now, closed_at=old.closed_at if old else None)
     elif rose:
         subject = old.model_copy(
             update={**settings, "since": now, "acknowledged": False, "escalations": 0}

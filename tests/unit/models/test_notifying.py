@@ -580,6 +580,68 @@ def test_the_notification_id_depends_on_recipient_group_items_and_time_not_item_
     )
 
 
+changes = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c"]),  # subject
+        st.sampled_from(["warning", "critical", None]),  # None: the alert resolved
+        st.integers(0, 40),  # minutes after the change before it
+    ),
+    min_size=2,
+    max_size=24,
+)
+
+
+def feed(
+    inbox: Inbox, stream: list[NotificationItem], match: RouteMatch, sent: list[Notification]
+) -> Inbox:
+    """Each item taken at its event time and what fell due by then told, as the worker does."""
+    for it in stream:
+        inbox, told = take(inbox, it, it.at, match)
+        inbox, fallen_due = due(inbox, {"li": LI}, it.at)
+        sent += told + fallen_due
+    return inbox
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    changes,
+    st.sampled_from(
+        [
+            route(group_wait=timedelta(minutes=5), group_interval=timedelta(minutes=10)),
+            route(repeat_interval=timedelta(hours=1)),
+            route(digest=True),
+        ]
+    ),
+    st.data(),
+)
+def test_records_read_again_after_a_crash_tell_what_a_clean_run_tells(changes, match, data):
+    """After a crash the worker goes on from its last stored inbox and reads again what it
+    took since its last commit, and what the router sent again since its own: every message
+    has the clean run's id and content (``tests/integration/test_inbox_crash.py``)."""
+    now, versions, stream = T0, {"a": 0, "b": 0, "c": 0}, []
+    for subject, severity, minutes in changes:
+        now += timedelta(minutes=minutes)
+        versions[subject] += 1
+        closes = severity is None
+        stream.append(item(subject, now, severity or "warning", versions[subject], closes=closes))
+    end = now + timedelta(days=1)
+    clean: list[Notification] = []
+    inbox = feed(Inbox(recipient="li"), stream, match, clean)
+    clean += tick(inbox, end, end, timedelta(minutes=1))[1]
+
+    committed = data.draw(st.integers(0, len(stream) - 1), "notifier's commit")
+    stored = data.draw(st.integers(committed, len(stream)), "inbox stored")
+    killed = data.draw(st.integers(stored, len(stream)), "killed")
+    routed_from = data.draw(st.integers(committed, killed), "router's commit")
+    crashed: list[Notification] = []
+    inbox = feed(Inbox(recipient="li"), stream[:stored], match, crashed)
+    inbox = feed(inbox, stream[committed:killed] + stream[routed_from:], match, crashed)
+    crashed += tick(inbox, end, end, timedelta(minutes=1))[1]
+
+    by_id = {n.id: n for n in crashed}
+    assert by_id == {n.id: n for n in clean}
+
+
 @settings(max_examples=30, deadline=None)
 @given(arrivals)
 def test_an_inbox_survives_its_json_round_trip_and_stays_small(items):
