@@ -17,10 +17,16 @@ in one write batch together with the offset it reaches. Faust's recovery
 then starts from that offset and finds nothing, or only what arrived after
 the highwater, left to read.
 
-Left to Faust: global tables (they keep reading after recovery), standby
-partitions, stores other than rocksdict, and tables with an
-``on_changelog_event`` callback, which must see every record (no stockloop
-table has one).
+A global table (``streams.app.RawGlobalTable``) has every partition both
+active and standby on every worker: its active partitions are restored in
+bulk like a local table's (they were a fifth of a 10,000-material cold
+start, read record by record), and its standby reading, which goes on after
+recovery, starts from the offset the bulk read reached instead of from where
+the store stood at the rebalance (which read the whole log again).
+
+Left to Faust: standby partitions of local tables, stores other than
+rocksdict, and tables with an ``on_changelog_event`` callback, which must
+see every record (no stockloop table has one).
 """
 
 import time
@@ -47,8 +53,7 @@ def restorable_in_bulk(table: CollectionT) -> bool:
     """Whether writing ``table``'s changelog straight into its store is what Faust would do."""
     store = table.data
     return (
-        not table.is_global
-        and isinstance(store, RocksDBStore)
+        isinstance(store, RocksDBStore)
         and store.use_rocksdict
         and not store.read_only
         and table._on_changelog_event is None
@@ -111,6 +116,13 @@ class BulkRestoringRecovery(Recovery):
         # the offsets it leaves in ``destination`` and reads from there.
         if title == "active":
             await self._restore_actives_in_bulk(tps, destination)
+        elif title == "standby":
+            # Built after the actives': a global table's partition reads on from what they hold.
+            for tp in tps & self.active_tps:
+                restored = self.active_offsets.get(tp)
+                if self.tp_to_table[tp].is_global and restored is not None:
+                    standing = destination.get(tp)
+                    destination[tp] = restored if standing is None else max(standing, restored)
         await super()._build_offsets(consumer, tps, destination, title)
 
     async def _restore_actives_in_bulk(self, tps: set[TP], offsets: Counter[TP]) -> None:

@@ -439,6 +439,28 @@ class Pipeline:
                 found.add(event["event_id"])
         return found
 
+    def changelog_content(self, table: str) -> dict[bytes, bytes]:
+        """The last value of each key in ``table``'s changelog, keys whose last record is a
+        tombstone left out: what a store restored from it holds."""
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            enable_auto_commit=False,
+            **self.settings.kafka_security.kafka_python_kwargs(),
+        )
+        try:
+            topic = self.changelog_topic(table)
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+            ends = consumer.end_offsets(partitions)
+            consumer.assign(partitions)
+            consumer.seek_to_beginning()
+            content: dict[bytes, bytes | None] = {}
+            while any(consumer.position(tp) < ends[tp] for tp in partitions):
+                for records in consumer.poll(timeout_ms=1000).values():
+                    content.update((record.key, record.value) for record in records)
+            return {key: value for key, value in content.items() if value is not None}
+        finally:
+            consumer.close()
+
     def changelog_topic(self, table: str) -> str:
         """The changelog topic Faust keeps for the worker's table ``table``."""
         return f"{self.settings.app_id}-{table}-changelog"

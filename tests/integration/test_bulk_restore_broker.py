@@ -11,7 +11,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from rocksdict import AccessType, Rdict
+from rocksdict import AccessType, Options, Rdict
 
 from tests.integration.harness import Pipeline, clean_run, synthetic_stream
 
@@ -32,6 +32,18 @@ def persisted_offsets(pipeline: Pipeline, table: str) -> dict[int, int]:
         finally:
             db.close()
     return offsets
+
+
+def stored_content(pipeline: Pipeline, table: str) -> dict[bytes, bytes]:
+    """What the stores of ``table`` hold over all partitions, read once the worker has stopped."""
+    content = {}
+    for path in sorted(pipeline.settings.data_dir.rglob(f"{table}-*.db")):
+        db = Rdict(str(path), options=Options(raw_mode=True), access_type=AccessType.read_only())
+        try:
+            content.update((key, value) for key, value in db.items() if key != OFFSET_KEY)
+        finally:
+            db.close()
+    return content
 
 
 def test_cold_and_warm_starts_restore_what_the_changelog_holds(tmp_path: Path):
@@ -57,6 +69,10 @@ def test_cold_and_warm_starts_restore_what_the_changelog_holds(tmp_path: Path):
         second.stop()
         cold = persisted_offsets(second, "materials")
         assert cold, "the cold start persisted no changelog offset"
+        # A global table, every partition restored by every worker.
+        availability = second.changelog_content("availability")
+        assert availability, "no material published its availability"
+        assert stored_content(second, "availability") == availability
 
         first.send_events(waves[2])
         first.start()
