@@ -442,24 +442,11 @@ class Pipeline:
     def changelog_content(self, table: str) -> dict[bytes, bytes]:
         """The last value of each key in ``table``'s changelog, keys whose last record is a
         tombstone left out: what a store restored from it holds."""
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
-            enable_auto_commit=False,
-            **self.settings.kafka_security.kafka_python_kwargs(),
-        )
-        try:
-            topic = self.changelog_topic(table)
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-            ends = consumer.end_offsets(partitions)
-            consumer.assign(partitions)
-            consumer.seek_to_beginning()
-            content: dict[bytes, bytes | None] = {}
-            while any(consumer.position(tp) < ends[tp] for tp in partitions):
-                for records in consumer.poll(timeout_ms=1000).values():
-                    content.update((record.key, record.value) for record in records)
-            return {key: value for key, value in content.items() if value is not None}
-        finally:
-            consumer.close()
+        read, _, _ = self._read_changelog(table)
+        content: dict[bytes, bytes | None] = {}
+        for records in read.values():
+            content.update((record.key, record.value) for record in records)
+        return {key: value for key, value in content.items() if value is not None}
 
     def changelog_topic(self, table: str) -> str:
         """The changelog topic Faust keeps for the worker's table ``table``."""
@@ -489,6 +476,22 @@ class Pipeline:
 
     def changelog_extent(self, table: str) -> dict[int, ChangelogExtent]:
         """Per partition of ``table``'s changelog: where it starts, what it still holds."""
+        read, starts, ends = self._read_changelog(table)
+        return {
+            tp.partition: ChangelogExtent(
+                log_start=starts[tp],
+                first_record=records[0].offset if records else None,
+                records=len(records),
+                end=ends[tp],
+            )
+            for tp, records in read.items()
+        }
+
+    def _read_changelog(
+        self, table: str
+    ) -> tuple[dict[TopicPartition, list], dict[TopicPartition, int], dict[TopicPartition, int]]:
+        """Every record of ``table``'s changelog by partition, with each partition's first and
+        end offsets."""
         consumer = KafkaConsumer(
             bootstrap_servers=self.settings.bootstrap_servers,
             enable_auto_commit=False,
@@ -501,19 +504,11 @@ class Pipeline:
             ends = consumer.end_offsets(partitions)
             consumer.assign(partitions)
             consumer.seek_to_beginning()
-            offsets: dict[TopicPartition, list[int]] = {tp: [] for tp in partitions}
+            read: dict[TopicPartition, list] = {tp: [] for tp in partitions}
             while any(consumer.position(tp) < ends[tp] for tp in partitions):
                 for tp, records in consumer.poll(timeout_ms=1000).items():
-                    offsets[tp].extend(record.offset for record in records)
-            return {
-                tp.partition: ChangelogExtent(
-                    log_start=starts[tp],
-                    first_record=offsets[tp][0] if offsets[tp] else None,
-                    records=len(offsets[tp]),
-                    end=ends[tp],
-                )
-                for tp in partitions
-            }
+                    read[tp].extend(records)
+            return read, starts, ends
         finally:
             consumer.close()
 
