@@ -31,6 +31,7 @@ see every record (no stockloop table has one).
 
 import time
 from collections import Counter
+from typing import cast
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.stores.rocksdb import Store as RocksDBStore
@@ -40,6 +41,8 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth, serve
 from faust.types import TP, CollectionT
 from faust.types.transports import ConsumerT
 from rocksdict import Rdict, WriteBatch
+
+from streams.transport import Consumer
 
 FETCH_BYTES = 8 * 1024 * 1024
 """Per partition and fetch: a few thousand of our records, so one write batch holds many."""
@@ -107,7 +110,21 @@ async def restore(
 
 
 class BulkRestoringRecovery(Recovery):
-    """Faust's table recovery, which first restores active RocksDB partitions in bulk."""
+    """Faust's table recovery, which first restores active RocksDB partitions in bulk, and
+    whose offset lookups wait behind brief fetches only (``streams.transport``)."""
+
+    async def _build_highwaters(
+        self, consumer: ConsumerT, tps: set[TP], destination: Counter[TP], title: str
+    ) -> None:
+        if title == "active":  # the recovery's first lookup
+            cast(Consumer, consumer).fetch_briefly(True)
+        await super()._build_highwaters(consumer, tps, destination, title)
+
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        try:
+            await super().on_recovery_completed(generation_id)
+        finally:
+            cast(Consumer, self.app.consumer).fetch_briefly(False)
 
     async def _build_offsets(
         self, consumer: ConsumerT, tps: set[TP], destination: Counter[TP], title: str

@@ -34,6 +34,14 @@ paused in the middle of a batch lost the rest of it (450 of 50,000 records in
 a benchmark). Records aiokafka has already fetched for a partition left out
 stay in its buffer until the partition is asked for again.
 
+While a table recovery looks up offsets, its fetches wait at most
+``RECOVERY_FETCH_WAIT_MS`` for records, not Faust's 1.5 s. The broker
+answers a connection's requests in order, and the recovery's offset
+lookups (earliest offsets, highwaters) share the fetches' connection: each
+waited behind a fetch waiting for records that were not coming, 1.3-1.5 s
+apiece, three of them in every cold start. Only then: a worker waiting 0.1 s
+per fetch at all times spent 4.4 % of a core idle instead of 2.8 %.
+
 Table writes (and ``send_soon``) go to Faust's producer buffer, which hands
 them to aiokafka one at a time. Before committing offsets Faust flushes the
 producer, but the buffer's flush gave up after 0.1 s in which no message
@@ -81,8 +89,20 @@ def withheld(fetched: Iterable[TP], active: Set[TP], changelogs: Set[str] | None
     ]
 
 
+RECOVERY_FETCH_WAIT_MS = 100
+"""How long the broker holds a fetch for records while a recovery looks up offsets: what
+each lookup can wait behind it."""
+
+
 class ActivePartitionsConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     """Fetches records of the active partitions only, and loses none of the others."""
+
+    def fetch_briefly(self, briefly: bool) -> None:
+        """Whether the fetches from now on wait ``RECOVERY_FETCH_WAIT_MS`` at most for records,
+        or as long as Faust set (aiokafka reads the wait as it builds each fetch)."""
+        consumer = self._ensure_consumer()
+        wait = RECOVERY_FETCH_WAIT_MS if briefly else consumer._fetch_max_wait_ms
+        consumer._fetcher._fetch_max_wait_ms = wait
 
     async def _fetch_records(
         self,
@@ -110,8 +130,14 @@ class ActivePartitionsConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class Consumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer, fetching through ``ActivePartitionsConsumerThread``."""
 
+    _thread: ActivePartitionsConsumerThread
+
     def _new_consumer_thread(self) -> ActivePartitionsConsumerThread:
         return ActivePartitionsConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def fetch_briefly(self, briefly: bool) -> None:
+        """See ``ActivePartitionsConsumerThread.fetch_briefly``."""
+        self._thread.fetch_briefly(briefly)
 
 
 class DrainingProducerBuffer(ProducerBuffer):
