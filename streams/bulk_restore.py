@@ -188,19 +188,7 @@ class BulkRestoringRecovery(Recovery):
 
 
 class TableManager(FaustTableManager):
-    """Faust's table manager, recovering through ``BulkRestoringRecovery``, started at once.
-
-    Faust's ``on_start`` sleeps a second before it registers the tables'
-    changelogs, in case tables are still being defined; the worker subscribes
-    and joins its group only after that. Every stockloop table is defined
-    when its module is imported (``streams.worker`` imports them all before
-    the worker starts), so the second was an eighth of a cold start.
-    """
-
-    async def on_start(self) -> None:
-        if not self.should_stop:
-            await self._update_channels()
-            await self.recovery.start()
+    """Faust's table manager, recovering through ``BulkRestoringRecovery``."""
 
     @property
     def recovery(self) -> Recovery:
