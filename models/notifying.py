@@ -446,7 +446,8 @@ def receive(
     key = group_key(inbox.recipient, match.group_by, labels)
     if old is not None and not _newer(item, old.item):
         # A duplicate, or older than the version held: only its arrival counts, so that the
-        # queue starts at the earliest arrival whatever order the versions came in.
+        # queue starts at the earliest arrival whatever order the versions came in, unless
+        # that arrival belongs to a queue already told or closed (``_joins_queue``).
         if old.queued_at is None or old.queued_at <= now or not _joins_queue(old, item, now):
             return inbox, []
         earlier = old.model_copy(update={"queued_at": now})

@@ -39,8 +39,9 @@ While a table recovery looks up offsets, its fetches wait at most
 answers a connection's requests in order, and the recovery's offset
 lookups (earliest offsets, highwaters) share the fetches' connection: each
 waited behind a fetch waiting for records that were not coming, 1.3-1.5 s
-apiece, two or three of them in every cold start. Only then: a worker waiting 0.1 s
-per fetch at all times spent 4.4 % of a core idle instead of 2.8 %.
+apiece, two or three of them in every cold start. Outside recoveries the
+wait stays Faust's: at 0.1 s all the time, an idle worker spent 4.4 % of a
+core instead of 2.8 %.
 
 Table writes (and ``send_soon``) go to Faust's producer buffer, which hands
 them to aiokafka one at a time. Before committing offsets Faust flushes the

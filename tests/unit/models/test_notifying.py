@@ -627,7 +627,7 @@ def test_records_read_again_after_a_crash_tell_what_a_clean_run_tells(changes, m
     end = now + timedelta(days=1)
     clean: list[Notification] = []
     inbox = feed(Inbox(recipient="li"), stream, match, clean)
-    clean += tick(inbox, end, end, timedelta(minutes=1))[1]
+    clean += due(inbox, {"li": LI}, end)[1]
 
     committed = data.draw(st.integers(0, len(stream) - 1), "notifier's commit")
     stored = data.draw(st.integers(committed, len(stream)), "inbox stored")
@@ -636,7 +636,7 @@ def test_records_read_again_after_a_crash_tell_what_a_clean_run_tells(changes, m
     crashed: list[Notification] = []
     inbox = feed(Inbox(recipient="li"), stream[:stored], match, crashed)
     inbox = feed(inbox, stream[committed:killed] + stream[routed_from:], match, crashed)
-    crashed += tick(inbox, end, end, timedelta(minutes=1))[1]
+    crashed += due(inbox, {"li": LI}, end)[1]
 
     by_id = {n.id: n for n in crashed}
     assert by_id == {n.id: n for n in clean}
