@@ -54,11 +54,19 @@ from worker_process import WorkerProcess, private_deployment, records_by_topic, 
 from connectors.cdc import decode_record
 from connectors.mapping import CdcMapping, load_mapping
 from connectors.topic_admin import apply_catalogue
+from models.alerts import Acknowledge
 from models.events import MaterialEvent, SourcePosition, encode
 from models.rules.spec import builtin_rules
 from models.state import MaterialState
 from models.step import AppliedEventIds, StepContext, advance, receive
-from streams.catalogue import INPUT_KINDS, SALES_ORDERS, SHIPMENTS, STOCK_MOVEMENTS, load_catalogue
+from streams.catalogue import (
+    ALERT_ACTIONS,
+    INPUT_KINDS,
+    SALES_ORDERS,
+    SHIPMENTS,
+    STOCK_MOVEMENTS,
+    load_catalogue,
+)
 from streams.settings import Settings
 
 HISTORY = timedelta(days=2)  # event times start this long before the run: recent, never future
@@ -613,6 +621,24 @@ def produce_backlog(producer: KafkaProducer, settings: Settings, records: list[E
         progress.update(task, completed=len(records))
     _raise_on_failed_sends(futures)
     return len(records) / (time.perf_counter() - started)
+
+
+def publish_acknowledgements(producer: KafkaProducer, settings: Settings, count: int) -> None:
+    """Acknowledgements of ``count`` alerts of other materials, as ``stockloop alerts
+    acknowledge`` publishes them: what a plant's buyers leave in force, which every step
+    of every material reads (``agents.material.AlertContext``)."""
+    at = datetime.now(UTC)
+    alert_keys = [f"stock_out_risk|OTHER-{n:06d}|SH01" for n in range(count)]
+    futures = [
+        producer.send(
+            settings.topic(ALERT_ACTIONS),
+            key=f"ack:{alert_key}".encode(),
+            value=encode(Acknowledge(alert_key=alert_key, by="bench", at=at)),
+        )
+        for alert_key in alert_keys
+    ]
+    producer.flush()
+    _raise_on_failed_sends(futures)
 
 
 def _send(producer: KafkaProducer, settings: Settings, record: ErpRecord) -> Any:
@@ -1237,6 +1263,12 @@ def main(
     ] = 10.0,
     probes: Annotated[int, typer.Option(min=0, help="Latency probes per steady phase.")] = 25,
     seed: Annotated[int, typer.Option(help="Seed of the simulated ERP.")] = 7,
+    acknowledgements: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Acknowledgements of other materials' alerts in force before the drain."
+        ),
+    ] = 0,
 ) -> None:
     """Measure backlog drain rate, steady-rate latency, memory and per-event core cost."""
     run_id, run_dir, settings = private_deployment()
@@ -1255,6 +1287,9 @@ def main(
     producer = _producer(settings)
     worker = Worker(settings, run_dir / "worker.log")
     try:
+        if acknowledgements:
+            publish_acknowledgements(producer, settings, acknowledgements)
+            console.print(f"{acknowledgements:,} acknowledgements in force")
         produce_rate = produce_backlog(producer, settings, backlog)
         startup = worker.start()
         drained = drain(worker, events)

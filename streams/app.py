@@ -4,9 +4,11 @@ Keys and values travel as raw bytes; ``models.events.encode`` and pydantic
 decode them, so there is one codec and validation errors stay precise.
 """
 
-from typing import TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 import faust
+from faust.types import TP, EventT
 from faust.types.auth import CredentialsT
 
 from connectors.kafka_security import KafkaSecurity
@@ -139,10 +141,39 @@ class RawGlobalTable(RawTable, faust.GlobalTable):
     ``synchronize_all_active_partitions``: Faust otherwise stops reading the
     changelog partitions a worker owns once recovered, and records written
     by others (the CLI, another worker's ingest) would never arrive.
+
+    ``changes`` moves whenever the content may have: a write here, records
+    read from the changelog (another worker's writes), a recovery (which
+    may have written the store in bulk, ``streams.bulk_restore``), a
+    rebalance. What is derived from the whole table is derived again only
+    when it moved (``agents.material.AlertContext``).
     """
 
     def __init__(self, app: faust.App, **kwargs: object) -> None:
         super().__init__(app, is_global=True, synchronize_all_active_partitions=True, **kwargs)
+        self.changes = 0
+
+    def on_key_set(self, key: Any, value: Any) -> None:
+        super().on_key_set(key, value)
+        self.changes += 1
+
+    def on_key_del(self, key: Any) -> None:
+        super().on_key_del(key)
+        self.changes += 1
+
+    def apply_changelog_batch(self, batch: Iterable[EventT]) -> None:
+        super().apply_changelog_batch(batch)
+        self.changes += 1
+
+    async def on_rebalance(
+        self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
+    ) -> None:
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+        self.changes += 1
+
+    async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
+        await super().on_recovery_completed(active_tps, standby_tps)
+        self.changes += 1
 
 
 TableT = TypeVar("TableT", bound=RawTable)
