@@ -84,7 +84,6 @@ from models.expedite import ExpediteNotice, expedite_notices, withdrawal_notices
 from models.production import (
     BomLine,
     ProductionOrder,
-    bom_from_lines,
     bom_line_key,
     fold_bom_line,
     fold_order,
@@ -104,6 +103,7 @@ from streams.app import (
     settings,
     shortages_topic,
 )
+from streams.bom_reader import BomReader
 from streams.catalogue import BOMS, PRODUCTION_ORDERS
 from streams.metrics import CONTROL_RECORDS, EVENTS, SHORTAGE_SECONDS
 
@@ -115,6 +115,7 @@ _kind_of_topic = {
 }
 SWEEP_SECONDS = 5.0
 _references = TableReferences(cdc_references_table)
+_boms = BomReader(bom_lines_table)
 production_held_table = _table(
     RawGlobalTable,
     "production-held",
@@ -214,10 +215,10 @@ async def _apply(record: ProductionOrder | BomLine) -> str:
     current_order = _stored(production_orders_table, record.order_id, ProductionOrder)
     folded = fold_order(current_order, record)
     if current_order is not None and folded is None:
-        await _withdraw(current_order, record.event_time, _bom())
+        await _withdraw(current_order, record.event_time, _boms.current())
     outcome = _store(production_orders_table, record.order_id, current_order, folded)
     if folded is record:
-        await _publish(_analysed(record, _bom()))
+        await _publish(_analysed(record, _boms.current()))
     return outcome
 
 
@@ -236,11 +237,6 @@ def _analysed(order: ProductionOrder, bom: Mapping[str, tuple[BomLine, ...]]) ->
         raise InvalidRecord(f"order {order.order_id}: {error}") from None
     SHORTAGE_SECONDS.observe(time.perf_counter() - started)
     return result
-
-
-def _bom() -> dict[str, tuple[BomLine, ...]]:
-    """The current bills of materials, from the BOM lines table."""
-    return bom_from_lines(BomLine.model_validate_json(raw) for raw in bom_lines_table.values())
 
 
 async def _publish(result: ShortageResult) -> None:
@@ -299,7 +295,7 @@ async def _handle_sales_line(line: SalesOrderLine) -> None:
         to_build(line, finished) <= 0 or not assembled(bom_lines_table.keys(), line.material_id)
     ):
         return
-    bom = _bom()
+    bom = _boms.current()
     folded = fold_rush_line(current, line, bom, finished)
     if folded is current:
         return
