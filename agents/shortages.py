@@ -84,6 +84,7 @@ from models.expedite import ExpediteNotice, expedite_notices, withdrawal_notices
 from models.production import (
     BomLine,
     ProductionOrder,
+    bom_from_lines,
     bom_line_key,
     fold_bom_line,
     fold_order,
@@ -103,9 +104,9 @@ from streams.app import (
     settings,
     shortages_topic,
 )
-from streams.bom_reader import BomReader
 from streams.catalogue import BOMS, PRODUCTION_ORDERS
 from streams.metrics import CONTROL_RECORDS, EVENTS, SHORTAGE_SECONDS
+from streams.table_derived import Derived
 
 log = logging.getLogger(__name__)
 mapping = load_mapping(settings.mapping_file)
@@ -115,7 +116,6 @@ _kind_of_topic = {
 }
 SWEEP_SECONDS = 5.0
 _references = TableReferences(cdc_references_table)
-_boms = BomReader(bom_lines_table)
 production_held_table = _table(
     RawGlobalTable,
     "production-held",
@@ -237,6 +237,14 @@ def _analysed(order: ProductionOrder, bom: Mapping[str, tuple[BomLine, ...]]) ->
         raise InvalidRecord(f"order {order.order_id}: {error}") from None
     SHORTAGE_SECONDS.observe(time.perf_counter() - started)
     return result
+
+
+def _read_boms() -> dict[str, tuple[BomLine, ...]]:
+    """The bills of materials the BOM lines table holds, by parent."""
+    return bom_from_lines(BomLine.model_validate_json(raw) for raw in bom_lines_table.values())
+
+
+_boms = Derived(_read_boms, bom_lines_table)
 
 
 async def _publish(result: ShortageResult) -> None:

@@ -1,7 +1,7 @@
 """A global table's ``changes`` moves whenever its content may have moved on this worker.
 
 ``agents.material.AlertContext`` parses the alert actions and promotions
-again only when it moved, ``streams.bom_reader`` the BOM lines: a way in
+again only when it moved (``streams.table_derived``), the shortage agent the BOM lines: a way in
 that left it still would leave a silence, an acknowledgement or a BOM line
 unseen. A write made here is covered by
 ``tests/integration/test_alert_pipeline.py`` (it needs a running producer).

@@ -1,9 +1,10 @@
-"""The bills of materials are parsed once per change of the BOM lines table, and always current."""
+"""What is derived from a global table is made again once per change of it, and always current:
+the bills of materials from the BOM lines, as the shortage agent derives them."""
 
 from datetime import UTC, datetime
 
-from models.production import BomLine, bom_line_key
-from streams.bom_reader import BomReader
+from models.production import BomLine, bom_from_lines, bom_line_key
+from streams.table_derived import Derived
 
 
 def _line(event_id: str, component_id: str, quantity_per: float, deleted: bool = False) -> BomLine:
@@ -23,7 +24,9 @@ def _components(bom) -> list[tuple[str, float]]:
 
 def test_a_bom_is_parsed_again_only_after_its_table_changed(global_table, from_changelog):
     table = global_table("bom-lines")
-    reader = BomReader(table)
+    reader = Derived(
+        lambda: bom_from_lines(BomLine.model_validate_json(raw) for raw in table.values()), table
+    )
     assert reader.current() == {}
     shaft = _line("b1", "SHAFT", 1)
     from_changelog(table, bom_line_key(shaft).encode(), shaft.model_dump_json().encode())
