@@ -538,14 +538,6 @@ class Worker(WorkerProcess):
         response.raise_for_status()
         return response.content
 
-    def cpu_seconds(self) -> float:
-        """User plus system CPU time the worker has used, all its threads (RocksDB's too)."""
-        assert self.process is not None
-        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        # Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
     def cpu_wait_seconds(self) -> float:
         """Time the worker's event-loop thread was ready to run but waited for a CPU.
 
@@ -1256,7 +1248,11 @@ def main(
         float, typer.Option(min=0.0, max=1.0, help="Share of events sent as Debezium changes.")
     ] = 0.5,
     rate: Annotated[
-        list[int] | None, typer.Option(help="Steady-phase rates, events/s (repeatable).")
+        list[int] | None,
+        typer.Option(
+            help="Steady-phase rates, events/s (repeatable); default 200 and 500, the "
+            "latency goals' rates (issue #13)."
+        ),
     ] = None,
     steady_seconds: Annotated[
         float, typer.Option(min=1.0, help="Length of each steady phase.")
@@ -1311,7 +1307,7 @@ def main(
         idle_cpu = idle_cpu_share(worker)
         phases = [
             steady(worker, producer, simulator, r, steady_seconds, probes)
-            for r in rate or [500, 1000]
+            for r in rate or [200, 500]
         ]
         sizes = footprint(worker, simulator.materials)
         load_at_end = os.getloadavg()[0]

@@ -387,6 +387,9 @@ class Live:
     peak_rss_kib: int
     """The worker's peak resident memory (VmHWM) at the end of the run."""
     load: tuple[float, float]
+    cpu_per_probe: float
+    """Worker CPU seconds from the first probe until the last was applied, per probe: the
+    figure that still compares two workers once the rate saturates them."""
 
 
 def metric(worker: WorkerProcess, name: str, **labels: str) -> float:
@@ -457,9 +460,11 @@ def live(
         )
         wait_for_quiet_changelogs(settings, quiet_s=TICK_INTERVAL_S + 1, timeout=600)
         ticked = metric(worker, "stockloop_ticked_materials_total")
+        cpu_before = worker.cpu_seconds()
         latencies, lost, health = probe(
             settings, producer, probes, rate, worker.check_alive, round_trip, run_dir / "probes.csv"
         )
+        cpu_per_probe = (worker.cpu_seconds() - cpu_before) / probes
         ticked = metric(worker, "stockloop_ticked_materials_total") - ticked
         tick_p99 = tick_seconds(worker)
         peak_rss_kib = worker.memory_kib()["VmHWM"]
@@ -480,6 +485,7 @@ def live(
         tick_p99,
         peak_rss_kib,
         (load_at_start, os.getloadavg()[0]),
+        cpu_per_probe,
     )
 
 
@@ -619,6 +625,10 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms"
 
 
+def fine_ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.2f} ms"
+
+
 def span(values: list[float], show: Callable[[float], str]) -> str:
     """A range of runs' values, or the one value."""
     low, high = min(values), max(values)
@@ -702,6 +712,7 @@ def report(result: TickCost) -> None:
         "ticked meanwhile",
         "tick p99 ≤",
         "peak RSS",
+        "worker CPU per probe",
     ):
         table.add_column(column, justify="right")
     for run in lives:
@@ -723,6 +734,7 @@ def report(result: TickCost) -> None:
             f"{run.ticked:,.0f}",
             f"{run.tick_p99:g} s",
             f"{run.peak_rss_kib / 1024:,.0f} MiB",
+            fine_ms(run.cpu_per_probe),
         )
     console.print(table)
     console.print(range_table(lives))
@@ -731,14 +743,15 @@ def report(result: TickCost) -> None:
 def range_table(lives: list[Live]) -> Table:
     """Each configuration's figures as the range over its runs, and after ÷ before."""
     groups = measured_configurations(lives)
-    figures: list[tuple[str, Callable[[Live], float]]] = [
-        ("probe p50", lambda run: quantile(run.probes, 0.5)),
-        ("probe p95", lambda run: quantile(run.probes, 0.95)),
-        ("probe p99", lambda run: quantile(run.probes, 0.99)),
-        ("probe max", lambda run: max(run.probes, default=math.nan)),
-        ("raw client p99", lambda run: quantile(run.round_trips, 0.99)),
-        ("longest /health answer", lambda run: run.health_answer_max),
-        ("longest /health gap", lambda run: run.health_gap_max),
+    figures: list[tuple[str, Callable[[Live], float], Callable[[float], str]]] = [
+        ("probe p50", lambda run: quantile(run.probes, 0.5), ms),
+        ("probe p95", lambda run: quantile(run.probes, 0.95), ms),
+        ("probe p99", lambda run: quantile(run.probes, 0.99), ms),
+        ("probe max", lambda run: max(run.probes, default=math.nan), ms),
+        ("raw client p99", lambda run: quantile(run.round_trips, 0.99), ms),
+        ("longest /health answer", lambda run: run.health_answer_max, ms),
+        ("longest /health gap", lambda run: run.health_gap_max, ms),
+        ("worker CPU per probe", lambda run: run.cpu_per_probe, fine_ms),
     ]
     table = Table(title="Range over runs (min–max); after ÷ before compares the means")
     table.add_column("prime")
@@ -749,15 +762,15 @@ def range_table(lives: list[Live]) -> Table:
         before, after = groups.get((prime, "before"), []), groups.get((prime, "after"), [])
         if not (before or after):
             continue
-        for name, figure in figures:
+        for name, figure, show in figures:
             low = [figure(run) for run in before]
             high = [figure(run) for run in after]
             ratio = statistics.fmean(high) / statistics.fmean(low) if low and high else math.nan
             table.add_row(
                 prime,
                 name,
-                f"{span(low, ms)} (n={len(low)})" if low else "—",
-                f"{span(high, ms)} (n={len(high)})" if high else "—",
+                f"{span(low, show)} (n={len(low)})" if low else "—",
+                f"{span(high, show)} (n={len(high)})" if high else "—",
                 f"{ratio:.3f}" if math.isfinite(ratio) else "—",
             )
         table.add_section()

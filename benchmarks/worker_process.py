@@ -179,6 +179,14 @@ class WorkerProcess:
         """The end of the worker's log, where a crash explains itself."""
         return self.log_path.read_text(errors="replace")[-3000:]
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the worker has used, all its threads (RocksDB's too)."""
+        assert self.process is not None
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        # Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def memory_kib(self) -> dict[str, int]:
         """Peak (VmHWM) and current (VmRSS) resident memory of the worker process, in KiB."""
         assert self.process is not None
