@@ -69,6 +69,9 @@ from streams.catalogue import (
 )
 from streams.settings import Settings
 
+LATENCY_GOALS = {200: 0.100, 500: 0.250}
+"""Issue #13's produce → visible p99 goals in seconds, by events per second: the steady phases'
+default rates."""
 HISTORY = timedelta(days=2)  # event times start this long before the run: recent, never future
 EPOCH = datetime(1970, 1, 1)
 WAREHOUSES = ("SH01", "SH02")
@@ -1250,8 +1253,8 @@ def main(
     rate: Annotated[
         list[int] | None,
         typer.Option(
-            help="Steady-phase rates, events/s (repeatable); default 200 and 500, the "
-            "latency goals' rates (issue #13)."
+            help="Steady-phase rates, events/s (repeatable); default the latency goals' "
+            "rates, 200 and 500 (issue #13)."
         ),
     ] = None,
     steady_seconds: Annotated[
@@ -1307,7 +1310,7 @@ def main(
         idle_cpu = idle_cpu_share(worker)
         phases = [
             steady(worker, producer, simulator, r, steady_seconds, probes)
-            for r in rate or [200, 500]
+            for r in rate or list(LATENCY_GOALS)
         ]
         sizes = footprint(worker, simulator.materials)
         load_at_end = os.getloadavg()[0]

@@ -53,8 +53,6 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console(width=160)
-INGEST_GOALS = {200: 0.100, 500: 0.250}
-"""Issue #13's produce → visible p99 goal (seconds) at each steady rate."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +159,7 @@ def ingest(events: int, materials: int, rates: list[int]) -> list[Figure]:
     for phase in result.steady:
         p99 = ingest_throughput.sample_quantile(phase.probes, 0.99)
         seconds = p99.seconds if p99 is not None else math.nan
-        goal = INGEST_GOALS.get(phase.target_rate, math.nan)
+        goal = ingest_throughput.LATENCY_GOALS.get(phase.target_rate, math.nan)
         lost = f", {phase.lost_probes} lost" if phase.lost_probes else ""
         figures.append(
             Figure(
@@ -406,7 +404,7 @@ def main(
 ) -> None:
     """Run the benchmarks that matter, each printing its detail, then one summary table."""
     started, load_at_start = time.perf_counter(), os.getloadavg()[0]
-    rates = ingest_rate or list(INGEST_GOALS)
+    rates = ingest_rate or list(ingest_throughput.LATENCY_GOALS)
     steps: list[tuple[str, Callable[[], list[Figure]]]] = [
         ("ingest throughput", lambda: ingest(events, ingest_materials, rates)),
         ("tick cost", lambda: ticks(tick_materials, old_tree, tick_runs)),
